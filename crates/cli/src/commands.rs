@@ -1,0 +1,214 @@
+//! What each subcommand does, in terms of the library.
+use crate::{BenchArgs, DemoArgs, EvalCleanArgs, TrainArgs};
+use anyhow::{bail, Context, Result};
+use robustcnn::config::Config;
+use robustcnn::data::{self, DataSource};
+use robustcnn::eval::clean::{evaluate, CleanResult};
+use robustcnn::models::{self, ModelSpec};
+use robustcnn::train::{self, RunOptions};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// The demo's recipe, as committed in configs/.
+const DEMO_CONFIG: &str = include_str!("../../../configs/demo.toml");
+
+/// A flag that Ctrl-C sets; a second Ctrl-C exits at once.
+fn interrupt_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    let _ = ctrlc::set_handler(move || {
+        if f.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to quit at once)");
+    });
+    flag
+}
+
+/// The config file plus the shorthand flags, as `--set` overrides.
+fn config_from(a: &TrainArgs) -> Result<Config> {
+    let mut sets = Vec::new();
+    let mut add = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            sets.push(format!("{k}={v}"));
+        }
+    };
+    let quoted = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    add("model.name", a.model.as_deref().map(quoted));
+    add("data.dataset", a.dataset.as_deref().map(quoted));
+    add("data.data_dir", a.data_dir.as_ref().map(|d| quoted(&d.display().to_string())));
+    add("train.epochs", a.epochs.map(|v| v.to_string()));
+    add("train.steps", a.steps.map(|v| v.to_string()));
+    add("data.batch_size", a.batch_size.map(|v| v.to_string()));
+    add("optim.lr", a.lr.map(|v| format!("{v:?}")));
+    add("train.seed", a.seed.map(|v| v.to_string()));
+    add("train.device", a.device.as_deref().map(quoted));
+    add("data.val_fraction", a.val_fraction.map(|v| format!("{v:?}")));
+    sets.extend(a.set.iter().cloned());
+    Ok(Config::load(a.config.as_deref(), &sets)?)
+}
+
+fn print_clean(r: &CleanResult) {
+    let top5 = r.top5.map_or(String::new(), |t| format!("  top-5 {:.2}%", 100.0 * t));
+    println!("test accuracy {:.2}%{top5}  NLL {:.4}  ECE {:.4}  ({} images)", 100.0 * r.top1, r.nll, r.ece, r.samples);
+}
+
+pub fn train(a: &TrainArgs) -> Result<()> {
+    let cfg = if a.resume { Config::default() } else { config_from(a)? };
+    let opts = RunOptions {
+        out: a.out.clone(),
+        resume: a.resume,
+        interrupt: interrupt_flag(),
+        stop_after: a.stop_after,
+        progress: !a.quiet,
+    };
+    let s = train::train(&cfg, &opts)?;
+    print_clean(&s.test);
+    println!("weights: {}; run: {}", s.selected, s.run.display());
+    Ok(())
+}
+
+pub fn eval_clean(a: &EvalCleanArgs) -> Result<()> {
+    let run = train::RunDir::open(&a.run)?;
+    let mut cfg = run.read_config()?;
+    if let Some(d) = &a.device {
+        cfg.train.device = d.clone();
+    }
+    let p = train::prepare(&cfg)?;
+    let (file, label) = match a.weights.as_str() {
+        "best" if run.dir.join("best.safetensors").is_file() => (run.dir.join("best.safetensors"), "best".to_string()),
+        "best" | "last" => (run.dir.join("model.safetensors"), "last".to_string()),
+        other => (PathBuf::from(other), other.to_string()),
+    };
+    let tensors = train::checkpoint::read(&file)?;
+    train::checkpoint::load_into(&p.vs, &file, &tensors)?;
+    let ds = match a.split.as_str() {
+        "val" => p.val.as_ref().context("this run has no validation split (data.val_fraction = 0)")?,
+        _ => &p.test,
+    };
+    let r = evaluate(&p.net, ds, a.batch_size.max(1), p.device);
+    run.write_clean_results(&r, &label)?;
+    print_clean(&r);
+    println!("results: {}", run.dir.join("results/clean.json").display());
+    Ok(())
+}
+
+pub fn models() -> Result<()> {
+    println!("{:<18} {:>12} {:>12}  {:<44} summary", "model", "params@1x28", "params@3x32", "stages");
+    for m in models::MODELS {
+        let count = |c: i64| -> Result<i64> {
+            let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+            let spec =
+                ModelSpec { in_channels: c, num_classes: 10, mean: vec![0.5; c as usize], std: vec![0.25; c as usize] };
+            let net = models::build(&vs.root(), m.name, &spec)?;
+            let _ = net.stages();
+            Ok(models::parameter_count(&vs))
+        };
+        let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+        let spec = ModelSpec { in_channels: 3, num_classes: 10, mean: vec![0.5; 3], std: vec![0.25; 3] };
+        let stages = models::build(&vs.root(), m.name, &spec)?.stages().join(",");
+        println!("{:<18} {:>12} {:>12}  {:<44} {}", m.name, count(1)?, count(3)?, stages, m.summary);
+    }
+    Ok(())
+}
+
+pub fn data_list() -> Result<()> {
+    for d in data::DATASETS {
+        println!("{:<20} {}", d.name, d.summary);
+    }
+    Ok(())
+}
+
+pub fn data_info(name: &str, data_dir: Option<PathBuf>) -> Result<()> {
+    let s = data::load(name, &DataSource { data_dir, ..Default::default() })?;
+    for (split, ds) in [("train", &s.train), ("test", &s.test)] {
+        println!(
+            "{split}: {} images of {}x{}x{}, {} classes, per class {:?}",
+            ds.len(),
+            ds.height,
+            ds.width,
+            ds.channels,
+            ds.num_classes(),
+            ds.class_counts()
+        );
+    }
+    println!("classes: {}", s.train.class_names.join(", "));
+    Ok(())
+}
+
+pub fn data_fetch(name: &str, dir: Option<PathBuf>) -> Result<()> {
+    let dir = dir.unwrap_or_else(|| data::cache_dir(name));
+    let files = robustcnn::data::fetch::fetch(name, &dir)?;
+    for f in files {
+        println!("{}", f.display());
+    }
+    Ok(())
+}
+
+pub fn demo(a: &DemoArgs) -> Result<()> {
+    let out = a.out.join("small-cnn");
+    if out.join("config.toml").exists() {
+        bail!("{}: a demo run is already there; remove it or pass --out elsewhere", out.display());
+    }
+    let mut table: toml::Table = DEMO_CONFIG.parse().context("configs/demo.toml")?;
+    for set in [format!("train.epochs={}", a.epochs), format!("train.device=\"{}\"", a.device)] {
+        robustcnn::config::apply_override(&mut table, &set)?;
+    }
+    let cfg = Config::from_toml("configs/demo.toml", &toml::to_string(&table)?)?;
+    println!(
+        "demo: training small-cnn on fashion-mnist-mini (6,000 images, 10% held out for validation), {} epochs",
+        a.epochs
+    );
+    let opts =
+        RunOptions { out: out.clone(), resume: false, interrupt: interrupt_flag(), stop_after: None, progress: true };
+    let s = train::train(&cfg, &opts)?;
+    print_clean(&s.test);
+    println!("per-class accuracy:");
+    for (name, acc) in s.test.class_names.iter().zip(&s.test.per_class_accuracy) {
+        println!("  {name:<12} {:.1}%", 100.0 * acc);
+    }
+    println!("run directory: {} (config.toml, metrics.jsonl, model.safetensors, results/)", out.display());
+    Ok(())
+}
+
+fn parse_input(s: &str) -> Result<[i64; 3]> {
+    let v: Vec<i64> = s.split('x').map(|p| p.trim().parse::<i64>()).collect::<Result<_, _>>().ok().unwrap_or_default();
+    match v[..] {
+        [c, h, w] if c > 0 && h > 0 && w > 0 => Ok([c, h, w]),
+        _ => bail!("--input {s}: expected CxHxW, e.g. 3x32x32"),
+    }
+}
+
+pub fn bench(a: &BenchArgs) -> Result<()> {
+    let input = parse_input(&a.input)?;
+    if a.batch <= 0 || a.iters == 0 {
+        bail!("--batch and --iters must be at least 1");
+    }
+    let device = robustcnn::device::parse(&a.device)?;
+    println!(
+        "{:<18} {:>6} {:>9} {:>14} {:>14} {:>14} {:>12}",
+        "model", "batch", "input", "train img/s", "infer img/s", "input-grad/s", "peak RSS MiB"
+    );
+    let mut all = Vec::new();
+    for m in &a.models {
+        let r = robustcnn::bench::run(m, a.batch, input, a.iters, device)?;
+        println!(
+            "{:<18} {:>6} {:>9} {:>14.1} {:>14.1} {:>14.1} {:>12.0}",
+            r.model,
+            r.batch,
+            a.input,
+            r.train_images_per_s,
+            r.inference_images_per_s,
+            r.input_gradient_images_per_s,
+            r.peak_rss_mib
+        );
+        all.push(r);
+    }
+    println!("libtorch threads: {}", tch::get_num_threads());
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_string_pretty(&all)?)
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+    }
+    Ok(())
+}

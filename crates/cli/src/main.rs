@@ -1,0 +1,172 @@
+//! The `robustcnn` command: a thin clap layer over the robustcnn library.
+mod commands;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "robustcnn",
+    version,
+    about = "Train CNNs that stay right when their input is degraded, and measure it"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model (a TOML recipe plus command-line overrides) into a run directory.
+    Train(TrainArgs),
+    /// Evaluate a trained run.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+    /// List the models with parameter counts and stage names.
+    Models,
+    /// List, inspect or download datasets.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// The main job on the embedded data: train, evaluate, report.
+    Demo(DemoArgs),
+    /// Measure training, inference and input-gradient throughput and peak memory.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// TOML recipe (configs/*.toml); defaults apply to what it leaves out.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Run directory to create (or to continue with --resume).
+    #[arg(long, short, default_value = "runs/train")]
+    pub out: PathBuf,
+    /// Continue the run in --out from its last checkpoint (its own config is used).
+    #[arg(long)]
+    pub resume: bool,
+    /// Override a config key, e.g. --set optim.lr=0.05 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Shorthand for --set model.name=…
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Shorthand for --set data.dataset=…
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Shorthand for --set data.data_dir=…
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Total optimizer steps (overrides epochs).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// cpu, cuda or cuda:N.
+    #[arg(long)]
+    pub device: Option<String>,
+    #[arg(long)]
+    pub val_fraction: Option<f64>,
+    /// Stop with a resumable checkpoint after this many steps in total.
+    #[arg(long, value_name = "STEPS")]
+    pub stop_after: Option<usize>,
+    /// No progress bars or per-epoch lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Clean test accuracy, top-5, per-class accuracy, confusion matrix, NLL and calibration error.
+    Clean(EvalCleanArgs),
+}
+
+#[derive(Args)]
+pub struct EvalCleanArgs {
+    /// The run directory.
+    pub run: PathBuf,
+    /// Which weights: best (validation), last, or a .safetensors file.
+    #[arg(long, default_value = "best")]
+    pub weights: String,
+    /// Evaluate on the test set (default) or the validation split.
+    #[arg(long, default_value = "test", value_parser = ["test", "val"])]
+    pub split: String,
+    #[arg(long)]
+    pub device: Option<String>,
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// The datasets the tool knows.
+    List,
+    /// Read a dataset and print its sizes and class counts.
+    Info {
+        name: String,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Download a dataset's official files (checksums verified).
+    Fetch {
+        name: String,
+        /// Where to put the files (default: the cache the tool searches).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Where the demo's runs go.
+    #[arg(long, short, default_value = "runs/demo")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 6)]
+    pub epochs: usize,
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Models to measure, comma-separated.
+    #[arg(long, default_value = "resnet20,resnet18", value_delimiter = ',')]
+    pub models: Vec<String>,
+    #[arg(long, default_value_t = 128)]
+    pub batch: i64,
+    /// Input shape CxHxW.
+    #[arg(long, default_value = "3x32x32")]
+    pub input: String,
+    /// Timed iterations per measurement (after 3 warm-up iterations).
+    #[arg(long, default_value_t = 20)]
+    pub iters: usize,
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(a) => commands::train(&a),
+        Command::Eval(EvalCommand::Clean(a)) => commands::eval_clean(&a),
+        Command::Models => commands::models(),
+        Command::Data(DataCommand::List) => commands::data_list(),
+        Command::Data(DataCommand::Info { name, data_dir }) => commands::data_info(&name, data_dir),
+        Command::Data(DataCommand::Fetch { name, dir }) => commands::data_fetch(&name, dir),
+        Command::Demo(a) => commands::demo(&a),
+        Command::Bench(a) => commands::bench(&a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        let interrupted = matches!(e.downcast_ref::<robustcnn::Error>(), Some(robustcnn::Error::Interrupted(_)));
+        std::process::exit(if interrupted { 130 } else { 1 });
+    }
+}

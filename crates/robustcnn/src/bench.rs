@@ -1,0 +1,87 @@
+//! Speed and memory benchmark: training-step, inference and input-gradient throughput on random data.
+use crate::config::OptimConfig;
+use crate::error::Result;
+use crate::models::{self, ModelSpec};
+use crate::train::optim::Optimizer;
+use serde::Serialize;
+use std::time::Instant;
+use tch::{nn::VarStore, Device, Kind, Tensor};
+
+/// Throughput of one model at one batch size.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchResult {
+    pub model: String,
+    pub batch: i64,
+    pub input: [i64; 3],
+    pub threads: i32,
+    pub train_images_per_s: f64,
+    pub inference_images_per_s: f64,
+    pub input_gradient_images_per_s: f64,
+    pub peak_rss_mib: f64,
+}
+
+/// Peak resident set size of this process (VmHWM), in MiB.
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn sync(device: Device) {
+    if let Device::Cuda(i) = device {
+        tch::Cuda::synchronize(i as i64);
+    }
+}
+
+fn timed(iters: usize, warmup: usize, batch: i64, device: Device, mut f: impl FnMut()) -> f64 {
+    for _ in 0..warmup {
+        f();
+    }
+    sync(device);
+    let t = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    sync(device);
+    (iters as i64 * batch) as f64 / t.elapsed().as_secs_f64()
+}
+
+/// Measures `model` at `batch` on random inputs of shape `input` (C, H, W) with 10 classes.
+pub fn run(model: &str, batch: i64, input: [i64; 3], iters: usize, device: Device) -> Result<BenchResult> {
+    tch::manual_seed(0);
+    let vs = VarStore::new(device);
+    let c = input[0] as usize;
+    let spec = ModelSpec { in_channels: input[0], num_classes: 10, mean: vec![0.5; c], std: vec![0.25; c] };
+    let net = models::build(&vs.root(), model, &spec)?;
+    let x = Tensor::rand([batch, input[0], input[1], input[2]], (Kind::Float, device));
+    let y = Tensor::randint(10, [batch], (Kind::Int64, device));
+    let mut opt = Optimizer::new(&vs, &OptimConfig::default());
+    let warmup = 3;
+    let train = timed(iters, warmup, batch, device, || {
+        let loss = net.forward(&x, true).cross_entropy_for_logits(&y);
+        opt.zero_grad();
+        loss.backward();
+        opt.step(0.01);
+    });
+    let infer = timed(iters, warmup, batch, device, || {
+        let _ = tch::no_grad(|| net.forward(&x, false));
+    });
+    let grad = timed(iters, warmup, batch, device, || {
+        let xg = x.detach().set_requires_grad(true);
+        let loss = net.forward(&xg, false).cross_entropy_for_logits(&y);
+        let _ = Tensor::run_backward(&[loss], &[&xg], false, false);
+    });
+    Ok(BenchResult {
+        model: model.to_string(),
+        batch,
+        input,
+        threads: tch::get_num_threads(),
+        train_images_per_s: train,
+        inference_images_per_s: infer,
+        input_gradient_images_per_s: grad,
+        peak_rss_mib: peak_rss_mib(),
+    })
+}

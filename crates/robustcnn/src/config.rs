@@ -1,0 +1,236 @@
+//! Training configuration: TOML recipes with unknown keys rejected, overridable from the command line.
+use crate::data::augment::Augment;
+use crate::data::folder::Fit;
+use crate::error::{Error, IoContext, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A whole training recipe.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub data: DataConfig,
+    pub model: ModelConfig,
+    pub optim: OptimConfig,
+    pub train: TrainConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// A name from `robustcnn data list`.
+    pub dataset: String,
+    pub data_dir: Option<PathBuf>,
+    /// Fraction of each training class held out for validation and model selection.
+    pub val_fraction: f64,
+    pub batch_size: usize,
+    /// Background threads preparing batches.
+    pub workers: usize,
+    /// Training augmentation; the dataset's default when absent.
+    pub augment: Option<Augment>,
+    /// Image folders only: [height, width] to bring images to, how, and whether to read them as gray.
+    pub image_size: Option<[usize; 2]>,
+    pub fit: Option<Fit>,
+    pub grayscale: bool,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            dataset: "fashion-mnist-mini".into(),
+            data_dir: None,
+            val_fraction: 0.1,
+            batch_size: 128,
+            workers: 2,
+            augment: None,
+            image_size: None,
+            fit: None,
+            grayscale: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// A name from `robustcnn models`.
+    pub name: String,
+    /// Per-channel normalization inside the model; computed from the training split when absent.
+    pub mean: Option<Vec<f64>>,
+    pub std: Option<Vec<f64>>,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig { name: "small-cnn".into(), mean: None, std: None }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimName {
+    Sgd,
+    Adamw,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// Per-step cosine from lr to min_lr (AugMix / TENET, METHODS.md §2.8).
+    Cosine,
+    /// Multiply by gamma at each milestone epoch.
+    Step,
+    Constant,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptimConfig {
+    pub name: OptimName,
+    pub lr: f64,
+    pub momentum: f64,
+    pub nesterov: bool,
+    pub weight_decay: f64,
+    pub betas: [f64; 2],
+    pub eps: f64,
+    pub schedule: Schedule,
+    pub min_lr: f64,
+    /// Linear warm-up length in epochs (fractions allowed).
+    pub warmup_epochs: f64,
+    /// Step schedule: epochs at which the rate is multiplied by gamma.
+    pub milestones: Vec<f64>,
+    pub gamma: f64,
+    pub label_smoothing: f64,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        OptimConfig {
+            name: OptimName::Sgd,
+            lr: 0.1,
+            momentum: 0.9,
+            nesterov: true,
+            weight_decay: 5e-4,
+            betas: [0.9, 0.999],
+            eps: 1e-8,
+            schedule: Schedule::Cosine,
+            min_lr: 0.0,
+            warmup_epochs: 0.0,
+            milestones: Vec::new(),
+            gamma: 0.1,
+            label_smoothing: 0.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    /// Total optimizer steps; overrides epochs when set.
+    pub steps: Option<usize>,
+    pub seed: u64,
+    /// cpu, cuda or cuda:N.
+    pub device: String,
+    /// Write a step record to metrics.jsonl every this many steps.
+    pub log_every: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig { epochs: 5, steps: None, seed: 0, device: "cpu".into(), log_every: 50 }
+    }
+}
+
+impl Config {
+    /// Parses TOML text; `origin` names the file in errors.
+    pub fn from_toml(origin: &str, text: &str) -> Result<Config> {
+        let value: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| Error::Config(format!("{origin}: {}", one_line(&e.to_string()))))?;
+        Self::from_table(origin, value)
+    }
+
+    fn from_table(origin: &str, table: toml::Table) -> Result<Config> {
+        let cfg: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::Config(format!("{origin}: {}", one_line(&e.to_string()))))?;
+        cfg.validate(origin)?;
+        Ok(cfg)
+    }
+
+    /// Reads a TOML file, then applies `key=value` overrides (value in TOML syntax, bare strings allowed).
+    pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config> {
+        let (origin, mut table) = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).at(p)?;
+                let t: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+                    Error::Config(format!("{}: {}", p.display(), one_line(&e.to_string())))
+                })?;
+                (p.display().to_string(), t)
+            }
+            None => ("defaults".to_string(), toml::Table::new()),
+        };
+        for o in overrides {
+            apply_override(&mut table, o)?;
+        }
+        Self::from_table(&origin, table)
+    }
+
+    /// Checks values serde cannot: ranges and names.
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |key: &str, what: &str| Err(Error::Config(format!("{origin}: {key} {what}")));
+        if !(0.0..1.0).contains(&self.data.val_fraction) {
+            return bad("data.val_fraction", "must be in [0, 1)");
+        }
+        if self.data.batch_size == 0 {
+            return bad("data.batch_size", "must be at least 1");
+        }
+        if self.optim.lr <= 0.0 || !self.optim.lr.is_finite() {
+            return bad("optim.lr", "must be a positive number");
+        }
+        if !(0.0..1.0).contains(&self.optim.momentum) {
+            return bad("optim.momentum", "must be in [0, 1)");
+        }
+        if !(0.0..1.0).contains(&self.optim.label_smoothing) {
+            return bad("optim.label_smoothing", "must be in [0, 1)");
+        }
+        if self.train.epochs == 0 && self.train.steps.is_none() {
+            return bad("train.epochs", "must be at least 1");
+        }
+        if self.train.steps == Some(0) {
+            return bad("train.steps", "must be at least 1");
+        }
+        crate::models::find(&self.model.name)?;
+        crate::data::registry_find(&self.data.dataset)?;
+        crate::device::parse(&self.train.device)?;
+        Ok(())
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Applies one `section.key=value` override to a TOML table.
+pub fn apply_override(table: &mut toml::Table, item: &str) -> Result<()> {
+    let (key, raw) = item
+        .split_once('=')
+        .ok_or_else(|| Error::Config(format!("--set {item}: expected KEY=VALUE, e.g. optim.lr=0.05")))?;
+    let value: toml::Value = match format!("v = {raw}").parse::<toml::Table>() {
+        Ok(mut t) => t.remove("v").unwrap_or(toml::Value::String(raw.to_string())),
+        Err(_) => toml::Value::String(raw.to_string()),
+    };
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    let mut cur = table;
+    for p in &parts[..parts.len() - 1] {
+        let entry = cur.entry(p.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = entry.as_table_mut().ok_or_else(|| Error::Config(format!("--set {item}: '{p}' is not a section")))?;
+    }
+    cur.insert(parts[parts.len() - 1].to_string(), value);
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! An in-memory image classification dataset: u8 images in HWC order and class labels.
+use crate::error::{Error, Result};
+use std::path::Path;
+
+/// Images of one size, stored contiguously as u8 HWC, with one label per image.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub images: Vec<u8>,
+    pub labels: Vec<u16>,
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+    pub class_names: Vec<String>,
+}
+
+impl Dataset {
+    /// Checks sizes and label ranges; `source` names the file in the error.
+    pub fn new(
+        source: &Path,
+        images: Vec<u8>,
+        labels: Vec<u16>,
+        (height, width, channels): (usize, usize, usize),
+        class_names: Vec<String>,
+    ) -> Result<Self> {
+        let per = height * width * channels;
+        if per == 0 || images.len() != labels.len() * per {
+            return Err(Error::format(
+                source,
+                format!(
+                    "{} image bytes do not hold {} images of {height}x{width}x{channels}",
+                    images.len(),
+                    labels.len()
+                ),
+            ));
+        }
+        if let Some((i, &y)) = labels.iter().enumerate().find(|(_, &y)| y as usize >= class_names.len()) {
+            return Err(Error::format(
+                source,
+                format!("label {y} of sample {i} is out of range (expected 0..{})", class_names.len() - 1),
+            ));
+        }
+        Ok(Dataset { images, labels, height, width, channels, class_names })
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn num_classes(&self) -> usize {
+        self.class_names.len()
+    }
+
+    /// Bytes of one image.
+    pub fn image_size(&self) -> usize {
+        self.height * self.width * self.channels
+    }
+
+    /// The u8 HWC bytes of image `i`.
+    pub fn image(&self, i: usize) -> &[u8] {
+        let n = self.image_size();
+        &self.images[i * n..(i + 1) * n]
+    }
+
+    /// A new dataset holding the samples at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> Dataset {
+        let mut images = Vec::with_capacity(indices.len() * self.image_size());
+        for &i in indices {
+            images.extend_from_slice(self.image(i));
+        }
+        Dataset {
+            images,
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            height: self.height,
+            width: self.width,
+            channels: self.channels,
+            class_names: self.class_names.clone(),
+        }
+    }
+
+    /// Number of samples of each class.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.num_classes()];
+        for &y in &self.labels {
+            counts[y as usize] += 1;
+        }
+        counts
+    }
+}
+
+/// A training set and a test set of the same shape and classes.
+#[derive(Clone, Debug)]
+pub struct Splits {
+    pub train: Dataset,
+    pub test: Dataset,
+}

@@ -1,0 +1,72 @@
+//! Image folders: one subfolder per class holding PNG/JPEG files (torchvision ImageFolder layout).
+use super::Dataset;
+use crate::error::{Error, IoContext, Result};
+use image::imageops::FilterType;
+use std::path::{Path, PathBuf};
+
+/// How images of other sizes are brought to the configured size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fit {
+    /// Every image must already have the size of the first one.
+    Exact,
+    /// Resize (bilinear) to the configured size.
+    Resize,
+    /// Resize the shorter side, then crop the centre (torchvision Resize + CenterCrop).
+    CenterCrop,
+}
+
+fn is_image(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref(),
+        Some("png" | "jpg" | "jpeg")
+    )
+}
+
+fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir).at(dir)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    out.sort();
+    Ok(out)
+}
+
+/// Reads `dir/<class>/<image>`; classes sorted by name. `size` = (height, width), `gray` = 1 channel.
+pub fn read_folder(dir: &Path, size: Option<(usize, usize)>, fit: Fit, gray: bool) -> Result<Dataset> {
+    let classes: Vec<PathBuf> = sorted_entries(dir)?.into_iter().filter(|p| p.is_dir()).collect();
+    if classes.is_empty() {
+        return Err(Error::format(dir, "no class subfolders (expected DIR/<class>/<image>.png|jpg)"));
+    }
+    let channels = if gray { 1 } else { 3 };
+    let mut target = size;
+    let (mut images, mut labels) = (Vec::new(), Vec::new());
+    for (label, class_dir) in classes.iter().enumerate() {
+        for file in sorted_entries(class_dir)?.into_iter().filter(|p| is_image(p)) {
+            let img = image::open(&file).map_err(|e| Error::format(&file, format!("unreadable image: {e}")))?;
+            let (w, h) = (img.width() as usize, img.height() as usize);
+            let (th, tw) = *target.get_or_insert((h, w));
+            let img =
+                match fit {
+                    _ if (h, w) == (th, tw) => img,
+                    Fit::Exact => return Err(Error::format(
+                        &file,
+                        format!(
+                            "image is {h}x{w} but earlier images are {th}x{tw}; set a size with resize or center-crop"
+                        ),
+                    )),
+                    Fit::Resize => img.resize_exact(tw as u32, th as u32, FilterType::Triangle),
+                    Fit::CenterCrop => img.resize_to_fill(tw as u32, th as u32, FilterType::Triangle),
+                };
+            if gray {
+                images.extend_from_slice(img.to_luma8().as_raw());
+            } else {
+                images.extend_from_slice(img.to_rgb8().as_raw());
+            }
+            labels.push(label as u16);
+        }
+    }
+    if labels.is_empty() {
+        return Err(Error::format(dir, "the class subfolders hold no PNG or JPEG images"));
+    }
+    let names = classes.iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect();
+    let (h, w) = target.unwrap_or((0, 0));
+    Dataset::new(dir, images, labels, (h, w, channels), names)
+}

@@ -1,0 +1,102 @@
+//! MNIST / Fashion-MNIST IDX files, raw or gzip-compressed (yann.lecun.com/exdb/mnist layout).
+use crate::error::{Error, IoContext, Result};
+use flate2::read::GzDecoder;
+use std::io::Read;
+use std::path::Path;
+
+const IMAGES_MAGIC: u32 = 0x0000_0803;
+const LABELS_MAGIC: u32 = 0x0000_0801;
+
+/// Reads a whole file, gunzipping it when it starts with the gzip magic.
+pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).at(path)?;
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        GzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .map_err(|e| Error::format(path, format!("corrupt gzip data: {e}")))?;
+        Ok(out)
+    } else {
+        Ok(raw)
+    }
+}
+
+fn be_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+/// Parses IDX image bytes (magic 0x803, u8, N×H×W) into (images, n, height, width).
+pub fn parse_images(path: &Path, bytes: &[u8]) -> Result<(Vec<u8>, usize, usize, usize)> {
+    if bytes.len() < 16 {
+        return Err(Error::format(
+            path,
+            format!("{} bytes is too short for an IDX image header (16 bytes)", bytes.len()),
+        ));
+    }
+    let magic = be_u32(bytes, 0);
+    if magic != IMAGES_MAGIC {
+        return Err(Error::format(
+            path,
+            format!("wrong magic number 0x{magic:08x}, expected 0x{IMAGES_MAGIC:08x} (IDX u8 images)"),
+        ));
+    }
+    let (n, h, w) = (be_u32(bytes, 4) as usize, be_u32(bytes, 8) as usize, be_u32(bytes, 12) as usize);
+    let expected = n.checked_mul(h).and_then(|x| x.checked_mul(w)).unwrap_or(usize::MAX);
+    let body = bytes.len() - 16;
+    if body != expected || h == 0 || w == 0 {
+        return Err(Error::format(
+            path,
+            format!("header says {n} images of {h}x{w} ({expected} bytes) but the file holds {body} bytes"),
+        ));
+    }
+    Ok((bytes[16..].to_vec(), n, h, w))
+}
+
+/// Parses IDX label bytes (magic 0x801, u8, N).
+pub fn parse_labels(path: &Path, bytes: &[u8]) -> Result<Vec<u16>> {
+    if bytes.len() < 8 {
+        return Err(Error::format(
+            path,
+            format!("{} bytes is too short for an IDX label header (8 bytes)", bytes.len()),
+        ));
+    }
+    let magic = be_u32(bytes, 0);
+    if magic != LABELS_MAGIC {
+        return Err(Error::format(
+            path,
+            format!("wrong magic number 0x{magic:08x}, expected 0x{LABELS_MAGIC:08x} (IDX u8 labels)"),
+        ));
+    }
+    let n = be_u32(bytes, 4) as usize;
+    if bytes.len() - 8 != n {
+        return Err(Error::format(path, format!("header says {n} labels but the file holds {}", bytes.len() - 8)));
+    }
+    Ok(bytes[8..].iter().map(|&b| b as u16).collect())
+}
+
+/// Reads an IDX image file and its label file into a grayscale dataset.
+pub fn read_pair(images: &Path, labels: &Path, class_names: &[&str]) -> Result<super::Dataset> {
+    let (pixels, n, h, w) = parse_images(images, &read_maybe_gz(images)?)?;
+    let ys = parse_labels(labels, &read_maybe_gz(labels)?)?;
+    if ys.len() != n {
+        return Err(Error::format(labels, format!("{} labels for {n} images in {}", ys.len(), images.display())));
+    }
+    let names = class_names.iter().map(|s| s.to_string()).collect();
+    super::Dataset::new(labels, pixels, ys, (h, w, 1), names)
+}
+
+/// Parses in-memory gz (or raw) IDX bytes; `name` stands in for a path in errors.
+pub fn from_bytes(name: &str, images: &[u8], labels: &[u8], class_names: &[&str]) -> Result<super::Dataset> {
+    let gunzip = |b: &[u8]| -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        GzDecoder::new(b).read_to_end(&mut out).map_err(|e| Error::format(Path::new(name), e.to_string()))?;
+        Ok(out)
+    };
+    let path = Path::new(name);
+    let (pixels, n, h, w) = parse_images(path, &gunzip(images)?)?;
+    let ys = parse_labels(path, &gunzip(labels)?)?;
+    if ys.len() != n {
+        return Err(Error::format(path, format!("{} labels for {n} images", ys.len())));
+    }
+    super::Dataset::new(path, pixels, ys, (h, w, 1), class_names.iter().map(|s| s.to_string()).collect())
+}

@@ -1,0 +1,13 @@
+//! Datasets: readers for the published formats, the registry of names, splits and the loader.
+pub mod augment;
+pub mod cifar;
+mod dataset;
+pub mod fetch;
+pub mod folder;
+pub mod idx;
+pub mod loader;
+mod registry;
+pub mod split;
+
+pub use dataset::{Dataset, Splits};
+pub use registry::{cache_dir, find as registry_find, load, DataSource, DatasetInfo, DATASETS, DEBIAN_FASHION_MNIST};

@@ -1,0 +1,46 @@
+//! One error type for the library: every variant renders as one line naming the file or option.
+use std::path::{Path, PathBuf};
+
+/// What went wrong, with the file or option it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or folder could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    /// A file's contents are not in the expected format.
+    #[error("{}: {what}", path.display())]
+    Format { path: PathBuf, what: String },
+    /// A configuration key or command-line option has a bad value.
+    #[error("{0}")]
+    Config(String),
+    /// libtorch reported an error.
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+    /// The run was interrupted (Ctrl-C); a resumable checkpoint was written.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io { path: path.to_path_buf(), source }
+    }
+    /// A format error in `path`.
+    pub fn format(path: &Path, what: impl Into<String>) -> Self {
+        Error::Format { path: path.to_path_buf(), what: what.into() }
+    }
+}
+
+/// Adds the path to an I/O result.
+pub trait IoContext<T> {
+    fn at(self, path: &Path) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: &Path) -> Result<T> {
+        self.map_err(|e| Error::io(path, e))
+    }
+}

@@ -1,0 +1,132 @@
+//! Clean evaluation: top-1 / top-5, per-class accuracy, confusion matrix, NLL and expected calibration
+//! error (15 equal-width confidence bins, Guo et al. 2017).
+use crate::data::loader::{make_batch, LoaderSpec};
+use crate::data::Dataset;
+use crate::models::Network;
+use serde::Serialize;
+use tch::{Device, Kind, Tensor};
+
+pub const ECE_BINS: usize = 15;
+
+/// The clean-evaluation results of one model on one dataset.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct CleanResult {
+    pub samples: usize,
+    pub top1: f64,
+    pub top5: Option<f64>,
+    pub nll: f64,
+    pub ece: f64,
+    pub per_class_accuracy: Vec<f64>,
+    /// confusion[true][predicted] counts.
+    pub confusion: Vec<Vec<u64>>,
+    pub class_names: Vec<String>,
+}
+
+/// Per-sample outputs: softmax probabilities, row-major samples × classes.
+pub fn predict(net: &Network, ds: &Dataset, batch_size: usize, device: Device) -> Vec<f32> {
+    let spec = LoaderSpec { batch_size, shuffle: false, drop_last: false, augment: None, seed: 0, workers: 1 };
+    let mut out = Vec::with_capacity(ds.len() * ds.num_classes());
+    tch::no_grad(|| {
+        let idx: Vec<usize> = (0..ds.len()).collect();
+        for chunk in idx.chunks(batch_size) {
+            let b = make_batch(ds, chunk, &spec, 0);
+            let probs = net.forward(&b.images.to_device(device), false).softmax(-1, Kind::Float).to_device(Device::Cpu);
+            out.extend(Vec::<f32>::try_from(&probs.flatten(0, -1)).unwrap_or_default());
+        }
+    });
+    out
+}
+
+/// Metrics from probabilities (samples × classes) and labels.
+pub fn metrics_from_probs(probs: &[f32], labels: &[u16], class_names: &[String]) -> CleanResult {
+    let k = class_names.len();
+    let n = labels.len();
+    let mut confusion = vec![vec![0u64; k]; k];
+    let (mut top1, mut top5, mut nll) = (0usize, 0usize, 0f64);
+    let mut bins = vec![(0usize, 0f64, 0usize); ECE_BINS];
+    for (i, &y) in labels.iter().enumerate() {
+        let p = &probs[i * k..(i + 1) * k];
+        let y = y as usize;
+        let (pred, conf) = p.iter().enumerate().fold((0, f32::MIN), |b, (j, &v)| if v > b.1 { (j, v) } else { b });
+        confusion[y][pred] += 1;
+        top1 += (pred == y) as usize;
+        top5 += (p.iter().filter(|&&v| v > p[y]).count() < 5) as usize;
+        nll -= (p[y].max(1e-12) as f64).ln();
+        let b = ((conf as f64 * ECE_BINS as f64) as usize).min(ECE_BINS - 1);
+        bins[b].0 += 1;
+        bins[b].1 += conf as f64;
+        bins[b].2 += (pred == y) as usize;
+    }
+    let ece = bins.iter().map(|&(c, s, a)| if c == 0 { 0.0 } else { (a as f64 - s).abs() / n as f64 }).sum();
+    let per_class = confusion
+        .iter()
+        .enumerate()
+        .map(|(c, row)| {
+            let total: u64 = row.iter().sum();
+            if total == 0 {
+                f64::NAN
+            } else {
+                row[c] as f64 / total as f64
+            }
+        })
+        .collect();
+    CleanResult {
+        samples: n,
+        top1: top1 as f64 / n.max(1) as f64,
+        top5: (k > 5).then(|| top5 as f64 / n.max(1) as f64),
+        nll: nll / n.max(1) as f64,
+        ece,
+        per_class_accuracy: per_class,
+        confusion,
+        class_names: class_names.to_vec(),
+    }
+}
+
+/// Evaluates `net` on `ds` in eval mode.
+pub fn evaluate(net: &Network, ds: &Dataset, batch_size: usize, device: Device) -> CleanResult {
+    metrics_from_probs(&predict(net, ds, batch_size, device), &ds.labels, &ds.class_names)
+}
+
+/// Mean cross-entropy and accuracy of logits against labels (used for validation during training).
+pub fn loss_and_accuracy(logits: &Tensor, labels: &Tensor) -> (f64, f64) {
+    let loss = logits.cross_entropy_for_logits(labels).double_value(&[]);
+    let acc = logits.argmax(-1, false).eq_tensor(labels).to_kind(Kind::Float).mean(Kind::Float).double_value(&[]);
+    (loss, acc)
+}
+
+impl CleanResult {
+    /// Per-class rows as CSV: class, accuracy, samples.
+    pub fn per_class_csv(&self) -> String {
+        let mut s = String::from("class,accuracy,samples\n");
+        for (c, name) in self.class_names.iter().enumerate() {
+            let total: u64 = self.confusion[c].iter().sum();
+            s += &format!("{},{:.6},{}\n", csv_field(name), self.per_class_accuracy[c], total);
+        }
+        s
+    }
+
+    /// The confusion matrix as CSV, rows true classes, columns predicted classes.
+    pub fn confusion_csv(&self) -> String {
+        let mut s = String::from("true\\predicted");
+        for name in &self.class_names {
+            s += &format!(",{}", csv_field(name));
+        }
+        s.push('\n');
+        for (c, row) in self.confusion.iter().enumerate() {
+            s += &csv_field(&self.class_names[c]);
+            for v in row {
+                s += &format!(",{v}");
+            }
+            s.push('\n');
+        }
+        s
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}

@@ -1,0 +1,2 @@
+//! Evaluation: clean accuracy and calibration (corruption and attack evaluation build on this).
+pub mod clean;

@@ -1,0 +1,15 @@
+//! robustcnn: train CNNs that stay right when their input is degraded, and measure it.
+//!
+//! The library behind the `robustcnn` command: dataset readers and the threaded loader ([`data`]),
+//! staged models ([`models`]), the training loop ([`train`]) and evaluation ([`eval`]).
+pub mod bench;
+pub mod config;
+pub mod data;
+pub mod device;
+pub mod error;
+pub mod eval;
+pub mod models;
+pub mod rng;
+pub mod train;
+
+pub use error::{Error, Result};

@@ -1,0 +1,52 @@
+//! ResNeXt-29 4×32d for 32×32 inputs as TENET and AugMix define it (METHODS.md §2.6), AugMix's names.
+use super::blocks::{bn, conv, linear};
+use super::{ModelSpec, Stage};
+use tch::nn::{self, ModuleT};
+
+const CARDINALITY: i64 = 4;
+const BASE_WIDTH: i64 = 32;
+const WIDEN: i64 = 4;
+
+fn bottleneck(p: nn::Path, cin: i64, cout: i64, stride: i64) -> impl ModuleT {
+    // D = cardinality × ⌊base_width × out / (widen × 64)⌋ (§2.6): 128, 256, 512.
+    let d = CARDINALITY * (BASE_WIDTH * cout / (WIDEN * 64));
+    let reduce = conv(&p / "conv_reduce", cin, d, 1, 1, 1);
+    let bn_reduce = bn(&p / "bn_reduce", d);
+    let grouped = conv(&p / "conv_conv", d, d, 3, stride, CARDINALITY);
+    let bn_mid = bn(&p / "bn", d);
+    let expand = conv(&p / "conv_expand", d, cout, 1, 1, 1);
+    let bn_expand = bn(&p / "bn_expand", cout);
+    let short = (cin != cout).then(|| {
+        (conv(&p / "shortcut" / "shortcut_conv", cin, cout, 1, stride, 1), bn(&p / "shortcut" / "shortcut_bn", cout))
+    });
+    nn::func_t(move |x, train| {
+        let y = bn_reduce.forward_t(&x.apply(&reduce), train).relu();
+        let y = bn_mid.forward_t(&y.apply(&grouped), train).relu();
+        let y = bn_expand.forward_t(&y.apply(&expand), train);
+        let s = match &short {
+            Some((c, b)) => b.forward_t(&x.apply(c), train),
+            None => x.shallow_clone(),
+        };
+        (y + s).relu()
+    })
+}
+
+pub fn build(root: &nn::Path, spec: &ModelSpec) -> (Vec<&'static str>, Vec<Stage>) {
+    let c = conv(root / "conv_1_3x3", spec.in_channels, 64, 3, 1, 1);
+    let b = bn(root / "bn_1", 64);
+    let mut stages: Vec<Stage> = vec![Box::new(nn::func_t(move |x, train| b.forward_t(&x.apply(&c), train).relu()))];
+    let mut cin = 64;
+    for (i, (cout, stride)) in [(256i64, 1i64), (512, 2), (1024, 2)].into_iter().enumerate() {
+        let name = format!("stage_{}", i + 1);
+        let mut seq = nn::seq_t();
+        for j in 0..3 {
+            let p = root / name.as_str() / format!("{name}_bottleneck_{j}");
+            seq = seq.add(bottleneck(p, cin, cout, if j == 0 { stride } else { 1 }));
+            cin = cout;
+        }
+        stages.push(Box::new(seq));
+    }
+    let fc = linear(root / "classifier", 1024, spec.num_classes);
+    stages.push(Box::new(nn::func_t(move |x, _| x.adaptive_avg_pool2d([1, 1]).flatten(1, -1).apply(&fc))));
+    (vec!["stem", "stage1", "stage2", "stage3", "head"], stages)
+}

@@ -1,0 +1,90 @@
+//! Weights and checkpoints as safetensors, written atomically (temporary file, fsync, rename).
+//!
+//! Model tensors keep their PyTorch-style names, so `model.safetensors` loads into the equivalent
+//! PyTorch module with `load_state_dict`. A checkpoint adds the optimizer buffers (`optimizer.*`) and the
+//! loop state as JSON bytes in a u8 tensor (`robustcnn.state`), so one rename publishes all of it.
+use crate::error::{Error, IoContext, Result};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use tch::{nn::VarStore, Device, Kind, Tensor};
+
+const STATE_KEY: &str = "robustcnn.state";
+
+/// Writes named tensors to `path` atomically.
+pub fn write_atomic(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
+    let tmp = path.with_extension("safetensors.tmp");
+    let cpu: Vec<(String, Tensor)> =
+        tensors.iter().map(|(n, t)| (n.clone(), t.to_device(Device::Cpu).contiguous())).collect();
+    Tensor::write_safetensors(&cpu, &tmp).map_err(|e| Error::format(&tmp, format!("could not write: {e}")))?;
+    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).at(&tmp)?;
+    std::fs::rename(&tmp, path).at(path)?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Writes bytes to `path` atomically.
+pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).at(&tmp)?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).at(&tmp)?;
+    std::fs::rename(&tmp, path).at(path)
+}
+
+/// The model's variables (parameters and buffers), sorted by name.
+pub fn model_tensors(vs: &VarStore) -> Vec<(String, Tensor)> {
+    let mut v: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+/// Reads every tensor of a safetensors file.
+pub fn read(path: &Path) -> Result<HashMap<String, Tensor>> {
+    if !path.is_file() {
+        return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "no such file")));
+    }
+    let list = Tensor::read_safetensors(path)
+        .map_err(|e| Error::format(path, format!("not a readable safetensors file: {e}")))?;
+    Ok(list.into_iter().collect())
+}
+
+/// Copies the tensors of `file` into the var store; every variable must be present with its shape.
+pub fn load_into(vs: &VarStore, file: &Path, tensors: &HashMap<String, Tensor>) -> Result<()> {
+    let vars = vs.variables();
+    let mut names: Vec<&String> = vars.keys().collect();
+    names.sort();
+    tch::no_grad(|| {
+        for name in names {
+            let mut var = vars[name].shallow_clone();
+            let src = tensors
+                .get(name)
+                .ok_or_else(|| Error::format(file, format!("missing tensor '{name}' (saved from another model?)")))?;
+            if src.size() != var.size() {
+                return Err(Error::format(
+                    file,
+                    format!("tensor '{name}' has shape {:?}, the model expects {:?}", src.size(), var.size()),
+                ));
+            }
+            var.copy_(src);
+        }
+        Ok(())
+    })
+}
+
+/// Packs a JSON state as a u8 tensor entry.
+pub fn state_entry(state: &serde_json::Value) -> (String, Tensor) {
+    let bytes = serde_json::to_vec(state).unwrap_or_default();
+    (STATE_KEY.to_string(), Tensor::from_slice(&bytes))
+}
+
+/// Unpacks the JSON state of a checkpoint.
+pub fn state_of(file: &Path, tensors: &HashMap<String, Tensor>) -> Result<serde_json::Value> {
+    let t = tensors.get(STATE_KEY).ok_or_else(|| Error::format(file, "not a robustcnn checkpoint (no loop state)"))?;
+    let bytes: Vec<u8> =
+        Vec::<u8>::try_from(&t.to_kind(Kind::Uint8)).map_err(|e| Error::format(file, e.to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::format(file, format!("corrupt loop state: {e}")))
+}

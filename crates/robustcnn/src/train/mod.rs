@@ -1,0 +1,222 @@
+//! The training loop: optimizer, schedule, checkpoints, resume, metrics stream (DESIGN.md "Runs").
+pub mod checkpoint;
+pub mod optim;
+mod run_dir;
+pub mod schedule;
+mod setup;
+
+pub use run_dir::{RunDir, METRICS_FILE};
+pub use setup::{prepare, resolve, Prepared};
+
+use crate::config::Config;
+use crate::data::loader::{batches_per_epoch, EpochLoader};
+use crate::error::{Error, Result};
+use crate::eval::clean::{evaluate, CleanResult};
+use crate::rng::derive;
+use indicatif::{ProgressBar, ProgressStyle};
+use optim::Optimizer;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tch::{Kind, Reduction, Tensor};
+
+const DROPOUT_SEED: u64 = 3;
+
+/// How a training run is driven (not part of the recipe).
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub out: PathBuf,
+    pub resume: bool,
+    /// Set (e.g. by Ctrl-C) to stop after the current step with a resumable checkpoint.
+    pub interrupt: Arc<AtomicBool>,
+    /// Stop with a resumable checkpoint after this many steps in total (for time-sliced machines).
+    pub stop_after: Option<usize>,
+    pub progress: bool,
+}
+
+/// Where the loop is; saved in every checkpoint so `--resume` continues exactly.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct LoopState {
+    pub epoch: usize,
+    /// Next batch of `epoch`.
+    pub batch: usize,
+    pub step: usize,
+    pub epoch_loss_sum: f64,
+    pub epoch_correct: f64,
+    pub epoch_seen: usize,
+    pub best_val: Option<f64>,
+    pub best_epoch: Option<usize>,
+    pub metrics_lines: usize,
+    pub finished: bool,
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainSummary {
+    pub run: PathBuf,
+    pub steps: usize,
+    pub selected: String,
+    pub best_val_accuracy: Option<f64>,
+    pub test: CleanResult,
+}
+
+/// Trains from `cfg` (or resumes the run in `opts.out`), then evaluates the selected weights on the test set.
+pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
+    let run = if opts.resume { RunDir::open_for_resume(&opts.out)? } else { RunDir::create(&opts.out)? };
+    let cfg = if opts.resume { run.read_config()? } else { cfg.clone() };
+    let p = prepare(&cfg)?;
+    let cfg = p.cfg.clone();
+    if !opts.resume {
+        run.write_config(&cfg)?;
+    }
+    let mut opt = Optimizer::new(&p.vs, &cfg.optim);
+    let mut st = LoopState::default();
+    if opts.resume {
+        st = run.load_checkpoint(&p.vs, &mut opt)?;
+        run.truncate_metrics(st.metrics_lines)?;
+    }
+    let spec = p.loader_spec();
+    let spe = batches_per_epoch(p.train.len(), &spec);
+    if spe == 0 {
+        return Err(Error::Config(format!(
+            "data.batch_size {} is larger than the {} training samples",
+            cfg.data.batch_size,
+            p.train.len()
+        )));
+    }
+    let total = cfg.train.steps.unwrap_or(cfg.train.epochs * spe);
+    let epochs = total.div_ceil(spe);
+    let device = p.device;
+    let mut log = run.metrics_writer(&mut st)?;
+    if !st.finished && st.step == 0 {
+        log.write(json!({"event": "start", "model": cfg.model.name, "dataset": cfg.data.dataset,
+            "train_samples": p.train.len(), "val_samples": p.val.as_ref().map(|v| v.len()), "steps": total,
+            "parameters": crate::models::parameter_count(&p.vs)}))?;
+    }
+    while !st.finished && st.epoch < epochs {
+        let epoch_start = Instant::now();
+        let mut waited = 0.0;
+        let loader = EpochLoader::new(p.train.clone(), &spec, st.epoch as u64, st.batch);
+        let bar = progress_bar(opts.progress, loader.len(), st.batch, st.epoch, epochs);
+        let mut loss_sum = Tensor::from(st.epoch_loss_sum).to_device(device);
+        let mut correct = Tensor::from(st.epoch_correct).to_device(device);
+        let mut seen_this_run = 0usize;
+        let mut it = loader;
+        loop {
+            let t0 = Instant::now();
+            let Some((b, batch)) = it.next() else { break };
+            waited += t0.elapsed().as_secs_f64();
+            if st.step >= total {
+                break;
+            }
+            tch::manual_seed(derive(cfg.train.seed, &[DROPOUT_SEED, st.step as u64]) as i64 & i64::MAX);
+            let x = batch.images.to_device(device);
+            let y = batch.labels.to_device(device);
+            let logits = p.net.forward(&x, true);
+            let loss = logits.cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, cfg.optim.label_smoothing);
+            if !loss.double_value(&[]).is_finite() {
+                return Err(Error::Config(format!(
+                    "the loss became {} at step {} (epoch {}); the last good checkpoint is kept; resume with a lower optim.lr",
+                    loss.double_value(&[]), st.step, st.epoch + 1)));
+            }
+            opt.zero_grad();
+            loss.backward();
+            let lr = schedule::lr_at(&cfg.optim, st.step, total, spe);
+            opt.step(lr);
+            let n = batch.indices.len();
+            tch::no_grad(|| {
+                loss_sum += loss.detach().to_kind(Kind::Double) * n as f64;
+                correct += logits.argmax(-1, false).eq_tensor(&y).sum(Kind::Double);
+            });
+            st.epoch_seen += n;
+            seen_this_run += n;
+            st.step += 1;
+            st.batch = b + 1;
+            if st.step % cfg.train.log_every.max(1) == 0 {
+                let mean = loss_sum.double_value(&[]) / st.epoch_seen as f64;
+                log.write(json!({"event": "step", "step": st.step, "epoch": st.epoch + 1, "loss": mean, "lr": lr}))?;
+                bar.set_message(format!("loss {mean:.4} lr {lr:.4}"));
+            }
+            bar.inc(1);
+            let stop_now = opts.interrupt.load(Ordering::SeqCst) || opts.stop_after.is_some_and(|s| st.step >= s);
+            if stop_now && st.step < total {
+                st.epoch_loss_sum = loss_sum.double_value(&[]);
+                st.epoch_correct = correct.double_value(&[]);
+                st.metrics_lines = log.lines;
+                run.save_checkpoint(&p.vs, &opt, &st)?;
+                bar.abandon();
+                return Err(Error::Interrupted(format!(
+                    "stopped at step {} of {total}; continue with: robustcnn train --resume --out {}",
+                    st.step,
+                    run.dir.display()
+                )));
+            }
+        }
+        drop(it);
+        bar.finish_and_clear();
+        let elapsed = epoch_start.elapsed().as_secs_f64();
+        let train_loss = loss_sum.double_value(&[]) / st.epoch_seen.max(1) as f64;
+        let train_acc = correct.double_value(&[]) / st.epoch_seen.max(1) as f64;
+        let val = p.val.as_ref().map(|v| evaluate(&p.net, v, cfg.data.batch_size.max(256), device));
+        let mut line = json!({"event": "epoch", "epoch": st.epoch + 1, "step": st.step, "train_loss": train_loss,
+            "train_accuracy": train_acc, "lr": schedule::lr_at(&cfg.optim, st.step.saturating_sub(1), total, spe),
+            "time_s": elapsed, "images_per_s": seen_this_run as f64 / elapsed,
+            "loader_wait_fraction": waited / elapsed});
+        let mut val_txt = String::new();
+        if let Some(v) = &val {
+            line["val_accuracy"] = json!(v.top1);
+            line["val_loss"] = json!(v.nll);
+            val_txt = format!("  val {:.2}%", 100.0 * v.top1);
+            if st.best_val.is_none_or(|b| v.top1 > b) {
+                st.best_val = Some(v.top1);
+                st.best_epoch = Some(st.epoch + 1);
+                run.save_weights("best.safetensors", &p.vs)?;
+            }
+        }
+        log.write(line)?;
+        if opts.progress {
+            eprintln!(
+                "epoch {}/{epochs}  loss {train_loss:.4}  acc {:.2}%{val_txt}  {:.0} img/s (loader wait {:.1}%)",
+                st.epoch + 1,
+                100.0 * train_acc,
+                seen_this_run as f64 / elapsed,
+                100.0 * waited / elapsed
+            );
+        }
+        st.epoch += 1;
+        st.batch = 0;
+        st.epoch_loss_sum = 0.0;
+        st.epoch_correct = 0.0;
+        st.epoch_seen = 0;
+        st.finished = st.step >= total;
+        st.metrics_lines = log.lines;
+        run.save_checkpoint(&p.vs, &opt, &st)?;
+    }
+    run.save_weights("model.safetensors", &p.vs)?;
+    let selected = match st.best_epoch {
+        Some(e) => {
+            run.load_weights("best.safetensors", &p.vs)?;
+            format!("best validation accuracy, epoch {e} (best.safetensors)")
+        }
+        None => "last epoch (model.safetensors)".to_string(),
+    };
+    let test = evaluate(&p.net, &p.test, cfg.data.batch_size.max(256), device);
+    run.write_clean_results(&test, &selected)?;
+    log.write(json!({"event": "end", "step": st.step, "test_accuracy": test.top1, "selected": selected}))?;
+    Ok(TrainSummary { run: run.dir.clone(), steps: st.step, selected, best_val_accuracy: st.best_val, test })
+}
+
+fn progress_bar(show: bool, len: usize, pos: usize, epoch: usize, epochs: usize) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64).with_position(pos as u64);
+    let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} {per_sec} ETA {eta}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_prefix(format!("{}/{epochs}", epoch + 1));
+    bar
+}

@@ -1,0 +1,97 @@
+//! SGD (momentum, Nesterov) and AdamW with PyTorch's update rules, with state that can be saved, so
+//! `--resume` continues exactly.
+use crate::config::{OptimConfig, OptimName};
+use tch::{nn::VarStore, Tensor};
+
+/// An optimizer over the trainable variables of a var store, in name order.
+pub struct Optimizer {
+    cfg: OptimConfig,
+    params: Vec<(String, Tensor)>,
+    /// SGD: one momentum buffer per parameter; AdamW: first then second moments.
+    buffers: Vec<(String, Tensor)>,
+    pub steps: i64,
+}
+
+impl Optimizer {
+    pub fn new(vs: &VarStore, cfg: &OptimConfig) -> Self {
+        let mut params: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        params.sort_by(|a, b| a.0.cmp(&b.0));
+        let kinds: &[&str] = match cfg.name {
+            OptimName::Sgd => &["momentum_buffer"],
+            OptimName::Adamw => &["exp_avg", "exp_avg_sq"],
+        };
+        let buffers = kinds
+            .iter()
+            .flat_map(|k| params.iter().map(move |(n, p)| (format!("optimizer.{k}.{n}"), p.zeros_like())))
+            .collect();
+        Optimizer { cfg: cfg.clone(), params, buffers, steps: 0 }
+    }
+
+    pub fn zero_grad(&mut self) {
+        for (_, p) in &mut self.params {
+            p.zero_grad();
+        }
+    }
+
+    /// One update with learning rate `lr` from the gradients in the parameters.
+    pub fn step(&mut self, lr: f64) {
+        self.steps += 1;
+        let n = self.params.len();
+        let c = &self.cfg;
+        tch::no_grad(|| {
+            for (i, (_, p)) in self.params.iter_mut().enumerate() {
+                let g = p.grad();
+                if !g.defined() {
+                    continue;
+                }
+                match c.name {
+                    // torch.optim.SGD: g += wd·p; buf = μ·buf + g; g = g + μ·buf (Nesterov) or buf; p -= lr·g.
+                    OptimName::Sgd => {
+                        let mut g = if c.weight_decay != 0.0 { &g + &*p * c.weight_decay } else { g };
+                        if c.momentum != 0.0 {
+                            let buf = &mut self.buffers[i].1;
+                            *buf *= c.momentum;
+                            *buf += &g;
+                            g = if c.nesterov { g + &*buf * c.momentum } else { buf.shallow_clone() };
+                        }
+                        *p -= g * lr;
+                    }
+                    // torch.optim.AdamW: p *= 1 − lr·wd; m, v moments; p -= lr·m̂/(√v̂ + eps).
+                    OptimName::Adamw => {
+                        let [b1, b2] = c.betas;
+                        *p *= 1.0 - lr * c.weight_decay;
+                        let (first, second) = self.buffers.split_at_mut(n);
+                        let (m, v) = (&mut first[i].1, &mut second[i].1);
+                        *m *= b1;
+                        *m += &g * (1.0 - b1);
+                        *v *= b2;
+                        *v += &g * &g * (1.0 - b2);
+                        let bc1 = 1.0 - b1.powi(self.steps as i32);
+                        let bc2 = 1.0 - b2.powi(self.steps as i32);
+                        let denom = (&*v / bc2).sqrt() + c.eps;
+                        *p -= (&*m / denom) * (lr / bc1);
+                    }
+                }
+            }
+        });
+    }
+
+    /// The state tensors, named for a checkpoint.
+    pub fn state(&self) -> &[(String, Tensor)] {
+        &self.buffers
+    }
+
+    /// Restores state tensors by name; returns the names that were missing.
+    pub fn load_state(&mut self, tensors: &std::collections::HashMap<String, Tensor>) -> Vec<String> {
+        let mut missing = Vec::new();
+        tch::no_grad(|| {
+            for (name, buf) in &mut self.buffers {
+                match tensors.get(name) {
+                    Some(t) if t.size() == buf.size() => buf.copy_(t),
+                    _ => missing.push(name.clone()),
+                }
+            }
+        });
+        missing
+    }
+}

@@ -1,0 +1,135 @@
+//! A run directory: resolved config, metrics stream, checkpoints, weights and results.
+use super::checkpoint;
+use super::optim::Optimizer;
+use super::LoopState;
+use crate::config::Config;
+use crate::error::{Error, IoContext, Result};
+use crate::eval::clean::CleanResult;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use tch::nn::VarStore;
+
+pub const CONFIG_FILE: &str = "config.toml";
+pub const METRICS_FILE: &str = "metrics.jsonl";
+pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+
+/// An open run directory.
+pub struct RunDir {
+    pub dir: PathBuf,
+}
+
+/// Appends JSON lines to metrics.jsonl, counting them.
+pub struct MetricsWriter {
+    file: std::fs::File,
+    path: PathBuf,
+    pub lines: usize,
+}
+
+impl MetricsWriter {
+    pub fn write(&mut self, value: serde_json::Value) -> Result<()> {
+        writeln!(self.file, "{value}").and_then(|_| self.file.flush()).at(&self.path)?;
+        self.lines += 1;
+        Ok(())
+    }
+}
+
+impl RunDir {
+    /// Creates a new run directory, checking it is writable before any work starts.
+    pub fn create(dir: &Path) -> Result<RunDir> {
+        if dir.join(CONFIG_FILE).exists() || dir.join(CHECKPOINT_FILE).exists() {
+            return Err(Error::Config(format!(
+                "{}: already holds a run; pass --resume to continue it, or choose another --out",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Config(format!("{}: cannot create the run directory: {e}", dir.display())))?;
+        let probe = dir.join(".write-test");
+        std::fs::write(&probe, b"ok")
+            .and_then(|_| std::fs::remove_file(&probe))
+            .map_err(|e| Error::Config(format!("{}: the run directory is not writable: {e}", dir.display())))?;
+        Ok(RunDir { dir: dir.to_path_buf() })
+    }
+
+    /// Opens an existing run for `--resume`.
+    pub fn open_for_resume(dir: &Path) -> Result<RunDir> {
+        if !dir.join(CHECKPOINT_FILE).is_file() {
+            return Err(Error::Config(format!("{}: no {CHECKPOINT_FILE} to resume from", dir.display())));
+        }
+        Ok(RunDir { dir: dir.to_path_buf() })
+    }
+
+    /// Opens a finished or running run for evaluation.
+    pub fn open(dir: &Path) -> Result<RunDir> {
+        if !dir.join(CONFIG_FILE).is_file() {
+            return Err(Error::Config(format!("{}: not a run directory (no {CONFIG_FILE})", dir.display())));
+        }
+        Ok(RunDir { dir: dir.to_path_buf() })
+    }
+
+    pub fn read_config(&self) -> Result<Config> {
+        let path = self.dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).at(&path)?;
+        Config::from_toml(&path.display().to_string(), &text)
+    }
+
+    pub fn write_config(&self, cfg: &Config) -> Result<()> {
+        checkpoint::write_bytes_atomic(&self.dir.join(CONFIG_FILE), cfg.to_toml().as_bytes())
+    }
+
+    pub fn metrics_writer(&self, st: &mut LoopState) -> Result<MetricsWriter> {
+        let path = self.dir.join(super::METRICS_FILE);
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).at(&path)?;
+        Ok(MetricsWriter { file, path, lines: st.metrics_lines })
+    }
+
+    /// Drops metric lines written after the checkpoint being resumed.
+    pub fn truncate_metrics(&self, lines: usize) -> Result<()> {
+        let path = self.dir.join(METRICS_FILE);
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let kept: String = text.lines().take(lines).map(|l| format!("{l}\n")).collect();
+        checkpoint::write_bytes_atomic(&path, kept.as_bytes())
+    }
+
+    pub fn save_weights(&self, name: &str, vs: &VarStore) -> Result<()> {
+        checkpoint::write_atomic(&self.dir.join(name), &checkpoint::model_tensors(vs))
+    }
+
+    pub fn load_weights(&self, name: &str, vs: &VarStore) -> Result<()> {
+        let path = self.dir.join(name);
+        checkpoint::load_into(vs, &path, &checkpoint::read(&path)?)
+    }
+
+    pub fn save_checkpoint(&self, vs: &VarStore, opt: &Optimizer, st: &LoopState) -> Result<()> {
+        let mut tensors = checkpoint::model_tensors(vs);
+        tensors.extend(opt.state().iter().map(|(n, t)| (n.clone(), t.shallow_clone())));
+        tensors.push(checkpoint::state_entry(&serde_json::json!({"loop": st, "optimizer_steps": opt.steps})));
+        checkpoint::write_atomic(&self.dir.join(CHECKPOINT_FILE), &tensors)
+    }
+
+    pub fn load_checkpoint(&self, vs: &VarStore, opt: &mut Optimizer) -> Result<LoopState> {
+        let path = self.dir.join(CHECKPOINT_FILE);
+        let tensors = checkpoint::read(&path)?;
+        checkpoint::load_into(vs, &path, &tensors)?;
+        let missing = opt.load_state(&tensors);
+        if let Some(m) = missing.first() {
+            return Err(Error::format(&path, format!("missing optimizer tensor '{m}'")));
+        }
+        let state = checkpoint::state_of(&path, &tensors)?;
+        opt.steps = state["optimizer_steps"].as_i64().unwrap_or(0);
+        serde_json::from_value(state["loop"].clone())
+            .map_err(|e| Error::format(&path, format!("corrupt loop state: {e}")))
+    }
+
+    /// Writes results/clean.json, results/clean_per_class.csv and results/confusion.csv.
+    pub fn write_clean_results(&self, r: &CleanResult, weights: &str) -> Result<()> {
+        let dir = self.dir.join("results");
+        std::fs::create_dir_all(&dir).at(&dir)?;
+        let mut json = serde_json::to_value(r).unwrap_or_default();
+        json["weights"] = serde_json::json!(weights);
+        let text = serde_json::to_string_pretty(&json).unwrap_or_default();
+        checkpoint::write_bytes_atomic(&dir.join("clean.json"), text.as_bytes())?;
+        checkpoint::write_bytes_atomic(&dir.join("clean_per_class.csv"), r.per_class_csv().as_bytes())?;
+        checkpoint::write_bytes_atomic(&dir.join("confusion.csv"), r.confusion_csv().as_bytes())
+    }
+}

@@ -1,0 +1,88 @@
+//! Turning a recipe into what training needs: data, splits, normalization, model, device.
+use crate::config::Config;
+use crate::data::augment::Augment;
+use crate::data::loader::LoaderSpec;
+use crate::data::{self, split, DataSource, Dataset};
+use crate::error::Result;
+use crate::models::{self, ModelSpec, Network};
+use std::sync::Arc;
+use tch::{nn::VarStore, Device};
+
+/// Everything a run needs, built from a resolved config.
+pub struct Prepared {
+    pub cfg: Config,
+    pub train: Arc<Dataset>,
+    pub val: Option<Dataset>,
+    pub test: Dataset,
+    pub vs: VarStore,
+    pub net: Network,
+    pub device: Device,
+}
+
+impl Prepared {
+    /// The training loader's settings.
+    pub fn loader_spec(&self) -> LoaderSpec {
+        LoaderSpec {
+            batch_size: self.cfg.data.batch_size,
+            shuffle: true,
+            drop_last: false,
+            augment: self.cfg.data.augment,
+            seed: self.cfg.train.seed,
+            workers: self.cfg.data.workers,
+        }
+    }
+}
+
+/// Per-channel mean and standard deviation of pixel values in [0,1].
+pub fn channel_stats(ds: &Dataset) -> (Vec<f64>, Vec<f64>) {
+    let c = ds.channels;
+    let (mut s, mut s2) = (vec![0f64; c], vec![0f64; c]);
+    for (i, &v) in ds.images.iter().enumerate() {
+        let x = v as f64 / 255.0;
+        s[i % c] += x;
+        s2[i % c] += x * x;
+    }
+    let n = (ds.images.len() / c).max(1) as f64;
+    let mean: Vec<f64> = s.iter().map(|v| v / n).collect();
+    let std = s2.iter().zip(&mean).map(|(v, m)| (v / n - m * m).max(1e-12).sqrt()).collect();
+    (mean, std)
+}
+
+/// Reads the data and fills in what the recipe left to defaults (augmentation, normalization).
+pub fn resolve(cfg: &Config) -> Result<(Config, Dataset, Option<Dataset>, Dataset)> {
+    let mut cfg = cfg.clone();
+    let info = data::registry_find(&cfg.data.dataset)?;
+    let src = DataSource {
+        data_dir: cfg.data.data_dir.clone(),
+        image_size: cfg.data.image_size.map(|[h, w]| (h, w)),
+        fit: cfg.data.fit,
+        grayscale: cfg.data.grayscale,
+    };
+    let splits = data::load(&cfg.data.dataset, &src)?;
+    let (train, val) = split::train_val(&splits.train, cfg.data.val_fraction, cfg.train.seed);
+    if cfg.data.augment.is_none() {
+        cfg.data.augment = Some(Augment { crop_padding: info.augment.0, flip: info.augment.1 });
+    }
+    if cfg.model.mean.is_none() || cfg.model.std.is_none() {
+        let (m, s) = channel_stats(&train);
+        cfg.model.mean.get_or_insert(m);
+        cfg.model.std.get_or_insert(s);
+    }
+    Ok((cfg, train, val, splits.test))
+}
+
+/// Builds data, model and device for a recipe, seeding libtorch's generator for the initial weights.
+pub fn prepare(cfg: &Config) -> Result<Prepared> {
+    let (cfg, train, val, test) = resolve(cfg)?;
+    let device = crate::device::parse(&cfg.train.device)?;
+    tch::manual_seed(crate::rng::derive(cfg.train.seed, &[0]) as i64 & i64::MAX);
+    let vs = VarStore::new(device);
+    let spec = ModelSpec {
+        in_channels: train.channels as i64,
+        num_classes: train.num_classes() as i64,
+        mean: cfg.model.mean.clone().unwrap_or_default(),
+        std: cfg.model.std.clone().unwrap_or_default(),
+    };
+    let net = models::build(&vs.root(), &cfg.model.name, &spec)?;
+    Ok(Prepared { cfg, train: Arc::new(train), val, test, vs, net, device })
+}
