@@ -63,14 +63,14 @@ pub struct TrainArgs {
     pub steps: Option<usize>,
     #[arg(long)]
     pub batch_size: Option<usize>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     #[arg(long)]
     pub seed: Option<u64>,
     /// cpu, cuda or cuda:N.
     #[arg(long)]
     pub device: Option<String>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub val_fraction: Option<f64>,
     /// Stop with a resumable checkpoint after this many steps in total.
     #[arg(long, value_name = "STEPS")]

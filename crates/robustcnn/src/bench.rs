@@ -51,11 +51,10 @@ fn timed(iters: usize, warmup: usize, batch: i64, device: Device, mut f: impl Fn
 
 /// Measures `model` at `batch` on random inputs of shape `input` (C, H, W) with 10 classes.
 pub fn run(model: &str, batch: i64, input: [i64; 3], iters: usize, device: Device) -> Result<BenchResult> {
-    tch::manual_seed(0);
     let vs = VarStore::new(device);
     let c = input[0] as usize;
     let spec = ModelSpec { in_channels: input[0], num_classes: 10, mean: vec![0.5; c], std: vec![0.25; c] };
-    let net = models::build(&vs.root(), model, &spec)?;
+    let net = crate::rng::with_torch_seed(0, &[], || models::build(&vs.root(), model, &spec))?;
     let x = Tensor::rand([batch, input[0], input[1], input[2]], (Kind::Float, device));
     let y = Tensor::randint(10, [batch], (Kind::Int64, device));
     let mut opt = Optimizer::new(&vs, &OptimConfig::default());

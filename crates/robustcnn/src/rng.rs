@@ -28,3 +28,15 @@ pub fn shuffle<T>(items: &mut [T], rng: &mut impl Rng) {
         items.swap(i, j);
     }
 }
+
+/// libtorch's generator is process-global: this lock keeps a seeded section (seed, then the draws that
+/// must follow it, e.g. weight initialisation) from interleaving with another thread's.
+pub static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `f` right after seeding libtorch's generator with a value derived from (seed, path), holding
+/// [`TORCH_RNG`] throughout.
+pub fn with_torch_seed<T>(seed: u64, path: &[u64], f: impl FnOnce() -> T) -> T {
+    let _guard = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    tch::manual_seed((derive(seed, path) & i64::MAX as u64) as i64);
+    f()
+}

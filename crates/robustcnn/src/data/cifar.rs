@@ -27,7 +27,7 @@ pub fn parse_records(
     num_classes: usize,
 ) -> Result<(Vec<u8>, Vec<u16>)> {
     let record = label_bytes + PIXELS;
-    if bytes.is_empty() || bytes.len() % record != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(record) {
         return Err(Error::format(
             path,
             format!("{} bytes is not a whole number of {record}-byte CIFAR records", bytes.len()),

@@ -43,18 +43,19 @@ pub fn read_folder(dir: &Path, size: Option<(usize, usize)>, fit: Fit, gray: boo
             let img = image::open(&file).map_err(|e| Error::format(&file, format!("unreadable image: {e}")))?;
             let (w, h) = (img.width() as usize, img.height() as usize);
             let (th, tw) = *target.get_or_insert((h, w));
-            let img =
-                match fit {
-                    _ if (h, w) == (th, tw) => img,
-                    Fit::Exact => return Err(Error::format(
+            let img = match fit {
+                _ if (h, w) == (th, tw) => img,
+                Fit::Exact => {
+                    return Err(Error::format(
                         &file,
                         format!(
                             "image is {h}x{w} but earlier images are {th}x{tw}; set a size with resize or center-crop"
                         ),
-                    )),
-                    Fit::Resize => img.resize_exact(tw as u32, th as u32, FilterType::Triangle),
-                    Fit::CenterCrop => img.resize_to_fill(tw as u32, th as u32, FilterType::Triangle),
-                };
+                    ))
+                }
+                Fit::Resize => img.resize_exact(tw as u32, th as u32, FilterType::Triangle),
+                Fit::CenterCrop => img.resize_to_fill(tw as u32, th as u32, FilterType::Triangle),
+            };
             if gray {
                 images.extend_from_slice(img.to_luma8().as_raw());
             } else {

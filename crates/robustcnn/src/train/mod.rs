@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::data::loader::{batches_per_epoch, EpochLoader};
 use crate::error::{Error, Result};
 use crate::eval::clean::{evaluate, CleanResult};
-use crate::rng::derive;
+use crate::rng::with_torch_seed;
 use indicatif::{ProgressBar, ProgressStyle};
 use optim::Optimizer;
 use serde::{Deserialize, Serialize};
@@ -67,7 +67,16 @@ pub struct TrainSummary {
 pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     let run = if opts.resume { RunDir::open_for_resume(&opts.out)? } else { RunDir::create(&opts.out)? };
     let cfg = if opts.resume { run.read_config()? } else { cfg.clone() };
-    let p = prepare(&cfg)?;
+    let p = match prepare(&cfg) {
+        Ok(p) => p,
+        Err(e) => {
+            if !opts.resume {
+                // Nothing was written yet: leave no empty run directory behind.
+                let _ = std::fs::remove_dir(&run.dir);
+            }
+            return Err(e);
+        }
+    };
     let cfg = p.cfg.clone();
     if !opts.resume {
         run.write_config(&cfg)?;
@@ -80,7 +89,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     }
     let spec = p.loader_spec();
     let spe = batches_per_epoch(p.train.len(), &spec);
-    if spe == 0 {
+    if spe == 0 || cfg.data.batch_size > p.train.len() {
         return Err(Error::Config(format!(
             "data.batch_size {} is larger than the {} training samples",
             cfg.data.batch_size,
@@ -112,10 +121,10 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
             if st.step >= total {
                 break;
             }
-            tch::manual_seed(derive(cfg.train.seed, &[DROPOUT_SEED, st.step as u64]) as i64 & i64::MAX);
             let x = batch.images.to_device(device);
             let y = batch.labels.to_device(device);
-            let logits = p.net.forward(&x, true);
+            // The forward pass draws dropout masks from libtorch's generator, seeded per step.
+            let logits = with_torch_seed(cfg.train.seed, &[DROPOUT_SEED, st.step as u64], || p.net.forward(&x, true));
             let loss = logits.cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, cfg.optim.label_smoothing);
             if !loss.double_value(&[]).is_finite() {
                 return Err(Error::Config(format!(
@@ -135,7 +144,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
             seen_this_run += n;
             st.step += 1;
             st.batch = b + 1;
-            if st.step % cfg.train.log_every.max(1) == 0 {
+            if st.step.is_multiple_of(cfg.train.log_every.max(1)) {
                 let mean = loss_sum.double_value(&[]) / st.epoch_seen as f64;
                 log.write(json!({"event": "step", "step": st.step, "epoch": st.epoch + 1, "loss": mean, "lr": lr}))?;
                 bar.set_message(format!("loss {mean:.4} lr {lr:.4}"));

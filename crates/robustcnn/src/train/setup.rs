@@ -8,6 +8,9 @@ use crate::models::{self, ModelSpec, Network};
 use std::sync::Arc;
 use tch::{nn::VarStore, Device};
 
+/// Seed path of the initial weights.
+const INIT_SEED: u64 = 0;
+
 /// Everything a run needs, built from a resolved config.
 pub struct Prepared {
     pub cfg: Config,
@@ -75,7 +78,6 @@ pub fn resolve(cfg: &Config) -> Result<(Config, Dataset, Option<Dataset>, Datase
 pub fn prepare(cfg: &Config) -> Result<Prepared> {
     let (cfg, train, val, test) = resolve(cfg)?;
     let device = crate::device::parse(&cfg.train.device)?;
-    tch::manual_seed(crate::rng::derive(cfg.train.seed, &[0]) as i64 & i64::MAX);
     let vs = VarStore::new(device);
     let spec = ModelSpec {
         in_channels: train.channels as i64,
@@ -83,6 +85,8 @@ pub fn prepare(cfg: &Config) -> Result<Prepared> {
         mean: cfg.model.mean.clone().unwrap_or_default(),
         std: cfg.model.std.clone().unwrap_or_default(),
     };
-    let net = models::build(&vs.root(), &cfg.model.name, &spec)?;
+    let net = crate::rng::with_torch_seed(cfg.train.seed, &[INIT_SEED], || {
+        models::build(&vs.root(), &cfg.model.name, &spec)
+    })?;
     Ok(Prepared { cfg, train: Arc::new(train), val, test, vs, net, device })
 }

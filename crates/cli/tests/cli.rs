@@ -1,0 +1,95 @@
+//! The command line: exit codes and the one-line errors a user sees.
+use std::process::{Command, Output};
+
+fn robustcnn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_robustcnn")).args(args).output().unwrap()
+}
+
+/// Runs a command that must fail; returns its stderr, checking it is one line starting with "error: ".
+fn fails(args: &[&str]) -> String {
+    let out = robustcnn(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    assert!(err.starts_with("error: ") && err.trim_end().lines().count() == 1, "{args:?}: {err}");
+    err
+}
+
+#[test]
+fn models_lists_every_model_with_its_stages() {
+    let out = robustcnn(&["models"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in ["small-cnn", "resnet20", "resnet56", "preact-resnet18", "wrn-28-10", "resnext29-4x32d", "resnet50"] {
+        assert!(text.contains(name), "{name} missing");
+    }
+    assert!(text.contains("stem,stage1,stage2,stage3,head"));
+}
+
+#[test]
+fn bad_train_options_give_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run").display().to_string();
+    assert!(fails(&["train", "--model", "vgg", "--out", &out]).contains("unknown model 'vgg' (models: small-cnn"));
+    assert!(fails(&["train", "--dataset", "svhn", "--out", &out])
+        .contains("unknown dataset 'svhn' (datasets: fashion-mnist-mini"));
+    assert!(fails(&["train", "--set", "optim.lrr=1", "--out", &out]).contains("unknown field `lrr`"));
+    assert!(fails(&["train", "--set", "nonsense", "--out", &out]).contains("--set nonsense: expected KEY=VALUE"));
+    assert!(fails(&["train", "--lr", "-1", "--out", &out]).contains("optim.lr must be a positive number"));
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[model]\nnam = \"resnet20\"\n").unwrap();
+    let e = fails(&["train", "--config", &cfg.display().to_string(), "--out", &out]);
+    assert!(e.contains("bad.toml: ") && e.contains("unknown field `nam`"), "{e}");
+    assert!(fails(&["train", "--config", "/no/such.toml", "--out", &out]).contains("/no/such.toml: No such file"));
+    assert!(!dir.path().join("run").exists(), "a failed start must leave nothing behind");
+}
+
+#[test]
+fn cuda_without_a_gpu_is_a_clear_error() {
+    if tch::Cuda::is_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run").display().to_string();
+    let e = fails(&["train", "--device", "cuda", "--out", &out]);
+    assert!(e.contains("--device cuda: libtorch sees 0 CUDA device(s)"), "{e}");
+}
+
+#[test]
+fn data_commands() {
+    let out = robustcnn(&["data", "list"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("fashion-mnist-mini"));
+    let out = robustcnn(&["data", "info", "fashion-mnist-mini"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("train: 6000 images of 28x28x1, 10 classes"));
+    let dir = tempfile::tempdir().unwrap();
+    let e = fails(&["data", "info", "cifar10", "--data-dir", &dir.path().display().to_string()]);
+    assert!(e.contains("cifar10: no test_batch.bin[.gz] in"), "{e}");
+    assert!(fails(&["data", "fetch", "folder"]).contains("nothing to download"));
+}
+
+#[test]
+fn eval_of_a_missing_run_and_bad_bench_input() {
+    assert!(fails(&["eval", "clean", "/no/run"]).contains("/no/run: not a run directory (no config.toml)"));
+    assert!(fails(&["bench", "--input", "3x32"]).contains("--input 3x32: expected CxHxW"));
+}
+
+#[test]
+fn train_then_eval_clean_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let r = run.display().to_string();
+    let out =
+        robustcnn(&["train", "--quiet", "--steps", "6", "--batch-size", "64", "--val-fraction", "0.5", "--out", &r]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("test accuracy"));
+    let out = robustcnn(&["eval", "clean", &r, "--weights", "last"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("results/clean.json")).unwrap()).unwrap();
+    assert_eq!(json["samples"], 1000);
+    assert_eq!(json["weights"], "last");
+    assert_eq!(json["confusion"].as_array().unwrap().len(), 10);
+    // A second train into the same directory is refused; --resume of a finished run just re-evaluates.
+    assert!(fails(&["train", "--quiet", "--out", &r]).contains("already holds a run"));
+    let out = robustcnn(&["train", "--quiet", "--resume", "--out", &r]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -1,0 +1,93 @@
+//! The model zoo: shapes, the staged forward, PyTorch-style names, registry errors.
+use robustcnn::models::{self, ModelSpec, MODELS};
+use tch::{nn::VarStore, Device, Kind, Tensor};
+
+fn spec(c: i64) -> ModelSpec {
+    ModelSpec { in_channels: c, num_classes: 7, mean: vec![0.5; c as usize], std: vec![0.25; c as usize] }
+}
+
+#[test]
+fn every_model_gives_logits_and_splits_at_every_stage() {
+    for m in MODELS {
+        // Gray 28×28 and RGB 32×32 inputs; one image each keeps the wide models quick on a CPU.
+        for (c, size) in [(1, 28), (3, 32)] {
+            let vs = VarStore::new(Device::Cpu);
+            let net = models::build(&vs.root(), m.name, &spec(c)).unwrap();
+            let x = Tensor::rand([1, c, size, size], (Kind::Float, Device::Cpu));
+            let full = net.forward(&x, false);
+            assert_eq!(full.size(), vec![1, 7], "{}", m.name);
+            assert_eq!(*net.stages().last().unwrap(), "head");
+            for k in 0..net.stages().len() - 1 {
+                let split = net.forward_from(&net.forward_to(&x, k, false), k, false);
+                assert!(split.allclose(&full, 1e-5, 1e-5, false), "{} at {}", m.name, net.stages()[k]);
+            }
+        }
+    }
+}
+
+#[test]
+fn parameter_names_follow_pytorch() {
+    let vs = VarStore::new(Device::Cpu);
+    models::build(&vs.root(), "resnet20", &spec(3)).unwrap();
+    let names = vs.variables();
+    for n in [
+        "conv1.weight",
+        "bn1.running_mean",
+        "layer1.0.conv1.weight",
+        "layer3.2.bn2.bias",
+        "fc.weight",
+        "normalize.mean",
+    ] {
+        assert!(names.contains_key(n), "missing {n}");
+    }
+    let vs = VarStore::new(Device::Cpu);
+    models::build(&vs.root(), "resnet50", &spec(3)).unwrap();
+    assert!(vs.variables().contains_key("layer2.0.downsample.0.weight"));
+    let vs = VarStore::new(Device::Cpu);
+    models::build(&vs.root(), "resnext29-4x32d", &spec(3)).unwrap();
+    let v = vs.variables();
+    assert!(v.contains_key("stage_2.stage_2_bottleneck_0.shortcut.shortcut_conv.weight"));
+    // The grouped 3×3 conv of stage 1: D = 128 channels in 4 groups of 32.
+    assert_eq!(v["stage_1.stage_1_bottleneck_0.conv_conv.weight"].size(), vec![128, 32, 3, 3]);
+}
+
+#[test]
+fn resnet20_has_the_published_parameter_count() {
+    let vs = VarStore::new(Device::Cpu);
+    let s = ModelSpec { num_classes: 10, ..spec(3) };
+    models::build(&vs.root(), "resnet20", &s).unwrap();
+    // He et al. 2016 report 0.27M parameters for ResNet-20.
+    assert_eq!(models::parameter_count(&vs), 269_722);
+}
+
+#[test]
+fn normalization_is_inside_the_model() {
+    let vs = VarStore::new(Device::Cpu);
+    let net = models::build(&vs.root(), "small-cnn", &spec(1)).unwrap();
+    let x = Tensor::full([1, 1, 28, 28], 0.5, (Kind::Float, Device::Cpu));
+    // (0.5 − mean 0.5)/std is all zeros, so the stem's output equals that of a zero input without normalization.
+    let stem = net.forward_to(&x, 0, false);
+    assert_eq!(stem.size(), vec![1, 32, 28, 28]);
+    assert!(vs.variables()["normalize.std"].allclose(
+        &Tensor::full([1, 1, 1, 1], 0.25, (Kind::Float, Device::Cpu)),
+        0.0,
+        0.0,
+        false
+    ));
+    assert!(!vs.variables()["normalize.mean"].requires_grad());
+}
+
+#[test]
+fn registry_errors_list_the_names() {
+    let vs = VarStore::new(Device::Cpu);
+    let e = models::build(&vs.root(), "vgg16", &spec(3)).unwrap_err().to_string();
+    assert!(
+        e.starts_with("unknown model 'vgg16' (models: small-cnn, resnet20, resnet32, resnet56, preact-resnet18"),
+        "{e}"
+    );
+    let net = models::build(&vs.root(), "small-cnn", &spec(1)).unwrap();
+    let e = net.stage_index("stage9").unwrap_err().to_string();
+    assert!(e.contains("has no stage 'stage9' (stages: stem, stage1, stage2, head)"), "{e}");
+    let bad = ModelSpec { std: vec![0.0], ..spec(1) };
+    assert!(models::build(&vs.root(), "small-cnn", &bad).is_err());
+}
