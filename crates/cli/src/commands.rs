@@ -187,18 +187,20 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
     }
     let device = robustcnn::device::parse(&a.device)?;
     println!(
-        "{:<18} {:>6} {:>9} {:>14} {:>14} {:>14} {:>12}",
-        "model", "batch", "input", "train img/s", "infer img/s", "input-grad/s", "peak RSS MiB"
+        "{:<16} {:>5} {:>8} {:>12} {:>12} {:>8} {:>12} {:>12} {:>9}",
+        "model", "batch", "input", "train img/s", "fwd+bwd/s", "opt ms", "infer img/s", "in-grad/s", "peak MiB"
     );
     let mut all = Vec::new();
     for m in &a.models {
         let r = robustcnn::bench::run(m, a.batch, input, a.iters, device)?;
         println!(
-            "{:<18} {:>6} {:>9} {:>14.1} {:>14.1} {:>14.1} {:>12.0}",
+            "{:<16} {:>5} {:>8} {:>12.1} {:>12.1} {:>8.2} {:>12.1} {:>12.1} {:>9.0}",
             r.model,
             r.batch,
             a.input,
             r.train_images_per_s,
+            r.forward_backward_images_per_s,
+            r.optimizer_step_ms,
             r.inference_images_per_s,
             r.input_gradient_images_per_s,
             r.peak_rss_mib

@@ -15,6 +15,10 @@ pub struct BenchResult {
     pub input: [i64; 3],
     pub threads: i32,
     pub train_images_per_s: f64,
+    /// Forward + backward alone on the same graph: raw libtorch autograd, no optimizer, no loop.
+    pub forward_backward_images_per_s: f64,
+    /// One optimizer update, in milliseconds.
+    pub optimizer_step_ms: f64,
     pub inference_images_per_s: f64,
     pub input_gradient_images_per_s: f64,
     pub peak_rss_mib: f64,
@@ -65,6 +69,10 @@ pub fn run(model: &str, batch: i64, input: [i64; 3], iters: usize, device: Devic
         loss.backward();
         opt.step(0.01);
     });
+    let fwd_bwd = timed(iters, warmup, batch, device, || {
+        net.forward(&x, true).cross_entropy_for_logits(&y).backward();
+    });
+    let opt_ms = 1000.0 * batch as f64 / timed(iters, warmup, batch, device, || opt.step(0.01));
     let infer = timed(iters, warmup, batch, device, || {
         let _ = tch::no_grad(|| net.forward(&x, false));
     });
@@ -79,6 +87,8 @@ pub fn run(model: &str, batch: i64, input: [i64; 3], iters: usize, device: Devic
         input,
         threads: tch::get_num_threads(),
         train_images_per_s: train,
+        forward_backward_images_per_s: fwd_bwd,
+        optimizer_step_ms: opt_ms,
         inference_images_per_s: infer,
         input_gradient_images_per_s: grad,
         peak_rss_mib: peak_rss_mib(),
