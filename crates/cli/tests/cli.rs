@@ -93,3 +93,49 @@ fn train_then_eval_clean_from_the_command_line() {
     let out = robustcnn(&["train", "--quiet", "--resume", "--out", &r]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn ctrl_c_leaves_a_resumable_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let r = run.display().to_string();
+    let args = [
+        "train",
+        "--quiet",
+        "--steps",
+        "400",
+        "--batch-size",
+        "32",
+        "--val-fraction",
+        "0.5",
+        "--set",
+        "train.log_every=1",
+        "--out",
+        &r,
+    ];
+    let child = Command::new(env!("CARGO_BIN_EXE_robustcnn"))
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first step record, then send SIGINT as a terminal's Ctrl-C would.
+    let metrics = run.join("metrics.jsonl");
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(&metrics).map_or(0, |t| t.lines().count()) < 3 {
+        assert!(started.elapsed().as_secs() < 120, "training did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("continue with: robustcnn train --resume --out"), "{err}");
+    assert!(run.join("checkpoint.safetensors").is_file());
+    assert!(!run.join("checkpoint.safetensors.tmp").exists());
+    let out = robustcnn(&["train", "--quiet", "--resume", "--out", &r]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let end = std::fs::read_to_string(&metrics).unwrap().lines().last().unwrap().to_string();
+    assert!(end.contains("\"event\":\"end\"") && end.contains("\"step\":150"), "{end}");
+}

@@ -130,7 +130,17 @@ fn download(remote: &Remote, dest: &Path) -> Result<()> {
 /// Downloads (or re-verifies) dataset `name` into `dir`, unpacking archives; returns the files in place.
 pub fn fetch(name: &str, dir: &Path) -> Result<Vec<PathBuf>> {
     let list = remotes(name)?;
+    let existed = dir.exists();
     std::fs::create_dir_all(dir).at(dir)?;
+    let result = fetch_into(list, dir);
+    if result.is_err() && !existed {
+        // Leave no empty folder behind (remove_dir refuses a folder that holds anything).
+        let _ = std::fs::remove_dir(dir);
+    }
+    result
+}
+
+fn fetch_into(list: &[Remote], dir: &Path) -> Result<Vec<PathBuf>> {
     let mut done = Vec::new();
     for r in list {
         let file = r.url.rsplit('/').next().unwrap_or("download");
