@@ -103,7 +103,7 @@ fn ctrl_c_leaves_a_resumable_checkpoint() {
         "train",
         "--quiet",
         "--steps",
-        "400",
+        "150",
         "--batch-size",
         "32",
         "--val-fraction",
