@@ -95,20 +95,18 @@ pub fn eval_clean(a: &EvalCleanArgs) -> Result<()> {
 }
 
 pub fn models() -> Result<()> {
-    println!("{:<18} {:>12} {:>12}  {:<44} summary", "model", "params@1x28", "params@3x32", "stages");
-    for m in models::MODELS {
-        let count = |c: i64| -> Result<i64> {
-            let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-            let spec =
-                ModelSpec { in_channels: c, num_classes: 10, mean: vec![0.5; c as usize], std: vec![0.25; c as usize] };
-            let net = models::build(&vs.root(), m.name, &spec)?;
-            let _ = net.stages();
-            Ok(models::parameter_count(&vs))
-        };
+    println!("{:<18} {:>12} {:>12}  {:<38} summary", "model", "params@1x28", "params@3x32", "stages");
+    // Parameters for 10 classes; the count depends on the input channels, the stages do not.
+    let build = |name: &str, c: i64| -> Result<(i64, String)> {
         let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-        let spec = ModelSpec { in_channels: 3, num_classes: 10, mean: vec![0.5; 3], std: vec![0.25; 3] };
-        let stages = models::build(&vs.root(), m.name, &spec)?.stages().join(",");
-        println!("{:<18} {:>12} {:>12}  {:<44} {}", m.name, count(1)?, count(3)?, stages, m.summary);
+        let spec =
+            ModelSpec { in_channels: c, num_classes: 10, mean: vec![0.5; c as usize], std: vec![0.25; c as usize] };
+        let net = models::build(&vs.root(), name, &spec)?;
+        Ok((models::parameter_count(&vs), net.stages().join(",")))
+    };
+    for m in models::MODELS {
+        let ((gray, _), (rgb, stages)) = (build(m.name, 1)?, build(m.name, 3)?);
+        println!("{:<18} {:>12} {:>12}  {:<38} {}", m.name, gray, rgb, stages, m.summary);
     }
     Ok(())
 }

@@ -153,6 +153,12 @@ pub struct BenchArgs {
 }
 
 fn main() {
+    // Rust ignores SIGPIPE, which turns `robustcnn models | head` into a panic on the closed pipe;
+    // the default action ends the process quietly, as other command-line tools do.
+    // SAFETY: setting a signal's disposition to SIG_DFL at start-up, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(a) => commands::train(&a),

@@ -139,3 +139,16 @@ fn ctrl_c_leaves_a_resumable_checkpoint() {
     let end = std::fs::read_to_string(&metrics).unwrap().lines().last().unwrap().to_string();
     assert!(end.contains("\"event\":\"end\"") && end.contains("\"step\":150"), "{end}");
 }
+
+#[test]
+fn a_closed_output_pipe_is_not_a_panic() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_robustcnn"))
+        .arg("models")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -74,29 +74,29 @@ pub fn parse_labels(path: &Path, bytes: &[u8]) -> Result<Vec<u16>> {
     Ok(bytes[8..].iter().map(|&b| b as u16).collect())
 }
 
-/// Reads an IDX image file and its label file into a grayscale dataset.
-pub fn read_pair(images: &Path, labels: &Path, class_names: &[&str]) -> Result<super::Dataset> {
-    let (pixels, n, h, w) = parse_images(images, &read_maybe_gz(images)?)?;
-    let ys = parse_labels(labels, &read_maybe_gz(labels)?)?;
+/// Builds a grayscale dataset from IDX image and label bytes; the paths name them in errors.
+fn dataset_from(images: (&Path, &[u8]), labels: (&Path, &[u8]), class_names: &[&str]) -> Result<super::Dataset> {
+    let (pixels, n, h, w) = parse_images(images.0, images.1)?;
+    let ys = parse_labels(labels.0, labels.1)?;
     if ys.len() != n {
-        return Err(Error::format(labels, format!("{} labels for {n} images in {}", ys.len(), images.display())));
+        return Err(Error::format(labels.0, format!("{} labels for {n} images in {}", ys.len(), images.0.display())));
     }
     let names = class_names.iter().map(|s| s.to_string()).collect();
-    super::Dataset::new(labels, pixels, ys, (h, w, 1), names)
+    super::Dataset::new(labels.0, pixels, ys, (h, w, 1), names)
 }
 
-/// Parses in-memory gz (or raw) IDX bytes; `name` stands in for a path in errors.
+/// Reads an IDX image file and its label file (raw or gz) into a grayscale dataset.
+pub fn read_pair(images: &Path, labels: &Path, class_names: &[&str]) -> Result<super::Dataset> {
+    dataset_from((images, &read_maybe_gz(images)?), (labels, &read_maybe_gz(labels)?), class_names)
+}
+
+/// Parses in-memory gz IDX bytes; `name` stands in for a path in errors.
 pub fn from_bytes(name: &str, images: &[u8], labels: &[u8], class_names: &[&str]) -> Result<super::Dataset> {
+    let path = Path::new(name);
     let gunzip = |b: &[u8]| -> Result<Vec<u8>> {
         let mut out = Vec::new();
-        GzDecoder::new(b).read_to_end(&mut out).map_err(|e| Error::format(Path::new(name), e.to_string()))?;
+        GzDecoder::new(b).read_to_end(&mut out).map_err(|e| Error::format(path, format!("corrupt gzip data: {e}")))?;
         Ok(out)
     };
-    let path = Path::new(name);
-    let (pixels, n, h, w) = parse_images(path, &gunzip(images)?)?;
-    let ys = parse_labels(path, &gunzip(labels)?)?;
-    if ys.len() != n {
-        return Err(Error::format(path, format!("{} labels for {n} images", ys.len())));
-    }
-    super::Dataset::new(path, pixels, ys, (h, w, 1), class_names.iter().map(|s| s.to_string()).collect())
+    dataset_from((path, &gunzip(images)?), (path, &gunzip(labels)?), class_names)
 }
