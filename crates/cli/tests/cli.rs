@@ -152,3 +152,25 @@ fn a_closed_output_pipe_is_not_a_panic() {
     let out = child.wait_with_output().unwrap();
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn a_diverging_loss_stops_the_run_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("run").display().to_string();
+    let e = fails(&[
+        "train",
+        "--quiet",
+        "--lr",
+        "1e12",
+        "--steps",
+        "60",
+        "--batch-size",
+        "64",
+        "--val-fraction",
+        "0.5",
+        "--out",
+        &r,
+    ]);
+    assert!(e.contains("the loss became") && e.contains("the last good checkpoint is kept"), "{e}");
+    assert!(e.contains("resume with a lower learning rate"), "{e}");
+}

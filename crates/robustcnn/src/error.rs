@@ -16,6 +16,9 @@ pub enum Error {
     /// libtorch reported an error.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// Training diverged (NaN or infinite loss); the last good checkpoint is kept.
+    #[error("{0}")]
+    Diverged(String),
     /// The run was interrupted (Ctrl-C); a resumable checkpoint was written.
     #[error("interrupted: {0}")]
     Interrupted(String),

@@ -126,10 +126,15 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
             // The forward pass draws dropout masks from libtorch's generator, seeded per step.
             let logits = with_torch_seed(cfg.train.seed, &[DROPOUT_SEED, st.step as u64], || p.net.forward(&x, true));
             let loss = logits.cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, cfg.optim.label_smoothing);
-            if !loss.double_value(&[]).is_finite() {
-                return Err(Error::Config(format!(
-                    "the loss became {} at step {} (epoch {}); the last good checkpoint is kept; resume with a lower optim.lr",
-                    loss.double_value(&[]), st.step, st.epoch + 1)));
+            let value = loss.double_value(&[]);
+            if !value.is_finite() {
+                return Err(Error::Diverged(format!(
+                    "the loss became {value} at step {} (epoch {}); the last good checkpoint is kept; \
+                     resume with a lower learning rate: robustcnn train --resume --out {} (after editing optim.lr in its config.toml)",
+                    st.step + 1,
+                    st.epoch + 1,
+                    run.dir.display()
+                )));
             }
             opt.zero_grad();
             loss.backward();
