@@ -149,10 +149,17 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
             seen_this_run += n;
             st.step += 1;
             st.batch = b + 1;
-            if st.step.is_multiple_of(cfg.train.log_every.max(1)) {
+            let log_now = st.step.is_multiple_of(cfg.train.log_every.max(1));
+            if log_now || (opts.progress && st.step.is_multiple_of(10)) {
                 let mean = loss_sum.double_value(&[]) / st.epoch_seen as f64;
-                log.write(json!({"event": "step", "step": st.step, "epoch": st.epoch + 1, "loss": mean, "lr": lr}))?;
-                bar.set_message(format!("loss {mean:.4} lr {lr:.4}"));
+                let acc = correct.double_value(&[]) / st.epoch_seen as f64;
+                let rate = seen_this_run as f64 / epoch_start.elapsed().as_secs_f64();
+                bar.set_message(format!("loss {mean:.4} acc {:.2}% {rate:.0} img/s", 100.0 * acc));
+                if log_now {
+                    log.write(
+                        json!({"event": "step", "step": st.step, "epoch": st.epoch + 1, "loss": mean, "lr": lr}),
+                    )?;
+                }
             }
             bar.inc(1);
             let stop_now = opts.interrupt.load(Ordering::SeqCst) || opts.stop_after.is_some_and(|s| st.step >= s);
@@ -228,7 +235,7 @@ fn progress_bar(show: bool, len: usize, pos: usize, epoch: usize, epochs: usize)
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len as u64).with_position(pos as u64);
-    let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} {per_sec} ETA {eta}")
+    let style = ProgressStyle::with_template("epoch {prefix} [{bar:25}] {pos}/{len} batches  {msg}  ETA {eta}")
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_prefix(format!("{}/{epochs}", epoch + 1));
