@@ -34,7 +34,7 @@ if [[ -z "$want" ]]; then
 fi
 python=$(command -v python3 || command -v python || true)
 [[ -n "$python" ]] || die "python3 with pip is needed to fetch torch==$TORCH_VERSION from PyPI (or set LIBTORCH)"
-pip_quiet=(-q --disable-pip-version-check)
+pip_quiet=(-q --disable-pip-version-check --root-user-action=ignore)
 
 case "$want" in
 cuda)

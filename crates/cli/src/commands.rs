@@ -206,9 +206,64 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
         all.push(r);
     }
     println!("libtorch threads: {}", tch::get_num_threads());
+    if let Some(dataset) = &a.epoch {
+        for m in &a.models {
+            epoch_throughput(m, dataset, a, device)?;
+        }
+    }
     if let Some(path) = &a.json {
         std::fs::write(path, serde_json::to_string_pretty(&all)?)
             .with_context(|| format!("{}: cannot write", path.display()))?;
     }
+    Ok(())
+}
+
+/// Trains `model` for one epoch on `dataset` in a scratch run directory and compares its throughput
+/// with the pure training step on random data of the same shape.
+fn epoch_throughput(model: &str, dataset: &str, a: &BenchArgs, device: tch::Device) -> Result<()> {
+    let scratch = std::env::temp_dir().join(format!("robustcnn-bench-{}-{model}", std::process::id()));
+    let mut sets = vec![
+        format!("model.name=\"{model}\""),
+        format!("data.dataset=\"{dataset}\""),
+        format!("data.batch_size={}", a.batch),
+        format!("train.device=\"{}\"", a.device),
+        "train.epochs=1".to_string(),
+        "data.val_fraction=0.0".to_string(),
+    ];
+    if let Some(d) = &a.data_dir {
+        sets.push(format!("data.data_dir=\"{}\"", d.display()));
+    }
+    let cfg = Config::load(None, &sets)?;
+    let opts = RunOptions {
+        out: scratch.clone(),
+        resume: false,
+        interrupt: interrupt_flag(),
+        stop_after: None,
+        progress: false,
+    };
+    let result = train::train(&cfg, &opts);
+    let metrics = std::fs::read_to_string(scratch.join(train::METRICS_FILE)).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result?;
+    let epoch: serde_json::Value = metrics
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "epoch")
+        .context("the epoch run wrote no epoch record")?;
+    let p = train::prepare(&cfg)?;
+    let shape = [p.train.channels as i64, p.train.height as i64, p.train.width as i64];
+    let step = robustcnn::bench::run(model, a.batch, shape, a.iters, device)?;
+    let e2e = epoch["images_per_s"].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "{model} one epoch of {dataset} ({} images, {}x{}x{}): {e2e:.1} img/s end to end, loader wait {:.2}%; \
+         pure step {:.1} img/s; ratio {:.2}",
+        p.train.len(),
+        shape[0],
+        shape[1],
+        shape[2],
+        100.0 * epoch["loader_wait_fraction"].as_f64().unwrap_or(f64::NAN),
+        step.train_images_per_s,
+        e2e / step.train_images_per_s
+    );
     Ok(())
 }

@@ -150,6 +150,13 @@ pub struct BenchArgs {
     /// Also write the results as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Also train each model for one epoch on this dataset (loader, augmentation and optimizer
+    /// included) and report its throughput beside the pure step rate at the dataset's image shape.
+    #[arg(long, value_name = "DATASET")]
+    pub epoch: Option<String>,
+    /// Where --epoch finds its files (as for train --data-dir).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
 }
 
 fn main() {
