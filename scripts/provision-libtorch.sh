@@ -34,7 +34,7 @@ if [[ -z "$want" ]]; then
 fi
 python=$(command -v python3 || command -v python || true)
 [[ -n "$python" ]] || die "python3 with pip is needed to fetch torch==$TORCH_VERSION from PyPI (or set LIBTORCH)"
-pip_quiet=(-q --disable-pip-version-check --root-user-action=ignore)
+pip_quiet=(-q --disable-pip-version-check)
 
 case "$want" in
 cuda)
@@ -42,7 +42,7 @@ cuda)
   if [[ ! -f "$dir/.complete" ]]; then
     log "installing torch==$TORCH_VERSION with CUDA into $dir (about 2.7 GB download)"
     rm -rf "$dir"
-    "$python" -m pip install "${pip_quiet[@]}" --target "$dir" "torch==$TORCH_VERSION" || die "pip could not install torch==$TORCH_VERSION"
+    "$python" -m pip install "${pip_quiet[@]}" --root-user-action=ignore --target "$dir" "torch==$TORCH_VERSION" || die "pip could not install torch==$TORCH_VERSION"
     touch "$dir/.complete"
   fi
   echo "export LIBTORCH_USE_PYTORCH=1"
