@@ -146,20 +146,22 @@ pub fn data_fetch(name: &str, dir: Option<PathBuf>) -> Result<()> {
 
 pub fn demo(a: &DemoArgs) -> Result<()> {
     let out = a.out.join("small-cnn");
-    if out.join("config.toml").exists() {
-        bail!("{}: a demo run is already there; remove it or pass --out elsewhere", out.display());
-    }
+    // Idempotent, as a suite's runs are: a finished demo run is re-evaluated, an interrupted one resumed.
+    let resume = out.join("checkpoint.safetensors").is_file();
     let mut table: toml::Table = DEMO_CONFIG.parse().context("configs/demo.toml")?;
     for set in [format!("train.epochs={}", a.epochs), format!("train.device=\"{}\"", a.device)] {
         robustcnn::config::apply_override(&mut table, &set)?;
     }
     let cfg = Config::from_toml("configs/demo.toml", &toml::to_string(&table)?)?;
-    println!(
-        "demo: training small-cnn on fashion-mnist-mini (6,000 images, 10% held out for validation), {} epochs",
-        a.epochs
-    );
-    let opts =
-        RunOptions { out: out.clone(), resume: false, interrupt: interrupt_flag(), stop_after: None, progress: true };
+    if resume {
+        println!("demo: continuing the demo run in {} (its own config.toml applies)", out.display());
+    } else {
+        println!(
+            "demo: training small-cnn on fashion-mnist-mini (6,000 images, 10% held out for validation), {} epochs",
+            a.epochs
+        );
+    }
+    let opts = RunOptions { out: out.clone(), resume, interrupt: interrupt_flag(), stop_after: None, progress: true };
     let s = train::train(&cfg, &opts)?;
     print_clean(&s.test);
     println!("per-class accuracy:");

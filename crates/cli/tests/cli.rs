@@ -174,3 +174,18 @@ fn a_diverging_loss_stops_the_run_with_a_clear_message() {
     assert!(e.contains("the loss became") && e.contains("the last good checkpoint is kept"), "{e}");
     assert!(e.contains("resume with a lower learning rate"), "{e}");
 }
+
+#[test]
+fn demo_trains_reports_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    let first = robustcnn(&["demo", "--epochs", "1", "--out", &out]);
+    let text = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(text.contains("test accuracy") && text.contains("Ankle boot") && text.contains("run directory"), "{text}");
+    let again = robustcnn(&["demo", "--epochs", "1", "--out", &out]);
+    let text2 = String::from_utf8_lossy(&again.stdout).into_owned();
+    assert!(again.status.success() && text2.contains("continuing the demo run"), "{text2}");
+    let accuracy = |t: &str| t.lines().find(|l| l.starts_with("test accuracy")).map(String::from);
+    assert_eq!(accuracy(&text), accuracy(&text2));
+}
