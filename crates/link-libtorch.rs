@@ -1,4 +1,4 @@
-//! Link settings for every binary and test of this crate:
+//! Build script shared by the workspace's crates that link libtorch. Link settings for every binary and test:
 //! - an rpath to libtorch, so they run without LD_LIBRARY_PATH;
 //! - with a CUDA libtorch, libtorch_cuda kept as a needed library: nothing references its symbols
 //!   directly (it registers the CUDA backend when loaded), so `--as-needed` would drop it and
