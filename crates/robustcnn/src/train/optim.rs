@@ -38,23 +38,34 @@ impl Optimizer {
         self.steps += 1;
         let n = self.params.len();
         let c = &self.cfg;
+        // 0-dim scalars for in-place `a += b·s` (addcmul_): no temporaries on the hot path.
+        let device = self.params.first().map_or(tch::Device::Cpu, |(_, p)| p.device());
+        let scalar = |v: f64| Tensor::from(v as f32).to_device(device);
+        let (wd, momentum, neg_lr) = (scalar(c.weight_decay), scalar(c.momentum), scalar(-lr));
         tch::no_grad(|| {
             for (i, (_, p)) in self.params.iter_mut().enumerate() {
-                let g = p.grad();
+                let mut g = p.grad();
                 if !g.defined() {
                     continue;
                 }
                 match c.name {
                     // torch.optim.SGD: g += wd·p; buf = μ·buf + g; g = g + μ·buf (Nesterov) or buf; p -= lr·g.
+                    // The gradient is updated in place; it is zeroed before the next backward pass.
                     OptimName::Sgd => {
-                        let mut g = if c.weight_decay != 0.0 { &g + &*p * c.weight_decay } else { g };
+                        if c.weight_decay != 0.0 {
+                            let _ = g.addcmul_(p, &wd);
+                        }
                         if c.momentum != 0.0 {
                             let buf = &mut self.buffers[i].1;
-                            *buf *= c.momentum;
-                            *buf += &g;
-                            g = if c.nesterov { g + &*buf * c.momentum } else { buf.shallow_clone() };
+                            let _ = buf.g_mul_scalar_(c.momentum);
+                            let _ = buf.g_add_(&g);
+                            if c.nesterov {
+                                let _ = g.addcmul_(buf, &momentum);
+                            } else {
+                                g = buf.shallow_clone();
+                            }
                         }
-                        *p -= g * lr;
+                        let _ = p.addcmul_(&g, &neg_lr);
                     }
                     // torch.optim.AdamW: p *= 1 − lr·wd; m, v moments; p -= lr·m̂/(√v̂ + eps).
                     OptimName::Adamw => {
