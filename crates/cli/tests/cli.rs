@@ -189,3 +189,68 @@ fn demo_trains_reports_and_is_idempotent() {
     let accuracy = |t: &str| t.lines().find(|l| l.starts_with("test accuracy")).map(String::from);
     assert_eq!(accuracy(&text), accuracy(&text2));
 }
+
+/// Writes a CIFAR-10 binary directory (5 training batches of 40 records, a test batch of 20).
+fn write_cifar10(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let record = |label: u8, seed: usize| -> Vec<u8> {
+        let mut r = vec![label];
+        r.extend((0..3072).map(|i| ((i * 31 + seed * 17 + label as usize * 50) % 256) as u8));
+        r
+    };
+    for b in 1..=5 {
+        let bytes: Vec<u8> = (0..40).flat_map(|i| record((i % 10) as u8, b * 100 + i)).collect();
+        std::fs::write(dir.join(format!("data_batch_{b}.bin")), bytes).unwrap();
+    }
+    let test: Vec<u8> = (0..20).flat_map(|i| record((i % 10) as u8, 999 + i)).collect();
+    std::fs::write(dir.join("test_batch.bin"), test).unwrap();
+}
+
+#[test]
+fn trains_on_cifar10_binary_files_and_image_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let cifar = dir.path().join("cifar-10-batches-bin");
+    write_cifar10(&cifar);
+    let run = dir.path().join("cifar-run").display().to_string();
+    let data_dir = dir.path().display().to_string();
+    let args = [
+        "train",
+        "--quiet",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        &data_dir,
+        "--steps",
+        "3",
+        "--batch-size",
+        "32",
+        "--out",
+        &run,
+    ];
+    let out = robustcnn(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cfg = std::fs::read_to_string(dir.path().join("cifar-run/config.toml")).unwrap();
+    assert!(cfg.contains("crop_padding = 4"), "CIFAR's default augmentation: {cfg}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(20 images)"));
+
+    let folder = dir.path().join("folder");
+    for (split, n) in [("train", 12), ("test", 4)] {
+        for (c, class) in ["cat", "dog"].iter().enumerate() {
+            std::fs::create_dir_all(folder.join(split).join(class)).unwrap();
+            for i in 0..n {
+                let img = image::RgbImage::from_pixel(20 + i, 16, image::Rgb([(c * 200) as u8, i as u8, 50]));
+                img.save(folder.join(split).join(class).join(format!("{i}.png"))).unwrap();
+            }
+        }
+    }
+    let run = dir.path().join("folder-run").display().to_string();
+    let f = folder.display().to_string();
+    let base = ["train", "--quiet", "--dataset", "folder", "--data-dir", &f, "--steps", "2", "--batch-size", "8"];
+    // Mixed sizes without a size: one clear error naming the image.
+    let e = fails(&[&base[..], &["--out", &run]].concat());
+    assert!(e.contains("but earlier images are 16x20; set a size with resize or center-crop"), "{e}");
+    let sized = [&base[..], &["--set", "data.image_size=[16, 16]", "--out", &run]].concat();
+    let out = robustcnn(&sized);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(8 images)"));
+}
