@@ -1,0 +1,34 @@
+//! A u8 image in HWC order, and its conversion to and from [0,1] floats.
+
+/// Pixels as u8, row-major, channels interleaved (HWC); 1 (gray) or 3 (RGB) channels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Image {
+    pub data: Vec<u8>,
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+}
+
+impl Image {
+    /// Checks the buffer against the shape.
+    pub fn new(data: Vec<u8>, height: usize, width: usize, channels: usize) -> crate::Result<Image> {
+        if data.len() != height * width * channels || !(channels == 1 || channels == 3) || height == 0 || width == 0 {
+            return Err(crate::Error::Shape(format!(
+                "{} bytes do not make a {height}x{width} image with 1 or 3 channels (got {channels})",
+                data.len()
+            )));
+        }
+        Ok(Image { data, height, width, channels })
+    }
+
+    /// Values scaled to [0,1].
+    pub fn to_unit(&self) -> Vec<f64> {
+        self.data.iter().map(|&v| v as f64 / 255.0).collect()
+    }
+
+    /// Back from [0,1] floats the reference's way: clip to [0,1], scale by 255, truncate to u8.
+    pub fn from_unit(&self, values: &[f64]) -> Image {
+        let data = values.iter().map(|&v| (v.clamp(0.0, 1.0) * 255.0) as u8).collect();
+        Image { data, height: self.height, width: self.width, channels: self.channels }
+    }
+}

@@ -1,0 +1,137 @@
+//! The corruptions, one function each, following `make_cifar_c.py` (METHODS.md §4.1.2): the image is
+//! scaled to [0,1], corrupted, clipped to [0,1], scaled by 255 and truncated to u8.
+use crate::color::{hsv_to_rgb, rgb_to_hsv};
+use crate::filters::{box_resize, filter2d_reflect101, gaussian_kernel_1d, gaussian_nearest};
+use crate::Image;
+use rand::Rng;
+use rand_distr::{Distribution, Normal, Poisson};
+
+/// Applies `f` to each channel plane (H×W) of the image in [0,1].
+fn per_plane(img: &Image, f: impl Fn(&[f64]) -> Vec<f64>) -> Image {
+    let (h, w, c) = (img.height, img.width, img.channels);
+    let unit = img.to_unit();
+    let mut out = vec![0.0; unit.len()];
+    for ch in 0..c {
+        let plane: Vec<f64> = (0..h * w).map(|i| unit[i * c + ch]).collect();
+        for (i, v) in f(&plane).into_iter().enumerate() {
+            out[i * c + ch] = v;
+        }
+    }
+    img.from_unit(&out)
+}
+
+/// x + N(0, c²) per value.
+pub fn gaussian_noise(img: &Image, c: f64, rng: &mut impl Rng) -> Image {
+    let n = Normal::new(0.0, c).expect("positive std");
+    img.from_unit(&img.to_unit().iter().map(|x| x + n.sample(rng)).collect::<Vec<_>>())
+}
+
+/// Poisson(x·c)/c per value (photon noise).
+pub fn shot_noise(img: &Image, c: f64, rng: &mut impl Rng) -> Image {
+    let out: Vec<f64> = img
+        .to_unit()
+        .iter()
+        .map(|&x| if x <= 0.0 { 0.0 } else { Poisson::new(x * c).map_or(0.0, |p| p.sample(rng)) / c })
+        .collect();
+    img.from_unit(&out)
+}
+
+/// Salt and pepper on a fraction `amount` of values, salt and pepper equally likely (scikit-image `s&p`).
+pub fn impulse_noise(img: &Image, amount: f64, rng: &mut impl Rng) -> Image {
+    let out: Vec<f64> = img
+        .to_unit()
+        .iter()
+        .map(|&x| {
+            let flipped = rng.gen::<f64>() < amount;
+            let salted = rng.gen::<f64>() < 0.5;
+            match (flipped, salted) {
+                (true, true) => 1.0,
+                (true, false) => 0.0,
+                _ => x,
+            }
+        })
+        .collect();
+    img.from_unit(&out)
+}
+
+/// x + x·N(0, c²) per value.
+pub fn speckle_noise(img: &Image, c: f64, rng: &mut impl Rng) -> Image {
+    let n = Normal::new(0.0, c).expect("positive std");
+    img.from_unit(&img.to_unit().iter().map(|x| x + x * n.sample(rng)).collect::<Vec<_>>())
+}
+
+/// Gaussian filter of std `sigma` per channel (scikit-image `gaussian`: SciPy, mode "nearest").
+pub fn gaussian_blur(img: &Image, sigma: f64) -> Image {
+    per_plane(img, |p| gaussian_nearest(p, img.height, img.width, sigma))
+}
+
+/// The reference's `disk(radius, alias_blur)`: a normalised disk on the grid −8..8, smoothed by a
+/// 3×3 Gaussian of std `alias_blur` (OpenCV `GaussianBlur`, BORDER_REFLECT_101). Radii above 8 use
+/// the grid −r..r and a 5×5 smoothing kernel, as the reference does.
+pub fn disk_kernel(radius: f64, alias_blur: f64) -> (Vec<f64>, usize) {
+    let (half, ks) = if radius <= 8.0 { (8isize, 3) } else { (radius as isize, 5) };
+    let n = (2 * half + 1) as usize;
+    let mut disk: Vec<f64> = (0..n * n)
+        .map(|i| {
+            let (y, x) = ((i / n) as isize - half, (i % n) as isize - half);
+            if ((x * x + y * y) as f64) <= radius * radius {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let sum: f64 = disk.iter().sum();
+    disk.iter_mut().for_each(|v| *v /= sum);
+    let g = gaussian_kernel_1d(ks, alias_blur);
+    let kernel2: Vec<f64> = (0..ks * ks).map(|i| g[i / ks] * g[i % ks]).collect();
+    (filter2d_reflect101(&disk, n, n, &kernel2, ks), n)
+}
+
+/// Convolution of each channel with the anti-aliased disk (OpenCV `filter2D`, BORDER_REFLECT_101).
+pub fn defocus_blur(img: &Image, radius: f64, alias_blur: f64) -> Image {
+    let (kernel, n) = disk_kernel(radius, alias_blur);
+    per_plane(img, |p| filter2d_reflect101(p, img.height, img.width, &kernel, n))
+}
+
+/// Maps every pixel through HSV with `f(h, s, v)`. Gray images have no hue or saturation: their
+/// value is the gray level and `f` sees s = 0.
+fn through_hsv(img: &Image, f: impl Fn([f64; 3]) -> [f64; 3]) -> Image {
+    let unit = img.to_unit();
+    let out: Vec<f64> = if img.channels == 3 {
+        unit.chunks_exact(3).flat_map(|p| hsv_to_rgb(f(rgb_to_hsv([p[0], p[1], p[2]])))).collect()
+    } else {
+        unit.iter().map(|&v| f([0.0, 0.0, v])[2]).collect()
+    };
+    img.from_unit(&out)
+}
+
+/// HSV value + c, clipped to [0,1].
+pub fn brightness(img: &Image, c: f64) -> Image {
+    through_hsv(img, |[h, s, v]| [h, s, (v + c).clamp(0.0, 1.0)])
+}
+
+/// HSV saturation·a + b, clipped to [0,1]. Gray images stay as they are (they have no saturation).
+pub fn saturate(img: &Image, a: f64, b: f64) -> Image {
+    if img.channels == 1 {
+        return img.clone();
+    }
+    through_hsv(img, |[h, s, v]| [h, (s * a + b).clamp(0.0, 1.0), v])
+}
+
+/// (x − channel mean)·c + channel mean, the mean taken over the whole image per channel.
+pub fn contrast(img: &Image, c: f64) -> Image {
+    per_plane(img, |p| {
+        let mean = p.iter().sum::<f64>() / p.len() as f64;
+        p.iter().map(|x| (x - mean) * c + mean).collect()
+    })
+}
+
+/// PIL BOX resize to ⌊size·c⌋ and back (the output is PIL's u8, no further clipping).
+pub fn pixelate(img: &Image, c: f64) -> Image {
+    let (h, w, ch) = (img.height, img.width, img.channels);
+    let (sh, sw) = (((h as f64) * c) as usize, ((w as f64) * c) as usize);
+    let small = box_resize(&img.data, (h, w, ch), (sh.max(1), sw.max(1)));
+    let data = box_resize(&small, (sh.max(1), sw.max(1), ch), (h, w));
+    Image { data, height: h, width: w, channels: ch }
+}
