@@ -247,19 +247,19 @@ fn epoch_throughput(model: &str, dataset: &str, a: &BenchArgs, device: tch::Devi
     let metrics = std::fs::read_to_string(scratch.join(train::METRICS_FILE)).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&scratch);
     result?;
-    let epoch: serde_json::Value = metrics
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["event"] == "epoch")
-        .context("the epoch run wrote no epoch record")?;
-    let p = train::prepare(&cfg)?;
-    let shape = [p.train.channels as i64, p.train.height as i64, p.train.width as i64];
+    let records: Vec<serde_json::Value> = metrics.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let find = |event: &str| {
+        records.iter().find(|v| v["event"] == event).with_context(|| format!("the epoch run wrote no {event} record"))
+    };
+    let (start, epoch) = (find("start")?, find("epoch")?);
+    let shape: Vec<i64> = start["input_shape"].as_array().into_iter().flatten().filter_map(|v| v.as_i64()).collect();
+    let shape: [i64; 3] = shape.try_into().map_err(|_| anyhow::anyhow!("the start record has no input_shape"))?;
     let step = robustcnn::bench::run(model, a.batch, shape, a.iters, device)?;
     let e2e = epoch["images_per_s"].as_f64().unwrap_or(f64::NAN);
     println!(
         "{model} one epoch of {dataset} ({} images, {}x{}x{}): {e2e:.1} img/s end to end, loader wait {:.2}%; \
          pure step {:.1} img/s; ratio {:.2}",
-        p.train.len(),
+        start["train_samples"],
         shape[0],
         shape[1],
         shape[2],

@@ -89,7 +89,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     }
     let spec = p.loader_spec();
     let spe = batches_per_epoch(p.train.len(), &spec);
-    if spe == 0 || cfg.data.batch_size > p.train.len() {
+    if cfg.data.batch_size > p.train.len() {
         return Err(Error::Config(format!(
             "data.batch_size {} is larger than the {} training samples",
             cfg.data.batch_size,
@@ -102,7 +102,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     let mut log = run.metrics_writer(&mut st)?;
     if !st.finished && st.step == 0 {
         log.write(json!({"event": "start", "model": cfg.model.name, "dataset": cfg.data.dataset,
-            "train_samples": p.train.len(), "val_samples": p.val.as_ref().map(|v| v.len()), "steps": total,
+            "train_samples": p.train.len(), "input_shape": [p.train.channels, p.train.height, p.train.width], "val_samples": p.val.as_ref().map(|v| v.len()), "steps": total,
             "parameters": crate::models::parameter_count(&p.vs)}))?;
     }
     while !st.finished && st.epoch < epochs {
