@@ -104,18 +104,22 @@ fn weights_from_another_model_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
     let spec = robustcnn::models::ModelSpec { in_channels: 1, num_classes: 10, mean: vec![0.5], std: vec![0.5] };
-    robustcnn::models::build(&vs.root(), "small-cnn", &spec).unwrap();
+    // Model building draws from torch's global generator: hold its lock so the resume test beside this one stays exact.
+    let build = |vs: &tch::nn::VarStore, name: &str, spec: &robustcnn::models::ModelSpec| {
+        robustcnn::rng::with_torch_seed(0, &[], || robustcnn::models::build(&vs.root(), name, spec)).unwrap()
+    };
+    build(&vs, "small-cnn", &spec);
     let file = dir.path().join("w.safetensors");
     checkpoint::write_atomic(&file, &checkpoint::model_tensors(&vs)).unwrap();
 
     let other = tch::nn::VarStore::new(tch::Device::Cpu);
-    robustcnn::models::build(&other.root(), "wrn-16-4", &spec).unwrap();
+    build(&other, "wrn-16-4", &spec);
     let e = checkpoint::load_into(&other, &file, &checkpoint::read(&file).unwrap()).unwrap_err().to_string();
     assert!(e.contains("w.safetensors: missing tensor '"), "{e}");
 
     let wide = robustcnn::models::ModelSpec { num_classes: 5, ..spec };
     let five = tch::nn::VarStore::new(tch::Device::Cpu);
-    robustcnn::models::build(&five.root(), "small-cnn", &wide).unwrap();
+    build(&five, "small-cnn", &wide);
     let e = checkpoint::load_into(&five, &file, &checkpoint::read(&file).unwrap()).unwrap_err().to_string();
     assert!(e.contains("tensor 'fc2.bias' has shape [10], the model expects [5]"), "{e}");
 
