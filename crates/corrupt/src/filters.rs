@@ -1,27 +1,105 @@
 //! Filters the reference generator borrows from SciPy, OpenCV and PIL, reimplemented on f64 planes.
 
-/// SciPy `gaussian_filter` on one H×W plane: separable, `truncate = 4`, mode "nearest".
-pub fn gaussian_nearest(plane: &[f64], h: usize, w: usize, sigma: f64) -> Vec<f64> {
-    let radius = (4.0 * sigma + 0.5) as isize;
+/// How a SciPy filter reads beyond the border.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Border {
+    /// aaaa|abcd|dddd
+    Nearest,
+    /// SciPy "reflect" (half-sample symmetric): dcba|abcd|dcba
+    Reflect,
+}
+
+impl Border {
+    /// The in-range index for offset `i` on an axis of length `n`.
+    pub fn index(self, i: isize, n: usize) -> usize {
+        match self {
+            Border::Nearest => i.clamp(0, n as isize - 1) as usize,
+            Border::Reflect => {
+                let m = i.rem_euclid(2 * n as isize);
+                (if m < n as isize { m } else { 2 * n as isize - 1 - m }) as usize
+            }
+        }
+    }
+}
+
+/// SciPy `gaussian_filter1d` weights: radius ⌊truncate·σ + 0.5⌋, normalised.
+fn gaussian_weights(sigma: f64, truncate: f64) -> Vec<f64> {
+    let radius = (truncate * sigma + 0.5) as isize;
     let mut k: Vec<f64> = (-radius..=radius).map(|x| (-0.5 * (x * x) as f64 / (sigma * sigma)).exp()).collect();
     let sum: f64 = k.iter().sum();
     k.iter_mut().for_each(|v| *v /= sum);
-    let clamp = |i: isize, n: usize| i.clamp(0, n as isize - 1) as usize;
-    let mut tmp = vec![0.0; h * w];
-    for y in 0..h {
-        for x in 0..w {
-            tmp[y * w + x] = k
-                .iter()
-                .enumerate()
-                .map(|(j, kv)| kv * plane[clamp(y as isize + j as isize - radius, h) * w + x])
-                .sum();
-        }
-    }
+    k
+}
+
+/// Correlates one H×W plane with 1-D weights along rows (`vertical`) or columns, centred.
+fn filter_axis(plane: &[f64], h: usize, w: usize, k: &[f64], vertical: bool, border: Border) -> Vec<f64> {
+    let r = (k.len() / 2) as isize;
     let mut out = vec![0.0; h * w];
     for y in 0..h {
         for x in 0..w {
-            out[y * w + x] =
-                k.iter().enumerate().map(|(j, kv)| kv * tmp[y * w + clamp(x as isize + j as isize - radius, w)]).sum();
+            out[y * w + x] = k
+                .iter()
+                .enumerate()
+                .map(|(j, kv)| {
+                    let d = j as isize - r;
+                    let (sy, sx) = if vertical {
+                        (border.index(y as isize + d, h), x)
+                    } else {
+                        (y, border.index(x as isize + d, w))
+                    };
+                    kv * plane[sy * w + sx]
+                })
+                .sum();
+        }
+    }
+    out
+}
+
+/// SciPy `gaussian_filter` on one H×W plane with a std per axis; an axis whose σ is ~0 is left alone,
+/// as SciPy does.
+pub fn gaussian_filter(
+    plane: &[f64],
+    h: usize,
+    w: usize,
+    sigma: (f64, f64),
+    truncate: f64,
+    border: Border,
+) -> Vec<f64> {
+    let mut out = plane.to_vec();
+    if sigma.0 > 1e-15 {
+        out = filter_axis(&out, h, w, &gaussian_weights(sigma.0, truncate), true, border);
+    }
+    if sigma.1 > 1e-15 {
+        out = filter_axis(&out, h, w, &gaussian_weights(sigma.1, truncate), false, border);
+    }
+    out
+}
+
+/// scikit-image `gaussian` defaults on one plane: `truncate = 4`, mode "nearest".
+pub fn gaussian_nearest(plane: &[f64], h: usize, w: usize, sigma: f64) -> Vec<f64> {
+    gaussian_filter(plane, h, w, (sigma, sigma), 4.0, Border::Nearest)
+}
+
+/// OpenCV `blur(src, (3, 3))`: the 3×3 mean with BORDER_REFLECT_101.
+pub fn box3_reflect101(plane: &[f64], h: usize, w: usize) -> Vec<f64> {
+    filter2d_reflect101(plane, h, w, &[1.0 / 9.0; 9], 3)
+}
+
+/// OpenCV `resize` with INTER_LINEAR on one plane (half-pixel centres, edges clamped).
+pub fn resize_bilinear(plane: &[f64], (h, w): (usize, usize), (oh, ow): (usize, usize)) -> Vec<f64> {
+    let taps = |n: usize, on: usize, o: usize| {
+        let s = ((o as f64 + 0.5) * n as f64 / on as f64 - 0.5).max(0.0);
+        let i = (s.floor() as usize).min(n - 1);
+        (i, (i + 1).min(n - 1), s - i as f64)
+    };
+    let mut out = vec![0.0; oh * ow];
+    for y in 0..oh {
+        let (y0, y1, fy) = taps(h, oh, y);
+        for x in 0..ow {
+            let (x0, x1, fx) = taps(w, ow, x);
+            let top = plane[y0 * w + x0] * (1.0 - fx) + plane[y0 * w + x1] * fx;
+            let bottom = plane[y1 * w + x0] * (1.0 - fx) + plane[y1 * w + x1] * fx;
+            out[y * ow + x] = top * (1.0 - fy) + bottom * fy;
         }
     }
     out
@@ -119,4 +197,15 @@ pub fn box_resize(src: &[u8], (h, w, c): (usize, usize, usize), (oh, ow): (usize
         }
     }
     out
+}
+
+/// PIL `Image.resize(size, NEAREST)` on u8 HWC: output pixel x reads input ⌊(x + ½)·in/out⌋.
+pub fn nearest_resize(src: &[u8], (h, w, c): (usize, usize, usize), (oh, ow): (usize, usize)) -> Vec<u8> {
+    let pick = |o: usize, n: usize, on: usize| (((o as f64 + 0.5) * n as f64 / on as f64) as usize).min(n - 1);
+    (0..oh * ow * c)
+        .map(|i| {
+            let (y, x, ch) = (i / c / ow, i / c % ow, i % c);
+            src[(pick(y, h, oh) * w + pick(x, w, ow)) * c + ch]
+        })
+        .collect()
 }

@@ -31,4 +31,17 @@ impl Image {
         let data = values.iter().map(|&v| (v.clamp(0.0, 1.0) * 255.0) as u8).collect();
         Image { data, height: self.height, width: self.width, channels: self.channels }
     }
+
+    /// The channel planes (H×W each), scaled to [0,1].
+    pub fn unit_planes(&self) -> Vec<Vec<f64>> {
+        let c = self.channels;
+        (0..c).map(|ch| self.data.iter().skip(ch).step_by(c).map(|&v| v as f64 / 255.0).collect()).collect()
+    }
+
+    /// Back from [0,1] channel planes, the reference's way (see [`Image::from_unit`]).
+    pub fn from_unit_planes(&self, planes: &[Vec<f64>]) -> Image {
+        let c = planes.len();
+        let interleaved: Vec<f64> = (0..self.height * self.width * c).map(|i| planes[i % c][i / c]).collect();
+        Image { channels: c, ..self.from_unit(&interleaved) }
+    }
 }

@@ -1,23 +1,15 @@
 //! The corruptions, one function each, following `make_cifar_c.py` (METHODS.md §4.1.2): the image is
 //! scaled to [0,1], corrupted, clipped to [0,1], scaled by 255 and truncated to u8.
 use crate::color::{hsv_to_rgb, rgb_to_hsv};
-use crate::filters::{box_resize, filter2d_reflect101, gaussian_kernel_1d, gaussian_nearest};
+use crate::filters::{box_resize, filter2d_reflect101, gaussian_kernel_1d, gaussian_nearest, nearest_resize};
 use crate::Image;
 use rand::Rng;
 use rand_distr::{Distribution, Normal, Poisson};
 
 /// Applies `f` to each channel plane (H×W) of the image in [0,1].
-fn per_plane(img: &Image, f: impl Fn(&[f64]) -> Vec<f64>) -> Image {
-    let (h, w, c) = (img.height, img.width, img.channels);
-    let unit = img.to_unit();
-    let mut out = vec![0.0; unit.len()];
-    for ch in 0..c {
-        let plane: Vec<f64> = (0..h * w).map(|i| unit[i * c + ch]).collect();
-        for (i, v) in f(&plane).into_iter().enumerate() {
-            out[i * c + ch] = v;
-        }
-    }
-    img.from_unit(&out)
+pub(crate) fn per_plane(img: &Image, f: impl Fn(&[f64]) -> Vec<f64>) -> Image {
+    let planes: Vec<Vec<f64>> = img.unit_planes().iter().map(|p| f(p)).collect();
+    img.from_unit_planes(&planes)
 }
 
 /// x + N(0, c²) per value.
@@ -127,11 +119,16 @@ pub fn contrast(img: &Image, c: f64) -> Image {
     })
 }
 
-/// PIL BOX resize to ⌊size·c⌋ and back (the output is PIL's u8, no further clipping).
-pub fn pixelate(img: &Image, c: f64) -> Image {
+/// PIL BOX resize to ⌊size·c⌋ and back with BOX (`make_cifar_c.py`, `make_imagenet_c.py`) or NEAREST
+/// (`imagecorruptions`); the output is PIL's u8, no further clipping.
+pub fn pixelate(img: &Image, c: f64, nearest_back: bool) -> Image {
     let (h, w, ch) = (img.height, img.width, img.channels);
-    let (sh, sw) = (((h as f64) * c) as usize, ((w as f64) * c) as usize);
-    let small = box_resize(&img.data, (h, w, ch), (sh.max(1), sw.max(1)));
-    let data = box_resize(&small, (sh.max(1), sw.max(1), ch), (h, w));
+    let (sh, sw) = ((((h as f64) * c) as usize).max(1), (((w as f64) * c) as usize).max(1));
+    let small = box_resize(&img.data, (h, w, ch), (sh, sw));
+    let data = if nearest_back {
+        nearest_resize(&small, (sh, sw, ch), (h, w))
+    } else {
+        box_resize(&small, (sh, sw, ch), (h, w))
+    };
     Image { data, height: h, width: w, channels: ch }
 }

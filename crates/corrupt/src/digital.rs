@@ -1,0 +1,68 @@
+//! Elastic transform and JPEG compression (METHODS.md §4.1.2, §4.1.5).
+use crate::filters::{gaussian_filter, Border};
+use crate::geometry::{affine_from_points, displace_reflect, warp_affine_reflect101};
+use crate::ops::per_plane;
+use crate::{Error, Image, Result};
+use rand::Rng;
+
+/// Elastic parameters in pixels: displacement scale α, smoothing σ (per axis), affine jitter, and the
+/// range of the uniform noise the displacement field is smoothed from.
+#[derive(Clone, Copy, Debug)]
+pub struct Elastic {
+    pub alpha: f64,
+    pub sigma: (f64, f64),
+    pub affine: Option<f64>,
+    pub noise: f64,
+}
+
+/// Elastic transform: an optional random affine warp (three points at the centre ± a third of the
+/// smaller side, each jittered by U(±affine); bilinear, BORDER_REFLECT_101), then a displacement
+/// field dx, dy = gaussian(U(±noise), σ, reflect, truncate 3)·α sampled bilinearly with reflection.
+/// OpenCV's warp interpolates with 5-bit fixed-point weights; this one with f64.
+pub fn elastic(img: &Image, p: Elastic, rng: &mut impl Rng) -> Image {
+    let (h, w) = (img.height, img.width);
+    let mut x = img.clone();
+    if let Some(jitter) = p.affine {
+        let (cy, cx) = ((h / 2) as f64, (w / 2) as f64);
+        let s = (h.min(w) / 3) as f64;
+        // The reference builds the points from (rows, cols) and hands them to OpenCV as (x, y).
+        let from = [[cy + s, cx + s], [cy + s, cx - s], [cy - s, cx - s]];
+        let mut to = from;
+        for point in to.iter_mut() {
+            for v in point.iter_mut() {
+                *v += rng.gen_range(-jitter..jitter);
+            }
+        }
+        let m = affine_from_points(from, to);
+        x = per_plane(img, |plane| warp_affine_reflect101(plane, (h, w), m));
+    }
+    let mut field = || {
+        let noise: Vec<f64> = (0..h * w).map(|_| rng.gen_range(-p.noise..p.noise)).collect();
+        gaussian_filter(&noise, h, w, p.sigma, 3.0, Border::Reflect)
+            .into_iter()
+            .map(|v| v * p.alpha)
+            .collect::<Vec<_>>()
+    };
+    let dx = field();
+    let dy = field();
+    per_plane(&x, |plane| displace_reflect(plane, (h, w), &dy, &dx))
+}
+
+/// JPEG at `quality` (1–100) through the `image` crate's baseline encoder and decoder. The reference
+/// uses PIL's libjpeg (4:2:0 chroma subsampling, libjpeg's quantisation tables); this encoder scales
+/// the same standard tables by quality, so the artefacts are of the same kind but not bit-identical.
+/// Gray images are encoded as gray.
+pub fn jpeg(img: &Image, quality: u8) -> Result<Image> {
+    use image::codecs::jpeg::JpegEncoder;
+    use image::ExtendedColorType;
+    let colour = if img.channels == 3 { ExtendedColorType::Rgb8 } else { ExtendedColorType::L8 };
+    let mut bytes = Vec::new();
+    let fail = |what: String| Error::Shape(format!("JPEG round trip of a {}x{} image: {what}", img.height, img.width));
+    JpegEncoder::new_with_quality(&mut bytes, quality)
+        .encode(&img.data, img.width as u32, img.height as u32, colour)
+        .map_err(|e| fail(e.to_string()))?;
+    let decoded =
+        image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg).map_err(|e| fail(e.to_string()))?;
+    let data = if img.channels == 3 { decoded.to_rgb8().into_raw() } else { decoded.to_luma8().into_raw() };
+    Image::new(data, img.height, img.width, img.channels)
+}

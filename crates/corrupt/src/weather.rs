@@ -1,0 +1,112 @@
+//! Snow and fog (METHODS.md §4.1.2, §4.1.5); frost is in `frost.rs`.
+use crate::blurs::motion_blur_plane;
+use crate::geometry::clipped_zoom;
+use crate::Image;
+use rand::Rng;
+use rand_distr::{Distribution, Normal};
+
+/// Snow parameters: layer mean and std, zoom, threshold, motion radius and σ, blend.
+#[derive(Clone, Copy, Debug)]
+pub struct Snow {
+    pub mean: f64,
+    pub std: f64,
+    pub zoom: f64,
+    pub threshold: f64,
+    pub radius: usize,
+    pub sigma: f64,
+    pub blend: f64,
+}
+
+/// OpenCV's RGB→gray weights (`cvtColor(COLOR_RGB2GRAY)`).
+const CV_GRAY: [f64; 3] = [0.299, 0.587, 0.114];
+
+/// Snow: a N(μ, σ) layer, clipped-zoomed, zeroed below the threshold, clipped to [0,1], motion-blurred
+/// at an angle from U(−135°, −45°) and rounded to u8 levels; the image is lightened to
+/// blend·x + (1−blend)·max(x, 1.5·gray(x) + 0.5), then the layer and its 180° rotation are added.
+/// The layer is blurred with the ImageMagick-free motion blur of `imagecorruptions`.
+pub fn snow(img: &Image, p: Snow, rng: &mut impl Rng) -> Image {
+    let (h, w, c) = (img.height, img.width, img.channels);
+    let normal = Normal::new(p.mean, p.std).expect("positive std");
+    let layer: Vec<f64> = (0..h * w).map(|_| normal.sample(rng)).collect();
+    let layer: Vec<f64> = clipped_zoom(&layer, (h, w), p.zoom)
+        .into_iter()
+        .map(|v| if v < p.threshold { 0.0 } else { v.min(1.0) })
+        .collect();
+    let angle = rng.gen_range(-135.0..-45.0);
+    let layer: Vec<f64> = motion_blur_plane(&layer, (h, w), p.radius, p.sigma, angle)
+        .into_iter()
+        .map(|v| (v * 255.0).round_ties_even().clamp(0.0, 255.0) / 255.0)
+        .collect();
+    let x = img.to_unit();
+    let out: Vec<f64> = (0..h * w * c)
+        .map(|i| {
+            let px = i / c;
+            let gray = if c == 3 { (0..3).map(|k| CV_GRAY[k] * x[px * 3 + k]).sum() } else { x[i] };
+            let lit = p.blend * x[i] + (1.0 - p.blend) * x[i].max(gray * 1.5 + 0.5);
+            lit + layer[px] + layer[h * w - 1 - px]
+        })
+        .collect();
+    img.from_unit(&out)
+}
+
+/// The diamond-square height map of the reference's `plasma_fractal`, side `size` (a power of two),
+/// normalised to [0,1]; every wibble is `wibble·U(−wibble, wibble)`, drawn in NumPy's order, and
+/// wibble is divided by `decay` at each level.
+pub fn plasma_fractal(size: usize, decay: f64, rng: &mut impl Rng) -> Vec<f64> {
+    let mut m = vec![0.0f64; size * size];
+    let mut step = size;
+    let mut wibble = 100.0f64;
+    while step >= 2 {
+        let (g, half) = (size / step, step / 2);
+        let at = |y: usize, x: usize| y * size + x;
+        let corner = |m: &[f64], i: usize, j: usize| m[at((i % g) * step, (j % g) * step)];
+        let noise = |sum: f64, rng: &mut dyn rand::RngCore| sum / 4.0 + wibble * rng.gen_range(-wibble..wibble);
+        // Squares: the centre of each square of corners.
+        for i in 0..g {
+            for j in 0..g {
+                let s = corner(&m, i, j) + corner(&m, i + 1, j) + corner(&m, i, j + 1) + corner(&m, i + 1, j + 1);
+                m[at(i * step + half, j * step + half)] = noise(s, rng);
+            }
+        }
+        // Diamonds: the centres of the top edges, then of the left edges.
+        let centre = |m: &[f64], i: usize, j: usize| m[at((i % g) * step + half, (j % g) * step + half)];
+        for i in 0..g {
+            for j in 0..g {
+                let s = centre(&m, i, j) + centre(&m, i + g - 1, j) + corner(&m, i, j) + corner(&m, i, j + 1);
+                m[at(i * step, j * step + half)] = noise(s, rng);
+            }
+        }
+        for i in 0..g {
+            for j in 0..g {
+                let s = centre(&m, i, j) + centre(&m, i, j + g - 1) + corner(&m, i, j) + corner(&m, i + 1, j);
+                m[at(i * step + half, j * step)] = noise(s, rng);
+            }
+        }
+        step /= 2;
+        wibble /= decay;
+    }
+    let min = m.iter().cloned().fold(f64::INFINITY, f64::min);
+    m.iter_mut().for_each(|v| *v -= min);
+    let max = m.iter().cloned().fold(0.0, f64::max);
+    if max > 0.0 {
+        m.iter_mut().for_each(|v| *v /= max);
+    }
+    m
+}
+
+/// Fog: x + c·plasma (side the next power of two of the larger image side, cropped to the image),
+/// then scaled by max(x)/(max(x) + c).
+pub fn fog(img: &Image, c: f64, decay: f64, rng: &mut impl Rng) -> Image {
+    let (h, w, ch) = (img.height, img.width, img.channels);
+    let size = h.max(w).next_power_of_two();
+    let plasma = plasma_fractal(size, decay, rng);
+    let x = img.to_unit();
+    let max = x.iter().cloned().fold(0.0, f64::max);
+    let out: Vec<f64> = (0..h * w * ch)
+        .map(|i| {
+            let (y, xx) = (i / ch / w, i / ch % w);
+            (x[i] + c * plasma[y * size + xx]) * max / (max + c)
+        })
+        .collect();
+    img.from_unit(&out)
+}
