@@ -6,7 +6,7 @@ use robustcnn::data::{self, DataSource};
 use robustcnn::eval::clean::{evaluate, CleanResult};
 use robustcnn::models::{self, ModelSpec};
 use robustcnn::train::{self, RunOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -69,20 +69,26 @@ pub fn train(a: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn eval_clean(a: &EvalCleanArgs) -> Result<()> {
-    let run = train::RunDir::open(&a.run)?;
+/// Opens a finished run with its data and model, and loads the chosen weights (best, last or a file).
+pub fn load_run(dir: &Path, weights: &str, device: Option<&str>) -> Result<(train::RunDir, train::Prepared, String)> {
+    let run = train::RunDir::open(dir)?;
     let mut cfg = run.read_config()?;
-    if let Some(d) = &a.device {
-        cfg.train.device = d.clone();
+    if let Some(d) = device {
+        cfg.train.device = d.to_string();
     }
     let p = train::prepare(&cfg)?;
-    let (file, label) = match a.weights.as_str() {
+    let (file, label) = match weights {
         "best" if run.dir.join("best.safetensors").is_file() => (run.dir.join("best.safetensors"), "best".to_string()),
         "best" | "last" => (run.dir.join("model.safetensors"), "last".to_string()),
         other => (PathBuf::from(other), other.to_string()),
     };
     let tensors = train::checkpoint::read(&file)?;
     train::checkpoint::load_into(&p.vs, &file, &tensors)?;
+    Ok((run, p, label))
+}
+
+pub fn eval_clean(a: &EvalCleanArgs) -> Result<()> {
+    let (run, p, label) = load_run(&a.run, &a.weights, a.device.as_deref())?;
     let ds = match a.split.as_str() {
         "val" => p.val.as_ref().context("this run has no validation split (data.val_fraction = 0)")?,
         _ => &p.test,

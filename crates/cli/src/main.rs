@@ -1,5 +1,7 @@
 //! The `robustcnn` command: a thin clap layer over the robustcnn library.
 mod commands;
+mod corrupt_cmd;
+mod eval_corruptions_cmd;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -19,6 +21,8 @@ struct Cli {
 enum Command {
     /// Train a model (a TOML recipe plus command-line overrides) into a run directory.
     Train(TrainArgs),
+    /// Write corrupted copies of a dataset (CIFAR-10-C / ImageNet-C layout), or preview them.
+    Corrupt(corrupt_cmd::CorruptArgs),
     /// Evaluate a trained run.
     #[command(subcommand)]
     Eval(EvalCommand),
@@ -84,6 +88,9 @@ pub struct TrainArgs {
 enum EvalCommand {
     /// Clean test accuracy, top-5, per-class accuracy, confusion matrix, NLL and calibration error.
     Clean(EvalCleanArgs),
+    /// Accuracy under the common corruptions (CIFAR-10-C / ImageNet-C protocol): per corruption and
+    /// severity, on the fly or from a -C directory, with CE and mCE.
+    Corruptions(eval_corruptions_cmd::EvalCorruptionsArgs),
 }
 
 #[derive(Args)]
@@ -170,6 +177,8 @@ fn main() {
     let result = match cli.command {
         Command::Train(a) => commands::train(&a),
         Command::Eval(EvalCommand::Clean(a)) => commands::eval_clean(&a),
+        Command::Eval(EvalCommand::Corruptions(a)) => eval_corruptions_cmd::run(&a),
+        Command::Corrupt(a) => corrupt_cmd::run(&a),
         Command::Models => commands::models(),
         Command::Data(DataCommand::List) => commands::data_list(),
         Command::Data(DataCommand::Info { name, data_dir }) => commands::data_info(&name, data_dir),

@@ -5,6 +5,7 @@
 //! (`make_cifar_c.py`), the ImageNet-C one (`make_imagenet_c.py`) and the size-adaptive
 //! `imagecorruptions`. Where an operation cannot be bit-identical to the Python reference (codecs,
 //! ImageMagick, OpenCV fixed-point resampling), its doc comment says what differs.
+pub mod batch;
 pub mod blurs;
 mod color;
 pub mod digital;
@@ -18,6 +19,7 @@ mod presets;
 pub mod spatter;
 pub mod weather;
 
+pub use crate::batch::{corrupt_set, ImageSet};
 pub use crate::frost::FrostSource;
 pub use crate::image::Image;
 pub use crate::presets::{Corruptor, Preset};

@@ -217,3 +217,21 @@ fn groups_presets_and_selection() {
         .to_string()
         .contains("unknown preset 'tiny' (known: cifar, imagenet, sized)"));
 }
+
+#[test]
+fn a_set_gives_the_same_bytes_on_any_thread_count_and_per_image() {
+    let data: Vec<u8> = (0..37 * 32 * 32 * 3).map(|i| (i * 31 % 251) as u8).collect();
+    let set = corrupt::ImageSet { data: &data, height: 32, width: 32, channels: 3 };
+    let c = Corruptor::default();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let count = |n: usize| {
+        done.fetch_max(n, std::sync::atomic::Ordering::Relaxed);
+    };
+    let one = corrupt::corrupt_set(&c, set, "snow", 3, 9, 1, &count).unwrap();
+    assert_eq!(done.load(std::sync::atomic::Ordering::Relaxed), 37);
+    let three = corrupt::corrupt_set(&c, set, "snow", 3, 9, 3, &|_| {}).unwrap();
+    assert_eq!(one, three);
+    let img = Image::new(data[20 * 3072..21 * 3072].to_vec(), 32, 32, 3).unwrap();
+    let alone = c.apply(&img, "snow", 3, &mut rng_for(9, "snow", 3, 20)).unwrap();
+    assert_eq!(&one[20 * 3072..21 * 3072], &alone.data[..]);
+}

@@ -32,3 +32,61 @@ fn perfectly_calibrated_confident_model_has_zero_ece() {
     assert_eq!((r.top1, r.ece), (1.0, 0.0));
     assert!(r.top5.is_none());
 }
+
+/// Cells with one accuracy for every benchmark corruption and severity.
+fn uniform_cells(accuracy: f64) -> Vec<robustcnn::eval::corruptions::Cell> {
+    corrupt::BENCHMARK
+        .iter()
+        .flat_map(|c| {
+            (1..=5).map(move |s| robustcnn::eval::corruptions::Cell {
+                corruption: c.to_string(),
+                severity: s,
+                samples: 100,
+                accuracy,
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn mce_follows_the_cifar_and_the_imagenet_definitions() {
+    use robustcnn::eval::corruptions::{summarize, ALEXNET_CLEAN_ERROR, ALEXNET_ERRORS};
+    let sev = [1, 2, 3, 4, 5];
+    // CIFAR protocol: 100 − 100·mean accuracy, no AlexNet numbers outside ImageNet.
+    let r = summarize("t".into(), "best".into(), 0.9, &sev, uniform_cells(0.6), false);
+    assert!((r.mce_unnormalized.unwrap() - 40.0).abs() < 1e-9);
+    assert!(r.mce_alexnet.is_none() && r.per_corruption[0].ce_alexnet.is_none());
+    // ImageNet protocol: CE_c = Σ E / Σ E_AlexNet; relative CE_c = Σ (E − E_clean) / Σ (E_AlexNet − E_AlexNet,clean).
+    let r = summarize("t".into(), "best".into(), 0.9, &sev, uniform_cells(0.6), true);
+    let ce: f64 = ALEXNET_ERRORS.iter().map(|a| 100.0 * 0.4 / a).sum::<f64>() / 15.0;
+    let rel: f64 = ALEXNET_ERRORS.iter().map(|a| 100.0 * (0.4 - 0.1) / (a - ALEXNET_CLEAN_ERROR)).sum::<f64>() / 15.0;
+    assert!((r.mce_alexnet.unwrap() - ce).abs() < 1e-9);
+    assert!((r.relative_mce_alexnet.unwrap() - rel).abs() < 1e-9);
+    // An AlexNet-equal model scores 100.
+    let alex: Vec<_> = uniform_cells(0.0)
+        .into_iter()
+        .map(|mut c| {
+            let i = corrupt::BENCHMARK.iter().position(|&b| b == c.corruption).unwrap();
+            c.accuracy = 1.0 - ALEXNET_ERRORS[i];
+            c
+        })
+        .collect();
+    let r = summarize("t".into(), "best".into(), 1.0 - ALEXNET_CLEAN_ERROR, &sev, alex, true);
+    assert!((r.mce_alexnet.unwrap() - 100.0).abs() < 1e-9 && (r.relative_mce_alexnet.unwrap() - 100.0).abs() < 1e-9);
+    // A missing corruption or severity withholds the means that need them.
+    let partial: Vec<_> = uniform_cells(0.6).into_iter().filter(|c| c.corruption != "fog").collect();
+    assert!(summarize("t".into(), "b".into(), 0.9, &sev, partial, true).mce_unnormalized.is_none());
+    let two: Vec<_> = uniform_cells(0.6).into_iter().filter(|c| c.severity <= 2).collect();
+    let r = summarize("t".into(), "b".into(), 0.9, &[1, 2], two, true);
+    assert!(r.mce_unnormalized.is_some() && r.mce_alexnet.is_none());
+    // Pooled accuracy weights severities by their sample counts.
+    let mut mixed = uniform_cells(0.5);
+    mixed.iter_mut().filter(|c| c.corruption == "snow" && c.severity == 1).for_each(|c| {
+        c.samples = 300;
+        c.accuracy = 1.0;
+    });
+    let r = summarize("t".into(), "b".into(), 0.9, &sev, mixed, false);
+    let snow = r.per_corruption.iter().find(|p| p.corruption == "snow").unwrap();
+    assert!((snow.accuracy - (300.0 + 200.0) / 700.0).abs() < 1e-12);
+    assert_eq!(snow.family, "weather");
+}

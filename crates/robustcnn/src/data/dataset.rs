@@ -42,6 +42,11 @@ impl Dataset {
         Ok(Dataset { images, labels, height, width, channels, class_names })
     }
 
+    /// The same shape and classes with no images.
+    pub fn clone_empty(&self) -> Dataset {
+        Dataset { images: Vec::new(), labels: Vec::new(), class_names: self.class_names.clone(), ..*self }
+    }
+
     pub fn len(&self) -> usize {
         self.labels.len()
     }

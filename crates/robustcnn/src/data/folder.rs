@@ -29,40 +29,54 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Reads `dir/<class>/<image>`; classes sorted by name. `size` = (height, width), `gray` = 1 channel.
-pub fn read_folder(dir: &Path, size: Option<(usize, usize)>, fit: Fit, gray: bool) -> Result<Dataset> {
+/// The class folders of an image folder and its image files.
+pub struct Listing {
+    /// Class folders, sorted.
+    pub classes: Vec<PathBuf>,
+    /// (class index, path) of every image, in the order [`read_folder`] reads them.
+    pub files: Vec<(usize, PathBuf)>,
+}
+
+/// Lists `dir/<class>/<image>`.
+pub fn list_images(dir: &Path) -> Result<Listing> {
     let classes: Vec<PathBuf> = sorted_entries(dir)?.into_iter().filter(|p| p.is_dir()).collect();
     if classes.is_empty() {
         return Err(Error::format(dir, "no class subfolders (expected DIR/<class>/<image>.png|jpg)"));
     }
+    let mut files = Vec::new();
+    for (label, class_dir) in classes.iter().enumerate() {
+        files.extend(sorted_entries(class_dir)?.into_iter().filter(|p| is_image(p)).map(|p| (label, p)));
+    }
+    Ok(Listing { classes, files })
+}
+
+/// Reads `dir/<class>/<image>`; classes sorted by name. `size` = (height, width), `gray` = 1 channel.
+pub fn read_folder(dir: &Path, size: Option<(usize, usize)>, fit: Fit, gray: bool) -> Result<Dataset> {
+    let Listing { classes, files } = list_images(dir)?;
     let channels = if gray { 1 } else { 3 };
     let mut target = size;
     let (mut images, mut labels) = (Vec::new(), Vec::new());
-    for (label, class_dir) in classes.iter().enumerate() {
-        for file in sorted_entries(class_dir)?.into_iter().filter(|p| is_image(p)) {
-            let img = image::open(&file).map_err(|e| Error::format(&file, format!("unreadable image: {e}")))?;
-            let (w, h) = (img.width() as usize, img.height() as usize);
-            let (th, tw) = *target.get_or_insert((h, w));
-            let img = match fit {
-                _ if (h, w) == (th, tw) => img,
-                Fit::Exact => {
-                    return Err(Error::format(
-                        &file,
-                        format!(
-                            "image is {h}x{w} but earlier images are {th}x{tw}; set a size with resize or center-crop"
-                        ),
-                    ))
-                }
-                Fit::Resize => img.resize_exact(tw as u32, th as u32, FilterType::Triangle),
-                Fit::CenterCrop => img.resize_to_fill(tw as u32, th as u32, FilterType::Triangle),
-            };
-            if gray {
-                images.extend_from_slice(img.to_luma8().as_raw());
-            } else {
-                images.extend_from_slice(img.to_rgb8().as_raw());
+    for (label, file) in files {
+        let img = image::open(&file).map_err(|e| Error::format(&file, format!("unreadable image: {e}")))?;
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let (th, tw) = *target.get_or_insert((h, w));
+        let img = match fit {
+            _ if (h, w) == (th, tw) => img,
+            Fit::Exact => {
+                return Err(Error::format(
+                    &file,
+                    format!("image is {h}x{w} but earlier images are {th}x{tw}; set a size with resize or center-crop"),
+                ))
             }
-            labels.push(label as u16);
+            Fit::Resize => img.resize_exact(tw as u32, th as u32, FilterType::Triangle),
+            Fit::CenterCrop => img.resize_to_fill(tw as u32, th as u32, FilterType::Triangle),
+        };
+        if gray {
+            images.extend_from_slice(img.to_luma8().as_raw());
+        } else {
+            images.extend_from_slice(img.to_rgb8().as_raw());
         }
+        labels.push(label as u16);
     }
     if labels.is_empty() {
         return Err(Error::format(dir, "the class subfolders hold no PNG or JPEG images"));

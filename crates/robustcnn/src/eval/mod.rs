@@ -1,2 +1,4 @@
-//! Evaluation: clean accuracy and calibration (corruption and attack evaluation build on this).
+//! Evaluation: clean accuracy and calibration, and common corruptions.
 pub mod clean;
+pub mod corruptions;
+pub mod plot;

@@ -132,4 +132,14 @@ impl RunDir {
         checkpoint::write_bytes_atomic(&dir.join("clean_per_class.csv"), r.per_class_csv().as_bytes())?;
         checkpoint::write_bytes_atomic(&dir.join("confusion.csv"), r.confusion_csv().as_bytes())
     }
+
+    /// Writes results/corruptions.json, results/corruptions.csv and results/corruptions.svg.
+    pub fn write_corruption_results(&self, r: &crate::eval::corruptions::CorruptionReport) -> Result<()> {
+        let dir = self.dir.join("results");
+        std::fs::create_dir_all(&dir).at(&dir)?;
+        let text = serde_json::to_string_pretty(r).unwrap_or_default();
+        checkpoint::write_bytes_atomic(&dir.join("corruptions.json"), text.as_bytes())?;
+        checkpoint::write_bytes_atomic(&dir.join("corruptions.csv"), r.cells_csv().as_bytes())?;
+        checkpoint::write_bytes_atomic(&dir.join("corruptions.svg"), r.plot_svg().as_bytes())
+    }
 }

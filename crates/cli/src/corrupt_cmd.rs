@@ -1,0 +1,347 @@
+//! `robustcnn corrupt`: writes corrupted copies of a dataset in the CIFAR-10-C or ImageNet-C layout,
+//! and `corrupt preview`: one picture of every corruption at every severity.
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use corrupt::{npy, Corruptor, FrostSource, Image, ImageSet, Preset};
+use indicatif::{ProgressBar, ProgressStyle};
+use robustcnn::data::{self, DataSource, Dataset};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// How images are corrupted: shared by `corrupt`, `corrupt preview` and `eval corruptions`.
+#[derive(Args, Clone, Debug)]
+pub struct EngineArgs {
+    /// Seed of every random draw (per corruption, severity and image index).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Parameter preset: auto (by image size: cifar up to 64 px, imagenet at 224, else sized), cifar,
+    /// imagenet, or sized (imagecorruptions).
+    #[arg(long, default_value = "auto")]
+    pub preset: String,
+    /// A directory of frost photographs (frost1.png … frost6.jpg of the reference); procedural frost
+    /// textures otherwise.
+    #[arg(long)]
+    pub frost_dir: Option<PathBuf>,
+    /// Worker threads for corrupting (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
+}
+
+impl EngineArgs {
+    /// The corruptor these options describe.
+    pub fn corruptor(&self) -> Result<Corruptor> {
+        let preset = match self.preset.as_str() {
+            "auto" => None,
+            p => Some(Preset::parse(p).map_err(|e| anyhow::anyhow!("--preset: {e}"))?),
+        };
+        let frost = match &self.frost_dir {
+            Some(d) => FrostSource::from_dir(d).map_err(|e| anyhow::anyhow!("--frost-dir: {e}"))?,
+            None => FrostSource::Procedural,
+        };
+        Ok(Corruptor { preset, frost })
+    }
+
+    /// A one-line description for results and manifests.
+    pub fn describe(&self, corruptor: &Corruptor, size: (usize, usize)) -> String {
+        let preset = corruptor.preset.unwrap_or_else(|| Preset::for_size(size.0, size.1));
+        let frost = if self.frost_dir.is_some() { "frost photographs" } else { "procedural frost" };
+        format!("seed {}, preset {}, {frost}", self.seed, preset.name())
+    }
+}
+
+/// Parses a corruption list (names and groups) for option `option`.
+pub fn corruption_list(spec: &str, option: &str) -> Result<Vec<&'static str>> {
+    corrupt::select(spec).map_err(|e| anyhow::anyhow!("{option}: {e}"))
+}
+
+/// Checks a severity list: each in 1–5, no repeats.
+pub fn severity_list(list: &[u8]) -> Result<Vec<u8>> {
+    for (i, &s) in list.iter().enumerate() {
+        if !(1..=5).contains(&s) {
+            bail!("--severities: {s} is outside 1–5");
+        }
+        if list[..i].contains(&s) {
+            bail!("--severities: {s} is listed twice");
+        }
+    }
+    if list.is_empty() {
+        bail!("--severities: give at least one of 1–5");
+    }
+    Ok(list.to_vec())
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CorruptArgs {
+    #[command(subcommand)]
+    pub command: Option<CorruptCommand>,
+    /// Dataset to corrupt (see `robustcnn data list`).
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Where the dataset's files are (as for train --data-dir).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Which split to corrupt.
+    #[arg(long, default_value = "test", value_parser = ["test", "train"])]
+    pub split: String,
+    /// Image folders only: resize and centre-crop every image to N×N (ImageNet-C uses 224).
+    #[arg(long)]
+    pub image_size: Option<usize>,
+    /// Output directory: <corruption>.npy + labels.npy, or <corruption>/<severity>/<class>/<file>.
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// Corruptions and groups (common, validation, all, noise, blur, weather, digital), comma-separated.
+    #[arg(long, default_value = "all")]
+    pub corruptions: String,
+    #[arg(long, default_value = "1,2,3,4,5", value_delimiter = ',')]
+    pub severities: Vec<u8>,
+    /// Only the first N images of the split.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Subcommand)]
+pub enum CorruptCommand {
+    /// One PNG sheet of an image: a row per corruption, the clean image then severities 1–5.
+    Preview {
+        /// A PNG or JPEG image.
+        image: PathBuf,
+        /// The sheet to write (.png).
+        #[arg(long, short)]
+        out: PathBuf,
+        #[arg(long, default_value = "all")]
+        corruptions: String,
+        /// Enlarge each tile by this factor (default: so that small images show at least 96 px).
+        #[arg(long)]
+        zoom: Option<usize>,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+}
+
+pub fn run(a: &CorruptArgs) -> Result<()> {
+    if let Some(CorruptCommand::Preview { image, out, corruptions, zoom, engine }) = &a.command {
+        return preview(image, out, corruptions, *zoom, engine);
+    }
+    let name = a.dataset.as_deref().context("give --dataset NAME (or `corrupt preview IMAGE`)")?;
+    let out = a.out.as_deref().context("give --out DIR for the corrupted dataset")?;
+    let names = corruption_list(&a.corruptions, "--corruptions")?;
+    let severities = severity_list(&a.severities)?;
+    let corruptor = a.engine.corruptor()?;
+    let src = DataSource {
+        data_dir: a.data_dir.clone(),
+        image_size: a.image_size.map(|n| (n, n)),
+        fit: a.image_size.map(|_| data::folder::Fit::CenterCrop),
+        ..Default::default()
+    };
+    let splits = data::load(name, &src)?;
+    let mut ds = if a.split == "train" { splits.train } else { splits.test };
+    if let Some(n) = a.limit {
+        ds = ds.select(&(0..n.min(ds.len())).collect::<Vec<_>>());
+    }
+    prepare_out(out)?;
+    let plan = Plan { corruptor: &corruptor, engine: &a.engine, names: &names, severities: &severities, out };
+    let started = Instant::now();
+    let written = if name == "folder" {
+        let dir = a.data_dir.as_ref().context("dataset 'folder' needs --data-dir")?.join(&a.split);
+        plan.write_folders(&ds, &data::folder::list_images(&dir)?.files)?
+    } else {
+        plan.write_arrays(&ds)?
+    };
+    let secs = started.elapsed().as_secs_f64();
+    let images = ds.len() * names.len() * severities.len();
+    println!(
+        "{images} corrupted images ({} corruptions × {} severities × {} images) in {secs:.1} s, {:.0} img/s; {written}",
+        names.len(),
+        severities.len(),
+        ds.len(),
+        images as f64 / secs.max(1e-9)
+    );
+    println!("written to {}", out.display());
+    Ok(())
+}
+
+/// Creates the output directory and checks that it is writable before any work starts.
+fn prepare_out(out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create the output directory", out.display()))?;
+    let probe = out.join(".robustcnn-write-test");
+    std::fs::write(&probe, b"").with_context(|| format!("{}: the output directory is not writable", out.display()))?;
+    std::fs::remove_file(&probe).ok();
+    Ok(())
+}
+
+/// What to write and where.
+struct Plan<'a> {
+    corruptor: &'a Corruptor,
+    engine: &'a EngineArgs,
+    names: &'a [&'static str],
+    severities: &'a [u8],
+    out: &'a Path,
+}
+
+impl Plan<'_> {
+    fn progress(&self, total: usize) -> ProgressBar {
+        let pb = ProgressBar::new(total as u64);
+        pb.set_style(
+            ProgressStyle::with_template("{msg:>18} [{bar:30}] {pos}/{len} images, {per_sec}, eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        pb
+    }
+
+    /// Every severity of one corruption, blocks in severity order.
+    fn corrupt_all(&self, ds: &Dataset, name: &str, pb: &ProgressBar) -> Result<Vec<u8>> {
+        let set = ImageSet { data: &ds.images, height: ds.height, width: ds.width, channels: ds.channels };
+        let mut all = Vec::with_capacity(ds.images.len() * self.severities.len());
+        for &s in self.severities {
+            let base = pb.position();
+            let bytes =
+                corrupt::corrupt_set(self.corruptor, set, name, s, self.engine.seed, self.engine.workers, &|n| {
+                    pb.set_position(base + n as u64)
+                })?;
+            all.extend_from_slice(&bytes);
+        }
+        Ok(all)
+    }
+
+    /// The CIFAR-10-C layout: `<corruption>.npy` of shape (k·N, H, W, C) and `labels.npy` (k·N,).
+    /// A corruption whose file already exists with the expected shape is kept (the command resumes).
+    fn write_arrays(&self, ds: &Dataset) -> Result<String> {
+        if ds.num_classes() > 256 {
+            bail!("{} classes do not fit labels.npy's uint8 (the CIFAR-10-C format)", ds.num_classes());
+        }
+        let k = self.severities.len();
+        let shape = [k * ds.len(), ds.height, ds.width, ds.channels];
+        let labels: Vec<u8> = (0..k).flat_map(|_| ds.labels.iter().map(|&l| l as u8)).collect();
+        npy::write(&self.out.join("labels.npy"), &[labels.len()], &labels)?;
+        self.write_manifest(ds, "npy")?;
+        let pb = self.progress(ds.len() * k * self.names.len());
+        let mut kept = 0;
+        for name in self.names {
+            pb.set_message(name.to_string());
+            let file = self.out.join(format!("{name}.npy"));
+            if npy::read(&file).is_ok_and(|a| a.shape == shape) {
+                pb.inc((ds.len() * k) as u64);
+                kept += 1;
+                continue;
+            }
+            let bytes = self.corrupt_all(ds, name, &pb)?;
+            npy::write(&file, &shape, &bytes)?;
+        }
+        pb.finish_and_clear();
+        Ok(format!("{} .npy files of shape {shape:?} ({kept} already there) and labels.npy", self.names.len()))
+    }
+
+    /// The ImageNet-C layout, `<corruption>/<severity>/<class>/<file>.png`; each corruption is written
+    /// under `<corruption>.partial` and renamed when complete, so a present folder is a finished one.
+    fn write_folders(&self, ds: &Dataset, files: &[(usize, PathBuf)]) -> Result<String> {
+        self.write_manifest(ds, "folders")?;
+        let pb = self.progress(ds.len() * self.severities.len() * self.names.len());
+        let mut kept = 0;
+        for name in self.names {
+            pb.set_message(name.to_string());
+            let done = self.out.join(name);
+            if done.is_dir() {
+                pb.inc((ds.len() * self.severities.len()) as u64);
+                kept += 1;
+                continue;
+            }
+            let partial = self.out.join(format!("{name}.partial"));
+            std::fs::remove_dir_all(&partial).ok();
+            let bytes = self.corrupt_all(ds, name, &pb)?;
+            let len = ds.image_size();
+            for (b, &s) in self.severities.iter().enumerate() {
+                for (i, (label, path)) in files.iter().enumerate() {
+                    let class = &ds.class_names[*label];
+                    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+                    let target = partial.join(s.to_string()).join(class).join(format!("{stem}.png"));
+                    let pixels = &bytes[(b * ds.len() + i) * len..(b * ds.len() + i + 1) * len];
+                    save_png(&target, pixels, ds.height, ds.width, ds.channels)?;
+                }
+            }
+            std::fs::rename(&partial, &done)
+                .with_context(|| format!("{}: cannot rename into place", partial.display()))?;
+        }
+        pb.finish_and_clear();
+        Ok(format!("{} corruption folders ({kept} already there)", self.names.len()))
+    }
+
+    /// manifest.json: how the files were made, for `eval corruptions --from` and for readers.
+    fn write_manifest(&self, ds: &Dataset, layout: &str) -> Result<()> {
+        let manifest = serde_json::json!({
+            "layout": layout,
+            "corruptions": self.names,
+            "severities": self.severities,
+            "images_per_severity": ds.len(),
+            "shape": [ds.height, ds.width, ds.channels],
+            "engine": self.engine.describe(self.corruptor, (ds.height, ds.width)),
+            "tool": format!("robustcnn {}", env!("CARGO_PKG_VERSION")),
+        });
+        let path = self.out.join("manifest.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&manifest)?)
+            .with_context(|| format!("{}: cannot write", path.display()))
+    }
+}
+
+/// Writes u8 HWC pixels (1 or 3 channels) as PNG, creating parent folders.
+fn save_png(path: &Path, pixels: &[u8], h: usize, w: usize, c: usize) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("{}: cannot create", parent.display()))?;
+    }
+    let colour = if c == 3 { image::ExtendedColorType::Rgb8 } else { image::ExtendedColorType::L8 };
+    image::save_buffer(path, pixels, w as u32, h as u32, colour)
+        .with_context(|| format!("{}: cannot write", path.display()))
+}
+
+/// The preview sheet: rows are corruptions, columns the clean image and severities 1–5, 2 px apart.
+fn preview(path: &Path, out: &Path, corruptions: &str, zoom: Option<usize>, engine: &EngineArgs) -> Result<()> {
+    if out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() != Some("png") {
+        bail!("{}: the sheet is written as PNG; give a .png file name", out.display());
+    }
+    let names = corruption_list(corruptions, "--corruptions")?;
+    let corruptor = engine.corruptor()?;
+    let rgb =
+        image::open(path).with_context(|| format!("{}: not a readable PNG or JPEG image", path.display()))?.to_rgb8();
+    let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+    let img = Image::new(rgb.into_raw(), h, w, 3)?;
+    let z = zoom.unwrap_or_else(|| 96usize.div_ceil(h.min(w)).max(1));
+    let (gap, tw, th) = (2, w * z, h * z);
+    let (cols, rows) = (6, names.len());
+    let mut sheet = image::RgbImage::from_pixel(
+        (cols * (tw + gap) - gap) as u32,
+        (rows * (th + gap) - gap) as u32,
+        image::Rgb([255, 255, 255]),
+    );
+    for (r, name) in names.iter().enumerate() {
+        for col in 0..cols {
+            let tile = if col == 0 {
+                img.clone()
+            } else {
+                let s = col as u8;
+                corruptor.apply(&img, name, s, &mut corrupt::rng_for(engine.seed, name, s, 0))?
+            };
+            for y in 0..th {
+                for x in 0..tw {
+                    let p = &tile.data[((y / z) * w + x / z) * 3..][..3];
+                    sheet.put_pixel(
+                        (col * (tw + gap) + x) as u32,
+                        (r * (th + gap) + y) as u32,
+                        image::Rgb([p[0], p[1], p[2]]),
+                    );
+                }
+            }
+        }
+    }
+    let tmp = out.with_extension("png.partial");
+    sheet
+        .save_with_format(&tmp, image::ImageFormat::Png)
+        .with_context(|| format!("{}: cannot write", out.display()))?;
+    std::fs::rename(&tmp, out).with_context(|| format!("{}: cannot write", out.display()))?;
+    println!("rows, top to bottom: {}", names.join(", "));
+    println!("columns: clean, then severities 1-5 ({})", engine.describe(&corruptor, (h, w)));
+    println!("written to {}", out.display());
+    Ok(())
+}

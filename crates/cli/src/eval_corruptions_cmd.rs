@@ -1,0 +1,122 @@
+//! `robustcnn eval corruptions RUN`: accuracy under the common corruptions, on the fly or from a
+//! published -C directory, with CE and mCE (METHODS.md §4.1.4).
+use crate::commands::load_run;
+use crate::corrupt_cmd::{corruption_list, severity_list, EngineArgs};
+use anyhow::Result;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use robustcnn::eval::clean::evaluate;
+use robustcnn::eval::corruptions::{self, CorruptionReport, Evaluator, OnTheFly};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Args)]
+pub struct EvalCorruptionsArgs {
+    /// The run directory.
+    pub run: PathBuf,
+    /// Which weights: best (validation), last, or a .safetensors file.
+    #[arg(long, default_value = "best")]
+    pub weights: String,
+    /// Read the corrupted test set from this directory (CIFAR-10-C layout: <corruption>.npy and
+    /// labels.npy, e.g. the released CIFAR-10-C) instead of generating it in memory.
+    #[arg(long)]
+    pub from: Option<PathBuf>,
+    /// Corruptions and groups (common = the 15 of mCE, validation, all, noise, blur, weather, digital).
+    #[arg(long, default_value = "common")]
+    pub corruptions: String,
+    #[arg(long, default_value = "1,2,3,4,5", value_delimiter = ',')]
+    pub severities: Vec<u8>,
+    /// Only the first N test images (a quick look; the numbers are then not comparable to papers').
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long)]
+    pub device: Option<String>,
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
+    let names = corruption_list(&a.corruptions, "--corruptions")?;
+    let severities = severity_list(&a.severities)?;
+    let corruptor = a.engine.corruptor()?;
+    let (run, p, label) = load_run(&a.run, &a.weights, a.device.as_deref())?;
+    let mut test = p.test.clone();
+    if let Some(n) = a.limit {
+        test = test.select(&(0..n.min(test.len())).collect::<Vec<_>>());
+    }
+    let batch = a.batch_size.max(1);
+    let clean = evaluate(&p.net, &test, batch, p.device).top1;
+    let model = Evaluator { net: &p.net, batch, device: p.device };
+    let pb = ProgressBar::new((names.len() * severities.len()) as u64);
+    pb.set_style(
+        ProgressStyle::with_template("corruptions [{bar:30}] {pos}/{len} sets, eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let mut progress = |done: usize, _total: usize| pb.set_position(done as u64);
+    let started = Instant::now();
+    let (cells, used, source) = match &a.from {
+        Some(dir) => {
+            let (cells, used) = corruptions::evaluate_from_dir(model, &test, dir, &names, &severities, &mut progress)?;
+            (cells, used, format!("from {}", dir.display()))
+        }
+        None => {
+            let plan = OnTheFly {
+                corruptor: &corruptor,
+                corruptions: &names,
+                severities: &severities,
+                seed: a.engine.seed,
+                workers: a.engine.workers,
+            };
+            let cells = corruptions::evaluate_on_the_fly(model, &test, &plan, &mut progress)?;
+            (
+                cells,
+                severities.clone(),
+                format!("on the fly: {}", a.engine.describe(&corruptor, (test.height, test.width))),
+            )
+        }
+    };
+    pb.finish_and_clear();
+    let imagenet = (test.height, test.width) == (224, 224) && test.num_classes() == 1000;
+    let report = corruptions::summarize(source, label, clean, &used, cells, imagenet);
+    run.write_corruption_results(&report)?;
+    print_report(&report);
+    println!(
+        "({:.1} s) results: {}",
+        started.elapsed().as_secs_f64(),
+        run.dir.join("results/corruptions.json").display()
+    );
+    Ok(())
+}
+
+/// The table a user reads: accuracy per corruption and severity, pooled accuracy, and the summaries.
+fn print_report(r: &CorruptionReport) {
+    let sev: Vec<String> = r.severities.iter().map(|s| format!("{:>6}", format!("s{s}"))).collect();
+    println!("{:<18} {:<8} {} {:>7}", "corruption", "family", sev.join(" "), "mean");
+    for p in &r.per_corruption {
+        let cells: Vec<String> = r
+            .cells
+            .iter()
+            .filter(|c| c.corruption == p.corruption)
+            .map(|c| format!("{:>6.2}", 100.0 * c.accuracy))
+            .collect();
+        println!("{:<18} {:<8} {} {:>7.2}", p.corruption, p.family, cells.join(" "), 100.0 * p.accuracy);
+    }
+    println!(
+        "clean accuracy {:.2}%, mean corrupted accuracy {:.2}% ({})",
+        100.0 * r.clean_accuracy,
+        100.0 * r.mean_accuracy,
+        r.source
+    );
+    let families: Vec<String> = r.per_family.iter().map(|(f, a)| format!("{f} {:.2}%", 100.0 * a)).collect();
+    println!("per family: {}", families.join(", "));
+    match r.mce_unnormalized {
+        Some(m) => println!("mCE (CIFAR protocol, unnormalised mean error over the 15): {m:.2}%"),
+        None => println!("mCE: needs all 15 benchmark corruptions (--corruptions common)"),
+    }
+    if let (Some(m), Some(rel)) = (r.mce_alexnet, r.relative_mce_alexnet) {
+        println!("mCE normalised by AlexNet (ImageNet protocol): {m:.1}%, relative mCE {rel:.1}%");
+    }
+}

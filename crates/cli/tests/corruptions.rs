@@ -1,0 +1,182 @@
+//! `corrupt` and `eval corruptions` from the command line, on the embedded Fashion-MNIST subset.
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn robustcnn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_robustcnn")).args(args).output().unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = robustcnn(args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a command that must fail; returns its one-line stderr.
+fn fails(args: &[&str]) -> String {
+    let out = robustcnn(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    assert!(err.starts_with("error: ") && err.trim_end().lines().count() == 1, "{args:?}: {err}");
+    err
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The accuracy of every (corruption, severity) cell of results/corruptions.json.
+fn cells(run: &Path) -> Vec<(String, u64, f64)> {
+    json(&run.join("results/corruptions.json"))["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["corruption"].as_str().unwrap().to_string(),
+                c["severity"].as_u64().unwrap(),
+                c["accuracy"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn corrupt_writes_the_cifar10c_layout_and_eval_reads_it_back_as_generated_on_the_fly() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("fmnist-c");
+    let cs = c.display().to_string();
+    let args = ["corrupt", "--dataset", "fashion-mnist-mini", "--limit", "40", "--corruptions", "noise,fog,glass_blur"];
+    let text = ok(&[&args[..], &["--out", &cs, "--seed", "3"]].concat());
+    assert!(text.contains("1000 corrupted images (5 corruptions × 5 severities × 40 images)"), "{text}");
+    let arr = corrupt::npy::read(&c.join("gaussian_noise.npy")).unwrap();
+    assert_eq!(arr.shape, vec![200, 28, 28, 1]);
+    let labels = corrupt::npy::read(&c.join("labels.npy")).unwrap();
+    assert_eq!(labels.shape, vec![200]);
+    assert_eq!(labels.data[..40], labels.data[160..200], "labels repeat per severity block");
+    // Severity blocks differ: the first image at severity 1 is not the first image at severity 5.
+    let mini = corrupt::npy::read(&c.join("fog.npy")).unwrap();
+    assert_ne!(mini.data[..784], mini.data[4 * 40 * 784..4 * 40 * 784 + 784]);
+    // A second run keeps the finished files.
+    let again = ok(&[&args[..], &["--out", &cs, "--seed", "3"]].concat());
+    assert!(again.contains("(5 already there)"), "{again}");
+
+    // A short run, then its accuracy from the files equals the accuracy generated on the fly.
+    let run = dir.path().join("run");
+    let r = run.display().to_string();
+    ok(&["train", "--quiet", "--steps", "8", "--batch-size", "64", "--val-fraction", "0.5", "--out", &r]);
+    let sel = ["--corruptions", "noise,fog,glass_blur", "--severities", "1,5"];
+    ok(&[&["eval", "corruptions", &r, "--limit", "40", "--seed", "3"][..], &sel].concat());
+    let fly = cells(&run);
+    assert_eq!(fly.len(), 10);
+    // Without the manifest the directory looks like the published CIFAR-10-C: severities 1–5 assumed.
+    std::fs::remove_file(c.join("manifest.json")).unwrap();
+    let text = ok(&[&["eval", "corruptions", &r, "--limit", "40", "--from", &cs][..], &sel].concat());
+    assert_eq!(cells(&run), fly);
+    assert!(text.contains("mCE: needs all 15 benchmark corruptions"), "{text}");
+    let report = json(&run.join("results/corruptions.json"));
+    assert!(report["source"].as_str().unwrap().starts_with("from "));
+    assert!(report["mce_alexnet"].is_null(), "no AlexNet normalisation outside ImageNet");
+    let csv = std::fs::read_to_string(run.join("results/corruptions.csv")).unwrap();
+    assert!(csv.starts_with("corruption,family,severity,samples,accuracy,error\ngaussian_noise,noise,1,40,"), "{csv}");
+    assert!(std::fs::read_to_string(run.join("results/corruptions.svg")).unwrap().contains("<polyline"));
+
+    // Bad inputs name the file or option.
+    let e = fails(&["eval", "corruptions", &r, "--from", &cs, "--corruptions", "snow"]);
+    assert!(e.contains("snow.npy: missing; pass --corruptions"), "{e}");
+    assert!(fails(&["eval", "corruptions", &r, "--severities", "0"]).contains("--severities: 0 is outside 1–5"));
+    assert!(
+        fails(&["eval", "corruptions", &r, "--corruptions", "fgo"]).contains("--corruptions: unknown corruption 'fgo'")
+    );
+    std::fs::write(c.join("labels.npy"), b"\x93NUMPY junk").unwrap();
+    assert!(fails(&["eval", "corruptions", &r, "--from", &cs, "--corruptions", "fog"]).contains("labels.npy"));
+}
+
+#[test]
+fn all_fifteen_give_the_cifar_mce() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let r = run.display().to_string();
+    ok(&["train", "--quiet", "--steps", "4", "--batch-size", "64", "--val-fraction", "0.5", "--out", &r]);
+    let text = ok(&["eval", "corruptions", &r, "--limit", "30", "--severities", "3"]);
+    let report = json(&run.join("results/corruptions.json"));
+    let mean_acc: f64 = cells(&run).iter().map(|c| c.2).sum::<f64>() / 15.0;
+    let mce = report["mce_unnormalized"].as_f64().unwrap();
+    assert!((mce - (100.0 - 100.0 * mean_acc)).abs() < 1e-9, "{mce} {mean_acc}");
+    assert!(text.contains(&format!("mCE (CIFAR protocol, unnormalised mean error over the 15): {mce:.2}%")), "{text}");
+    assert_eq!(report["per_family"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn preview_sheet_and_bad_corrupt_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("cat.png");
+    image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([(x * 6) as u8, (y * 8) as u8, 90])).save(&img).unwrap();
+    let sheet = dir.path().join("sheet.png");
+    let (i, s) = (img.display().to_string(), sheet.display().to_string());
+    let text = ok(&["corrupt", "preview", &i, "--out", &s, "--corruptions", "blur,spatter", "--zoom", "2"]);
+    assert!(text.contains("rows, top to bottom: defocus_blur, glass_blur, motion_blur, zoom_blur, spatter"), "{text}");
+    let png = image::open(&sheet).unwrap();
+    // 6 columns of 80 px and 5 rows of 60 px, 2 px apart.
+    assert_eq!((png.width(), png.height()), (6 * 82 - 2, 5 * 62 - 2));
+    assert!(fails(&["corrupt", "preview", &i, "--out", "sheet.jpg"]).contains("sheet.jpg: the sheet is written as PNG"));
+    let missing = dir.path().join("none.png").display().to_string();
+    assert!(
+        fails(&["corrupt", "preview", &missing, "--out", &s]).contains("none.png: not a readable PNG or JPEG image")
+    );
+
+    let out = dir.path().join("c").display().to_string();
+    assert!(fails(&["corrupt", "--out", &out]).contains("give --dataset NAME"));
+    assert!(fails(&["corrupt", "--dataset", "fashion-mnist-mini"]).contains("give --out DIR"));
+    let bad_sev = fails(&["corrupt", "--dataset", "fashion-mnist-mini", "--out", &out, "--severities", "2,2"]);
+    assert!(bad_sev.contains("--severities: 2 is listed twice"), "{bad_sev}");
+    let bad_preset = fails(&["corrupt", "--dataset", "fashion-mnist-mini", "--out", &out, "--preset", "tiny"]);
+    assert!(bad_preset.contains("--preset: unknown preset 'tiny'"), "{bad_preset}");
+    let frost = dir.path().display().to_string();
+    std::fs::remove_file(&img).unwrap();
+    std::fs::remove_file(&sheet).unwrap();
+    let bad_frost = fails(&["corrupt", "--dataset", "fashion-mnist-mini", "--out", &out, "--frost-dir", &frost]);
+    assert!(
+        bad_frost.contains("--frost-dir:") && bad_frost.contains("holds no .png or .jpg frost textures"),
+        "{bad_frost}"
+    );
+    std::fs::write(dir.path().join("file"), b"x").unwrap();
+    let blocked = dir.path().join("file/out").display().to_string();
+    let e = fails(&["corrupt", "--dataset", "fashion-mnist-mini", "--out", &blocked]);
+    assert!(e.contains("file/out: cannot create the output directory"), "{e}");
+}
+
+#[test]
+fn image_folders_come_out_in_the_imagenet_c_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    for split in ["train", "test"] {
+        for (class, shade) in [("cat", 40u8), ("dog", 200u8)] {
+            let d = dir.path().join("data").join(split).join(class);
+            std::fs::create_dir_all(&d).unwrap();
+            image::RgbImage::from_pixel(70, 50, image::Rgb([shade, 100, 30])).save(d.join("a1.jpg")).unwrap();
+        }
+    }
+    let data = dir.path().join("data").display().to_string();
+    let out = dir.path().join("c");
+    let o = out.display().to_string();
+    ok(&[
+        "corrupt",
+        "--dataset",
+        "folder",
+        "--data-dir",
+        &data,
+        "--image-size",
+        "48",
+        "--out",
+        &o,
+        "--corruptions",
+        "contrast,snow",
+        "--severities",
+        "2",
+    ]);
+    let img = image::open(out.join("snow/2/dog/a1.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (48, 48));
+    assert!(out.join("contrast/2/cat/a1.png").is_file());
+    assert!(!out.join("snow.partial").exists());
+    assert_eq!(json(&out.join("manifest.json"))["layout"], "folders");
+}

@@ -1,0 +1,346 @@
+//! Common-corruption evaluation (METHODS.md §4.1.4): accuracy per corruption × severity, generated on
+//! the fly or read from a published -C directory, and the field's summary numbers.
+use super::clean::predict;
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::models::Network;
+use corrupt::{Corruptor, ImageSet};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use tch::Device;
+
+/// AlexNet's top-1 errors averaged over the 5 severities, in [`corrupt::BENCHMARK`] order
+/// (METHODS.md §4.1.4, from `augmix/imagenet.py`).
+pub const ALEXNET_ERRORS: [f64; 15] = [
+    0.886428, 0.894468, 0.922640, 0.819880, 0.826268, 0.785948, 0.798360, 0.866816, 0.826572, 0.819324, 0.564592,
+    0.853204, 0.646056, 0.717840, 0.606500,
+];
+/// AlexNet's clean top-1 error on ImageNet (torchvision weights).
+pub const ALEXNET_CLEAN_ERROR: f64 = 0.4348;
+
+/// Accuracy of one corruption at one severity.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Cell {
+    pub corruption: String,
+    pub severity: u8,
+    pub samples: usize,
+    pub accuracy: f64,
+}
+
+/// One corruption's summary.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PerCorruption {
+    pub corruption: String,
+    pub family: String,
+    /// Accuracy pooled over the evaluated severities.
+    pub accuracy: f64,
+    /// Unnormalised corruption error, 100·(1 − accuracy) (the CIFAR protocol).
+    pub error: f64,
+    /// CE normalised by AlexNet, 100·Σₛ E / Σₛ E_AlexNet (ImageNet data and all 5 severities only).
+    pub ce_alexnet: Option<f64>,
+    /// Relative CE: Σₛ (E − E_clean) / Σₛ (E_AlexNet − E_AlexNet,clean), in percent.
+    pub relative_ce_alexnet: Option<f64>,
+}
+
+/// The whole evaluation.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CorruptionReport {
+    /// How the images were obtained ("on the fly: seed …" or "from DIR").
+    pub source: String,
+    pub weights: String,
+    pub clean_accuracy: f64,
+    pub severities: Vec<u8>,
+    pub cells: Vec<Cell>,
+    pub per_corruption: Vec<PerCorruption>,
+    /// Mean accuracy of each family (noise, blur, weather, digital, extra) over its corruptions.
+    pub per_family: Vec<(String, f64)>,
+    /// mCE of the CIFAR protocol: 100 − 100·mean accuracy over the 15 benchmark corruptions; None
+    /// unless all 15 were evaluated.
+    pub mce_unnormalized: Option<f64>,
+    /// mCE normalised by AlexNet (ImageNet protocol): ImageNet data, all 15 corruptions, all 5 severities.
+    pub mce_alexnet: Option<f64>,
+    pub relative_mce_alexnet: Option<f64>,
+    /// Mean accuracy over every evaluated corruption and severity.
+    pub mean_accuracy: f64,
+}
+
+/// Summarises cells into per-corruption numbers and the mean corruption errors (METHODS.md §4.1.4).
+/// The AlexNet-normalised numbers are computed only for `imagenet` data, the only data AlexNet's
+/// errors describe.
+pub fn summarize(
+    source: String,
+    weights: String,
+    clean_accuracy: f64,
+    severities: &[u8],
+    cells: Vec<Cell>,
+    imagenet: bool,
+) -> CorruptionReport {
+    let mut names: Vec<&str> = Vec::new();
+    for c in &cells {
+        if !names.contains(&c.corruption.as_str()) {
+            names.push(&c.corruption);
+        }
+    }
+    let all_severities = (1..=5).all(|s| severities.contains(&s)) && imagenet;
+    let per_corruption: Vec<PerCorruption> = names
+        .iter()
+        .map(|&name| {
+            let mine: Vec<&Cell> = cells.iter().filter(|c| c.corruption == name).collect();
+            let samples: usize = mine.iter().map(|c| c.samples).sum();
+            let correct: f64 = mine.iter().map(|c| c.accuracy * c.samples as f64).sum();
+            let accuracy = correct / samples.max(1) as f64;
+            let alexnet = corrupt::BENCHMARK.iter().position(|&b| b == name).map(|i| ALEXNET_ERRORS[i]);
+            let mean_error = 1.0 - accuracy;
+            let (ce, rel) = match alexnet {
+                Some(a) if all_severities => (
+                    Some(100.0 * mean_error / a),
+                    Some(100.0 * (mean_error - (1.0 - clean_accuracy)) / (a - ALEXNET_CLEAN_ERROR)),
+                ),
+                _ => (None, None),
+            };
+            PerCorruption {
+                corruption: name.to_string(),
+                family: corrupt::family(name).to_string(),
+                accuracy,
+                error: 100.0 * mean_error,
+                ce_alexnet: ce,
+                relative_ce_alexnet: rel,
+            }
+        })
+        .collect();
+    let benchmark: Vec<&PerCorruption> =
+        per_corruption.iter().filter(|p| corrupt::BENCHMARK.contains(&p.corruption.as_str())).collect();
+    let complete = benchmark.len() == corrupt::BENCHMARK.len();
+    let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let mce_unnormalized = complete.then(|| mean(benchmark.iter().map(|p| p.error).collect()));
+    let mce_alexnet =
+        (complete && all_severities).then(|| mean(benchmark.iter().filter_map(|p| p.ce_alexnet).collect()));
+    let relative_mce_alexnet =
+        (complete && all_severities).then(|| mean(benchmark.iter().filter_map(|p| p.relative_ce_alexnet).collect()));
+    let per_family = ["noise", "blur", "weather", "digital", "extra"]
+        .iter()
+        .filter_map(|&f| {
+            let acc: Vec<f64> = per_corruption.iter().filter(|p| p.family == f).map(|p| p.accuracy).collect();
+            (!acc.is_empty()).then(|| (f.to_string(), mean(acc)))
+        })
+        .collect();
+    let mean_accuracy = mean(cells.iter().map(|c| c.accuracy).collect());
+    CorruptionReport {
+        source,
+        weights,
+        clean_accuracy,
+        severities: severities.to_vec(),
+        cells,
+        per_corruption,
+        per_family,
+        mce_unnormalized,
+        mce_alexnet,
+        relative_mce_alexnet,
+        mean_accuracy,
+    }
+}
+
+/// A model in eval mode and how to feed it.
+#[derive(Clone, Copy)]
+pub struct Evaluator<'a> {
+    pub net: &'a Network,
+    pub batch: usize,
+    pub device: Device,
+}
+
+/// Top-1 accuracy on images (u8 HWC, back to back, shaped like `like`) with `labels`.
+pub fn accuracy_on(model: Evaluator, like: &Dataset, images: Vec<u8>, labels: &[u16]) -> f64 {
+    let ds = Dataset { images, labels: labels.to_vec(), ..like.clone_empty() };
+    let k = ds.num_classes();
+    let probs = predict(model.net, &ds, model.batch, model.device);
+    let correct = labels
+        .iter()
+        .enumerate()
+        .filter(|&(i, &y)| {
+            let p = &probs[i * k..(i + 1) * k];
+            let best = p.iter().enumerate().fold((0, f32::MIN), |b, (j, &v)| if v > b.1 { (j, v) } else { b }).0;
+            best == y as usize
+        })
+        .count();
+    correct as f64 / labels.len().max(1) as f64
+}
+
+/// What to evaluate on the fly.
+pub struct OnTheFly<'a> {
+    pub corruptor: &'a Corruptor,
+    pub corruptions: &'a [&'static str],
+    pub severities: &'a [u8],
+    pub seed: u64,
+    pub workers: usize,
+}
+
+/// Evaluates every corruption × severity of `test`, corrupting the next set on background threads
+/// while the model evaluates the current one; nothing is written to disk. `progress(done, total)`.
+pub fn evaluate_on_the_fly(
+    model: Evaluator,
+    test: &Dataset,
+    plan: &OnTheFly,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<Cell>> {
+    let jobs: Vec<(&str, u8)> =
+        plan.corruptions.iter().flat_map(|&c| plan.severities.iter().map(move |&s| (c, s))).collect();
+    let set = ImageSet { data: &test.images, height: test.height, width: test.width, channels: test.channels };
+    let (tx, rx) = std::sync::mpsc::sync_channel::<corrupt::Result<Vec<u8>>>(1);
+    std::thread::scope(|scope| {
+        let producer_jobs = jobs.clone();
+        scope.spawn(move || {
+            for (name, s) in producer_jobs {
+                let bytes = corrupt::corrupt_set(plan.corruptor, set, name, s, plan.seed, plan.workers, &|_| {});
+                if tx.send(bytes).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut cells = Vec::with_capacity(jobs.len());
+        for (i, &(name, s)) in jobs.iter().enumerate() {
+            let bytes = rx
+                .recv()
+                .map_err(|_| Error::Config("the corruption workers stopped early".into()))?
+                .map_err(|e| Error::Config(format!("{name} severity {s}: {e}")))?;
+            let accuracy = accuracy_on(model, test, bytes, &test.labels);
+            cells.push(Cell { corruption: name.to_string(), severity: s, samples: test.len(), accuracy });
+            progress(i + 1, jobs.len());
+        }
+        Ok(cells)
+    })
+}
+
+/// The manifest `robustcnn corrupt` writes beside its files (the published sets have none).
+#[derive(Deserialize)]
+struct Manifest {
+    severities: Vec<u8>,
+}
+
+/// Evaluates on a -C directory in the CIFAR-10-C layout (`<corruption>.npy`, uint8 (k·N, H, W, C),
+/// severity blocks in order, and `labels.npy`). The severities are those of its manifest.json when
+/// there is one, else 1–5; `keep` selects among them.
+pub fn evaluate_from_dir(
+    model: Evaluator,
+    like: &Dataset,
+    dir: &Path,
+    corruptions: &[&'static str],
+    keep: &[u8],
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Vec<Cell>, Vec<u8>)> {
+    let npy_err = |e: corrupt::Error| Error::Config(e.to_string());
+    let stored: Vec<u8> = match std::fs::read(dir.join("manifest.json")) {
+        Ok(bytes) => {
+            serde_json::from_slice::<Manifest>(&bytes)
+                .map_err(|e| Error::format(&dir.join("manifest.json"), format!("not a robustcnn manifest: {e}")))?
+                .severities
+        }
+        Err(_) => vec![1, 2, 3, 4, 5],
+    };
+    let used: Vec<u8> = keep.iter().copied().filter(|s| stored.contains(s)).collect();
+    if used.is_empty() {
+        return Err(Error::Config(format!("{}: holds severities {stored:?}, none of {keep:?}", dir.display())));
+    }
+    let labels_file = dir.join("labels.npy");
+    let labels = corrupt::npy::read(&labels_file).map_err(npy_err)?;
+    let blocks = stored.len();
+    if labels.shape.len() != 1 || labels.shape[0] % blocks != 0 {
+        return Err(Error::format(&labels_file, format!("shape {:?} is not ({blocks}·N,)", labels.shape)));
+    }
+    let n = labels.shape[0] / blocks;
+    let labels: Vec<u16> = labels.data.iter().map(|&l| l as u16).collect();
+    if let Some(&bad) = labels.iter().find(|&&l| l as usize >= like.num_classes()) {
+        return Err(Error::format(
+            &labels_file,
+            format!("label {bad} but the model has {} classes", like.num_classes()),
+        ));
+    }
+    let expect = [blocks * n, like.height, like.width, like.channels];
+    let mut cells = Vec::new();
+    let total = corruptions.len() * used.len();
+    for name in corruptions {
+        let file = dir.join(format!("{name}.npy"));
+        if !file.is_file() {
+            return Err(Error::format(&file, "missing; pass --corruptions to evaluate only the files present"));
+        }
+        let arr = corrupt::npy::read(&file).map_err(npy_err)?;
+        if arr.shape != expect {
+            return Err(Error::format(
+                &file,
+                format!(
+                    "shape {:?}, the model and labels.npy expect {expect:?} (N×H×W×C per severity block)",
+                    arr.shape
+                ),
+            ));
+        }
+        let len = like.height * like.width * like.channels;
+        for &s in &used {
+            let b = stored.iter().position(|&x| x == s).unwrap_or(0);
+            let images = arr.data[b * n * len..(b + 1) * n * len].to_vec();
+            let accuracy = accuracy_on(model, like, images, &labels[b * n..(b + 1) * n]);
+            cells.push(Cell { corruption: name.to_string(), severity: s, samples: n, accuracy });
+            progress(cells.len(), total);
+        }
+    }
+    Ok((cells, used))
+}
+
+impl CorruptionReport {
+    /// One row per corruption × severity: corruption, family, severity, samples, accuracy, error.
+    pub fn cells_csv(&self) -> String {
+        let mut s = String::from("corruption,family,severity,samples,accuracy,error\n");
+        for c in &self.cells {
+            s += &format!(
+                "{},{},{},{},{:.6},{:.4}\n",
+                c.corruption,
+                corrupt::family(&c.corruption),
+                c.severity,
+                c.samples,
+                c.accuracy,
+                100.0 * (1.0 - c.accuracy)
+            );
+        }
+        s
+    }
+}
+
+impl CorruptionReport {
+    /// Accuracy against severity, one line per corruption coloured by family, the clean accuracy dashed.
+    pub fn plot_svg(&self) -> String {
+        use super::plot::{family_colour, Chart, Series};
+        let mut seen: Vec<&str> = Vec::new();
+        let mut series = vec![Series {
+            label: format!("clean {:.1}%", 100.0 * self.clean_accuracy),
+            colour: "#000".into(),
+            dashed: true,
+            points: vec![(0.0, 100.0 * self.clean_accuracy), (5.0, 100.0 * self.clean_accuracy)],
+        }];
+        for p in &self.per_corruption {
+            let member = seen.iter().filter(|&&f| f == p.family).count();
+            seen.push(&p.family);
+            let mut points = vec![(0.0, 100.0 * self.clean_accuracy)];
+            points.extend(
+                self.cells
+                    .iter()
+                    .filter(|c| c.corruption == p.corruption)
+                    .map(|c| (c.severity as f64, 100.0 * c.accuracy)),
+            );
+            series.push(Series {
+                label: p.corruption.clone(),
+                colour: family_colour(&p.family, member),
+                dashed: false,
+                points,
+            });
+        }
+        let low = self.cells.iter().map(|c| c.accuracy).fold(self.clean_accuracy, f64::min);
+        Chart {
+            title: "Accuracy under common corruptions",
+            x_label: "severity (0 = clean)",
+            y_label: "top-1 accuracy (%)",
+            x_range: (0.0, 5.0),
+            y_range: (((low * 10.0).floor() * 10.0).max(0.0), 100.0),
+            x_ticks: (0..=5).map(|s| (s as f64, if s == 0 { "clean".into() } else { s.to_string() })).collect(),
+            series,
+        }
+        .svg()
+    }
+}
