@@ -104,6 +104,21 @@ pub struct CorruptArgs {
 
 #[derive(Subcommand)]
 pub enum CorruptCommand {
+    /// Time every corruption: ms per image at each size (one thread), and the whole CIFAR-10-C set
+    /// (10,000 32×32 images × 19 corruptions × 5 severities) on all cores.
+    Bench {
+        /// Image sides to time.
+        #[arg(long, default_value = "32,224", value_delimiter = ',')]
+        sizes: Vec<usize>,
+        /// Images per corruption and severity for the per-image times.
+        #[arg(long, default_value_t = 20)]
+        images: usize,
+        /// Also generate the full CIFAR-10-C-sized set (in memory, not written).
+        #[arg(long)]
+        full_set: bool,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
     /// One PNG sheet of an image: a row per corruption, the clean image then severities 1–5.
     Preview {
         /// A PNG or JPEG image.
@@ -122,8 +137,14 @@ pub enum CorruptCommand {
 }
 
 pub fn run(a: &CorruptArgs) -> Result<()> {
-    if let Some(CorruptCommand::Preview { image, out, corruptions, zoom, engine }) = &a.command {
-        return preview(image, out, corruptions, *zoom, engine);
+    match &a.command {
+        Some(CorruptCommand::Preview { image, out, corruptions, zoom, engine }) => {
+            return preview(image, out, corruptions, *zoom, engine)
+        }
+        Some(CorruptCommand::Bench { sizes, images, full_set, engine }) => {
+            return crate::corrupt_bench::run(sizes, *images, *full_set, engine)
+        }
+        None => {}
     }
     let name = a.dataset.as_deref().context("give --dataset NAME (or `corrupt preview IMAGE`)")?;
     let out = a.out.as_deref().context("give --out DIR for the corrupted dataset")?;

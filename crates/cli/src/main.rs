@@ -1,5 +1,6 @@
 //! The `robustcnn` command: a thin clap layer over the robustcnn library.
 mod commands;
+mod corrupt_bench;
 mod corrupt_cmd;
 mod eval_corruptions_cmd;
 

@@ -147,6 +147,16 @@ fn preview_sheet_and_bad_corrupt_options() {
 }
 
 #[test]
+fn bench_times_every_corruption() {
+    let text = ok(&["corrupt", "bench", "--sizes", "32,40", "--images", "1"]);
+    for name in corrupt::ALL {
+        let row = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} missing: {text}"));
+        assert_eq!(row.split_whitespace().count(), 3, "{row}");
+    }
+    assert!(text.lines().any(|l| l.starts_with("mean")));
+}
+
+#[test]
 fn image_folders_come_out_in_the_imagenet_c_layout() {
     let dir = tempfile::tempdir().unwrap();
     for split in ["train", "test"] {

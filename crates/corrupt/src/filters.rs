@@ -116,19 +116,20 @@ pub fn reflect101(i: isize, n: usize) -> usize {
 }
 
 /// OpenCV `filter2D` (correlation, centred anchor, BORDER_REFLECT_101) with a k×k kernel, k odd.
+/// Zero taps are skipped (the defocus disk is mostly zeros); the sum runs in the same row-major tap order.
 pub fn filter2d_reflect101(plane: &[f64], h: usize, w: usize, kernel: &[f64], k: usize) -> Vec<f64> {
     let r = (k / 2) as isize;
+    let taps: Vec<(isize, isize, f64)> = (0..k * k)
+        .filter(|&i| kernel[i] != 0.0)
+        .map(|i| ((i / k) as isize - r, (i % k) as isize - r, kernel[i]))
+        .collect();
     let mut out = vec![0.0; h * w];
     for y in 0..h {
         for x in 0..w {
-            let mut acc = 0.0;
-            for ky in 0..k {
-                let sy = reflect101(y as isize + ky as isize - r, h);
-                for kx in 0..k {
-                    acc += kernel[ky * k + kx] * plane[sy * w + reflect101(x as isize + kx as isize - r, w)];
-                }
-            }
-            out[y * w + x] = acc;
+            out[y * w + x] = taps
+                .iter()
+                .map(|&(dy, dx, kv)| kv * plane[reflect101(y as isize + dy, h) * w + reflect101(x as isize + dx, w)])
+                .sum();
         }
     }
     out

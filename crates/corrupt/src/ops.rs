@@ -18,12 +18,20 @@ pub fn gaussian_noise(img: &Image, c: f64, rng: &mut impl Rng) -> Image {
     img.from_unit(&img.to_unit().iter().map(|x| x + n.sample(rng)).collect::<Vec<_>>())
 }
 
-/// Poisson(x·c)/c per value (photon noise).
+/// Poisson(x·c)/c per value (photon noise). The 256 possible rates each get their sampler once.
 pub fn shot_noise(img: &Image, c: f64, rng: &mut impl Rng) -> Image {
+    let mut samplers: Vec<Option<Poisson<f64>>> = vec![None; 256];
     let out: Vec<f64> = img
-        .to_unit()
+        .data
         .iter()
-        .map(|&x| if x <= 0.0 { 0.0 } else { Poisson::new(x * c).map_or(0.0, |p| p.sample(rng)) / c })
+        .map(|&v| {
+            if v == 0 {
+                return 0.0;
+            }
+            let p =
+                samplers[v as usize].get_or_insert_with(|| Poisson::new(v as f64 / 255.0 * c).expect("positive rate"));
+            p.sample(rng) / c
+        })
         .collect();
     img.from_unit(&out)
 }

@@ -1,0 +1,70 @@
+//! `robustcnn corrupt bench`: the speed of the corruption engine, printed as numbers to record.
+use crate::corrupt_cmd::EngineArgs;
+use anyhow::Result;
+use corrupt::{Image, ImageSet, ALL};
+use std::time::Instant;
+
+/// A smooth textured picture (waves and a bright square), so that blurs and codecs do real work.
+fn picture(side: usize, index: usize) -> Vec<u8> {
+    (0..side * side * 3)
+        .map(|i| {
+            let (y, x, c) = ((i / 3 / side) as f64, (i / 3 % side) as f64, (i % 3) as f64);
+            let s = side as f64;
+            let square = if (y - s / 2.0).abs() < s / 5.0 && (x - s / 3.0).abs() < s / 6.0 { 60.0 } else { 0.0 };
+            let k = index as f64 * 0.37;
+            (110.0 + 50.0 * (x / 3.0 + c + k).sin() + 40.0 * (y / 4.0 - c).cos() + square) as u8
+        })
+        .collect()
+}
+
+pub fn run(sizes: &[usize], images: usize, full_set: bool, engine: &EngineArgs) -> Result<()> {
+    let corruptor = engine.corruptor()?;
+    let images = images.max(1);
+    println!(
+        "ms per image, one thread, {images} images per severity, severities 1-5 ({})",
+        engine.describe(&corruptor, (32, 32)).replace("preset cifar", "preset by size")
+    );
+    print!("{:<18}", "corruption");
+    sizes.iter().for_each(|s| print!(" {:>10}", format!("{s}px")));
+    println!();
+    let mut totals = vec![0.0; sizes.len()];
+    for name in ALL {
+        print!("{name:<18}");
+        for (k, &side) in sizes.iter().enumerate() {
+            let pics: Vec<Image> =
+                (0..images).map(|i| Image::new(picture(side, i), side, side, 3)).collect::<corrupt::Result<_>>()?;
+            // Warm-up: builds cached frost textures outside the timing.
+            corruptor.apply(&pics[0], name, 1, &mut corrupt::rng_for(engine.seed, name, 1, 0))?;
+            let t = Instant::now();
+            for s in 1..=5u8 {
+                for (i, p) in pics.iter().enumerate() {
+                    corruptor.apply(p, name, s, &mut corrupt::rng_for(engine.seed, name, s, i as u64))?;
+                }
+            }
+            let ms = t.elapsed().as_secs_f64() * 1e3 / (5 * images) as f64;
+            totals[k] += ms;
+            print!(" {ms:>10.3}");
+        }
+        println!();
+    }
+    print!("{:<18}", "mean");
+    totals.iter().for_each(|t| print!(" {:>10.3}", t / ALL.len() as f64));
+    println!();
+    if full_set {
+        let threads = corrupt::batch::threads(engine.workers);
+        let data: Vec<u8> = (0..10_000).flat_map(|i| picture(32, i)).collect();
+        let set = ImageSet { data: &data, height: 32, width: 32, channels: 3 };
+        let t = Instant::now();
+        for name in ALL {
+            for s in 1..=5u8 {
+                corrupt::corrupt_set(&corruptor, set, name, s, engine.seed, engine.workers, &|_| {})?;
+            }
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "full CIFAR-10-C-sized set: 950000 images in {secs:.1} s on {threads} threads ({:.0} img/s)",
+            950_000.0 / secs
+        );
+    }
+    Ok(())
+}
