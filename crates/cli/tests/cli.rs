@@ -1,18 +1,7 @@
 //! The command line: exit codes and the one-line errors a user sees.
-use std::process::{Command, Output};
-
-fn robustcnn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_robustcnn")).args(args).output().unwrap()
-}
-
-/// Runs a command that must fail; returns its stderr, checking it is one line starting with "error: ".
-fn fails(args: &[&str]) -> String {
-    let out = robustcnn(args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
-    assert!(err.starts_with("error: ") && err.trim_end().lines().count() == 1, "{args:?}: {err}");
-    err
-}
+mod common;
+use common::{fails, robustcnn};
+use std::process::Command;
 
 #[test]
 fn models_lists_every_model_with_its_stages() {

@@ -1,25 +1,7 @@
 //! `corrupt` and `eval corruptions` from the command line, on the embedded Fashion-MNIST subset.
+mod common;
+use common::{fails, ok};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn robustcnn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_robustcnn")).args(args).output().unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = robustcnn(args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Runs a command that must fail; returns its one-line stderr.
-fn fails(args: &[&str]) -> String {
-    let out = robustcnn(args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
-    assert!(err.starts_with("error: ") && err.trim_end().lines().count() == 1, "{args:?}: {err}");
-    err
-}
 
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
