@@ -328,7 +328,7 @@ fn preview(path: &Path, out: &Path, corruptions: &str, zoom: Option<usize>, engi
         image::open(path).with_context(|| format!("{}: not a readable PNG or JPEG image", path.display()))?.to_rgb8();
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
     let img = Image::new(rgb.into_raw(), h, w, 3)?;
-    let z = zoom.unwrap_or_else(|| 96usize.div_ceil(h.min(w)).max(1));
+    let z = zoom.unwrap_or_else(|| 96usize.div_ceil(h.min(w))).max(1);
     let (gap, tw, th) = (2, w * z, h * z);
     let (cols, rows) = (6, names.len());
     let mut sheet = image::RgbImage::from_pixel(
