@@ -19,7 +19,14 @@ pub enum FrostSource {
     /// Drawn by [`procedural_texture`], sized to the image.
     Procedural,
     /// Photographs read from a directory, sorted by file name; the first five are used.
-    Photographs(Arc<Vec<Image>>),
+    Photographs(Arc<Photographs>),
+}
+
+/// Frost photographs and their copies scaled for each preset and image size.
+#[derive(Debug)]
+pub struct Photographs {
+    originals: Vec<Image>,
+    scaled: Cache<(Preset, usize, usize)>,
 }
 
 impl FrostSource {
@@ -49,7 +56,7 @@ impl FrostSource {
                 Image::new(rgb.into_raw(), h as usize, w as usize, 3)
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(FrostSource::Photographs(Arc::new(textures)))
+        Ok(FrostSource::Photographs(Arc::new(Photographs { originals: textures, scaled: OnceLock::new() })))
     }
 }
 
@@ -184,11 +191,9 @@ fn cover(t: &Image, (h, w): (usize, usize)) -> f64 {
 pub(crate) fn textures_for(source: &FrostSource, preset: Preset, size: (usize, usize)) -> Textures {
     match source {
         FrostSource::Procedural => procedural_set(size.0.max(size.1)),
-        FrostSource::Photographs(photos) => {
-            static CACHE: Cache<(usize, Preset, usize, usize)> = OnceLock::new();
-            let key = (Arc::as_ptr(photos) as usize, preset, size.0, size.1);
-            cached(&CACHE, key, || photos.iter().map(|t| scaled_photo(t, preset, size)).collect())
-        }
+        FrostSource::Photographs(photos) => cached(&photos.scaled, (preset, size.0, size.1), || {
+            photos.originals.iter().map(|t| scaled_photo(t, preset, size)).collect()
+        }),
     }
 }
 

@@ -1,7 +1,7 @@
 //! NumPy `.npy` files of u8 arrays (format 1.0 written; 1.0, 2.0 and 3.0 read), as CIFAR-10-C ships them:
 //! magic `\x93NUMPY`, version, header length, a Python-dict header padded to 64 bytes, C-order data.
 use crate::{Error, Result};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
@@ -45,8 +45,8 @@ pub struct Array {
     pub data: Vec<u8>,
 }
 
-/// Parses `.npy` bytes; `path` names the file in errors.
-pub fn parse(path: &Path, bytes: &[u8]) -> Result<Array> {
+/// The shape and the data's offset, from the start of `.npy` bytes (at least the whole header).
+fn parse_header(path: &Path, bytes: &[u8]) -> Result<(Vec<usize>, usize)> {
     let bad = |what: String| Error::File { path: path.to_path_buf(), what };
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
         return Err(bad("not a .npy file (no \\x93NUMPY magic)".into()));
@@ -80,12 +80,36 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Array> {
         .map(|d| d.parse::<usize>())
         .collect::<std::result::Result<_, _>>()
         .map_err(|_| bad(format!("bad shape ({dims})")))?;
-    let body = &bytes[start + len..];
+    Ok((shape, start + len))
+}
+
+/// Checks that `data_len` bytes fill `shape` exactly.
+fn check_data_len(path: &Path, shape: &[usize], data_len: u64) -> Result<()> {
     let expected = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).unwrap_or(usize::MAX);
-    if body.len() != expected {
-        return Err(bad(format!("shape {shape:?} needs {expected} bytes of data, the file holds {}", body.len())));
+    if data_len != expected as u64 {
+        let what = format!("shape {shape:?} needs {expected} bytes of data, the file holds {data_len}");
+        return Err(Error::File { path: path.to_path_buf(), what });
     }
-    Ok(Array { shape, data: body.to_vec() })
+    Ok(())
+}
+
+/// Parses `.npy` bytes; `path` names the file in errors.
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Array> {
+    let (shape, offset) = parse_header(path, bytes)?;
+    check_data_len(path, &shape, (bytes.len() - offset) as u64)?;
+    Ok(Array { shape, data: bytes[offset..].to_vec() })
+}
+
+/// The shape of a complete u8 `.npy` file, reading only its header (and the file's size).
+pub fn read_shape(path: &Path) -> Result<Vec<usize>> {
+    let io = |e: std::io::Error| Error::File { path: path.to_path_buf(), what: e.to_string() };
+    let mut head = Vec::new();
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    file.take(1 << 16).read_to_end(&mut head).map_err(io)?;
+    let (shape, offset) = parse_header(path, &head)?;
+    check_data_len(path, &shape, size - offset as u64)?;
+    Ok(shape)
 }
 
 /// Reads a u8 `.npy` file.

@@ -21,6 +21,12 @@ fn round_trip_through_a_file() {
     npy::write(&p, &[2, 3, 4], &data).unwrap();
     assert!(!dir.path().join("labels.npy.tmp").exists());
     assert_eq!(npy::read(&p).unwrap(), npy::Array { shape: vec![2, 3, 4], data });
+    // The shape alone, from the header and the file size; a truncated file is not taken as complete.
+    assert_eq!(npy::read_shape(&p).unwrap(), vec![2, 3, 4]);
+    let bytes = std::fs::read(&p).unwrap();
+    std::fs::write(&p, &bytes[..bytes.len() - 1]).unwrap();
+    let e = npy::read_shape(&p).unwrap_err().to_string();
+    assert!(e.contains("shape [2, 3, 4] needs 24 bytes of data, the file holds 23"), "{e}");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Common-corruption evaluation (METHODS.md §4.1.4): accuracy per corruption × severity, generated on
 //! the fly or read from a published -C directory, and the field's summary numbers.
-use super::clean::predict;
+use super::clean::{metrics_from_probs, predict};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::models::Network;
@@ -151,18 +151,7 @@ pub struct Evaluator<'a> {
 /// Top-1 accuracy on images (u8 HWC, back to back, shaped like `like`) with `labels`.
 pub fn accuracy_on(model: Evaluator, like: &Dataset, images: Vec<u8>, labels: &[u16]) -> f64 {
     let ds = Dataset { images, labels: labels.to_vec(), ..like.clone_empty() };
-    let k = ds.num_classes();
-    let probs = predict(model.net, &ds, model.batch, model.device);
-    let correct = labels
-        .iter()
-        .enumerate()
-        .filter(|&(i, &y)| {
-            let p = &probs[i * k..(i + 1) * k];
-            let best = p.iter().enumerate().fold((0, f32::MIN), |b, (j, &v)| if v > b.1 { (j, v) } else { b }).0;
-            best == y as usize
-        })
-        .count();
-    correct as f64 / labels.len().max(1) as f64
+    metrics_from_probs(&predict(model.net, &ds, model.batch, model.device), labels, &ds.class_names).top1
 }
 
 /// What to evaluate on the fly.
@@ -187,9 +176,12 @@ pub fn evaluate_on_the_fly(
     let set = ImageSet { data: &test.images, height: test.height, width: test.width, channels: test.channels };
     let (tx, rx) = std::sync::mpsc::sync_channel::<corrupt::Result<Vec<u8>>>(1);
     std::thread::scope(|scope| {
-        let producer_jobs = jobs.clone();
+        // Owned here, the receiver is dropped when this body returns, even early on an error, so a
+        // producer blocked on a full channel is released instead of the scope waiting on it forever.
+        let rx = rx;
+        let jobs = &jobs;
         scope.spawn(move || {
-            for (name, s) in producer_jobs {
+            for &(name, s) in jobs {
                 let bytes = corrupt::corrupt_set(plan.corruptor, set, name, s, plan.seed, plan.workers, &|_| {});
                 if tx.send(bytes).is_err() {
                     return;
