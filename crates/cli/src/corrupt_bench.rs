@@ -4,19 +4,6 @@ use anyhow::Result;
 use corrupt::{Image, ImageSet, ALL};
 use std::time::Instant;
 
-/// A smooth textured picture (waves and a bright square), so that blurs and codecs do real work.
-fn picture(side: usize, index: usize) -> Vec<u8> {
-    (0..side * side * 3)
-        .map(|i| {
-            let (y, x, c) = ((i / 3 / side) as f64, (i / 3 % side) as f64, (i % 3) as f64);
-            let s = side as f64;
-            let square = if (y - s / 2.0).abs() < s / 5.0 && (x - s / 3.0).abs() < s / 6.0 { 60.0 } else { 0.0 };
-            let k = index as f64 * 0.37;
-            (110.0 + 50.0 * (x / 3.0 + c + k).sin() + 40.0 * (y / 4.0 - c).cos() + square) as u8
-        })
-        .collect()
-}
-
 pub fn run(sizes: &[usize], images: usize, full_set: bool, engine: &EngineArgs) -> Result<()> {
     let corruptor = engine.corruptor()?;
     let images = images.max(1);
@@ -31,8 +18,7 @@ pub fn run(sizes: &[usize], images: usize, full_set: bool, engine: &EngineArgs) 
     for name in ALL {
         print!("{name:<18}");
         for (k, &side) in sizes.iter().enumerate() {
-            let pics: Vec<Image> =
-                (0..images).map(|i| Image::new(picture(side, i), side, side, 3)).collect::<corrupt::Result<_>>()?;
+            let pics: Vec<Image> = (0..images).map(|i| corrupt::sample_picture(side, i)).collect();
             // Warm-up: builds cached frost textures outside the timing.
             corruptor.apply(&pics[0], name, 1, &mut corrupt::rng_for(engine.seed, name, 1, 0))?;
             let t = Instant::now();
@@ -52,7 +38,7 @@ pub fn run(sizes: &[usize], images: usize, full_set: bool, engine: &EngineArgs) 
     println!();
     if full_set {
         let threads = corrupt::batch::threads(engine.workers);
-        let data: Vec<u8> = (0..10_000).flat_map(|i| picture(32, i)).collect();
+        let data: Vec<u8> = (0..10_000).flat_map(|i| corrupt::sample_picture(32, i).data).collect();
         let set = ImageSet { data: &data, height: 32, width: 32, channels: 3 };
         let t = Instant::now();
         for name in ALL {

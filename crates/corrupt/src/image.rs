@@ -45,3 +45,18 @@ impl Image {
         Image { channels: c, ..self.from_unit(&interleaved) }
     }
 }
+
+/// A smooth synthetic RGB picture (waves and a bright square, phase shifted by `index`), closer to a
+/// photograph than noise: blurs, codecs and edge detectors do real work on it. For tests and benchmarks.
+pub fn sample_picture(side: usize, index: usize) -> Image {
+    let s = side as f64;
+    let data = (0..side * side * 3)
+        .map(|i| {
+            let (y, x, c) = ((i / 3 / side) as f64, (i / 3 % side) as f64, (i % 3) as f64);
+            let square = if (y - s / 2.0).abs() < s / 5.0 && (x - s / 3.0).abs() < s / 6.0 { 60.0 } else { 0.0 };
+            let k = index as f64 * 0.37;
+            (110.0 + 50.0 * (x / 3.0 + c + k).sin() + 40.0 * (y / 4.0 - c).cos() + square) as u8
+        })
+        .collect();
+    Image { data, height: side, width: side, channels: 3 }
+}

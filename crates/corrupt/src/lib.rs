@@ -21,7 +21,7 @@ pub mod weather;
 
 pub use crate::batch::{corrupt_set, ImageSet};
 pub use crate::frost::FrostSource;
-pub use crate::image::Image;
+pub use crate::image::{sample_picture, Image};
 pub use crate::presets::{Corruptor, Preset};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

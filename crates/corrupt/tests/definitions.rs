@@ -122,24 +122,6 @@ fn blurs_preserve_a_constant_image_and_the_mean() {
     assert!(kernel[8 * 17 + 8] > kernel[8 * 17 + 10] * 100.0);
 }
 
-/// A smooth RGB picture with edges (waves and a bright square), closer to a photograph than noise.
-fn smooth_picture(size: usize) -> Image {
-    let data = (0..size * size * 3)
-        .map(|i| {
-            let (y, x, c) = ((i / 3 / size) as f64, (i / 3 % size) as f64, (i % 3) as f64);
-            let square = if (y - size as f64 / 2.0).abs() < size as f64 / 5.0
-                && (x - size as f64 / 3.0).abs() < size as f64 / 6.0
-            {
-                60.0
-            } else {
-                0.0
-            };
-            (110.0 + 50.0 * (x / 3.0 + c).sin() + 40.0 * (y / 4.0 - c).cos() + square) as u8
-        })
-        .collect();
-    Image::new(data, size, size, 3).unwrap()
-}
-
 /// Corruptions whose mean deviation grows with severity by definition.
 const ORDERED: [&str; 12] = [
     "gaussian_noise",
@@ -163,7 +145,7 @@ fn deviation(a: &Image, b: &Image) -> f64 {
 #[test]
 fn every_corruption_keeps_shape_is_deterministic_and_grows_with_severity() {
     for (preset, size) in [(Preset::Cifar, 32), (Preset::ImageNet, 96), (Preset::Sized, 80)] {
-        let img = smooth_picture(size);
+        let img = corrupt::sample_picture(size, 0);
         for name in ALL {
             let mut prev = 0.0;
             for s in 1..=5 {
