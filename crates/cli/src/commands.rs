@@ -186,12 +186,41 @@ fn parse_input(s: &str) -> Result<[i64; 3]> {
     }
 }
 
+/// `bench --attacks`: FGSM and PGD-10 images/s per model.
+fn bench_attacks(a: &BenchArgs, input: [i64; 3], device: tch::Device) -> Result<()> {
+    println!(
+        "{:<16} {:>5} {:>8} {:>12} {:>13} {:>9}",
+        "model", "batch", "input", "FGSM img/s", "PGD-10 img/s", "peak MiB"
+    );
+    let mut all = Vec::new();
+    for m in &a.models {
+        let r = robustcnn::bench::attacks(m, a.batch, input, a.iters, device)?;
+        println!(
+            "{:<16} {:>5} {:>8} {:>12.1} {:>13.1} {:>9.0}",
+            r.model, r.batch, a.input, r.fgsm_images_per_s, r.pgd10_images_per_s, r.peak_rss_mib
+        );
+        all.push(r);
+    }
+    println!(
+        "libtorch threads: {}; PGD-10 is ℓ∞, ε 8/255, α 2/255, random start; model in eval mode",
+        tch::get_num_threads()
+    );
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_string_pretty(&all)?)
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+    }
+    Ok(())
+}
+
 pub fn bench(a: &BenchArgs) -> Result<()> {
     let input = parse_input(&a.input)?;
     if a.batch <= 0 || a.iters == 0 {
         bail!("--batch and --iters must be at least 1");
     }
     let device = robustcnn::device::parse(&a.device)?;
+    if a.attacks {
+        return bench_attacks(a, input, device);
+    }
     println!(
         "{:<16} {:>5} {:>8} {:>12} {:>12} {:>8} {:>12} {:>12} {:>9}",
         "model", "batch", "input", "train img/s", "fwd+bwd/s", "opt ms", "infer img/s", "in-grad/s", "peak MiB"

@@ -2,6 +2,7 @@
 mod commands;
 mod corrupt_bench;
 mod corrupt_cmd;
+mod eval_attack_cmd;
 mod eval_corruptions_cmd;
 
 use clap::{Args, Parser, Subcommand};
@@ -92,6 +93,9 @@ enum EvalCommand {
     /// Accuracy under the common corruptions (CIFAR-10-C / ImageNet-C protocol): per corruption and
     /// severity, on the fly or from a -C directory, with CE and mCE.
     Corruptions(eval_corruptions_cmd::EvalCorruptionsArgs),
+    /// Robust accuracy under adversarial attacks (FGSM, PGD, APGD-CE + APGD-T) per budget, with
+    /// gradient-masking checks, per-sample outcomes and a plot.
+    Attack(eval_attack_cmd::EvalAttackArgs),
 }
 
 #[derive(Args)]
@@ -165,6 +169,9 @@ pub struct BenchArgs {
     /// Where --epoch finds its files (as for train --data-dir).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Measure the FGSM and PGD-10 attacks (images/s) instead of training and inference.
+    #[arg(long)]
+    pub attacks: bool,
 }
 
 fn main() {
@@ -179,6 +186,7 @@ fn main() {
         Command::Train(a) => commands::train(&a),
         Command::Eval(EvalCommand::Clean(a)) => commands::eval_clean(&a),
         Command::Eval(EvalCommand::Corruptions(a)) => eval_corruptions_cmd::run(&a),
+        Command::Eval(EvalCommand::Attack(a)) => eval_attack_cmd::run(&a),
         Command::Corrupt(a) => corrupt_cmd::run(&a),
         Command::Models => commands::models(),
         Command::Data(DataCommand::List) => commands::data_list(),

@@ -94,3 +94,50 @@ pub fn run(model: &str, batch: i64, input: [i64; 3], iters: usize, device: Devic
         peak_rss_mib: peak_rss_mib(),
     })
 }
+
+/// Attack throughput of one model at one batch size.
+#[derive(Clone, Debug, Serialize)]
+pub struct AttackBenchResult {
+    pub model: String,
+    pub batch: i64,
+    pub input: [i64; 3],
+    pub threads: i32,
+    pub fgsm_images_per_s: f64,
+    /// PGD-10, ℓ∞, ε 8/255, α 2/255, random start (the reference setting).
+    pub pgd10_images_per_s: f64,
+    pub peak_rss_mib: f64,
+}
+
+/// Times the real FGSM and PGD-10 attacks on random images with the model in eval mode.
+pub fn attacks(model: &str, batch: i64, input: [i64; 3], iters: usize, device: Device) -> Result<AttackBenchResult> {
+    use crate::attacks::{Attack, AttackBatch, Fgsm, Pgd};
+    let vs = VarStore::new(device);
+    let c = input[0] as usize;
+    let spec = ModelSpec { in_channels: input[0], num_classes: 10, mean: vec![0.5; c], std: vec![0.25; c] };
+    let net = crate::rng::with_torch_seed(0, &[], || models::build(&vs.root(), model, &spec))?;
+    let (x, y) = crate::rng::with_torch_seed(0, &[1], || {
+        (
+            Tensor::rand([batch, input[0], input[1], input[2]], (Kind::Float, device)),
+            Tensor::randint(10, [batch], (Kind::Int64, device)),
+        )
+    });
+    let ids: Vec<u64> = (0..batch as u64).collect();
+    let b = AttackBatch { x: &x, y: &y, ids: &ids, seed: 0 };
+    let fgsm = Fgsm { eps: 8.0 / 255.0 };
+    let pgd = Pgd::linf(8.0 / 255.0, 2.0 / 255.0, 10, 10);
+    let fgsm_rate = timed(iters, 3, batch, device, || {
+        let _ = fgsm.perturb(&net, &b);
+    });
+    let pgd_rate = timed(iters.div_ceil(5).max(2), 1, batch, device, || {
+        let _ = pgd.perturb(&net, &b);
+    });
+    Ok(AttackBenchResult {
+        model: model.to_string(),
+        batch,
+        input,
+        threads: tch::get_num_threads(),
+        fgsm_images_per_s: fgsm_rate,
+        pgd10_images_per_s: pgd_rate,
+        peak_rss_mib: peak_rss_mib(),
+    })
+}

@@ -1,7 +1,8 @@
 //! robustcnn: train CNNs that stay right when their input is degraded, and measure it.
 //!
 //! The library behind the `robustcnn` command: dataset readers and the threaded loader ([`data`]),
-//! staged models ([`models`]), the training loop ([`train`]) and evaluation ([`eval`]).
+//! staged models ([`models`]), adversarial attacks ([`attacks`]), the training loop ([`train`]) and evaluation ([`eval`]).
+pub mod attacks;
 pub mod bench;
 pub mod config;
 pub mod data;

@@ -91,3 +91,34 @@ fn registry_errors_list_the_names() {
     let bad = ModelSpec { std: vec![0.0], ..spec(1) };
     assert!(models::build(&vs.root(), "small-cnn", &bad).is_err());
 }
+
+#[test]
+fn folded_conv_bn_in_eval_mode_equals_conv_then_batch_norm() {
+    use tch::nn::ModuleT;
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let cb = robustcnn::models::blocks::conv_bn(vs.root() / "c", vs.root() / "b", 3, 8, 3, 2, 1);
+    let vars = vs.variables();
+    tch::manual_seed(6);
+    tch::no_grad(|| {
+        for name in ["b.weight", "b.bias", "b.running_mean"] {
+            vars[name].shallow_clone().copy_(&Tensor::randn([8], (Kind::Float, tch::Device::Cpu)));
+        }
+        vars["b.running_var"].shallow_clone().copy_(&(Tensor::rand([8], (Kind::Float, tch::Device::Cpu)) + 0.1));
+    });
+    let x = Tensor::randn([4, 3, 9, 9], (Kind::Float, tch::Device::Cpu));
+    let folded = tch::no_grad(|| cb.forward_t(&x, false));
+    let reference = tch::no_grad(|| {
+        x.conv2d(&vars["c.weight"], None::<Tensor>, [2], [1], [1], 1).batch_norm(
+            Some(&vars["b.weight"]),
+            Some(&vars["b.bias"]),
+            Some(&vars["b.running_mean"]),
+            Some(&vars["b.running_var"]),
+            false,
+            0.1,
+            1e-5,
+            false,
+        )
+    });
+    let diff = (folded - &reference).abs().max().double_value(&[]);
+    assert!(diff < 1e-5 * reference.abs().max().double_value(&[]).max(1.0), "max difference {diff}");
+}

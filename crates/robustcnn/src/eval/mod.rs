@@ -1,4 +1,6 @@
-//! Evaluation: clean accuracy and calibration, and common corruptions.
+//! Evaluation: clean accuracy and calibration, common corruptions, and adversarial attacks.
+pub mod attack_report;
+pub mod attacks;
 pub mod clean;
 pub mod corruptions;
 pub mod plot;

@@ -1,6 +1,6 @@
 //! The model zoo. Every model is a [`Network`]: normalization, then named stages, the last of which
 //! ("head") produces logits, so methods can cut the forward pass at any stage (DESIGN.md "staged model").
-mod blocks;
+pub mod blocks;
 mod preact;
 mod resnet_cifar;
 mod resnet_imagenet;

@@ -1,17 +1,15 @@
 //! CIFAR ResNet-20/32/56 (He et al. 2016, §4.2): 3 stages of n basic blocks, 16/32/64 channels,
 //! parameter-free "option A" shortcuts (strided identity, zero-padded channels).
-use super::blocks::{bn, conv, pool_linear_head};
+use super::blocks::{conv_bn, pool_linear_head};
 use super::{ModelSpec, Stage};
 use tch::nn::{self, ModuleT};
 
 fn basic_block(p: nn::Path, cin: i64, cout: i64, stride: i64) -> impl ModuleT {
-    let c1 = conv(&p / "conv1", cin, cout, 3, stride, 1);
-    let b1 = bn(&p / "bn1", cout);
-    let c2 = conv(&p / "conv2", cout, cout, 3, 1, 1);
-    let b2 = bn(&p / "bn2", cout);
+    let cb1 = conv_bn(&p / "conv1", &p / "bn1", cin, cout, 3, stride, 1);
+    let cb2 = conv_bn(&p / "conv2", &p / "bn2", cout, cout, 3, 1, 1);
     nn::func_t(move |x, train| {
-        let y = b1.forward_t(&x.apply(&c1), train).relu();
-        let y = b2.forward_t(&y.apply(&c2), train);
+        let y = cb1.forward_t(x, train).relu();
+        let y = cb2.forward_t(&y, train);
         let short = if stride != 1 || cin != cout {
             let pad = (cout - cin) / 2;
             x.slice(2, 0, None, stride).slice(3, 0, None, stride).constant_pad_nd([0, 0, 0, 0, pad, cout - cin - pad])
@@ -23,9 +21,8 @@ fn basic_block(p: nn::Path, cin: i64, cout: i64, stride: i64) -> impl ModuleT {
 }
 
 pub fn build(root: &nn::Path, spec: &ModelSpec, n: usize) -> (Vec<&'static str>, Vec<Stage>) {
-    let c1 = conv(root / "conv1", spec.in_channels, 16, 3, 1, 1);
-    let b1 = bn(root / "bn1", 16);
-    let mut stages: Vec<Stage> = vec![Box::new(nn::func_t(move |x, train| b1.forward_t(&x.apply(&c1), train).relu()))];
+    let stem = conv_bn(root / "conv1", root / "bn1", spec.in_channels, 16, 3, 1, 1);
+    let mut stages: Vec<Stage> = vec![Box::new(nn::func_t(move |x, train| stem.forward_t(x, train).relu()))];
     let mut cin = 16;
     for (i, cout) in [16i64, 32, 64].into_iter().enumerate() {
         let mut seq = nn::seq_t();

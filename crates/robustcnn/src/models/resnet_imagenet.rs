@@ -1,42 +1,41 @@
 //! ResNet-18 and ResNet-50 with the ImageNet stem (7×7 stride-2 conv, max-pool), torchvision's names.
-use super::blocks::{bn, conv, pool_linear_head};
+use super::blocks::{conv_bn, pool_linear_head, ConvBn};
 use super::{ModelSpec, Stage};
 use tch::nn::{self, ModuleT};
 
-fn downsample(p: &nn::Path, cin: i64, cout: i64, stride: i64) -> Option<(nn::Conv2D, nn::BatchNorm)> {
-    (stride != 1 || cin != cout)
-        .then(|| (conv(p / "downsample" / 0, cin, cout, 1, stride, 1), bn(p / "downsample" / 1, cout)))
+fn downsample(p: &nn::Path, cin: i64, cout: i64, stride: i64) -> Option<ConvBn> {
+    (stride != 1 || cin != cout).then(|| conv_bn(p / "downsample" / 0, p / "downsample" / 1, cin, cout, 1, stride, 1))
 }
 
-fn residual(x: &tch::Tensor, y: tch::Tensor, down: &Option<(nn::Conv2D, nn::BatchNorm)>, train: bool) -> tch::Tensor {
+fn residual(x: &tch::Tensor, y: tch::Tensor, down: &Option<ConvBn>, train: bool) -> tch::Tensor {
     let s = match down {
-        Some((c, b)) => b.forward_t(&x.apply(c), train),
+        Some(cb) => cb.forward_t(x, train),
         None => x.shallow_clone(),
     };
     (y + s).relu()
 }
 
 fn basic(p: nn::Path, cin: i64, planes: i64, stride: i64) -> (Box<dyn ModuleT>, i64) {
-    let (c1, b1) = (conv(&p / "conv1", cin, planes, 3, stride, 1), bn(&p / "bn1", planes));
-    let (c2, b2) = (conv(&p / "conv2", planes, planes, 3, 1, 1), bn(&p / "bn2", planes));
+    let cb1 = conv_bn(&p / "conv1", &p / "bn1", cin, planes, 3, stride, 1);
+    let cb2 = conv_bn(&p / "conv2", &p / "bn2", planes, planes, 3, 1, 1);
     let down = downsample(&p, cin, planes, stride);
     let f = nn::func_t(move |x, train| {
-        let y = b1.forward_t(&x.apply(&c1), train).relu();
-        residual(x, b2.forward_t(&y.apply(&c2), train), &down, train)
+        let y = cb1.forward_t(x, train).relu();
+        residual(x, cb2.forward_t(&y, train), &down, train)
     });
     (Box::new(f), planes)
 }
 
 fn bottleneck(p: nn::Path, cin: i64, planes: i64, stride: i64) -> (Box<dyn ModuleT>, i64) {
     let cout = planes * 4;
-    let (c1, b1) = (conv(&p / "conv1", cin, planes, 1, 1, 1), bn(&p / "bn1", planes));
-    let (c2, b2) = (conv(&p / "conv2", planes, planes, 3, stride, 1), bn(&p / "bn2", planes));
-    let (c3, b3) = (conv(&p / "conv3", planes, cout, 1, 1, 1), bn(&p / "bn3", cout));
+    let cb1 = conv_bn(&p / "conv1", &p / "bn1", cin, planes, 1, 1, 1);
+    let cb2 = conv_bn(&p / "conv2", &p / "bn2", planes, planes, 3, stride, 1);
+    let cb3 = conv_bn(&p / "conv3", &p / "bn3", planes, cout, 1, 1, 1);
     let down = downsample(&p, cin, cout, stride);
     let f = nn::func_t(move |x, train| {
-        let y = b1.forward_t(&x.apply(&c1), train).relu();
-        let y = b2.forward_t(&y.apply(&c2), train).relu();
-        residual(x, b3.forward_t(&y.apply(&c3), train), &down, train)
+        let y = cb1.forward_t(x, train).relu();
+        let y = cb2.forward_t(&y, train).relu();
+        residual(x, cb3.forward_t(&y, train), &down, train)
     });
     (Box::new(f), cout)
 }
@@ -47,10 +46,9 @@ pub fn build(
     bottlenecks: bool,
     layers: [usize; 4],
 ) -> (Vec<&'static str>, Vec<Stage>) {
-    let c = conv(root / "conv1", spec.in_channels, 64, 7, 2, 1);
-    let b = bn(root / "bn1", 64);
+    let stem = conv_bn(root / "conv1", root / "bn1", spec.in_channels, 64, 7, 2, 1);
     let mut stages: Vec<Stage> = vec![Box::new(nn::func_t(move |x, train| {
-        b.forward_t(&x.apply(&c), train).relu().max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false)
+        stem.forward_t(x, train).relu().max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false)
     }))];
     let mut cin = 64;
     for (i, planes) in [64i64, 128, 256, 512].into_iter().enumerate() {

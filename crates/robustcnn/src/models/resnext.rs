@@ -1,5 +1,5 @@
 //! ResNeXt-29 4×32d for 32×32 inputs as TENET and AugMix define it (METHODS.md §2.6), AugMix's names.
-use super::blocks::{bn, conv, linear};
+use super::blocks::{conv_bn, linear};
 use super::{ModelSpec, Stage};
 use tch::nn::{self, ModuleT};
 
@@ -10,21 +10,17 @@ const WIDEN: i64 = 4;
 fn bottleneck(p: nn::Path, cin: i64, cout: i64, stride: i64) -> impl ModuleT {
     // D = cardinality × ⌊base_width × out / (widen × 64)⌋ (§2.6): 128, 256, 512.
     let d = CARDINALITY * (BASE_WIDTH * cout / (WIDEN * 64));
-    let reduce = conv(&p / "conv_reduce", cin, d, 1, 1, 1);
-    let bn_reduce = bn(&p / "bn_reduce", d);
-    let grouped = conv(&p / "conv_conv", d, d, 3, stride, CARDINALITY);
-    let bn_mid = bn(&p / "bn", d);
-    let expand = conv(&p / "conv_expand", d, cout, 1, 1, 1);
-    let bn_expand = bn(&p / "bn_expand", cout);
-    let short = (cin != cout).then(|| {
-        (conv(&p / "shortcut" / "shortcut_conv", cin, cout, 1, stride, 1), bn(&p / "shortcut" / "shortcut_bn", cout))
-    });
+    let reduce = conv_bn(&p / "conv_reduce", &p / "bn_reduce", cin, d, 1, 1, 1);
+    let grouped = conv_bn(&p / "conv_conv", &p / "bn", d, d, 3, stride, CARDINALITY);
+    let expand = conv_bn(&p / "conv_expand", &p / "bn_expand", d, cout, 1, 1, 1);
+    let short = (cin != cout)
+        .then(|| conv_bn(&p / "shortcut" / "shortcut_conv", &p / "shortcut" / "shortcut_bn", cin, cout, 1, stride, 1));
     nn::func_t(move |x, train| {
-        let y = bn_reduce.forward_t(&x.apply(&reduce), train).relu();
-        let y = bn_mid.forward_t(&y.apply(&grouped), train).relu();
-        let y = bn_expand.forward_t(&y.apply(&expand), train);
+        let y = reduce.forward_t(x, train).relu();
+        let y = grouped.forward_t(&y, train).relu();
+        let y = expand.forward_t(&y, train);
         let s = match &short {
-            Some((c, b)) => b.forward_t(&x.apply(c), train),
+            Some(cb) => cb.forward_t(x, train),
             None => x.shallow_clone(),
         };
         (y + s).relu()
@@ -32,9 +28,8 @@ fn bottleneck(p: nn::Path, cin: i64, cout: i64, stride: i64) -> impl ModuleT {
 }
 
 pub fn build(root: &nn::Path, spec: &ModelSpec) -> (Vec<&'static str>, Vec<Stage>) {
-    let c = conv(root / "conv_1_3x3", spec.in_channels, 64, 3, 1, 1);
-    let b = bn(root / "bn_1", 64);
-    let mut stages: Vec<Stage> = vec![Box::new(nn::func_t(move |x, train| b.forward_t(&x.apply(&c), train).relu()))];
+    let stem = conv_bn(root / "conv_1_3x3", root / "bn_1", spec.in_channels, 64, 3, 1, 1);
+    let mut stages: Vec<Stage> = vec![Box::new(nn::func_t(move |x, train| stem.forward_t(x, train).relu()))];
     let mut cin = 64;
     for (i, (cout, stride)) in [(256i64, 1i64), (512, 2), (1024, 2)].into_iter().enumerate() {
         let name = format!("stage_{}", i + 1);

@@ -1,14 +1,13 @@
 //! A small CNN for 28×28 inputs: three 3×3 conv-BN-ReLU layers with two 2×2 max-pools, then a
 //! two-layer classifier on the flattened 64×7×7 map (position matters on images this small).
-use super::blocks::{bn, conv, linear};
+use super::blocks::{conv_bn, linear};
 use super::{ModelSpec, Stage};
 use tch::nn::{self, ModuleT};
 
 fn conv_bn_relu(root: &nn::Path, i: usize, cin: i64, cout: i64, pool: bool) -> Stage {
-    let c = conv(root / format!("conv{i}"), cin, cout, 3, 1, 1);
-    let b = bn(root / format!("bn{i}"), cout);
+    let cb = conv_bn(root / format!("conv{i}"), root / format!("bn{i}"), cin, cout, 3, 1, 1);
     Box::new(nn::func_t(move |x, train| {
-        let y = b.forward_t(&x.apply(&c), train).relu();
+        let y = cb.forward_t(x, train).relu();
         if pool {
             y.max_pool2d_default(2)
         } else {

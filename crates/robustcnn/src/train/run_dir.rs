@@ -142,4 +142,16 @@ impl RunDir {
         checkpoint::write_bytes_atomic(&dir.join("corruptions.csv"), r.cells_csv().as_bytes())?;
         checkpoint::write_bytes_atomic(&dir.join("corruptions.svg"), r.plot_svg().as_bytes())
     }
+
+    /// Writes results/attacks.json, attacks.csv, attacks.svg and the per-sample attack_samples.json.
+    pub fn write_attack_results(&self, r: &crate::eval::attack_report::AttackReport) -> Result<()> {
+        let dir = self.dir.join("results");
+        std::fs::create_dir_all(&dir).at(&dir)?;
+        let text = serde_json::to_string_pretty(r).unwrap_or_default();
+        checkpoint::write_bytes_atomic(&dir.join("attacks.json"), text.as_bytes())?;
+        let samples = serde_json::to_string(&r.samples_json()).unwrap_or_default();
+        checkpoint::write_bytes_atomic(&dir.join("attack_samples.json"), samples.as_bytes())?;
+        checkpoint::write_bytes_atomic(&dir.join("attacks.csv"), r.csv().as_bytes())?;
+        checkpoint::write_bytes_atomic(&dir.join("attacks.svg"), r.plot_svg().as_bytes())
+    }
 }

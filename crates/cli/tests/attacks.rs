@@ -1,0 +1,58 @@
+//! `robustcnn eval attack` end to end on a short run: the result files, numbers that recompute from
+//! the per-sample outcomes, and one clear error per bad option.
+mod common;
+use common::{fails, ok, robustcnn};
+
+fn json(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn eval_attack_writes_results_that_recompute_from_the_per_sample_outcomes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let r = run.display().to_string();
+    ok(&["train", "--quiet", "--steps", "8", "--batch-size", "64", "--val-fraction", "0.5", "--out", &r]);
+    let base = ["eval", "attack", &r, "--limit", "48", "--steps", "3", "--apgd-iters", "3"];
+    let text = ok(&[&base[..], &["--attack", "fgsm,pgd,apgd", "--eps", "2/255,0.03"]].concat());
+    assert!(text.contains("APGD-CE + APGD-T") && text.contains("worst case") && text.contains("ε=2/255"), "{text}");
+    let report = json(&run.join("results/attacks.json"));
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 6);
+    let samples = json(&run.join("results/attack_samples.json"));
+    let labels = samples["labels"].as_array().unwrap();
+    assert_eq!(labels.len(), 48);
+    for (res, per) in results.iter().zip(samples["attacks"].as_array().unwrap()) {
+        let correct: Vec<u64> = per["correct"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        let recomputed = correct.iter().sum::<u64>() as f64 / 48.0;
+        // serde_json parses floats to within an ulp or so, not exactly.
+        assert!((res["robust_accuracy"].as_f64().unwrap() - recomputed).abs() < 1e-12, "{}", res["attack"]);
+        assert!(res["max_perturbation"].as_f64().unwrap() <= res["eps"].as_f64().unwrap() + 1e-6);
+    }
+    assert!(report["large_budget_check"]["robust_accuracy"].as_f64().is_some());
+    for f in ["attacks.csv", "attacks.svg"] {
+        assert!(run.join("results").join(f).is_file(), "{f}");
+    }
+
+    // Bad options: one line each, naming the option and what was expected.
+    let e = fails(&[&base[..], &["--attack", "deepfool"]].concat());
+    assert!(e.contains("--attack deepfool: unknown attack (attacks: fgsm, pgd, apgd-ce, apgd-t, apgd"), "{e}");
+    let e = fails(&[&base[..], &["--eps", "-8/255"]].concat());
+    assert!(e.contains("--eps -8/255: expected a non-negative number or a fraction such as 8/255"), "{e}");
+    let e = fails(&[&base[..], &["--eps", "eight"]].concat());
+    assert!(e.contains("--eps eight: expected a non-negative number"), "{e}");
+    let e = fails(&["eval", "attack", &r, "--steps", "0"]);
+    assert!(e.contains("--steps 0: PGD needs at least 1 step"), "{e}");
+    let e = fails(&[&base[..], &["--attack", "pgd", "--target", "10"]].concat());
+    assert!(e.contains("--target 10: class out of range (the dataset has 10 classes, 0–9)"), "{e}");
+    let e = fails(&[&base[..], &["--attack", "fgsm", "--norm", "l2"]].concat());
+    assert!(e.contains("FGSM is an ℓ∞ attack"), "{e}");
+    let e = fails(&[&base[..], &["--norm", "l1"]].concat());
+    assert!(e.contains("--norm l1: expected linf or l2"), "{e}");
+    // A step larger than ε is allowed, with a warning.
+    let out =
+        robustcnn(&[&base[..], &["--attack", "pgd", "--eps", "1/255", "--alpha", "2/255", "--no-sanity"]].concat());
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("warning: --alpha 0.00784 is larger than ε=1/255"), "{err}");
+}

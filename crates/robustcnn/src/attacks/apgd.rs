@@ -1,0 +1,230 @@
+//! APGD (Croce & Hein 2020, `fra31/auto-attack` `apgd`; METHODS.md §4.3): step size 2ε halved at
+//! checkpoints where progress stalls, momentum 0.75, best point kept. APGD-CE is untargeted on
+//! cross-entropy; APGD-T is targeted on the DLR loss, one run per target among the top classes.
+//! [`ApgdEnsemble`] runs them the AutoAttack way and is reported as "APGD-CE + APGD-T", never AutoAttack.
+use super::{input_gradient, l2_norms, start_noise, Attack, AttackBatch, LossKind, Norm, Outcome};
+use crate::models::Network;
+use tch::{Kind, Tensor};
+
+/// Momentum of the update, α in the paper (0.75 for ℓ∞ and ℓ2).
+const MOMENTUM: f64 = 0.75;
+/// Noise streams: restart r of target k draws stream APGD + k·1000 + r.
+const APGD: u64 = 0x4150_4744;
+
+/// One APGD attack: untargeted (APGD-CE with `Ce`, or APGD-DLR) or targeted (APGD-T, DLR loss).
+#[derive(Clone, Debug)]
+pub struct Apgd {
+    pub eps: f64,
+    pub norm: Norm,
+    pub iters: usize,
+    pub restarts: usize,
+    pub loss: LossKind,
+    /// Targeted on the DLR loss, towards each of this many most likely other classes (0: untargeted).
+    pub targets: usize,
+    /// ρ: a checkpoint halves the step size where fewer than ρ·k of the last k steps increased the loss.
+    pub rho: f64,
+}
+
+impl Apgd {
+    /// APGD-CE as in AutoAttack's standard version: 100 iterations, 1 restart.
+    pub fn ce(eps: f64, norm: Norm, iters: usize) -> Apgd {
+        Apgd { eps, norm, iters, restarts: 1, loss: LossKind::Ce, targets: 0, rho: 0.75 }
+    }
+    /// APGD-T as in AutoAttack's standard version: DLR loss, 9 target classes (fewer if the data has fewer).
+    pub fn targeted(eps: f64, norm: Norm, iters: usize, num_classes: i64) -> Apgd {
+        let targets = (num_classes as usize).saturating_sub(1).min(9);
+        Apgd { eps, norm, iters, restarts: 1, loss: LossKind::Dlr, targets, rho: 0.75 }
+    }
+
+    fn project(&self, adv: &Tensor, x: &Tensor) -> Tensor {
+        match self.norm {
+            Norm::Linf => adv.maximum(&(x - self.eps)).minimum(&(x + self.eps)).clamp(0.0, 1.0),
+            Norm::L2 => {
+                let d = adv - x;
+                let n = l2_norms(&d);
+                (x + &d / (&n + 1e-12) * n.clamp_max(self.eps)).clamp(0.0, 1.0)
+            }
+        }
+    }
+
+    /// The first point: uniform (ℓ∞, scaled so its largest entry is ε) or Gaussian (ℓ2, norm ε).
+    fn start(&self, b: &AttackBatch, x: &Tensor, ids: &[u64], stream: u64) -> Tensor {
+        let n = x.size()[0];
+        let t = start_noise(x, ids, b.seed, stream, self.norm == Norm::L2);
+        let scale = match self.norm {
+            Norm::Linf => t.abs().reshape([n, -1]).amax([1i64].as_slice(), true).reshape([n, 1, 1, 1]),
+            Norm::L2 => l2_norms(&t),
+        };
+        (x + t * self.eps / (scale + 1e-12)).clamp(0.0, 1.0)
+    }
+
+    /// `attack_single_run` of auto-attack: returns, per sample, whether it stayed correctly
+    /// classified throughout, and the last iterate that fooled the model (the start where none did).
+    fn single_run(
+        &self,
+        net: &Network,
+        x: &Tensor,
+        y: &Tensor,
+        target: Option<&Tensor>,
+        start: Tensor,
+    ) -> (Tensor, Tensor) {
+        let n = x.size()[0];
+        let iters = self.iters.max(1);
+        let checkpoint_first = ((0.22 * iters as f64) as usize).max(1);
+        let checkpoint_min = ((0.06 * iters as f64) as usize).max(1);
+        let size_decrease = ((0.03 * iters as f64) as usize).max(1);
+        let mut adv = start;
+        let mut best_adv = adv.shallow_clone();
+        let (mut loss, mut grad, logits) = input_gradient(net, &adv, y, target, self.loss, false);
+        let mut acc = logits.argmax(-1, false).eq_tensor(y);
+        let mut best = adv.shallow_clone();
+        let mut grad_best = grad.shallow_clone();
+        let mut loss_best = loss.shallow_clone();
+        let mut step = Tensor::full([n, 1, 1, 1], 2.0 * self.eps, (Kind::Float, x.device()));
+        let mut adv_old = adv.shallow_clone();
+        let mut k = checkpoint_first;
+        let mut since_check = 0;
+        let mut loss_best_last_check = loss_best.shallow_clone();
+        let mut reduced_last_check = acc.ones_like().to_kind(Kind::Bool);
+        let mut loss_steps: Vec<Tensor> = (0..iters).map(|_| loss.zeros_like()).collect();
+        for i in 0..iters {
+            adv = tch::no_grad(|| {
+                let grad2 = &adv - &adv_old;
+                adv_old = adv.shallow_clone();
+                let a = if i > 0 { MOMENTUM } else { 1.0 };
+                let dir = match self.norm {
+                    Norm::Linf => grad.sign(),
+                    Norm::L2 => &grad / (l2_norms(&grad) + 1e-12),
+                };
+                let z = self.project(&(&adv + &step * dir), x);
+                self.project(&(&adv + (&z - &adv) * a + grad2 * (1.0 - a)), x)
+            });
+            let (l, g, logits) = input_gradient(net, &adv, y, target, self.loss, false);
+            (loss, grad) = (l, g);
+            tch::no_grad(|| {
+                let correct = logits.argmax(-1, false).eq_tensor(y);
+                best_adv = best_adv.where_self(&correct.view([-1, 1, 1, 1]), &adv);
+                acc = acc.logical_and(&correct);
+                loss_steps[i] = loss.shallow_clone();
+                let improved = loss.gt_tensor(&loss_best);
+                let m = improved.view([-1, 1, 1, 1]);
+                best = adv.where_self(&m, &best);
+                grad_best = grad.where_self(&m, &grad_best);
+                loss_best = loss.where_self(&improved, &loss_best);
+                since_check += 1;
+                if since_check == k {
+                    let oscillating = oscillation(&loss_steps, i, k, self.rho);
+                    let no_improvement =
+                        reduced_last_check.logical_not().logical_and(&loss_best_last_check.ge_tensor(&loss_best));
+                    let reduce = oscillating.logical_or(&no_improvement);
+                    reduced_last_check = reduce.shallow_clone();
+                    loss_best_last_check = loss_best.shallow_clone();
+                    let m = reduce.view([-1, 1, 1, 1]);
+                    step = (&step * 0.5).where_self(&m, &step);
+                    adv = best.where_self(&m, &adv);
+                    grad = grad_best.where_self(&m, &grad);
+                    k = k.saturating_sub(size_decrease).max(checkpoint_min);
+                    since_check = 0;
+                }
+            });
+        }
+        (acc, best_adv)
+    }
+
+    /// Runs restarts (and targets) on the points of `x` still in `robust`, updating it and `adv`.
+    fn attack_remaining(&self, net: &Network, b: &AttackBatch, robust: &mut Tensor, adv: &mut Tensor) {
+        let rounds: Vec<usize> = if self.targets == 0 { vec![0] } else { (1..=self.targets).collect() };
+        for &t in &rounds {
+            for r in 0..self.restarts.max(1) {
+                let idx = robust.nonzero().squeeze_dim(1);
+                let count = idx.size()[0];
+                if count == 0 {
+                    return;
+                }
+                let ids_all = b.ids;
+                let ids: Vec<u64> = Vec::<i64>::try_from(&idx.to_device(tch::Device::Cpu))
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|&i| ids_all[i as usize])
+                    .collect();
+                let (x, y) = (b.x.index_select(0, &idx), b.y.index_select(0, &idx));
+                let target = (t > 0).then(|| {
+                    // The t-th most likely class other than the top one on the clean image.
+                    tch::no_grad(|| net.forward(&x, false)).argsort(1, true).select(1, t as i64)
+                });
+                let start = self.start(b, &x, &ids, APGD + 1000 * t as u64 + r as u64);
+                let (acc, found) = self.single_run(net, &x, &y, target.as_ref(), start);
+                let fooled = acc.logical_not();
+                let fooled_idx = idx.masked_select(&fooled);
+                let fooled_rows = fooled.nonzero().squeeze_dim(1);
+                let _ = robust.index_fill_(0, &fooled_idx, 0);
+                let _ = adv.index_copy_(0, &fooled_idx, &found.index_select(0, &fooled_rows));
+            }
+        }
+    }
+}
+
+/// `check_oscillation`: per sample, true where at most ρ·k of the last k steps increased the loss.
+/// Index −1 wraps to the last (still zero) entry, as in the reference code.
+fn oscillation(loss_steps: &[Tensor], j: usize, k: usize, rho: f64) -> Tensor {
+    let n = loss_steps.len() as isize;
+    let at = |i: isize| &loss_steps[i.rem_euclid(n) as usize];
+    let mut count = loss_steps[0].zeros_like();
+    for c in 0..k as isize {
+        count += at(j as isize - c).gt_tensor(at(j as isize - c - 1)).to_kind(Kind::Float);
+    }
+    count.le(k as f64 * rho)
+}
+
+impl Attack for Apgd {
+    fn label(&self) -> String {
+        match self.targets {
+            0 => format!("APGD-{}", self.loss.name()),
+            _ => "APGD-T".into(),
+        }
+    }
+    fn eps(&self) -> f64 {
+        self.eps
+    }
+    fn norm(&self) -> Norm {
+        self.norm
+    }
+    fn perturb(&self, net: &Network, b: &AttackBatch) -> Outcome {
+        let mut adv = b.x.copy();
+        let mut robust = tch::no_grad(|| net.forward(b.x, false).argmax(-1, false).eq_tensor(b.y));
+        self.attack_remaining(net, b, &mut robust, &mut adv);
+        Outcome { adv, restart_fooled: Vec::new() }
+    }
+}
+
+/// APGD-CE, then APGD-T on the points APGD-CE did not fool: robust accuracy is what survives both.
+#[derive(Clone, Debug)]
+pub struct ApgdEnsemble {
+    pub ce: Apgd,
+    pub targeted: Apgd,
+}
+
+impl ApgdEnsemble {
+    pub fn new(eps: f64, norm: Norm, iters: usize, num_classes: i64) -> ApgdEnsemble {
+        ApgdEnsemble { ce: Apgd::ce(eps, norm, iters), targeted: Apgd::targeted(eps, norm, iters, num_classes) }
+    }
+}
+
+impl Attack for ApgdEnsemble {
+    fn label(&self) -> String {
+        "APGD-CE + APGD-T".into()
+    }
+    fn eps(&self) -> f64 {
+        self.ce.eps
+    }
+    fn norm(&self) -> Norm {
+        self.ce.norm
+    }
+    fn perturb(&self, net: &Network, b: &AttackBatch) -> Outcome {
+        let mut adv = b.x.copy();
+        let mut robust = tch::no_grad(|| net.forward(b.x, false).argmax(-1, false).eq_tensor(b.y));
+        self.ce.attack_remaining(net, b, &mut robust, &mut adv);
+        self.targeted.attack_remaining(net, b, &mut robust, &mut adv);
+        Outcome { adv, restart_fooled: Vec::new() }
+    }
+}

@@ -1,0 +1,25 @@
+//! FGSM (Goodfellow et al. 2014; METHODS.md §4.3): one signed-gradient step of size ε on cross-entropy.
+use super::{input_gradient, Attack, AttackBatch, LossKind, Norm, Outcome};
+use crate::models::Network;
+
+/// x_adv = clip_[0,1](x + ε·sign(∇ₓ CE(f(x), y))).
+pub struct Fgsm {
+    pub eps: f64,
+}
+
+impl Attack for Fgsm {
+    fn label(&self) -> String {
+        "FGSM".into()
+    }
+    fn eps(&self) -> f64 {
+        self.eps
+    }
+    fn norm(&self) -> Norm {
+        Norm::Linf
+    }
+    fn perturb(&self, net: &Network, b: &AttackBatch) -> Outcome {
+        let (_, grad, _) = input_gradient(net, b.x, b.y, None, LossKind::Ce, false);
+        let adv = tch::no_grad(|| (b.x + grad.sign() * self.eps).clamp(0.0, 1.0));
+        Outcome { adv, restart_fooled: Vec::new() }
+    }
+}

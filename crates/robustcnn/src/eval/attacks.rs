@@ -1,0 +1,139 @@
+//! Robust accuracy under adversarial attacks (METHODS.md §4.3): each attack at each budget over the
+//! evaluation set, with per-sample outcomes, the measured perturbation size, and the worst case over
+//! all attacks per budget.
+use crate::attacks::{predict, Attack, AttackBatch, Norm};
+use crate::data::loader::{make_batch, LoaderSpec};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::models::Network;
+use serde::Serialize;
+use std::time::Instant;
+use tch::{Device, Kind, Tensor};
+
+/// One attack at one budget over the evaluation set.
+#[derive(Clone, Debug, Serialize)]
+pub struct AttackResult {
+    pub attack: String,
+    pub norm: Norm,
+    pub eps: f64,
+    /// The budget as the user wrote it, e.g. "8/255".
+    pub eps_text: String,
+    pub robust_accuracy: f64,
+    pub samples: usize,
+    /// Largest perturbation norm measured over all samples (must not exceed eps).
+    pub max_perturbation: f64,
+    /// Targeted attacks: fraction of samples classified as their target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_success: Option<f64>,
+    /// Multi-restart attacks: fraction of samples whose restarts disagree on whether they were fooled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart_disagreement: Option<f64>,
+    pub seconds: f64,
+    pub images_per_s: f64,
+    /// Predicted class of each sample under attack (not in the summary JSON; see attack_samples.json).
+    #[serde(skip)]
+    pub predictions: Vec<i64>,
+}
+
+/// The evaluation set of an attack run, prepared once.
+pub struct AttackSet<'a> {
+    pub net: &'a Network,
+    pub data: &'a Dataset,
+    pub batch: usize,
+    pub device: Device,
+    pub seed: u64,
+}
+
+impl AttackSet<'_> {
+    fn batches(&self) -> impl Iterator<Item = (Vec<usize>, Tensor, Tensor)> + '_ {
+        let spec =
+            LoaderSpec { batch_size: self.batch, shuffle: false, drop_last: false, augment: None, seed: 0, workers: 1 };
+        let idx: Vec<usize> = (0..self.data.len()).collect();
+        let chunks: Vec<Vec<usize>> = idx.chunks(self.batch.max(1)).map(|c| c.to_vec()).collect();
+        chunks.into_iter().map(move |c| {
+            let b = make_batch(self.data, &c, &spec, 0);
+            (c, b.images.to_device(self.device), b.labels.to_device(self.device))
+        })
+    }
+
+    /// Predictions on the clean images.
+    pub fn clean_predictions(&self) -> Vec<i64> {
+        let mut out = Vec::with_capacity(self.data.len());
+        for (_, x, _) in self.batches() {
+            out.extend(Vec::<i64>::try_from(&predict(self.net, &x).to_device(Device::Cpu)).unwrap_or_default());
+        }
+        out
+    }
+
+    /// Runs `attack` over the set; `targets` gives each sample's target class for targeted attacks.
+    /// `progress` is told the number of samples done.
+    pub fn run(
+        &self,
+        attack: &dyn Attack,
+        eps_text: &str,
+        targeted: bool,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<AttackResult> {
+        let started = Instant::now();
+        let (mut predictions, mut max_pert, mut disagree, mut restarts_seen) = (Vec::new(), 0f64, 0usize, false);
+        let mut target_hits = 0usize;
+        for (indices, x, y) in self.batches() {
+            let ids: Vec<u64> = indices.iter().map(|&i| i as u64).collect();
+            let b = AttackBatch { x: &x, y: &y, ids: &ids, seed: self.seed };
+            let out = attack.perturb(self.net, &b);
+            let adv = out.adv.detach();
+            let (pred, pert, in_range) = tch::no_grad(|| {
+                let d = (&adv - &x).reshape([x.size()[0], -1]);
+                let pert = match attack.norm() {
+                    Norm::Linf => d.abs().max().double_value(&[]),
+                    Norm::L2 => d.norm_scalaropt_dim(2, [1i64].as_slice(), false).max().double_value(&[]),
+                };
+                let in_range = adv.min().double_value(&[]) >= 0.0 && adv.max().double_value(&[]) <= 1.0;
+                (predict(self.net, &adv), pert, in_range)
+            });
+            if !in_range || pert > attack.eps() * (1.0 + 1e-5) + 1e-6 {
+                return Err(Error::Config(format!(
+                    "{} at ε={eps_text} left the valid set (largest perturbation {pert:.6}, images in [0,1]: {in_range}); this is a bug, please report it",
+                    attack.label()
+                )));
+            }
+            max_pert = max_pert.max(pert);
+            if targeted {
+                if let Some(t) = attack.targets(self.net, &b) {
+                    target_hits += pred.eq_tensor(&t).sum(Kind::Int64).int64_value(&[]) as usize;
+                }
+            }
+            if !out.restart_fooled.is_empty() {
+                restarts_seen = true;
+                for s in 0..indices.len() {
+                    let first = out.restart_fooled[0][s];
+                    disagree += out.restart_fooled.iter().any(|r| r[s] != first) as usize;
+                }
+            }
+            predictions.extend(Vec::<i64>::try_from(&pred.to_device(Device::Cpu)).unwrap_or_default());
+            progress(indices.len());
+        }
+        let n = predictions.len();
+        let correct = predictions.iter().zip(&self.data.labels).filter(|(p, &l)| **p == l as i64).count();
+        let seconds = started.elapsed().as_secs_f64();
+        Ok(AttackResult {
+            attack: attack.label(),
+            norm: attack.norm(),
+            eps: attack.eps(),
+            eps_text: eps_text.to_string(),
+            robust_accuracy: correct as f64 / n.max(1) as f64,
+            samples: n,
+            max_perturbation: max_pert,
+            target_success: targeted.then(|| target_hits as f64 / n.max(1) as f64),
+            restart_disagreement: restarts_seen.then(|| disagree as f64 / n.max(1) as f64),
+            seconds,
+            images_per_s: n as f64 / seconds.max(1e-9),
+            predictions,
+        })
+    }
+}
+
+/// Whether each sample is classified correctly, from predictions and labels.
+pub fn correct_flags(predictions: &[i64], labels: &[u16]) -> Vec<bool> {
+    predictions.iter().zip(labels).map(|(&p, &l)| p == l as i64).collect()
+}
