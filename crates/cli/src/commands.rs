@@ -36,6 +36,7 @@ fn config_from(a: &TrainArgs) -> Result<Config> {
     };
     let quoted = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
     add("model.name", a.model.as_deref().map(quoted));
+    add("method.name", a.method.as_deref().map(quoted));
     add("data.dataset", a.dataset.as_deref().map(quoted));
     add("data.data_dir", a.data_dir.as_ref().map(|d| quoted(&d.display().to_string())));
     add("train.epochs", a.epochs.map(|v| v.to_string()));
@@ -97,6 +98,14 @@ pub fn eval_clean(a: &EvalCleanArgs) -> Result<()> {
     run.write_clean_results(&r, &label)?;
     print_clean(&r);
     println!("results: {}", run.dir.join("results/clean.json").display());
+    Ok(())
+}
+
+pub fn methods() -> Result<()> {
+    for m in robustcnn::methods::METHODS {
+        println!("{:<10} {}", m.name, m.summary);
+    }
+    println!("settings: [method.adversarial] eps, alpha, steps, replays, grad_clip, attack_mode (see README)");
     Ok(())
 }
 

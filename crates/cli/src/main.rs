@@ -30,6 +30,8 @@ enum Command {
     Eval(EvalCommand),
     /// List the models with parameter counts and stage names.
     Models,
+    /// List the training methods.
+    Methods,
     /// List, inspect or download datasets.
     #[command(subcommand)]
     Data(DataCommand),
@@ -56,6 +58,9 @@ pub struct TrainArgs {
     /// Shorthand for --set model.name=…
     #[arg(long)]
     pub model: Option<String>,
+    /// Training method (robustcnn methods lists them); shorthand for --set method.name=…
+    #[arg(long)]
+    pub method: Option<String>,
     /// Shorthand for --set data.dataset=…
     #[arg(long)]
     pub dataset: Option<String>,
@@ -189,6 +194,7 @@ fn main() {
         Command::Eval(EvalCommand::Attack(a)) => eval_attack_cmd::run(&a),
         Command::Corrupt(a) => corrupt_cmd::run(&a),
         Command::Models => commands::models(),
+        Command::Methods => commands::methods(),
         Command::Data(DataCommand::List) => commands::data_list(),
         Command::Data(DataCommand::Info { name, data_dir }) => commands::data_info(&name, data_dir),
         Command::Data(DataCommand::Fetch { name, dir }) => commands::data_fetch(&name, dir),

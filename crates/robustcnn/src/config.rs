@@ -1,4 +1,5 @@
 //! Training configuration: TOML recipes with unknown keys rejected, overridable from the command line.
+use crate::attacks::Budget;
 use crate::data::augment::Augment;
 use crate::data::folder::Fit;
 use crate::error::{Error, IoContext, Result};
@@ -13,6 +14,7 @@ pub struct Config {
     pub model: ModelConfig,
     pub optim: OptimConfig,
     pub train: TrainConfig,
+    pub method: MethodConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -142,6 +144,50 @@ impl Default for TrainConfig {
     }
 }
 
+/// The training method: what one training step does (DESIGN.md "Methods and attacks").
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MethodConfig {
+    /// A name from [`crate::methods::METHODS`]: baseline, pgd-at, fast-at or free-at.
+    pub name: String,
+    /// Settings of the adversarial-training methods; defaults depend on the method.
+    pub adversarial: AdversarialConfig,
+}
+
+impl Default for MethodConfig {
+    fn default() -> Self {
+        MethodConfig { name: "baseline".into(), adversarial: AdversarialConfig::default() }
+    }
+}
+
+/// Whether the training-time attack runs the model in training mode (batch-norm statistics of the
+/// attacked batch, as in Madry's and Wong et al.'s code) or in eval mode.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AttackMode {
+    Train,
+    Eval,
+}
+
+/// Adversarial training (METHODS.md §4.3, §2.9); unset values take the method's published defaults
+/// and are written out resolved in the run's config.toml.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdversarialConfig {
+    /// ℓ∞ budget in pixel units, a number or a fraction string such as "8/255".
+    pub eps: Option<Budget>,
+    /// Attack step size (pgd-at, fast-at); free-at steps by eps.
+    pub alpha: Option<Budget>,
+    /// PGD steps (pgd-at).
+    pub steps: Option<usize>,
+    /// Replays of each mini-batch (free-at's m).
+    pub replays: Option<usize>,
+    /// Clip the weight-gradient norm to this before each update (TENET's free-AT code uses 20).
+    pub grad_clip: Option<f64>,
+    /// The model's mode during the attack.
+    pub attack_mode: Option<AttackMode>,
+}
+
 impl Config {
     /// Parses TOML text; `origin` names the file in errors.
     pub fn from_toml(origin: &str, text: &str) -> Result<Config> {
@@ -204,6 +250,7 @@ impl Config {
         crate::models::find(&self.model.name)?;
         crate::data::registry_find(&self.data.dataset)?;
         crate::device::parse(&self.train.device)?;
+        crate::methods::validate(&self.method, origin)?;
         Ok(())
     }
 

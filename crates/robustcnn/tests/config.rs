@@ -62,3 +62,18 @@ fn cuda_device_is_refused_clearly_without_a_gpu() {
     let e = robustcnn::device::parse("cuda").unwrap_err().to_string();
     assert!(e.contains("--device cuda: libtorch sees 0 CUDA device(s)"), "{e}");
 }
+
+#[test]
+fn every_committed_recipe_parses() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            // GPU recipes are checked as if on this machine's CPU.
+            Config::load(Some(&path), &["train.device=\"cpu\"".into()]).unwrap_or_else(|e| panic!("{e}"));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 6, "{seen} recipes");
+}

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::data::loader::{batches_per_epoch, EpochLoader};
 use crate::error::{Error, Result};
 use crate::eval::clean::{evaluate, CleanResult};
-use crate::rng::with_torch_seed;
+use crate::methods::{self, StepContext};
 use indicatif::{ProgressBar, ProgressStyle};
 use optim::Optimizer;
 use serde::{Deserialize, Serialize};
@@ -21,9 +21,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use tch::{Kind, Reduction, Tensor};
-
-const DROPOUT_SEED: u64 = 3;
+use tch::{Kind, Tensor};
 
 /// How a training run is driven (not part of the recipe).
 #[derive(Clone, Debug)]
@@ -82,9 +80,10 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         run.write_config(&cfg)?;
     }
     let mut opt = Optimizer::new(&p.vs, &cfg.optim);
+    let mut method = methods::build(&cfg.method, p.train.num_classes() as i64)?;
     let mut st = LoopState::default();
     if opts.resume {
-        st = run.load_checkpoint(&p.vs, &mut opt)?;
+        st = run.load_checkpoint(&p.vs, &mut opt, method.as_mut())?;
         run.truncate_metrics(st.metrics_lines)?;
     }
     let spec = p.loader_spec();
@@ -123,23 +122,29 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
             }
             let x = batch.images.to_device(device);
             let y = batch.labels.to_device(device);
-            // The forward pass draws dropout masks from libtorch's generator, seeded per step.
-            let logits = with_torch_seed(cfg.train.seed, &[DROPOUT_SEED, st.step as u64], || p.net.forward(&x, true));
-            let loss = logits.cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, cfg.optim.label_smoothing);
-            let value = loss.double_value(&[]);
-            if !value.is_finite() {
-                return Err(Error::Diverged(format!(
-                    "the loss became {value} at step {} (epoch {}); the last good checkpoint is kept; \
+            let lr = schedule::lr_at(&cfg.optim, st.step, total, spe);
+            let ids: Vec<u64> = batch.indices.iter().map(|&i| i as u64).collect();
+            let mut ctx = StepContext {
+                net: &p.net,
+                opt: &mut opt,
+                lr,
+                step: st.step,
+                epoch: st.epoch,
+                seed: cfg.train.seed,
+                label_smoothing: cfg.optim.label_smoothing,
+                ids: &ids,
+            };
+            let out = method.train_step(&mut ctx, &x, &y).map_err(|e| match e {
+                Error::Diverged(what) => Error::Diverged(format!(
+                    "{what} at step {} (epoch {}); the last good checkpoint is kept; \
                      resume with a lower learning rate: robustcnn train --resume --out {} (after editing optim.lr in its config.toml)",
                     st.step + 1,
                     st.epoch + 1,
                     run.dir.display()
-                )));
-            }
-            opt.zero_grad();
-            loss.backward();
-            let lr = schedule::lr_at(&cfg.optim, st.step, total, spe);
-            opt.step(lr);
+                )),
+                other => other,
+            })?;
+            let (loss, logits) = (&out.loss, &out.logits);
             let n = batch.indices.len();
             tch::no_grad(|| {
                 loss_sum += loss.detach().to_kind(Kind::Double) * n as f64;
@@ -156,9 +161,12 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
                 let rate = seen_this_run as f64 / epoch_start.elapsed().as_secs_f64();
                 bar.set_message(format!("loss {mean:.4} acc {:.2}% {rate:.0} img/s", 100.0 * acc));
                 if log_now {
-                    log.write(
-                        json!({"event": "step", "step": st.step, "epoch": st.epoch + 1, "loss": mean, "lr": lr}),
-                    )?;
+                    let mut line =
+                        json!({"event": "step", "step": st.step, "epoch": st.epoch + 1, "loss": mean, "lr": lr});
+                    for (name, value) in &out.terms {
+                        line[name.as_str()] = json!(value);
+                    }
+                    log.write(line)?;
                 }
             }
             bar.inc(1);
@@ -167,7 +175,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
                 st.epoch_loss_sum = loss_sum.double_value(&[]);
                 st.epoch_correct = correct.double_value(&[]);
                 st.metrics_lines = log.lines;
-                run.save_checkpoint(&p.vs, &opt, &st)?;
+                run.save_checkpoint(&p.vs, &opt, &method.state(), &st)?;
                 bar.abandon();
                 return Err(Error::Interrupted(format!(
                     "stopped at step {} of {total}; continue with: robustcnn train --resume --out {}",
@@ -214,7 +222,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         st.epoch_seen = 0;
         st.finished = st.step >= total;
         st.metrics_lines = log.lines;
-        run.save_checkpoint(&p.vs, &opt, &st)?;
+        run.save_checkpoint(&p.vs, &opt, &method.state(), &st)?;
     }
     run.save_weights("model.safetensors", &p.vs)?;
     let selected = match st.best_epoch {

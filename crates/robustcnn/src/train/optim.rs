@@ -33,6 +33,32 @@ impl Optimizer {
         }
     }
 
+    /// Scales the gradients so their joint L2 norm is at most `max` (torch's `clip_grad_norm_`);
+    /// returns the norm before clipping.
+    pub fn clip_grad_norm(&mut self, max: f64) -> f64 {
+        let grads: Vec<Tensor> = self.params.iter().map(|(_, p)| p.grad()).filter(|g| g.defined()).collect();
+        if grads.is_empty() {
+            return 0.0;
+        }
+        let total = tch::no_grad(|| {
+            grads
+                .iter()
+                .map(|g| g.square().sum(tch::Kind::Double))
+                .fold(Tensor::from(0.0f64), |a, b| a + b.to_device(tch::Device::Cpu))
+                .sqrt()
+        })
+        .double_value(&[]);
+        let coef = max / (total + 1e-6);
+        if coef < 1.0 {
+            tch::no_grad(|| {
+                for mut g in grads {
+                    let _ = g.g_mul_scalar_(coef);
+                }
+            });
+        }
+        total
+    }
+
     /// One update with learning rate `lr` from the gradients in the parameters.
     pub fn step(&mut self, lr: f64) {
         self.steps += 1;

@@ -5,9 +5,10 @@ use super::LoopState;
 use crate::config::Config;
 use crate::error::{Error, IoContext, Result};
 use crate::eval::clean::CleanResult;
+use crate::methods::Method;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use tch::nn::VarStore;
+use tch::{nn::VarStore, Tensor};
 
 pub const CONFIG_FILE: &str = "config.toml";
 pub const METRICS_FILE: &str = "metrics.jsonl";
@@ -100,17 +101,26 @@ impl RunDir {
         checkpoint::load_into(vs, &path, &checkpoint::read(&path)?)
     }
 
-    pub fn save_checkpoint(&self, vs: &VarStore, opt: &Optimizer, st: &LoopState) -> Result<()> {
+    /// Weights, optimizer state, the method's carried tensors and the loop state, in one atomic file.
+    pub fn save_checkpoint(
+        &self,
+        vs: &VarStore,
+        opt: &Optimizer,
+        method_state: &[(String, Tensor)],
+        st: &LoopState,
+    ) -> Result<()> {
         let mut tensors = checkpoint::model_tensors(vs);
         tensors.extend(opt.state().iter().map(|(n, t)| (n.clone(), t.shallow_clone())));
+        tensors.extend(method_state.iter().map(|(n, t)| (n.clone(), t.shallow_clone())));
         tensors.push(checkpoint::state_entry(&serde_json::json!({"loop": st, "optimizer_steps": opt.steps})));
         checkpoint::write_atomic(&self.dir.join(CHECKPOINT_FILE), &tensors)
     }
 
-    pub fn load_checkpoint(&self, vs: &VarStore, opt: &mut Optimizer) -> Result<LoopState> {
+    pub fn load_checkpoint(&self, vs: &VarStore, opt: &mut Optimizer, method: &mut dyn Method) -> Result<LoopState> {
         let path = self.dir.join(CHECKPOINT_FILE);
         let tensors = checkpoint::read(&path)?;
         checkpoint::load_into(vs, &path, &tensors)?;
+        method.load_state(&tensors);
         let missing = opt.load_state(&tensors);
         if let Some(m) = missing.first() {
             return Err(Error::format(&path, format!("missing optimizer tensor '{m}'")));

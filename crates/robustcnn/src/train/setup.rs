@@ -66,6 +66,7 @@ pub fn resolve(cfg: &Config) -> Result<(Config, Dataset, Option<Dataset>, Datase
     if cfg.data.augment.is_none() {
         cfg.data.augment = Some(Augment { crop_padding: info.augment.0, flip: info.augment.1 });
     }
+    crate::methods::resolve(&mut cfg.method);
     if cfg.model.mean.is_none() || cfg.model.std.is_none() {
         let (m, s) = channel_stats(&train);
         cfg.model.mean.get_or_insert(m);

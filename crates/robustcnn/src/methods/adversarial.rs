@@ -1,0 +1,43 @@
+//! PGD adversarial training (Madry et al. 2018) and fast adversarial training (Wong et al. 2020):
+//! each batch is replaced by its ℓ∞ PGD examples (random start; fast-AT is one step of α = 1.25ε)
+//! and the model trains on them (METHODS.md §4.3).
+use super::{Method, StepContext, StepOutput};
+use crate::attacks::{Attack, AttackBatch, LossKind, Norm, Pgd, Target};
+use crate::error::Result;
+use crate::rng::{derive, with_torch_seed};
+use tch::Tensor;
+
+/// Seed paths of the attack's random starts and of its dropout masks.
+const ATTACK_SEED: u64 = 0x4154;
+
+pub struct AttackTraining {
+    pub eps: f64,
+    pub alpha: f64,
+    pub steps: usize,
+    pub train_mode: bool,
+    pub grad_clip: Option<f64>,
+    pub num_classes: i64,
+}
+
+impl Method for AttackTraining {
+    fn train_step(&mut self, ctx: &mut StepContext, x: &Tensor, y: &Tensor) -> Result<StepOutput> {
+        let pgd = Pgd {
+            eps: self.eps,
+            alpha: self.alpha,
+            steps: self.steps,
+            norm: Norm::Linf,
+            random_start: true,
+            restarts: 1,
+            loss: LossKind::Ce,
+            target: Target::Untargeted,
+            num_classes: self.num_classes,
+            train_mode: self.train_mode,
+        };
+        let b = AttackBatch { x, y, ids: ctx.ids, seed: derive(ctx.seed, &[ATTACK_SEED, ctx.epoch as u64]) };
+        let adv = with_torch_seed(ctx.seed, &[ATTACK_SEED, ctx.step as u64], || pgd.perturb(ctx.net, &b).adv);
+        let logits = ctx.forward(&adv, 0);
+        let loss = ctx.cross_entropy(&logits, y);
+        let value = ctx.update(&loss, "adversarial cross-entropy", self.grad_clip)?;
+        Ok(StepOutput { loss: loss.detach(), logits: logits.detach(), terms: vec![("adv_ce".into(), value)] })
+    }
+}

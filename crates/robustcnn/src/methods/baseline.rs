@@ -1,0 +1,15 @@
+//! The baseline: cross-entropy (with the recipe's label smoothing) on the training batch.
+use super::{Method, StepContext, StepOutput};
+use crate::error::Result;
+use tch::Tensor;
+
+pub struct Baseline;
+
+impl Method for Baseline {
+    fn train_step(&mut self, ctx: &mut StepContext, x: &Tensor, y: &Tensor) -> Result<StepOutput> {
+        let logits = ctx.forward(x, 0);
+        let loss = ctx.cross_entropy(&logits, y);
+        let value = ctx.update(&loss, "cross-entropy", None)?;
+        Ok(StepOutput { loss: loss.detach(), logits: logits.detach(), terms: vec![("ce".into(), value)] })
+    }
+}

@@ -1,0 +1,62 @@
+//! Free adversarial training (Shafahi et al. 2019; METHODS.md §2.9 and §4.3): each mini-batch is
+//! replayed m times; one backward pass gives the weight gradient, used for an optimizer step, and the
+//! input gradient, used for an FGSM step of size ε on a perturbation δ that is carried over to the next
+//! mini-batch. Images stay in [0,1] (normalization is inside the model), so unlike TENET's released
+//! code nothing is normalized twice.
+use super::{Method, StepContext, StepOutput};
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use tch::{Kind, Tensor};
+
+const DELTA: &str = "method.free_at.delta";
+
+pub struct FreeAt {
+    eps: f64,
+    replays: usize,
+    grad_clip: Option<f64>,
+    /// δ, shaped like the largest batch seen; a smaller batch uses its first rows.
+    delta: Option<Tensor>,
+}
+
+impl FreeAt {
+    pub fn new(eps: f64, replays: usize, grad_clip: Option<f64>) -> FreeAt {
+        FreeAt { eps, replays, grad_clip, delta: None }
+    }
+}
+
+impl Method for FreeAt {
+    fn train_step(&mut self, ctx: &mut StepContext, x: &Tensor, y: &Tensor) -> Result<StepOutput> {
+        let n = x.size()[0];
+        if let Some(d) = self.delta.take() {
+            self.delta = Some(d.to_device(x.device()));
+        }
+        let fits = self.delta.as_ref().is_some_and(|d| d.size()[0] >= n && d.size()[1..] == x.size()[1..]);
+        if !fits {
+            self.delta = Some(Tensor::zeros(x.size(), (Kind::Float, x.device())));
+        }
+        let buffer = self.delta.as_ref().map(|d| d.narrow(0, 0, n)).unwrap_or_else(|| x.zeros_like());
+        let mut out = Err(Error::Config("method.adversarial.replays must be at least 1".into()));
+        for r in 0..self.replays {
+            let delta = buffer.detach().copy().set_requires_grad(true);
+            let adv = (x + &delta).clamp(0.0, 1.0);
+            let logits = ctx.forward(&adv, r as u64 + 1);
+            let loss = ctx.cross_entropy(&logits, y);
+            let value = ctx.update(&loss, "free adversarial cross-entropy", self.grad_clip)?;
+            tch::no_grad(|| {
+                let next = (&delta + delta.grad().sign() * self.eps).clamp(-self.eps, self.eps);
+                buffer.shallow_clone().copy_(&next);
+            });
+            out =
+                Ok(StepOutput { loss: loss.detach(), logits: logits.detach(), terms: vec![("adv_ce".into(), value)] });
+        }
+        out
+    }
+
+    fn state(&self) -> Vec<(String, Tensor)> {
+        self.delta.iter().map(|d| (DELTA.to_string(), d.shallow_clone())).collect()
+    }
+
+    fn load_state(&mut self, tensors: &HashMap<String, Tensor>) {
+        self.delta = tensors.get(DELTA).map(|d| d.shallow_clone());
+    }
+}
