@@ -160,7 +160,12 @@ fn a_diverging_loss_stops_the_run_with_a_clear_message() {
         "--out",
         &r,
     ]);
-    assert!(e.contains("the loss became") && e.contains("the last good checkpoint is kept"), "{e}");
+    assert!(
+        e.contains("the cross-entropy loss became")
+            && e.contains("at step ")
+            && e.contains("the last good checkpoint is kept"),
+        "{e}"
+    );
     assert!(e.contains("resume with a lower learning rate"), "{e}");
 }
 
