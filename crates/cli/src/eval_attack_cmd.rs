@@ -162,14 +162,10 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
     }
     let classes = test.num_classes() as i64;
     let target = parse_target(&a.target, classes)?;
-    let needs_dlr = p.attacks.iter().any(|n| n.starts_with("apgd")) || p.loss == LossKind::Dlr;
-    let min_classes = if p.attacks.iter().any(|n| n == "apgd-t" || n == "apgd")
-        || (p.loss == LossKind::Dlr && target != Target::Untargeted)
-    {
-        4
-    } else {
-        3
-    };
+    let targeted_dlr = p.attacks.iter().any(|n| n == "apgd-t" || n == "apgd")
+        || (p.loss == LossKind::Dlr && target != Target::Untargeted && p.attacks.iter().any(|n| n == "pgd"));
+    let needs_dlr = targeted_dlr || (p.loss == LossKind::Dlr && p.attacks.iter().any(|n| n == "pgd"));
+    let min_classes = if targeted_dlr { 4 } else { 3 };
     if needs_dlr && classes < min_classes {
         bail!("the DLR loss needs at least {min_classes} classes; this dataset has {classes}");
     }

@@ -18,7 +18,7 @@ const RADIUS: u64 = 1 << 32;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
     Untargeted,
-    /// The same class for every sample (samples of that class are left out of the success rate).
+    /// The same class for every sample (a sample already of that class counts as reached if it stays).
     Class(i64),
     /// A class other than the true one, drawn per sample from (seed, sample id).
     Random,
