@@ -151,12 +151,84 @@ pub struct MethodConfig {
     /// A name from [`crate::methods::METHODS`]: baseline, pgd-at, fast-at or free-at.
     pub name: String,
     /// Settings of the adversarial-training methods; defaults depend on the method.
+    #[serde(skip_serializing_if = "AdversarialConfig::is_unset")]
     pub adversarial: AdversarialConfig,
+    /// Settings of LFM (local feature masking, METHODS.md §1); filled with the defaults for `lfm`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lfm: Option<LfmConfig>,
 }
 
 impl Default for MethodConfig {
     fn default() -> Self {
-        MethodConfig { name: "baseline".into(), adversarial: AdversarialConfig::default() }
+        MethodConfig { name: "baseline".into(), adversarial: AdversarialConfig::default(), lfm: None }
+    }
+}
+
+/// Which samples of a batch LFM's gate acts on (METHODS.md §1.5).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LfmGate {
+    /// One draw for the whole batch, as the released code does.
+    Batch,
+    /// One draw per sample, as the paper's summaries describe it.
+    Sample,
+}
+
+/// What LFM writes into a masked region.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LfmFill {
+    /// A constant drawn from U[0,1) per region (the released code).
+    Random,
+    Zero,
+    /// The mean of that channel of that sample's feature map.
+    Mean,
+}
+
+/// The shape of the masked region (METHODS.md §1.2).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LfmRegion {
+    /// The Random-Erasing rectangle the paper describes.
+    Rectangle,
+    /// The full-width horizontal stripe the released code's chained slices actually write.
+    Stripe,
+}
+
+/// LFM's settings, defaults from the released code's banner `CRE_P015_RC-32` (METHODS.md §1.2).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LfmConfig {
+    /// The stage whose output is masked (`robustcnn models` lists them); the first, "stem", by default.
+    pub stage: String,
+    /// Probability that masking happens (per batch or per sample, see gate).
+    pub probability: f64,
+    pub gate: LfmGate,
+    /// Channels drawn (with replacement) per batch; each gets one region per masked sample.
+    pub channels: usize,
+    /// Mask at most the first N samples of a batch (the released code: 8); all when unset.
+    pub max_samples: Option<usize>,
+    /// Area of a region as a fraction of the map, [low, high] (Random Erasing's s).
+    pub area: [f64; 2],
+    /// Aspect ratio h/w of a region, [low, high] (Random Erasing's r).
+    pub aspect: [f64; 2],
+    pub fill: LfmFill,
+    pub region: LfmRegion,
+}
+
+impl Default for LfmConfig {
+    fn default() -> Self {
+        LfmConfig {
+            stage: "stem".into(),
+            probability: 0.15,
+            gate: LfmGate::Batch,
+            channels: 32,
+            max_samples: None,
+            area: [0.02, 0.4],
+            aspect: [0.3, 1.0 / 0.3],
+            fill: LfmFill::Random,
+            region: LfmRegion::Rectangle,
+        }
     }
 }
 
@@ -186,6 +258,13 @@ pub struct AdversarialConfig {
     pub grad_clip: Option<f64>,
     /// The model's mode during the attack.
     pub attack_mode: Option<AttackMode>,
+}
+
+impl AdversarialConfig {
+    /// True when nothing is set (methods other than the adversarial ones).
+    pub fn is_unset(&self) -> bool {
+        *self == AdversarialConfig::default()
+    }
 }
 
 impl Config {

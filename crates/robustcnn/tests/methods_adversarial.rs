@@ -34,7 +34,7 @@ fn method(name: &str, sets: &[&str]) -> Box<dyn methods::Method> {
     sets.push(format!("method.name=\"{name}\""));
     let mut cfg = Config::load(None, &sets).unwrap();
     methods::resolve(&mut cfg.method);
-    methods::build(&cfg.method, 10).unwrap()
+    methods::build(&cfg.method, &model().1, 10).unwrap()
 }
 
 fn context<'a>(net: &'a Network, opt: &'a mut Optimizer, ids: &'a [u64]) -> StepContext<'a> {
@@ -115,7 +115,7 @@ fn method_settings_are_resolved_per_method_and_checked() {
         Config::load(None, &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap_err().to_string()
     };
     assert!(err(&["method.name=\"trades\""])
-        .contains("unknown method 'trades' (methods: baseline, pgd-at, fast-at, free-at)"));
+        .contains("unknown method 'trades' (methods: baseline, lfm, pgd-at, fast-at, free-at)"));
     assert!(err(&["method.adversarial.eps=0.03"])
         .contains("method.adversarial.* is only used by pgd-at, fast-at and free-at"));
     assert!(err(&["method.name=\"free-at\"", "method.adversarial.replays=0"])

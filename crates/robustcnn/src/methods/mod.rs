@@ -4,6 +4,7 @@
 mod adversarial;
 mod baseline;
 mod free_at;
+pub mod lfm;
 
 use crate::attacks::Budget;
 use crate::config::{AttackMode, MethodConfig};
@@ -26,6 +27,10 @@ pub struct MethodInfo {
 /// Every method, by name.
 pub const METHODS: &[MethodInfo] = &[
     MethodInfo { name: "baseline", summary: "cross-entropy on the (augmented) training images" },
+    MethodInfo {
+        name: "lfm",
+        summary: "local feature masking (Gong et al. 2024): regions of random channels of the stem's output masked, p 0.15, 32 channels",
+    },
     MethodInfo {
         name: "pgd-at",
         summary: "PGD adversarial training (Madry et al. 2018): train on PGD-7 examples, ε 8/255, α 2/255",
@@ -70,6 +75,16 @@ impl StepContext<'_> {
         let path: &[u64] =
             if pass == 0 { &[DROPOUT_SEED, self.step as u64] } else { &[DROPOUT_SEED, self.step as u64, pass] };
         with_torch_seed(self.seed, path, || self.net.forward(x, true))
+    }
+
+    /// The training-mode feature map after stage `stage` (dropout seeded as in [`Self::forward`]).
+    pub fn forward_to(&self, x: &Tensor, stage: usize) -> Tensor {
+        with_torch_seed(self.seed, &[DROPOUT_SEED, self.step as u64, 1000], || self.net.forward_to(x, stage, true))
+    }
+
+    /// Training-mode logits from a feature map after stage `stage`.
+    pub fn forward_from(&self, feat: &Tensor, stage: usize) -> Tensor {
+        with_torch_seed(self.seed, &[DROPOUT_SEED, self.step as u64, 1001], || self.net.forward_from(feat, stage, true))
     }
 
     /// Mean cross-entropy with the recipe's label smoothing.
@@ -145,6 +160,35 @@ pub fn validate(m: &MethodConfig, origin: &str) -> Result<()> {
     if m.name != "free-at" && a.replays.is_some() {
         return bad("replays", "only applies to free-at");
     }
+    if let Some(l) = &m.lfm {
+        validate_lfm(l, &m.name, origin)?;
+    }
+    Ok(())
+}
+
+fn validate_lfm(l: &crate::config::LfmConfig, method: &str, origin: &str) -> Result<()> {
+    let bad = |key: &str, what: &str| Err(Error::Config(format!("{origin}: method.lfm.{key} {what}")));
+    if method != "lfm" {
+        return bad("*", "is only used by the lfm method");
+    }
+    if !(0.0..=1.0).contains(&l.probability) {
+        return bad("probability", "must be in [0, 1]");
+    }
+    if l.channels == 0 {
+        return bad("channels", "must be at least 1");
+    }
+    if l.max_samples == Some(0) {
+        return bad("max_samples", "must be at least 1 (leave it out to mask any sample)");
+    }
+    if !(l.area[0] > 0.0 && l.area[0] <= l.area[1] && l.area[1] < 1.0) {
+        return bad("area", "must be [low, high] with 0 < low <= high < 1");
+    }
+    if !(l.aspect[0] > 0.0 && l.aspect[0] <= l.aspect[1] && l.aspect[1].is_finite()) {
+        return bad("aspect", "must be [low, high] with 0 < low <= high");
+    }
+    if l.stage == "head" {
+        return bad("stage", "must be a convolutional stage, not the head");
+    }
     Ok(())
 }
 
@@ -172,12 +216,15 @@ pub fn resolve(m: &mut MethodConfig) {
             a.eps = a.eps.take().or_else(|| budget("8/255"));
             a.replays = a.replays.or(Some(8));
         }
+        "lfm" => {
+            m.lfm.get_or_insert_with(Default::default);
+        }
         _ => {}
     }
 }
 
-/// Builds the method of a resolved config for a model with `num_classes` outputs.
-pub fn build(m: &MethodConfig, num_classes: i64) -> Result<Box<dyn Method>> {
+/// Builds the method of a resolved config for `net` with `num_classes` outputs.
+pub fn build(m: &MethodConfig, net: &Network, num_classes: i64) -> Result<Box<dyn Method>> {
     let a = &m.adversarial;
     let value = |b: &Option<Budget>| b.as_ref().map_or(0.0, |b| b.value);
     Ok(match find(&m.name)?.name {
@@ -190,6 +237,17 @@ pub fn build(m: &MethodConfig, num_classes: i64) -> Result<Box<dyn Method>> {
             num_classes,
         }),
         "free-at" => Box::new(free_at::FreeAt::new(value(&a.eps), a.replays.unwrap_or(8), a.grad_clip)),
+        "lfm" => {
+            let cfg = m.lfm.clone().unwrap_or_default();
+            let stage = net.stage_index(&cfg.stage).map_err(|e| Error::Config(format!("method.lfm.stage: {e}")))?;
+            if stage + 1 >= net.stages().len() {
+                return Err(Error::Config(format!(
+                    "method.lfm.stage {}: must be a convolutional stage, not the head",
+                    cfg.stage
+                )));
+            }
+            Box::new(lfm::Lfm { cfg, stage })
+        }
         _ => Box::new(baseline::Baseline),
     })
 }

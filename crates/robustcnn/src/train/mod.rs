@@ -65,8 +65,12 @@ pub struct TrainSummary {
 pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     let run = if opts.resume { RunDir::open_for_resume(&opts.out)? } else { RunDir::create(&opts.out)? };
     let cfg = if opts.resume { run.read_config()? } else { cfg.clone() };
-    let p = match prepare(&cfg) {
-        Ok(p) => p,
+    let prepared = prepare(&cfg).and_then(|p| {
+        let method = methods::build(&p.cfg.method, &p.net, p.train.num_classes() as i64)?;
+        Ok((p, method))
+    });
+    let (p, mut method) = match prepared {
+        Ok(pm) => pm,
         Err(e) => {
             if !opts.resume {
                 // Nothing was written yet: leave no empty run directory behind.
@@ -80,7 +84,6 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         run.write_config(&cfg)?;
     }
     let mut opt = Optimizer::new(&p.vs, &cfg.optim);
-    let mut method = methods::build(&cfg.method, p.train.num_classes() as i64)?;
     let mut st = LoopState::default();
     if opts.resume {
         st = run.load_checkpoint(&p.vs, &mut opt, method.as_mut())?;
