@@ -70,6 +70,31 @@ pub fn train(a: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// The run an evaluation command works on, and how: weights, device, batch size.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The run directory.
+    pub run: PathBuf,
+    /// Which weights: best (validation), last, or a .safetensors file.
+    #[arg(long, default_value = "best")]
+    pub weights: String,
+    /// cpu, cuda or cuda:N (default: the run's own).
+    #[arg(long)]
+    pub device: Option<String>,
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+}
+
+impl RunArgs {
+    /// The run with its data and model, the chosen weights loaded.
+    pub fn open(&self) -> Result<(train::RunDir, train::Prepared, String)> {
+        load_run(&self.run, &self.weights, self.device.as_deref())
+    }
+    pub fn batch(&self) -> usize {
+        self.batch_size.max(1)
+    }
+}
+
 /// Opens a finished run with its data and model, and loads the chosen weights (best, last or a file).
 pub fn load_run(dir: &Path, weights: &str, device: Option<&str>) -> Result<(train::RunDir, train::Prepared, String)> {
     let run = train::RunDir::open(dir)?;
@@ -89,12 +114,12 @@ pub fn load_run(dir: &Path, weights: &str, device: Option<&str>) -> Result<(trai
 }
 
 pub fn eval_clean(a: &EvalCleanArgs) -> Result<()> {
-    let (run, p, label) = load_run(&a.run, &a.weights, a.device.as_deref())?;
+    let (run, p, label) = a.run_args.open()?;
     let ds = match a.split.as_str() {
         "val" => p.val.as_ref().context("this run has no validation split (data.val_fraction = 0)")?,
         _ => &p.test,
     };
-    let r = evaluate(&p.net, ds, a.batch_size.max(1), p.device);
+    let r = evaluate(&p.net, ds, a.run_args.batch(), p.device);
     run.write_clean_results(&r, &label)?;
     print_clean(&r);
     println!("results: {}", run.dir.join("results/clean.json").display());

@@ -1,13 +1,12 @@
 //! `robustcnn eval attack RUN`: robust accuracy under FGSM, PGD and APGD per budget, the worst case,
 //! the gradient-masking checks, per-sample outcomes and a plot (METHODS.md §4.3).
-use crate::commands::load_run;
+use crate::commands::RunArgs;
 use anyhow::{bail, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use robustcnn::attacks::{parse_budget, Apgd, ApgdEnsemble, Attack, Fgsm, LossKind, Norm, Pgd, Target};
 use robustcnn::eval::attack_report::{AttackReport, LargeBudgetCheck};
 use robustcnn::eval::attacks::AttackSet;
-use std::path::PathBuf;
 use std::time::Instant;
 
 /// The attacks `--attack` accepts.
@@ -17,11 +16,8 @@ const LARGE_BUDGET_SAMPLES: usize = 1000;
 
 #[derive(Args)]
 pub struct EvalAttackArgs {
-    /// The run directory.
-    pub run: PathBuf,
-    /// Which weights: best (validation), last, or a .safetensors file.
-    #[arg(long, default_value = "best")]
-    pub weights: String,
+    #[command(flatten)]
+    pub run_args: RunArgs,
     /// Attacks, comma-separated: fgsm, pgd, apgd-ce, apgd-t, apgd (APGD-CE then APGD-T on the survivors).
     #[arg(long, default_value = "fgsm,pgd")]
     pub attack: String,
@@ -62,10 +58,6 @@ pub struct EvalAttackArgs {
     /// Skip the large-budget check (PGD at ε = 0.5 should reach every point).
     #[arg(long)]
     pub no_sanity: bool,
-    #[arg(long)]
-    pub device: Option<String>,
-    #[arg(long, default_value_t = 256)]
-    pub batch_size: usize,
 }
 
 /// What was asked, checked before the model is loaded.
@@ -155,7 +147,7 @@ fn build(name: &str, eps: f64, p: &Plan, a: &EvalAttackArgs, target: Target, cla
 
 pub fn run(a: &EvalAttackArgs) -> Result<()> {
     let p = plan(a)?;
-    let (run, prepared, label) = load_run(&a.run, &a.weights, a.device.as_deref())?;
+    let (run, prepared, label) = a.run_args.open()?;
     let mut test = prepared.test.clone();
     if let Some(n) = a.limit {
         test = test.select(&(0..n.min(test.len())).collect::<Vec<_>>());
@@ -176,13 +168,8 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
             }
         }
     }
-    let set = AttackSet {
-        net: &prepared.net,
-        data: &test,
-        batch: a.batch_size.max(1),
-        device: prepared.device,
-        seed: a.seed,
-    };
+    let set =
+        AttackSet { net: &prepared.net, data: &test, batch: a.run_args.batch(), device: prepared.device, seed: a.seed };
     let jobs = p.attacks.len() * p.budgets.len();
     let sanity_n = if a.no_sanity { 0 } else { test.len().min(LARGE_BUDGET_SAMPLES) };
     let pb = ProgressBar::new((jobs * test.len() + sanity_n) as u64);
@@ -198,7 +185,7 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
         for (eps, text) in &p.budgets {
             let attack = build(name, *eps, &p, a, target, classes);
             pb.set_message(format!("{} ε={text}", attack.label()));
-            let r = set.run(attack.as_ref(), text, target != Target::Untargeted, &mut |n| pb.inc(n as u64))?;
+            let r = set.run(attack.as_ref(), text, &mut |n| pb.inc(n as u64))?;
             results.push(r);
         }
     }
@@ -213,7 +200,7 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
         };
         let pgd = Pgd { alpha: eps / 8.0, norm: p.norm, ..Pgd::linf(eps, eps / 8.0, 20, classes) };
         pb.set_message(format!("large-budget check ε={eps:.2}"));
-        let r = sub_set.run(&pgd, &format!("{eps}"), false, &mut |n| pb.inc(n as u64))?;
+        let r = sub_set.run(&pgd, &format!("{eps}"), &mut |n| pb.inc(n as u64))?;
         Some(LargeBudgetCheck {
             attack: pgd.label(),
             eps,
@@ -234,13 +221,8 @@ fn print_report(r: &AttackReport) {
     let budgets: Vec<&str> = r.worst_case.iter().map(|c| c.eps_text.as_str()).collect();
     let head: Vec<String> = budgets.iter().map(|b| format!("{:>9}", format!("ε={b}"))).collect();
     println!("{:<22} {}", "attack", head.join(" "));
-    let mut names: Vec<&str> = Vec::new();
-    for res in &r.results {
-        if !names.contains(&res.attack.as_str()) {
-            names.push(&res.attack);
-        }
-    }
-    for name in names {
+    let names = r.attack_names();
+    for &name in &names {
         let cells: Vec<String> = r
             .worst_case
             .iter()
@@ -253,7 +235,7 @@ fn print_report(r: &AttackReport) {
             .collect();
         println!("{name:<22} {}", cells.join(" "));
     }
-    if r.results.iter().map(|x| &x.attack).collect::<std::collections::HashSet<_>>().len() > 1 {
+    if names.len() > 1 {
         let cells: Vec<String> = r.worst_case.iter().map(|c| format!("{:>8.2}%", 100.0 * c.robust_accuracy)).collect();
         println!("{:<22} {}", "worst case", cells.join(" "));
     }

@@ -1,6 +1,6 @@
 //! `robustcnn eval corruptions RUN`: accuracy under the common corruptions, on the fly or from a
 //! published -C directory, with CE and mCE (METHODS.md §4.1.4).
-use crate::commands::load_run;
+use crate::commands::RunArgs;
 use crate::corrupt_cmd::{corruption_list, severity_list, EngineArgs};
 use anyhow::Result;
 use clap::Args;
@@ -12,11 +12,8 @@ use std::time::Instant;
 
 #[derive(Args)]
 pub struct EvalCorruptionsArgs {
-    /// The run directory.
-    pub run: PathBuf,
-    /// Which weights: best (validation), last, or a .safetensors file.
-    #[arg(long, default_value = "best")]
-    pub weights: String,
+    #[command(flatten)]
+    pub run_args: RunArgs,
     /// Read the corrupted test set from this directory (CIFAR-10-C layout: <corruption>.npy and
     /// labels.npy, e.g. the released CIFAR-10-C) instead of generating it in memory.
     #[arg(long)]
@@ -29,10 +26,6 @@ pub struct EvalCorruptionsArgs {
     /// Only the first N test images (a quick look; the numbers are then not comparable to papers').
     #[arg(long)]
     pub limit: Option<usize>,
-    #[arg(long)]
-    pub device: Option<String>,
-    #[arg(long, default_value_t = 256)]
-    pub batch_size: usize,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -41,12 +34,12 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
     let names = corruption_list(&a.corruptions, "--corruptions")?;
     let severities = severity_list(&a.severities)?;
     let corruptor = a.engine.corruptor()?;
-    let (run, p, label) = load_run(&a.run, &a.weights, a.device.as_deref())?;
+    let (run, p, label) = a.run_args.open()?;
     let mut test = p.test.clone();
     if let Some(n) = a.limit {
         test = test.select(&(0..n.min(test.len())).collect::<Vec<_>>());
     }
-    let batch = a.batch_size.max(1);
+    let batch = a.run_args.batch();
     let clean = evaluate(&p.net, &test, batch, p.device).top1;
     let model = Evaluator { net: &p.net, batch, device: p.device };
     let pb = ProgressBar::new((names.len() * severities.len()) as u64);

@@ -105,18 +105,11 @@ enum EvalCommand {
 
 #[derive(Args)]
 pub struct EvalCleanArgs {
-    /// The run directory.
-    pub run: PathBuf,
-    /// Which weights: best (validation), last, or a .safetensors file.
-    #[arg(long, default_value = "best")]
-    pub weights: String,
+    #[command(flatten)]
+    pub run_args: commands::RunArgs,
     /// Evaluate on the test set (default) or the validation split.
     #[arg(long, default_value = "test", value_parser = ["test", "val"])]
     pub split: String,
-    #[arg(long)]
-    pub device: Option<String>,
-    #[arg(long, default_value_t = 256)]
-    pub batch_size: usize,
 }
 
 #[derive(Subcommand)]

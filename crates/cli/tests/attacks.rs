@@ -1,7 +1,7 @@
 //! `robustcnn eval attack` end to end on a short run: the result files, numbers that recompute from
 //! the per-sample outcomes, and one clear error per bad option.
 mod common;
-use common::{fails, ok, robustcnn};
+use common::{fails, ok, robustcnn, short_run};
 
 fn json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -12,7 +12,7 @@ fn eval_attack_writes_results_that_recompute_from_the_per_sample_outcomes() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let r = run.display().to_string();
-    ok(&["train", "--quiet", "--steps", "8", "--batch-size", "64", "--val-fraction", "0.5", "--out", &r]);
+    short_run(&r, "8");
     let base = ["eval", "attack", &r, "--limit", "48", "--steps", "3", "--apgd-iters", "3"];
     let text = ok(&[&base[..], &["--attack", "fgsm,pgd,apgd", "--eps", "2/255,0.03"]].concat());
     assert!(text.contains("APGD-CE + APGD-T") && text.contains("worst case") && text.contains("ε=2/255"), "{text}");

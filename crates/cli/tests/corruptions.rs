@@ -1,6 +1,6 @@
 //! `corrupt` and `eval corruptions` from the command line, on the embedded Fashion-MNIST subset.
 mod common;
-use common::{fails, ok};
+use common::{fails, ok, short_run};
 use std::path::Path;
 
 fn json(path: &Path) -> serde_json::Value {
@@ -46,7 +46,7 @@ fn corrupt_writes_the_cifar10c_layout_and_eval_reads_it_back_as_generated_on_the
     // A short run, then its accuracy from the files equals the accuracy generated on the fly.
     let run = dir.path().join("run");
     let r = run.display().to_string();
-    ok(&["train", "--quiet", "--steps", "8", "--batch-size", "64", "--val-fraction", "0.5", "--out", &r]);
+    short_run(&r, "8");
     let sel = ["--corruptions", "noise,fog,glass_blur", "--severities", "1,5"];
     ok(&[&["eval", "corruptions", &r, "--limit", "40", "--seed", "3"][..], &sel].concat());
     let fly = cells(&run);
@@ -79,7 +79,7 @@ fn all_fifteen_give_the_cifar_mce() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let r = run.display().to_string();
-    ok(&["train", "--quiet", "--steps", "4", "--batch-size", "64", "--val-fraction", "0.5", "--out", &r]);
+    short_run(&r, "4");
     let text = ok(&["eval", "corruptions", &r, "--limit", "30", "--severities", "3"]);
     let report = json(&run.join("results/corruptions.json"));
     let mean_acc: f64 = cells(&run).iter().map(|c| c.2).sum::<f64>() / 15.0;

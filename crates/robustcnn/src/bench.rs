@@ -53,12 +53,18 @@ fn timed(iters: usize, warmup: usize, batch: i64, device: Device, mut f: impl Fn
     (iters as i64 * batch) as f64 / t.elapsed().as_secs_f64()
 }
 
-/// Measures `model` at `batch` on random inputs of shape `input` (C, H, W) with 10 classes.
-pub fn run(model: &str, batch: i64, input: [i64; 3], iters: usize, device: Device) -> Result<BenchResult> {
+/// `model` for 10 classes and inputs of shape `input`, with seeded initial weights.
+fn seeded_model(model: &str, input: [i64; 3], device: Device) -> Result<(VarStore, models::Network)> {
     let vs = VarStore::new(device);
     let c = input[0] as usize;
     let spec = ModelSpec { in_channels: input[0], num_classes: 10, mean: vec![0.5; c], std: vec![0.25; c] };
     let net = crate::rng::with_torch_seed(0, &[], || models::build(&vs.root(), model, &spec))?;
+    Ok((vs, net))
+}
+
+/// Measures `model` at `batch` on random inputs of shape `input` (C, H, W) with 10 classes.
+pub fn run(model: &str, batch: i64, input: [i64; 3], iters: usize, device: Device) -> Result<BenchResult> {
+    let (vs, net) = seeded_model(model, input, device)?;
     let x = Tensor::rand([batch, input[0], input[1], input[2]], (Kind::Float, device));
     let y = Tensor::randint(10, [batch], (Kind::Int64, device));
     let mut opt = Optimizer::new(&vs, &OptimConfig::default());
@@ -111,10 +117,7 @@ pub struct AttackBenchResult {
 /// Times the real FGSM and PGD-10 attacks on random images with the model in eval mode.
 pub fn attacks(model: &str, batch: i64, input: [i64; 3], iters: usize, device: Device) -> Result<AttackBenchResult> {
     use crate::attacks::{Attack, AttackBatch, Fgsm, Pgd};
-    let vs = VarStore::new(device);
-    let c = input[0] as usize;
-    let spec = ModelSpec { in_channels: input[0], num_classes: 10, mean: vec![0.5; c], std: vec![0.25; c] };
-    let net = crate::rng::with_torch_seed(0, &[], || models::build(&vs.root(), model, &spec))?;
+    let (_vs, net) = seeded_model(model, input, device)?;
     let (x, y) = crate::rng::with_torch_seed(0, &[1], || {
         (
             Tensor::rand([batch, input[0], input[1], input[2]], (Kind::Float, device)),

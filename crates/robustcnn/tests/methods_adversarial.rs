@@ -70,11 +70,21 @@ fn free_training_replays_each_batch_and_keeps_its_perturbation_in_the_ball() {
     let off = (delta.abs() - e).abs().minimum(&delta.abs()).max().double_value(&[]);
     assert!(off < 1e-7, "δ has entries off {{−ε, 0, ε}} by {off}");
     assert!(delta.abs().max().double_value(&[]) > 0.0);
-    // The perturbation is carried to the next batch.
-    let before = delta.copy();
-    m.train_step(&mut context(&net, &mut opt, &ids), &x.flip([3]), &y).unwrap();
-    assert_ne!(before.abs().sum(Kind::Float).double_value(&[]), 0.0);
+    // The perturbation is carried to the next batch: the same batch from δ = 0 (a fresh method, the
+    // same weights) ends elsewhere.
+    let next = x.flip([3]);
+    let (vs_fresh, net_fresh) = model();
+    vs_fresh.variables().iter().for_each(|(n, t)| {
+        tch::no_grad(|| t.shallow_clone().copy_(&vs.variables()[n]));
+    });
+    let mut fresh = method("free-at", &["method.adversarial.replays=3", "method.adversarial.eps=\"4/255\""]);
+    let mut opt_fresh = Optimizer::new(&vs_fresh, &OptimConfig::default());
+    // Learning rate 0: the weights stay equal, so only δ's start differs between the two.
+    fresh.train_step(&mut StepContext { lr: 0.0, ..context(&net_fresh, &mut opt_fresh, &ids) }, &next, &y).unwrap();
+    m.train_step(&mut StepContext { lr: 0.0, ..context(&net, &mut opt, &ids) }, &next, &y).unwrap();
     assert_eq!(opt.steps, 6);
+    let carried = (&m.state()[0].1 - &fresh.state()[0].1).abs().max().double_value(&[]);
+    assert!(carried > 0.0, "δ after the second batch does not depend on the first batch's δ");
 }
 
 #[test]

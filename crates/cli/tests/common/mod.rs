@@ -21,3 +21,8 @@ pub fn fails(args: &[&str]) -> String {
     assert!(err.starts_with("error: ") && err.trim_end().lines().count() == 1, "{args:?}: {err}");
     err
 }
+
+/// Trains a short run (the embedded data, batch 64, half held out) of `steps` steps into `out`.
+pub fn short_run(out: &str, steps: &str) {
+    ok(&["train", "--quiet", "--steps", steps, "--batch-size", "64", "--val-fraction", "0.5", "--out", out]);
+}

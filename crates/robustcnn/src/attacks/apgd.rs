@@ -2,7 +2,9 @@
 //! checkpoints where progress stalls, momentum 0.75, best point kept. APGD-CE is untargeted on
 //! cross-entropy; APGD-T is targeted on the DLR loss, one run per target among the top classes.
 //! [`ApgdEnsemble`] runs them the AutoAttack way and is reported as "APGD-CE + APGD-T", never AutoAttack.
-use super::{input_gradient, l2_norms, start_noise, Attack, AttackBatch, LossKind, Norm, Outcome};
+use super::{
+    ascent_direction, input_gradient, l2_norms, project, start_noise, Attack, AttackBatch, LossKind, Norm, Outcome,
+};
 use crate::models::Network;
 use tch::{Kind, Tensor};
 
@@ -34,17 +36,6 @@ impl Apgd {
     pub fn targeted(eps: f64, norm: Norm, iters: usize, num_classes: i64) -> Apgd {
         let targets = (num_classes as usize).saturating_sub(1).min(9);
         Apgd { eps, norm, iters, restarts: 1, loss: LossKind::Dlr, targets, rho: 0.75 }
-    }
-
-    fn project(&self, adv: &Tensor, x: &Tensor) -> Tensor {
-        match self.norm {
-            Norm::Linf => adv.maximum(&(x - self.eps)).minimum(&(x + self.eps)).clamp(0.0, 1.0),
-            Norm::L2 => {
-                let d = adv - x;
-                let n = l2_norms(&d);
-                (x + &d / (&n + 1e-12) * n.clamp_max(self.eps)).clamp(0.0, 1.0)
-            }
-        }
     }
 
     /// The first point: uniform (ℓ∞, scaled so its largest entry is ε) or Gaussian (ℓ2, norm ε).
@@ -92,12 +83,8 @@ impl Apgd {
                 let grad2 = &adv - &adv_old;
                 adv_old = adv.shallow_clone();
                 let a = if i > 0 { MOMENTUM } else { 1.0 };
-                let dir = match self.norm {
-                    Norm::Linf => grad.sign(),
-                    Norm::L2 => &grad / (l2_norms(&grad) + 1e-12),
-                };
-                let z = self.project(&(&adv + &step * dir), x);
-                self.project(&(&adv + (&z - &adv) * a + grad2 * (1.0 - a)), x)
+                let z = project(&(&adv + &step * ascent_direction(&grad, self.norm)), x, self.eps, self.norm);
+                project(&(&adv + (&z - &adv) * a + grad2 * (1.0 - a)), x, self.eps, self.norm)
             });
             let (l, g, logits) = input_gradient(net, &adv, y, target, self.loss, false);
             (loss, grad) = (l, g);
@@ -193,7 +180,7 @@ impl Attack for Apgd {
         let mut adv = b.x.copy();
         let mut robust = tch::no_grad(|| net.forward(b.x, false).argmax(-1, false).eq_tensor(b.y));
         self.attack_remaining(net, b, &mut robust, &mut adv);
-        Outcome { adv, restart_fooled: Vec::new() }
+        Outcome::images(adv)
     }
 }
 
@@ -225,6 +212,6 @@ impl Attack for ApgdEnsemble {
         let mut robust = tch::no_grad(|| net.forward(b.x, false).argmax(-1, false).eq_tensor(b.y));
         self.ce.attack_remaining(net, b, &mut robust, &mut adv);
         self.targeted.attack_remaining(net, b, &mut robust, &mut adv);
-        Outcome { adv, restart_fooled: Vec::new() }
+        Outcome::images(adv)
     }
 }

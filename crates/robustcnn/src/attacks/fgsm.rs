@@ -20,6 +20,6 @@ impl Attack for Fgsm {
     fn perturb(&self, net: &Network, b: &AttackBatch) -> Outcome {
         let (_, grad, _) = input_gradient(net, b.x, b.y, None, LossKind::Ce, false);
         let adv = tch::no_grad(|| (b.x + grad.sign() * self.eps).clamp(0.0, 1.0));
-        Outcome { adv, restart_fooled: Vec::new() }
+        Outcome::images(adv)
     }
 }

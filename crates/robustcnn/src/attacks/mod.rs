@@ -11,7 +11,7 @@ mod pgd;
 pub use apgd::{Apgd, ApgdEnsemble};
 pub use budget::{parse_budget, Budget};
 pub use fgsm::Fgsm;
-pub use noise::{sample_ids, start_noise};
+pub use noise::start_noise;
 pub use objective::{objective, LossKind};
 pub use pgd::{Pgd, Target};
 
@@ -53,11 +53,19 @@ pub struct AttackBatch<'a> {
     pub seed: u64,
 }
 
-/// What an attack returns: the adversarial images, and for multi-restart attacks whether each
-/// restart on its own fooled each sample (for the restart-agreement check).
+/// What an attack returns: the adversarial images, the per-sample targets of a targeted attack, and
+/// for multi-restart attacks whether each restart on its own fooled each sample (restart agreement).
 pub struct Outcome {
     pub adv: Tensor,
+    pub targets: Option<Tensor>,
     pub restart_fooled: Vec<Vec<bool>>,
+}
+
+impl Outcome {
+    /// An untargeted, single-run outcome.
+    pub fn images(adv: Tensor) -> Outcome {
+        Outcome { adv, targets: None, restart_fooled: Vec::new() }
+    }
 }
 
 /// One attack with one budget: the contract torchattacks made familiar (DESIGN.md "Methods and attacks").
@@ -68,10 +76,6 @@ pub trait Attack {
     fn norm(&self) -> Norm;
     /// Adversarial images for `b`, with the model in the mode the attack was built for (eval for evaluation).
     fn perturb(&self, net: &Network, b: &AttackBatch) -> Outcome;
-    /// The target class of each sample for a targeted attack; None when untargeted.
-    fn targets(&self, _net: &Network, _b: &AttackBatch) -> Option<Tensor> {
-        None
-    }
 }
 
 /// The per-sample objective at `x`, its input gradient, and the logits, with no parameter gradient.

@@ -24,8 +24,3 @@ pub fn start_noise(like: &Tensor, ids: &[u64], seed: u64, restart: u64, gaussian
     }
     Tensor::from_slice(&values).reshape(size).to_device(like.device())
 }
-
-/// Ids `first..first + n`: the ids of a batch of a dataset read in order.
-pub fn sample_ids(first: usize, n: usize) -> Vec<u64> {
-    (first as u64..(first + n) as u64).collect()
-}

@@ -59,6 +59,32 @@ impl Pgd {
         }
     }
 
+    /// The target class of each sample, or None when untargeted.
+    pub fn targets(&self, net: &Network, b: &AttackBatch) -> Option<Tensor> {
+        let y = b.y;
+        match self.target {
+            Target::Untargeted => None,
+            Target::Class(c) => Some(y.full_like(c)),
+            Target::LeastLikely => Some(tch::no_grad(|| net.forward(b.x, self.train_mode).argmin(-1, false))),
+            Target::Random => {
+                let labels = Vec::<i64>::try_from(&y.to_device(tch::Device::Cpu)).unwrap_or_default();
+                let t: Vec<i64> = labels
+                    .iter()
+                    .zip(b.ids)
+                    .map(|(&l, &id)| {
+                        let k = rng_for(b.seed, &[TARGET_DRAW, id]).gen_range(0..self.num_classes - 1);
+                        if k >= l {
+                            k + 1
+                        } else {
+                            k
+                        }
+                    })
+                    .collect();
+                Some(Tensor::from_slice(&t).to_device(y.device()))
+            }
+        }
+    }
+
     /// The random start of restart `r`: uniform in the ℓ∞ ball, or uniform radius along a Gaussian direction (ℓ2).
     fn start(&self, b: &AttackBatch, r: usize) -> Tensor {
         if !self.random_start {
@@ -131,36 +157,12 @@ impl Attack for Pgd {
     fn norm(&self) -> Norm {
         self.norm
     }
-    fn targets(&self, net: &Network, b: &AttackBatch) -> Option<Tensor> {
-        let y = b.y;
-        match self.target {
-            Target::Untargeted => None,
-            Target::Class(c) => Some(y.full_like(c)),
-            Target::LeastLikely => Some(tch::no_grad(|| net.forward(b.x, self.train_mode).argmin(-1, false))),
-            Target::Random => {
-                let labels = Vec::<i64>::try_from(&y.to_device(tch::Device::Cpu)).unwrap_or_default();
-                let t: Vec<i64> = labels
-                    .iter()
-                    .zip(b.ids)
-                    .map(|(&l, &id)| {
-                        let k = rng_for(b.seed, &[TARGET_DRAW, id]).gen_range(0..self.num_classes - 1);
-                        if k >= l {
-                            k + 1
-                        } else {
-                            k
-                        }
-                    })
-                    .collect();
-                Some(Tensor::from_slice(&t).to_device(y.device()))
-            }
-        }
-    }
     fn perturb(&self, net: &Network, b: &AttackBatch) -> Outcome {
         let target = self.targets(net, b);
         let restarts = self.restarts.max(1);
         if restarts == 1 {
             let adv = self.iterate(net, b, target.as_ref(), self.start(b, 0));
-            return Outcome { adv, restart_fooled: Vec::new() };
+            return Outcome { adv, targets: target, restart_fooled: Vec::new() };
         }
         let (mut best, mut best_obj, mut best_fooled) = self.run_once(net, b, target.as_ref(), 0);
         let mut restart_fooled = vec![to_bools(&best_fooled)];
@@ -176,6 +178,6 @@ impl Attack for Pgd {
             best_obj = obj.where_self(&better, &best_obj);
             best_fooled = best_fooled.logical_or(&fooled);
         }
-        Outcome { adv: best, restart_fooled }
+        Outcome { adv: best, targets: target, restart_fooled }
     }
 }

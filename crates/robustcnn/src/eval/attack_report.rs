@@ -77,6 +77,17 @@ impl AttackReport {
         r
     }
 
+    /// The attacks run, in the order they were run.
+    pub fn attack_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for r in &self.results {
+            if !names.contains(&r.attack.as_str()) {
+                names.push(&r.attack);
+            }
+        }
+        names
+    }
+
     fn budgets(&self) -> Vec<(f64, String)> {
         let mut b: Vec<(f64, String)> = Vec::new();
         for res in &self.results {
@@ -123,9 +134,7 @@ impl AttackReport {
                 }
             }
         }
-        let mut names: Vec<&str> = self.results.iter().map(|r| r.attack.as_str()).collect();
-        names.dedup();
-        for name in names {
+        for name in self.attack_names() {
             let mut rs: Vec<&AttackResult> = self.results.iter().filter(|r| r.attack == name).collect();
             rs.sort_by(|a, b| a.eps.total_cmp(&b.eps));
             for pair in rs.windows(2) {
@@ -200,12 +209,7 @@ impl AttackReport {
         const COLOURS: [&str; 6] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
         let linf = self.results.iter().all(|r| r.norm == Norm::Linf);
         let unit = if linf { 255.0 } else { 1.0 };
-        let mut names: Vec<&str> = Vec::new();
-        for r in &self.results {
-            if !names.contains(&r.attack.as_str()) {
-                names.push(&r.attack);
-            }
-        }
+        let names = self.attack_names();
         let start = (0.0, 100.0 * self.clean_accuracy);
         let mut series: Vec<Series> = names
             .iter()

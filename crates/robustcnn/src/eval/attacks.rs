@@ -65,18 +65,11 @@ impl AttackSet<'_> {
         out
     }
 
-    /// Runs `attack` over the set; `targets` gives each sample's target class for targeted attacks.
-    /// `progress` is told the number of samples done.
-    pub fn run(
-        &self,
-        attack: &dyn Attack,
-        eps_text: &str,
-        targeted: bool,
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<AttackResult> {
+    /// Runs `attack` over the set; `progress` is told the number of samples done.
+    pub fn run(&self, attack: &dyn Attack, eps_text: &str, progress: &mut dyn FnMut(usize)) -> Result<AttackResult> {
         let started = Instant::now();
         let (mut predictions, mut max_pert, mut disagree, mut restarts_seen) = (Vec::new(), 0f64, 0usize, false);
-        let mut target_hits = 0usize;
+        let (mut target_hits, mut targeted) = (0usize, false);
         for (indices, x, y) in self.batches() {
             let ids: Vec<u64> = indices.iter().map(|&i| i as u64).collect();
             let b = AttackBatch { x: &x, y: &y, ids: &ids, seed: self.seed };
@@ -98,10 +91,9 @@ impl AttackSet<'_> {
                 )));
             }
             max_pert = max_pert.max(pert);
-            if targeted {
-                if let Some(t) = attack.targets(self.net, &b) {
-                    target_hits += pred.eq_tensor(&t).sum(Kind::Int64).int64_value(&[]) as usize;
-                }
+            if let Some(t) = &out.targets {
+                targeted = true;
+                target_hits += pred.eq_tensor(t).sum(Kind::Int64).int64_value(&[]) as usize;
             }
             if !out.restart_fooled.is_empty() {
                 restarts_seen = true;

@@ -13,7 +13,7 @@ use crate::models::Network;
 use crate::rng::with_torch_seed;
 use crate::train::optim::Optimizer;
 use std::collections::HashMap;
-use tch::{Kind, Reduction, Tensor};
+use tch::{Reduction, Tensor};
 
 /// Seed path of the dropout masks of a step's forward passes.
 const DROPOUT_SEED: u64 = 3;
@@ -250,9 +250,4 @@ pub fn build(m: &MethodConfig, net: &Network, num_classes: i64) -> Result<Box<dy
         }
         _ => Box::new(baseline::Baseline),
     })
-}
-
-/// Mean of a boolean-per-sample tensor, as a plain number.
-pub fn fraction(t: &Tensor) -> f64 {
-    t.to_kind(Kind::Float).mean(Kind::Float).double_value(&[])
 }

@@ -131,37 +131,40 @@ impl RunDir {
             .map_err(|e| Error::format(&path, format!("corrupt loop state: {e}")))
     }
 
-    /// Writes results/clean.json, results/clean_per_class.csv and results/confusion.csv.
-    pub fn write_clean_results(&self, r: &CleanResult, weights: &str) -> Result<()> {
+    /// Writes each (file name, contents) pair atomically into results/.
+    fn write_results(&self, files: &[(&str, String)]) -> Result<()> {
         let dir = self.dir.join("results");
         std::fs::create_dir_all(&dir).at(&dir)?;
+        files.iter().try_for_each(|(name, text)| checkpoint::write_bytes_atomic(&dir.join(name), text.as_bytes()))
+    }
+
+    /// Writes results/clean.json, results/clean_per_class.csv and results/confusion.csv.
+    pub fn write_clean_results(&self, r: &CleanResult, weights: &str) -> Result<()> {
         let mut json = serde_json::to_value(r).unwrap_or_default();
         json["weights"] = serde_json::json!(weights);
-        let text = serde_json::to_string_pretty(&json).unwrap_or_default();
-        checkpoint::write_bytes_atomic(&dir.join("clean.json"), text.as_bytes())?;
-        checkpoint::write_bytes_atomic(&dir.join("clean_per_class.csv"), r.per_class_csv().as_bytes())?;
-        checkpoint::write_bytes_atomic(&dir.join("confusion.csv"), r.confusion_csv().as_bytes())
+        self.write_results(&[
+            ("clean.json", serde_json::to_string_pretty(&json).unwrap_or_default()),
+            ("clean_per_class.csv", r.per_class_csv()),
+            ("confusion.csv", r.confusion_csv()),
+        ])
     }
 
     /// Writes results/corruptions.json, results/corruptions.csv and results/corruptions.svg.
     pub fn write_corruption_results(&self, r: &crate::eval::corruptions::CorruptionReport) -> Result<()> {
-        let dir = self.dir.join("results");
-        std::fs::create_dir_all(&dir).at(&dir)?;
-        let text = serde_json::to_string_pretty(r).unwrap_or_default();
-        checkpoint::write_bytes_atomic(&dir.join("corruptions.json"), text.as_bytes())?;
-        checkpoint::write_bytes_atomic(&dir.join("corruptions.csv"), r.cells_csv().as_bytes())?;
-        checkpoint::write_bytes_atomic(&dir.join("corruptions.svg"), r.plot_svg().as_bytes())
+        self.write_results(&[
+            ("corruptions.json", serde_json::to_string_pretty(r).unwrap_or_default()),
+            ("corruptions.csv", r.cells_csv()),
+            ("corruptions.svg", r.plot_svg()),
+        ])
     }
 
     /// Writes results/attacks.json, attacks.csv, attacks.svg and the per-sample attack_samples.json.
     pub fn write_attack_results(&self, r: &crate::eval::attack_report::AttackReport) -> Result<()> {
-        let dir = self.dir.join("results");
-        std::fs::create_dir_all(&dir).at(&dir)?;
-        let text = serde_json::to_string_pretty(r).unwrap_or_default();
-        checkpoint::write_bytes_atomic(&dir.join("attacks.json"), text.as_bytes())?;
-        let samples = serde_json::to_string(&r.samples_json()).unwrap_or_default();
-        checkpoint::write_bytes_atomic(&dir.join("attack_samples.json"), samples.as_bytes())?;
-        checkpoint::write_bytes_atomic(&dir.join("attacks.csv"), r.csv().as_bytes())?;
-        checkpoint::write_bytes_atomic(&dir.join("attacks.svg"), r.plot_svg().as_bytes())
+        self.write_results(&[
+            ("attacks.json", serde_json::to_string_pretty(r).unwrap_or_default()),
+            ("attack_samples.json", serde_json::to_string(&r.samples_json()).unwrap_or_default()),
+            ("attacks.csv", r.csv()),
+            ("attacks.svg", r.plot_svg()),
+        ])
     }
 }
