@@ -255,6 +255,9 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
     if a.attacks {
         return bench_attacks(a, input, device);
     }
+    if !a.methods.is_empty() {
+        return bench_methods(a, input, device);
+    }
     println!(
         "{:<16} {:>5} {:>8} {:>12} {:>12} {:>8} {:>12} {:>12} {:>9}",
         "model", "batch", "input", "train img/s", "fwd+bwd/s", "opt ms", "infer img/s", "in-grad/s", "peak MiB"
@@ -282,6 +285,24 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
             epoch_throughput(m, dataset, a, device)?;
         }
     }
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_string_pretty(&all)?)
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Prints each method's step time relative to the plain step, per model.
+fn bench_methods(a: &BenchArgs, input: [i64; 3], device: tch::Device) -> Result<()> {
+    println!("{:<18} {:>5} {:<22} {:>10} {:>9}", "model", "batch", "method", "ms/step", "x plain");
+    let mut all = Vec::new();
+    for m in &a.models {
+        for r in robustcnn::bench::methods(m, a.batch, input, a.iters, device, &a.methods)? {
+            println!("{:<18} {:>5} {:<22} {:>10.1} {:>9.2}", r.model, r.batch, r.method, r.ms_per_step, r.relative);
+            all.push(r);
+        }
+    }
+    println!("libtorch threads: {}; TENET due every iteration, every sample positive", tch::get_num_threads());
     if let Some(path) = &a.json {
         std::fs::write(path, serde_json::to_string_pretty(&all)?)
             .with_context(|| format!("{}: cannot write", path.display()))?;

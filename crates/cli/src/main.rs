@@ -170,6 +170,9 @@ pub struct BenchArgs {
     /// Measure the FGSM and PGD-10 attacks (images/s) instead of training and inference.
     #[arg(long)]
     pub attacks: bool,
+    /// Time these training methods' steps against the plain step instead (e.g. lfm,tenet,free-at+tenet).
+    #[arg(long, value_delimiter = ',')]
+    pub methods: Vec<String>,
 }
 
 fn main() {

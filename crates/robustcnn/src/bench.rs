@@ -144,3 +144,107 @@ pub fn attacks(model: &str, batch: i64, input: [i64; 3], iters: usize, device: D
         peak_rss_mib: peak_rss_mib(),
     })
 }
+
+/// Step time of one training method relative to the plain (baseline) step on the same model and batch.
+#[derive(Clone, Debug, Serialize)]
+pub struct MethodBenchRow {
+    pub model: String,
+    pub batch: i64,
+    pub method: String,
+    pub ms_per_step: f64,
+    /// ms_per_step over the baseline's.
+    pub relative: f64,
+}
+
+/// A method's step on a resolved config, every after-update step (TENET) due on every iteration.
+fn method_step_ms(
+    name: &str,
+    net: &models::Network,
+    vs: &VarStore,
+    (x, y): (&Tensor, &Tensor),
+    iters: usize,
+    device: Device,
+) -> Result<f64> {
+    use crate::config::Config;
+    use crate::methods::{self, StepContext};
+    let mut sets = vec![format!("method.name=\"{name}\"")];
+    if name.contains("tenet") {
+        sets.extend(["method.tenet.switch=1".to_string(), "method.tenet.every=1".to_string()]);
+    }
+    let mut cfg = Config::load(None, &sets)?;
+    methods::resolve(&mut cfg.method);
+    methods::bind(&mut cfg.method, net);
+    let mut method = methods::build(&cfg.method, net, 10)?;
+    let mut opt = Optimizer::new(vs, &OptimConfig::default());
+    let ids: Vec<u64> = (0..x.size()[0] as u64).collect();
+    let mut step = 0;
+    let mut failed = None;
+    let rate = timed(iters, 2, x.size()[0], device, || {
+        let mut ctx = StepContext {
+            net,
+            opt: &mut opt,
+            lr: 1e-4,
+            step,
+            epoch: 0,
+            seed: 0,
+            label_smoothing: 0.0,
+            ids: &ids,
+            after: None,
+            extra_terms: Vec::new(),
+        };
+        if let Err(e) = method.train_step(&mut ctx, x, y) {
+            failed = Some(e);
+        }
+        step += 1;
+    });
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(1000.0 * x.size()[0] as f64 / rate),
+    }
+}
+
+/// Times each method's training step on random images labelled with the model's own predictions (so
+/// TENET's positive set is the whole batch, its most expensive case), with TENET due every iteration.
+/// The row `tenet grouping+masks` times the k-means and masks alone on that batch's feature maps.
+pub fn methods(
+    model: &str,
+    batch: i64,
+    input: [i64; 3],
+    iters: usize,
+    device: Device,
+    names: &[String],
+) -> Result<Vec<MethodBenchRow>> {
+    use crate::methods::tenet;
+    let (vs, net) = seeded_model(model, input, device)?;
+    let x = crate::rng::with_torch_seed(0, &[1], || {
+        Tensor::rand([batch, input[0], input[1], input[2]], (Kind::Float, device))
+    });
+    let y = tch::no_grad(|| net.forward(&x, true).argmax(-1, false));
+    let plain = method_step_ms("baseline", &net, &vs, (&x, &y), iters, device)?;
+    let row = |method: &str, ms: f64| MethodBenchRow {
+        model: model.to_string(),
+        batch,
+        method: method.to_string(),
+        ms_per_step: ms,
+        relative: ms / plain,
+    };
+    let mut rows = vec![row("baseline", plain)];
+    for name in names.iter().filter(|n| *n != "baseline") {
+        rows.push(row(name, method_step_ms(name, &net, &vs, (&x, &y), iters, device)?));
+    }
+    if names.iter().any(|n| n.contains("tenet")) {
+        let names = net.stages();
+        let stage = names.len().saturating_sub(3);
+        let (a, g) = tenet::importance_gradient(&net, &x, &y, stage);
+        let (n, c, h, w) = a.size4().unwrap_or((0, 0, 0, 0));
+        let rate = timed(iters, 2, batch, device, || {
+            tch::no_grad(|| {
+                let init = tenet::initial_centres(n, c, 6, 0, &[0], device);
+                let labels = tenet::kmeans(&a.reshape([n, c, h * w]), &init, 50, 1e-4);
+                let _ = tenet::inhibition_masks(&a, &g, &labels, 6, 1e-8);
+            })
+        });
+        rows.push(row("tenet grouping+masks", 1000.0 * batch as f64 / rate));
+    }
+    Ok(rows)
+}

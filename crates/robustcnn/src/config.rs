@@ -156,11 +156,14 @@ pub struct MethodConfig {
     /// Settings of LFM (local feature masking, METHODS.md §1); filled with the defaults for `lfm`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lfm: Option<LfmConfig>,
+    /// Settings of TENET (group-wise inhibition, METHODS.md §2); filled with the defaults for `tenet`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenet: Option<TenetConfig>,
 }
 
 impl Default for MethodConfig {
     fn default() -> Self {
-        MethodConfig { name: "baseline".into(), adversarial: AdversarialConfig::default(), lfm: None }
+        MethodConfig { name: "baseline".into(), adversarial: AdversarialConfig::default(), lfm: None, tenet: None }
     }
 }
 
@@ -228,6 +231,47 @@ impl Default for LfmConfig {
             aspect: [0.3, 1.0 / 0.3],
             fill: LfmFill::Random,
             region: LfmRegion::Rectangle,
+        }
+    }
+}
+
+/// TENET's settings, defaults from the released CIFAR code (METHODS.md §2.8, §2.12).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenetConfig {
+    /// The stage whose output is grouped and inhibited; unset means the second-to-last convolutional
+    /// stage (the code's layer 3 of 4: ResNeXt-29's stage2, ResNet-50's stage3), written out resolved.
+    pub stage: Option<String>,
+    /// Channel groups per sample (K).
+    pub groups: usize,
+    /// First global iteration (counted from 1) that may take a TENET step (T_switch).
+    pub switch: usize,
+    /// A TENET step on every k-th iteration (`thinking_alpha`).
+    pub every: usize,
+    /// Weight of the cross-entropy of the masked pass (λ_t).
+    pub lambda_tenet: f64,
+    /// Weight of the orthogonality loss (λ_o; 1e-3 on CIFAR, 0.1 in the code's default config).
+    pub lambda_orth: f64,
+    /// k-means iterations at most.
+    pub kmeans_iters: usize,
+    /// k-means stops when the squared centre shift falls below this.
+    pub kmeans_tol: f64,
+    /// Added to the standard deviation in the z-normalisation of a group's map.
+    pub std_eps: f64,
+}
+
+impl Default for TenetConfig {
+    fn default() -> Self {
+        TenetConfig {
+            stage: None,
+            groups: 6,
+            switch: 500,
+            every: 3,
+            lambda_tenet: 0.1,
+            lambda_orth: 1e-3,
+            kmeans_iters: 50,
+            kmeans_tol: 1e-4,
+            std_eps: 1e-8,
         }
     }
 }

@@ -111,6 +111,8 @@ fn lfm_masks_inside_the_training_step_only() {
             seed: 0,
             label_smoothing: 0.0,
             ids: &ids,
+            after: None,
+            extra_terms: Vec::new(),
         };
         let out = m.train_step(&mut ctx, &x, &y).unwrap();
         (out.logits, out.terms)

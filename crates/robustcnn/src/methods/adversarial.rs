@@ -38,6 +38,7 @@ impl Method for AttackTraining {
         let logits = ctx.forward(&adv, 0);
         let loss = ctx.cross_entropy(&logits, y);
         let value = ctx.update(&loss, "adversarial cross-entropy", self.grad_clip)?;
+        ctx.after_update(&adv, y, &logits)?;
         Ok(StepOutput { loss: loss.detach(), logits: logits.detach(), terms: vec![("adv_ce".into(), value)] })
     }
 }

@@ -10,6 +10,7 @@ impl Method for Baseline {
         let logits = ctx.forward(x, 0);
         let loss = ctx.cross_entropy(&logits, y);
         let value = ctx.update(&loss, "cross-entropy", None)?;
+        ctx.after_update(x, y, &logits)?;
         Ok(StepOutput { loss: loss.detach(), logits: logits.detach(), terms: vec![("ce".into(), value)] })
     }
 }

@@ -46,6 +46,8 @@ impl Method for FreeAt {
                 let next = (&delta + delta.grad().sign() * self.eps).clamp(-self.eps, self.eps);
                 buffer.shallow_clone().copy_(&next);
             });
+            // TENET's free-AT loop runs its step after every replay, on the replay's inputs.
+            ctx.after_update(&adv.detach(), y, &logits)?;
             out =
                 Ok(StepOutput { loss: loss.detach(), logits: logits.detach(), terms: vec![("adv_ce".into(), value)] });
         }

@@ -140,6 +140,7 @@ impl Method for Lfm {
         let logits = ctx.forward_from(&masked, self.stage);
         let loss = ctx.cross_entropy(&logits, y);
         let value = ctx.update(&loss, "cross-entropy", None)?;
+        ctx.after_update(x, y, &logits)?;
         let covered: usize = regions.iter().map(|r| (r.rows.1 - r.rows.0) * (r.cols.1 - r.cols.0)).sum();
         let fraction = covered as f64 / (n * c * h * w).max(1) as f64;
         Ok(StepOutput {

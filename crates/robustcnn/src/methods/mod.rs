@@ -5,9 +5,10 @@ mod adversarial;
 mod baseline;
 mod free_at;
 pub mod lfm;
+pub mod tenet;
 
 use crate::attacks::Budget;
-use crate::config::{AttackMode, MethodConfig};
+use crate::config::{AttackMode, MethodConfig, TenetConfig};
 use crate::error::{Error, Result};
 use crate::models::Network;
 use crate::rng::with_torch_seed;
@@ -18,30 +19,49 @@ use tch::{Reduction, Tensor};
 /// Seed path of the dropout masks of a step's forward passes.
 const DROPOUT_SEED: u64 = 3;
 
+/// How a method takes part in a composition such as `free-at+tenet`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Owns the training step; at most one per composition (baseline when none is named).
+    Step,
+    /// Adds its own update after each update of the step (TENET).
+    AfterUpdate,
+}
+
 /// A method in the registry.
 pub struct MethodInfo {
     pub name: &'static str,
+    pub role: Role,
     pub summary: &'static str,
 }
 
 /// Every method, by name.
 pub const METHODS: &[MethodInfo] = &[
-    MethodInfo { name: "baseline", summary: "cross-entropy on the (augmented) training images" },
+    MethodInfo { name: "baseline", role: Role::Step, summary: "cross-entropy on the (augmented) training images" },
     MethodInfo {
         name: "lfm",
+        role: Role::Step,
         summary: "local feature masking (Gong et al. 2024): regions of random channels of the stem's output masked, p 0.15, 32 channels",
     },
     MethodInfo {
         name: "pgd-at",
+        role: Role::Step,
         summary: "PGD adversarial training (Madry et al. 2018): train on PGD-7 examples, ε 8/255, α 2/255",
     },
     MethodInfo {
         name: "fast-at",
+        role: Role::Step,
         summary: "fast adversarial training (Wong et al. 2020): one FGSM step of α 10/255 from a random start, ε 8/255",
     },
     MethodInfo {
         name: "free-at",
+        role: Role::Step,
         summary: "free adversarial training (Shafahi et al. 2019): each batch replayed m = 8 times, perturbation carried over",
+    },
+    MethodInfo {
+        name: "tenet",
+        role: Role::AfterUpdate,
+        summary: "group-wise inhibition (Liu et al. 2021): every 3rd step from step 500, a second update on feature maps whose salient channel groups are inhibited, plus an orthogonality loss; composes, e.g. free-at+tenet",
     },
 ];
 
@@ -67,6 +87,10 @@ pub struct StepContext<'a> {
     pub label_smoothing: f64,
     /// Dataset indices of the batch's samples (per-sample random draws derive from them).
     pub ids: &'a [u64],
+    /// The composition's after-update method (e.g. TENET), run by [`Self::after_update`].
+    pub after: Option<Box<dyn AfterUpdate>>,
+    /// Loss terms the after-update method reported during this step.
+    pub extra_terms: Vec<(String, f64)>,
 }
 
 impl StepContext<'_> {
@@ -107,6 +131,58 @@ impl StepContext<'_> {
         self.opt.step(self.lr);
         Ok(value)
     }
+
+    /// Runs the composition's after-update method (if any) on the images `x` just trained on and the
+    /// logits computed before the update; step methods call it after each of their updates.
+    pub fn after_update(&mut self, x: &Tensor, y: &Tensor, logits: &Tensor) -> Result<()> {
+        let Some(mut after) = self.after.take() else { return Ok(()) };
+        let terms = after.after_update(self, x, y, logits);
+        self.after = Some(after);
+        for (name, value) in terms? {
+            match self.extra_terms.iter_mut().find(|t| t.0 == name) {
+                Some(t) => t.1 = value,
+                None => self.extra_terms.push((name, value)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A method that adds its own update after each update of the step method (METHODS.md §2.3 step 3).
+pub trait AfterUpdate {
+    /// Runs after an update on `x`, whose logits before that update were `logits`; returns loss terms.
+    fn after_update(
+        &mut self,
+        ctx: &mut StepContext,
+        x: &Tensor,
+        y: &Tensor,
+        logits: &Tensor,
+    ) -> Result<Vec<(String, f64)>>;
+}
+
+/// A step method with an after-update method, e.g. `free-at+tenet`.
+struct Composite {
+    step: Box<dyn Method>,
+    after: Option<Box<dyn AfterUpdate>>,
+}
+
+impl Method for Composite {
+    fn train_step(&mut self, ctx: &mut StepContext, x: &Tensor, y: &Tensor) -> Result<StepOutput> {
+        ctx.after = self.after.take();
+        let out = self.step.train_step(ctx, x, y);
+        self.after = ctx.after.take();
+        let mut out = out?;
+        out.terms.append(&mut ctx.extra_terms);
+        Ok(out)
+    }
+
+    fn state(&self) -> Vec<(String, Tensor)> {
+        self.step.state()
+    }
+
+    fn load_state(&mut self, tensors: &HashMap<String, Tensor>) {
+        self.step.load_state(tensors)
+    }
 }
 
 /// One training method.
@@ -124,16 +200,45 @@ pub trait Method {
 fn find(name: &str) -> Result<&'static MethodInfo> {
     METHODS.iter().find(|m| m.name == name).ok_or_else(|| {
         let names: Vec<_> = METHODS.iter().map(|m| m.name).collect();
-        Error::Config(format!("unknown method '{name}' (methods: {})", names.join(", ")))
+        Error::Config(format!(
+            "unknown method '{name}' (methods: {}; combine with +, e.g. free-at+tenet)",
+            names.join(", ")
+        ))
     })
+}
+
+/// The parts of a composition `a+b+…`: each a known method, no repeats, at most one of each role.
+pub fn parts(name: &str) -> Result<Vec<&'static MethodInfo>> {
+    let mut out: Vec<&'static MethodInfo> = Vec::new();
+    for part in name.split('+').map(str::trim) {
+        let info = find(part)?;
+        if let Some(other) = out.iter().find(|o| o.role == info.role) {
+            return Err(Error::Config(format!(
+                "method '{name}': {} and {} cannot be combined (each owns the training step)",
+                other.name, info.name
+            )));
+        }
+        out.push(info);
+    }
+    Ok(out)
+}
+
+/// The composition's step method (baseline when only an after-update method is named).
+fn step_name(parts: &[&'static MethodInfo]) -> &'static str {
+    parts.iter().find(|p| p.role == Role::Step).map_or("baseline", |p| p.name)
+}
+
+fn uses(parts: &[&'static MethodInfo], name: &str) -> bool {
+    parts.iter().any(|p| p.name == name)
 }
 
 /// Checks the method's name and settings; `origin` names the recipe in errors.
 pub fn validate(m: &MethodConfig, origin: &str) -> Result<()> {
-    find(&m.name)?;
+    let parts = parts(&m.name)?;
+    let step = step_name(&parts);
     let a = &m.adversarial;
     let bad = |key: &str, what: &str| Err(Error::Config(format!("{origin}: method.adversarial.{key} {what}")));
-    if m.name == "baseline" && *a != Default::default() {
+    if !matches!(step, "pgd-at" | "fast-at" | "free-at") && *a != Default::default() {
         return bad("*", "is only used by pgd-at, fast-at and free-at");
     }
     if a.eps.as_ref().is_some_and(|e| e.value <= 0.0) {
@@ -151,24 +256,27 @@ pub fn validate(m: &MethodConfig, origin: &str) -> Result<()> {
     if a.grad_clip.is_some_and(|c| c <= 0.0 || !c.is_finite()) {
         return bad("grad_clip", "must be a positive number");
     }
-    if m.name == "free-at" && (a.alpha.is_some() || a.steps.is_some() || a.attack_mode.is_some()) {
+    if step == "free-at" && (a.alpha.is_some() || a.steps.is_some() || a.attack_mode.is_some()) {
         return bad(
             "alpha/steps/attack_mode",
             "do not apply to free-at (it steps by eps once per replay, in training mode)",
         );
     }
-    if m.name != "free-at" && a.replays.is_some() {
+    if step != "free-at" && a.replays.is_some() {
         return bad("replays", "only applies to free-at");
     }
     if let Some(l) = &m.lfm {
-        validate_lfm(l, &m.name, origin)?;
+        validate_lfm(l, uses(&parts, "lfm"), origin)?;
+    }
+    if let Some(t) = &m.tenet {
+        validate_tenet(t, uses(&parts, "tenet"), origin)?;
     }
     Ok(())
 }
 
-fn validate_lfm(l: &crate::config::LfmConfig, method: &str, origin: &str) -> Result<()> {
+fn validate_lfm(l: &crate::config::LfmConfig, used: bool, origin: &str) -> Result<()> {
     let bad = |key: &str, what: &str| Err(Error::Config(format!("{origin}: method.lfm.{key} {what}")));
-    if method != "lfm" {
+    if !used {
         return bad("*", "is only used by the lfm method");
     }
     if !(0.0..=1.0).contains(&l.probability) {
@@ -192,14 +300,48 @@ fn validate_lfm(l: &crate::config::LfmConfig, method: &str, origin: &str) -> Res
     Ok(())
 }
 
+fn validate_tenet(t: &TenetConfig, used: bool, origin: &str) -> Result<()> {
+    let bad = |key: &str, what: &str| Err(Error::Config(format!("{origin}: method.tenet.{key} {what}")));
+    let weight = |v: f64| v >= 0.0 && v.is_finite();
+    if !used {
+        return bad("*", "is only used by the tenet method (alone or combined, e.g. free-at+tenet)");
+    }
+    if t.groups < 2 {
+        return bad("groups", "must be at least 2");
+    }
+    if t.every == 0 {
+        return bad("every", "must be at least 1 (1 = every step)");
+    }
+    if !weight(t.lambda_tenet) {
+        return bad("lambda_tenet", "must be a non-negative number");
+    }
+    if !weight(t.lambda_orth) {
+        return bad("lambda_orth", "must be a non-negative number");
+    }
+    if t.kmeans_iters == 0 {
+        return bad("kmeans_iters", "must be at least 1");
+    }
+    if !weight(t.kmeans_tol) {
+        return bad("kmeans_tol", "must be a non-negative number");
+    }
+    if !(t.std_eps > 0.0 && t.std_eps.is_finite()) {
+        return bad("std_eps", "must be a positive number");
+    }
+    if t.stage.as_deref() == Some("head") {
+        return bad("stage", "must be a convolutional stage, not the head");
+    }
+    Ok(())
+}
+
 fn budget(text: &str) -> Option<Budget> {
     Budget::parse(text, "budget").ok()
 }
 
-/// Fills in the method's published defaults for what the recipe left unset (written to config.toml).
+/// Fills in the methods' published defaults for what the recipe left unset (written to config.toml).
 pub fn resolve(m: &mut MethodConfig) {
+    let Ok(parts) = parts(&m.name) else { return };
     let a = &mut m.adversarial;
-    match m.name.as_str() {
+    match step_name(&parts) {
         "pgd-at" => {
             a.eps = a.eps.take().or_else(|| budget("8/255"));
             a.alpha = a.alpha.take().or_else(|| budget("2/255"));
@@ -221,13 +363,39 @@ pub fn resolve(m: &mut MethodConfig) {
         }
         _ => {}
     }
+    if uses(&parts, "tenet") {
+        m.tenet.get_or_insert_with(Default::default);
+    }
+}
+
+/// Fills in what depends on the model: TENET's default stage (written to config.toml).
+pub fn bind(m: &mut MethodConfig, net: &Network) {
+    if let Some(t) = &mut m.tenet {
+        t.stage.get_or_insert_with(|| default_tenet_stage(net).to_string());
+    }
+}
+
+/// The second-to-last convolutional stage: the released code's layer 3 of 4 (METHODS.md §2.2).
+fn default_tenet_stage(net: &Network) -> &'static str {
+    let names = net.stages();
+    names[names.len().saturating_sub(3)]
+}
+
+/// Index of a convolutional stage for setting `key`; the head and unknown names are errors.
+fn conv_stage(net: &Network, name: &str, key: &str) -> Result<usize> {
+    let stage = net.stage_index(name).map_err(|e| Error::Config(format!("{key}: {e}")))?;
+    if stage + 1 >= net.stages().len() {
+        return Err(Error::Config(format!("{key} {name}: must be a convolutional stage, not the head")));
+    }
+    Ok(stage)
 }
 
 /// Builds the method of a resolved config for `net` with `num_classes` outputs.
 pub fn build(m: &MethodConfig, net: &Network, num_classes: i64) -> Result<Box<dyn Method>> {
+    let parts = parts(&m.name)?;
     let a = &m.adversarial;
     let value = |b: &Option<Budget>| b.as_ref().map_or(0.0, |b| b.value);
-    Ok(match find(&m.name)?.name {
+    let step: Box<dyn Method> = match step_name(&parts) {
         "pgd-at" | "fast-at" => Box::new(adversarial::AttackTraining {
             eps: value(&a.eps),
             alpha: value(&a.alpha),
@@ -239,15 +407,16 @@ pub fn build(m: &MethodConfig, net: &Network, num_classes: i64) -> Result<Box<dy
         "free-at" => Box::new(free_at::FreeAt::new(value(&a.eps), a.replays.unwrap_or(8), a.grad_clip)),
         "lfm" => {
             let cfg = m.lfm.clone().unwrap_or_default();
-            let stage = net.stage_index(&cfg.stage).map_err(|e| Error::Config(format!("method.lfm.stage: {e}")))?;
-            if stage + 1 >= net.stages().len() {
-                return Err(Error::Config(format!(
-                    "method.lfm.stage {}: must be a convolutional stage, not the head",
-                    cfg.stage
-                )));
-            }
+            let stage = conv_stage(net, &cfg.stage, "method.lfm.stage")?;
             Box::new(lfm::Lfm { cfg, stage })
         }
         _ => Box::new(baseline::Baseline),
-    })
+    };
+    if !uses(&parts, "tenet") {
+        return Ok(step);
+    }
+    let cfg = m.tenet.clone().unwrap_or_default();
+    let stage_name = cfg.stage.clone().unwrap_or_else(|| default_tenet_stage(net).to_string());
+    let stage = conv_stage(net, &stage_name, "method.tenet.stage")?;
+    Ok(Box::new(Composite { step, after: Some(Box::new(tenet::Tenet { cfg, stage })) }))
 }

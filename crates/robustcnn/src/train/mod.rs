@@ -65,7 +65,8 @@ pub struct TrainSummary {
 pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     let run = if opts.resume { RunDir::open_for_resume(&opts.out)? } else { RunDir::create(&opts.out)? };
     let cfg = if opts.resume { run.read_config()? } else { cfg.clone() };
-    let prepared = prepare(&cfg).and_then(|p| {
+    let prepared = prepare(&cfg).and_then(|mut p| {
+        methods::bind(&mut p.cfg.method, &p.net);
         let method = methods::build(&p.cfg.method, &p.net, p.train.num_classes() as i64)?;
         Ok((p, method))
     });
@@ -115,6 +116,8 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         let mut loss_sum = Tensor::from(st.epoch_loss_sum).to_device(device);
         let mut correct = Tensor::from(st.epoch_correct).to_device(device);
         let mut seen_this_run = 0usize;
+        // Loss terms averaged over the steps since the last log line that reported them.
+        let mut window: Vec<(String, f64, usize)> = Vec::new();
         let mut it = loader;
         loop {
             let t0 = Instant::now();
@@ -136,6 +139,8 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
                 seed: cfg.train.seed,
                 label_smoothing: cfg.optim.label_smoothing,
                 ids: &ids,
+                after: None,
+                extra_terms: Vec::new(),
             };
             let out = method.train_step(&mut ctx, &x, &y).map_err(|e| match e {
                 Error::Diverged(what) => Error::Diverged(format!(
@@ -147,6 +152,12 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
                 )),
                 other => other,
             })?;
+            for (name, value) in &out.terms {
+                match window.iter_mut().find(|w| &w.0 == name) {
+                    Some(w) => (w.1, w.2) = (w.1 + value, w.2 + 1),
+                    None => window.push((name.clone(), *value, 1)),
+                }
+            }
             let (loss, logits) = (&out.loss, &out.logits);
             let n = batch.indices.len();
             tch::no_grad(|| {
@@ -166,8 +177,8 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
                 if log_now {
                     let mut line =
                         json!({"event": "step", "step": st.step, "epoch": st.epoch + 1, "loss": mean, "lr": lr});
-                    for (name, value) in &out.terms {
-                        line[name.as_str()] = json!(value);
+                    for (name, sum, count) in window.drain(..) {
+                        line[name.as_str()] = json!(sum / count as f64);
                     }
                     log.write(line)?;
                 }
