@@ -5,6 +5,7 @@
 //! (`make_cifar_c.py`), the ImageNet-C one (`make_imagenet_c.py`) and the size-adaptive
 //! `imagecorruptions`. Where an operation cannot be bit-identical to the Python reference (codecs,
 //! ImageMagick, OpenCV fixed-point resampling), its doc comment says what differs.
+pub mod augmix;
 pub mod batch;
 pub mod blurs;
 mod color;
