@@ -180,18 +180,8 @@ fn method_step_ms(
     let mut step = 0;
     let mut failed = None;
     let rate = timed(iters, 2, x.size()[0], device, || {
-        let mut ctx = StepContext {
-            net,
-            opt: &mut opt,
-            lr: 1e-4,
-            step,
-            epoch: 0,
-            seed: 0,
-            label_smoothing: 0.0,
-            ids: &ids,
-            after: None,
-            extra_terms: Vec::new(),
-        };
+        let mut ctx = StepContext::new(net, &mut opt, 1e-4, &ids);
+        ctx.step = step;
         if let Err(e) = method.train_step(&mut ctx, x, y) {
             failed = Some(e);
         }

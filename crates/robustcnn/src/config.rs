@@ -159,11 +159,28 @@ pub struct MethodConfig {
     /// Settings of TENET (group-wise inhibition, METHODS.md §2); filled with the defaults for `tenet`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tenet: Option<TenetConfig>,
+    /// Settings of AugMix (METHODS.md §4.2); filled with the defaults for `augmix`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub augmix: Option<AugMixConfig>,
+    /// Settings of Cutout (DeVries & Taylor 2017); filled with the defaults for `cutout`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cutout: Option<CutoutConfig>,
+    /// Settings of Random Erasing (Zhong et al. 2020); filled with the defaults for `random-erasing`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub random_erasing: Option<ErasingConfig>,
 }
 
 impl Default for MethodConfig {
     fn default() -> Self {
-        MethodConfig { name: "baseline".into(), adversarial: AdversarialConfig::default(), lfm: None, tenet: None }
+        MethodConfig {
+            name: "baseline".into(),
+            adversarial: AdversarialConfig::default(),
+            lfm: None,
+            tenet: None,
+            augmix: None,
+            cutout: None,
+            random_erasing: None,
+        }
     }
 }
 
@@ -273,6 +290,90 @@ impl Default for TenetConfig {
             kmeans_tol: 1e-4,
             std_eps: 1e-8,
         }
+    }
+}
+
+/// AugMix's settings (METHODS.md §4.2), defaults from the CIFAR code.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AugMixConfig {
+    /// Upper end of each operation's level U[0.1, severity] (3 on CIFAR, 1 on ImageNet).
+    pub severity: f64,
+    /// Augmentation chains mixed.
+    pub width: usize,
+    /// Operations per chain; 0 draws 1–3 per chain.
+    pub depth: usize,
+    /// Dirichlet and Beta concentration.
+    pub alpha: f64,
+    /// Add color, contrast, brightness and sharpness to the nine default operations.
+    pub all_ops: bool,
+    /// Jensen–Shannon consistency over the clean image and two AugMix views. Unset: on for `augmix`
+    /// alone (the AugMix paper), off when combined with another method (TENET's recipe).
+    pub jsd: Option<bool>,
+    /// Weight of the Jensen–Shannon term (λ).
+    pub lambda: f64,
+    /// Each epoch holds an AugMix copy and a clean copy of the training set (TENET's recipe, §2.7).
+    /// Unset: off for `augmix` alone, on when combined with another method.
+    pub clean_copy: Option<bool>,
+}
+
+impl Default for AugMixConfig {
+    fn default() -> Self {
+        AugMixConfig {
+            severity: 3.0,
+            width: 3,
+            depth: 0,
+            alpha: 1.0,
+            all_ops: false,
+            jsd: None,
+            lambda: 12.0,
+            clean_copy: None,
+        }
+    }
+}
+
+/// Cutout (DeVries & Taylor 2017): one square, centred on a uniformly drawn pixel and clipped at the
+/// border, filled with the normalisation mean (the reference zeroes it after normalising).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CutoutConfig {
+    /// Side of the square in pixels (16 on CIFAR-10).
+    pub size: usize,
+    /// Probability that an image is cut (1 in the reference; TENET's option has it).
+    pub probability: f64,
+}
+
+impl Default for CutoutConfig {
+    fn default() -> Self {
+        CutoutConfig { size: 16, probability: 1.0 }
+    }
+}
+
+/// What Random Erasing writes into its rectangle.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ErasingFill {
+    /// Uniform random values per pixel (the paper).
+    Random,
+    /// The normalisation mean (the CIFAR code's zero after normalising).
+    Mean,
+}
+
+/// Random Erasing (Zhong et al. 2020) with the paper's defaults.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ErasingConfig {
+    pub probability: f64,
+    /// Area of the rectangle as a fraction of the image, [low, high].
+    pub area: [f64; 2],
+    /// Aspect ratio h/w, [low, high].
+    pub aspect: [f64; 2],
+    pub fill: ErasingFill,
+}
+
+impl Default for ErasingConfig {
+    fn default() -> Self {
+        ErasingConfig { probability: 0.5, area: [0.02, 0.4], aspect: [0.3, 1.0 / 0.3], fill: ErasingFill::Random }
     }
 }
 

@@ -49,6 +49,7 @@ fn model_and_batch(n: usize) -> (train::Prepared, Tensor, Tensor, Vec<u64>) {
         augment: None,
         seed: 0,
         workers: 1,
+        extra: Default::default(),
     };
     let b = robustcnn::data::loader::make_batch(&test, &(0..n).collect::<Vec<_>>(), &spec, 0);
     (p, b.images, b.labels, (0..n as u64).collect())

@@ -38,18 +38,7 @@ fn method(name: &str, sets: &[&str]) -> Box<dyn methods::Method> {
 }
 
 fn context<'a>(net: &'a Network, opt: &'a mut Optimizer, ids: &'a [u64]) -> StepContext<'a> {
-    StepContext {
-        net,
-        opt,
-        lr: 0.01,
-        step: 0,
-        epoch: 0,
-        seed: 0,
-        label_smoothing: 0.0,
-        ids,
-        after: None,
-        extra_terms: Vec::new(),
-    }
+    StepContext::new(net, opt, 0.01, ids)
 }
 
 #[test]
@@ -136,7 +125,7 @@ fn method_settings_are_resolved_per_method_and_checked() {
         Config::load(None, &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap_err().to_string()
     };
     assert!(err(&["method.name=\"trades\""])
-        .contains("unknown method 'trades' (methods: baseline, lfm, pgd-at, fast-at, free-at, tenet; combine with +"));
+        .contains("unknown method 'trades' (methods: baseline, lfm, pgd-at, fast-at, free-at, tenet, augmix"));
     assert!(err(&["method.adversarial.eps=0.03"])
         .contains("method.adversarial.* is only used by pgd-at, fast-at and free-at"));
     assert!(err(&["method.name=\"free-at\"", "method.adversarial.replays=0"])

@@ -102,18 +102,7 @@ fn lfm_masks_inside_the_training_step_only() {
         let mut m = methods::build(&cfg.method, &net, 10).unwrap();
         // lr 0: the step changes nothing but batch-norm statistics, so the logits compare.
         let mut opt = Optimizer::new(&vs, &OptimConfig { momentum: 0.0, weight_decay: 0.0, ..Default::default() });
-        let mut ctx = StepContext {
-            net: &net,
-            opt: &mut opt,
-            lr: 0.0,
-            step: 0,
-            epoch: 0,
-            seed: 0,
-            label_smoothing: 0.0,
-            ids: &ids,
-            after: None,
-            extra_terms: Vec::new(),
-        };
+        let mut ctx = StepContext::new(&net, &mut opt, 0.0, &ids);
         let out = m.train_step(&mut ctx, &x, &y).unwrap();
         (out.logits, out.terms)
     };

@@ -209,18 +209,7 @@ fn tenet_step(sets: &[&str]) -> (Vec<(String, f64)>, i64, Tensor) {
     let y = tch::no_grad(|| net.forward(&x, true).argmax(-1, false));
     let ids: Vec<u64> = (0..32).collect();
     let mut opt = Optimizer::new(&vs, &OptimConfig { lr: 0.01, ..Default::default() });
-    let mut ctx = StepContext {
-        net: &net,
-        opt: &mut opt,
-        lr: 0.01,
-        step: 0,
-        epoch: 0,
-        seed: 0,
-        label_smoothing: 0.0,
-        ids: &ids,
-        after: None,
-        extra_terms: Vec::new(),
-    };
+    let mut ctx = StepContext::new(&net, &mut opt, 0.01, &ids);
     let out = m.train_step(&mut ctx, &x, &y).unwrap();
     let weights = tch::no_grad(|| net.forward(&x, false));
     (out.terms, opt.steps, weights)
@@ -251,7 +240,7 @@ fn compositions_and_tenet_settings_are_checked() {
         Config::load(None, &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap_err().to_string()
     };
     assert!(err(&["method.name=\"pgd-at+free-at\""]).contains("pgd-at and free-at cannot be combined"));
-    assert!(err(&["method.name=\"tenet+tenet\""]).contains("cannot be combined"));
+    assert!(err(&["method.name=\"tenet+tenet\""]).contains("tenet is named twice"));
     assert!(err(&["method.name=\"tenet+mixup\""]).contains("unknown method 'mixup'"));
     assert!(err(&["method.tenet.groups=4"]).contains("method.tenet.* is only used by the tenet method"));
     let tenet = "method.name=\"tenet\"";

@@ -1,4 +1,8 @@
-//! Train-time augmentation on u8 HWC images: random crop with zero padding, horizontal flip.
+//! Train-time augmentation on u8 HWC images: random crop with zero padding, horizontal flip, and what
+//! methods add on top: AugMix (METHODS.md §4.2), Cutout and Random Erasing.
+use crate::config::{CutoutConfig, ErasingConfig, ErasingFill};
+use corrupt::augmix::{augment_and_mix, AugMixParams};
+use corrupt::Image;
 use rand::Rng;
 
 /// Which augmentations run, with their parameters.
@@ -37,6 +41,170 @@ pub fn augment_to_chw(
             for ch in 0..c {
                 dst[ch * h * w + y * w + x] =
                     if inside { src[(sy as usize * w + sx as usize) * c + ch] as f32 / 255.0 } else { 0.0 };
+            }
+        }
+    }
+}
+
+/// Random Erasing's sampler (`CREP` in the released code): area s ~ U[area], aspect r ~ U[aspect],
+/// h = round(√(s·H·W·r)), w = round(√(s·H·W/r)), accepted if h < H and w < W (100 tries), then
+/// x1 ~ U{0..H−h}, y1 ~ U{0..W−w}. None when no draw fits.
+pub fn erasing_box(
+    rng: &mut impl Rng,
+    h: usize,
+    w: usize,
+    area: [f64; 2],
+    aspect: [f64; 2],
+) -> Option<(usize, usize, usize, usize)> {
+    for _ in 0..100 {
+        let s = rng.gen_range(area[0]..=area[1]) * (h * w) as f64;
+        let r = rng.gen_range(aspect[0]..=aspect[1]);
+        let (bh, bw) = ((s * r).sqrt().round() as usize, (s / r).sqrt().round() as usize);
+        if bh < h && bw < w {
+            return Some((bh, bw, rng.gen_range(0..=h - bh), rng.gen_range(0..=w - bw)));
+        }
+    }
+    None
+}
+
+/// AugMix in the loader: how each sample is mixed and what the batch carries.
+#[derive(Clone, Debug)]
+pub struct AugMixSpec {
+    pub params: AugMixParams,
+    /// Also deliver two independent AugMix views per sample (the Jensen–Shannon loss); the main image
+    /// then stays clean (crop and flip only).
+    pub jsd_views: bool,
+    /// The epoch holds an AugMix copy (virtual indices 0..N) and a clean copy (N..2N).
+    pub clean_copy: bool,
+}
+
+/// Augmentations a method adds on top of crop and flip.
+#[derive(Clone, Debug, Default)]
+pub struct MethodAugment {
+    pub augmix: Option<AugMixSpec>,
+    pub cutout: Option<CutoutConfig>,
+    pub erasing: Option<ErasingConfig>,
+    /// Per-channel value Cutout (and mean-filled Random Erasing) write: the model's normalisation
+    /// mean, which the model maps to 0 as the reference code's fill after normalising is.
+    pub fill: Vec<f32>,
+}
+
+impl MethodAugment {
+    /// Samples in an epoch over a dataset of `n` (2n with AugMix's clean copy).
+    pub fn epoch_len(&self, n: usize) -> usize {
+        if self.augmix.as_ref().is_some_and(|a| a.clean_copy) {
+            2 * n
+        } else {
+            n
+        }
+    }
+}
+
+/// HWC u8 after crop and flip (the same draws as [`augment_to_chw`]).
+fn crop_flip(src: &[u8], (h, w, c): (usize, usize, usize), aug: Option<&Augment>, rng: &mut impl Rng) -> Vec<u8> {
+    let mut chw = vec![0f32; h * w * c];
+    augment_to_chw(src, (h, w, c), aug, rng, &mut chw);
+    let mut out = vec![0u8; h * w * c];
+    for ch in 0..c {
+        for p in 0..h * w {
+            out[p * c + ch] = (chw[ch * h * w + p] * 255.0).round() as u8;
+        }
+    }
+    out
+}
+
+fn hwc_to_chw(src: &[f32], (h, w, c): (usize, usize, usize), dst: &mut [f32]) {
+    for p in 0..h * w {
+        for ch in 0..c {
+            dst[ch * h * w + p] = src[p * c + ch];
+        }
+    }
+}
+
+/// One training sample as f32 CHW images: the main image and, for AugMix's Jensen–Shannon loss, its
+/// two AugMix views. `aug_copy` says whether this sample is AugMix's copy (false for the clean copy).
+pub fn sample_images(
+    src: &[u8],
+    shape: (usize, usize, usize),
+    aug: Option<&Augment>,
+    extra: &MethodAugment,
+    aug_copy: bool,
+    rng: &mut impl Rng,
+) -> Vec<Vec<f32>> {
+    let (h, w, c) = shape;
+    let mut images = Vec::new();
+    match extra.augmix.as_ref().filter(|_| aug_copy) {
+        None => {
+            let mut chw = vec![0f32; h * w * c];
+            augment_to_chw(src, shape, aug, rng, &mut chw);
+            images.push(chw);
+        }
+        Some(a) => {
+            let base = crop_flip(src, shape, aug, rng);
+            let img = Image { data: base, height: h, width: w, channels: c };
+            let views = if a.jsd_views { 3 } else { 1 };
+            for v in 0..views {
+                let mut chw = vec![0f32; h * w * c];
+                if a.jsd_views && v == 0 {
+                    let clean: Vec<f32> = img.data.iter().map(|&b| b as f32 / 255.0).collect();
+                    hwc_to_chw(&clean, shape, &mut chw);
+                } else {
+                    hwc_to_chw(&augment_and_mix(&img, &a.params, rng), shape, &mut chw);
+                }
+                images.push(chw);
+            }
+        }
+    }
+    for chw in &mut images {
+        if let Some(cut) = &extra.cutout {
+            cutout(chw, shape, cut, &extra.fill, rng);
+        }
+        if let Some(er) = &extra.erasing {
+            random_erasing(chw, shape, er, &extra.fill, rng);
+        }
+    }
+    images
+}
+
+fn fill_value(fill: &[f32], ch: usize) -> f32 {
+    fill.get(ch).copied().unwrap_or(0.0)
+}
+
+/// Cutout: with probability p, the square of side `size` centred on a uniform pixel (clipped at the
+/// border) set to `fill`.
+pub fn cutout(chw: &mut [f32], (h, w, c): (usize, usize, usize), cfg: &CutoutConfig, fill: &[f32], rng: &mut impl Rng) {
+    if rng.gen::<f64>() >= cfg.probability {
+        return;
+    }
+    let (cy, cx) = (rng.gen_range(0..h), rng.gen_range(0..w));
+    let half = cfg.size / 2;
+    let (y1, y2) = (cy.saturating_sub(half), (cy + half).min(h));
+    let (x1, x2) = (cx.saturating_sub(half), (cx + half).min(w));
+    for ch in 0..c {
+        for y in y1..y2 {
+            chw[ch * h * w + y * w + x1..ch * h * w + y * w + x2].fill(fill_value(fill, ch));
+        }
+    }
+}
+
+/// Random Erasing: with probability p, one rectangle drawn by [`erasing_box`] filled with uniform
+/// random values or `fill`.
+pub fn random_erasing(
+    chw: &mut [f32],
+    (h, w, c): (usize, usize, usize),
+    cfg: &ErasingConfig,
+    fill: &[f32],
+    rng: &mut impl Rng,
+) {
+    if rng.gen::<f64>() >= cfg.probability {
+        return;
+    }
+    let Some((bh, bw, y1, x1)) = erasing_box(rng, h, w, cfg.area, cfg.aspect) else { return };
+    for ch in 0..c {
+        for y in y1..y1 + bh {
+            for x in x1..x1 + bw {
+                chw[ch * h * w + y * w + x] =
+                    if cfg.fill == ErasingFill::Random { rng.gen::<f32>() } else { fill_value(fill, ch) };
             }
         }
     }

@@ -3,7 +3,7 @@
 //! Batch b of an epoch is built by worker b mod W and received in order, so the batches are the same
 //! for any number of workers. The order of an epoch is a shuffle seeded by (seed, epoch); each sample's
 //! augmentation is seeded by (seed, epoch, sample index).
-use super::augment::{augment_to_chw, Augment};
+use super::augment::{sample_images, Augment, MethodAugment};
 use super::Dataset;
 use crate::rng::{rng_for, shuffle};
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -23,26 +23,32 @@ pub struct LoaderSpec {
     pub augment: Option<Augment>,
     pub seed: u64,
     pub workers: usize,
+    /// What the training method adds (AugMix, Cutout, Random Erasing).
+    pub extra: MethodAugment,
 }
 
-/// One batch: images (B×C×H×W, f32 in [0,1]), labels (B, i64) and the dataset indices they came from.
+/// One batch: images (B×C×H×W, f32 in [0,1]), labels (B, i64) and the sample indices they came from
+/// (with AugMix's clean copy, N + i is the clean copy of image i).
 pub struct Batch {
     pub images: Tensor,
     pub labels: Tensor,
     pub indices: Vec<usize>,
+    /// Extra views of the same samples (AugMix's two views for the Jensen–Shannon loss), else empty.
+    pub views: Vec<Tensor>,
 }
 
-/// The sample order of an epoch.
+/// The sample order of an epoch over a dataset of `n` images.
 pub fn epoch_order(n: usize, spec: &LoaderSpec, epoch: u64) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
+    let mut order: Vec<usize> = (0..spec.extra.epoch_len(n)).collect();
     if spec.shuffle {
         shuffle(&mut order, &mut rng_for(spec.seed, &[ORDER, epoch]));
     }
     order
 }
 
-/// Number of batches in an epoch of `n` samples.
+/// Number of batches in an epoch over a dataset of `n` images.
 pub fn batches_per_epoch(n: usize, spec: &LoaderSpec) -> usize {
+    let n = spec.extra.epoch_len(n);
     if spec.drop_last {
         n / spec.batch_size
     } else {
@@ -54,17 +60,23 @@ pub fn batches_per_epoch(n: usize, spec: &LoaderSpec) -> usize {
 pub fn make_batch(ds: &Dataset, indices: &[usize], spec: &LoaderSpec, epoch: u64) -> Batch {
     let (h, w, c) = (ds.height, ds.width, ds.channels);
     let per = h * w * c;
-    let mut pixels = vec![0f32; indices.len() * per];
-    for (k, &i) in indices.iter().enumerate() {
-        let mut rng = rng_for(spec.seed, &[AUGMENT, epoch, i as u64]);
-        augment_to_chw(ds.image(i), (h, w, c), spec.augment.as_ref(), &mut rng, &mut pixels[k * per..(k + 1) * per]);
+    let mut planes: Vec<Vec<f32>> = Vec::new();
+    for (k, &v) in indices.iter().enumerate() {
+        let i = v % ds.len();
+        let mut rng = rng_for(spec.seed, &[AUGMENT, epoch, v as u64]);
+        let images = sample_images(ds.image(i), (h, w, c), spec.augment.as_ref(), &spec.extra, v < ds.len(), &mut rng);
+        if planes.is_empty() {
+            planes = vec![vec![0f32; indices.len() * per]; images.len()];
+        }
+        for (plane, img) in planes.iter_mut().zip(&images) {
+            plane[k * per..(k + 1) * per].copy_from_slice(img);
+        }
     }
-    let labels: Vec<i64> = indices.iter().map(|&i| ds.labels[i] as i64).collect();
-    Batch {
-        images: Tensor::from_slice(&pixels).reshape([indices.len() as i64, c as i64, h as i64, w as i64]),
-        labels: Tensor::from_slice(&labels),
-        indices: indices.to_vec(),
-    }
+    let shape = [indices.len() as i64, c as i64, h as i64, w as i64];
+    let mut tensors = planes.iter().map(|p| Tensor::from_slice(p).reshape(shape));
+    let images = tensors.next().unwrap_or_else(|| Tensor::zeros(shape, (tch::Kind::Float, tch::Device::Cpu)));
+    let labels: Vec<i64> = indices.iter().map(|&v| ds.labels[v % ds.len()] as i64).collect();
+    Batch { images, labels: Tensor::from_slice(&labels), indices: indices.to_vec(), views: tensors.collect() }
 }
 
 /// An iterator over one epoch's batches from `start_batch` on, prepared by background threads.

@@ -3,6 +3,7 @@
 //! the network learns to do without local evidence. Evaluation never masks.
 use super::{Method, StepContext, StepOutput};
 use crate::config::{LfmConfig, LfmFill, LfmGate, LfmRegion};
+pub use crate::data::augment::erasing_box;
 use crate::error::Result;
 use crate::rng::rng_for;
 use rand::Rng;
@@ -19,27 +20,6 @@ pub struct Region {
     pub rows: (usize, usize),
     pub cols: (usize, usize),
     pub value: f32,
-}
-
-/// Random Erasing's sampler (`CREP` in the released code): area s ~ U[area], aspect r ~ U[aspect],
-/// h = round(√(s·H·W·r)), w = round(√(s·H·W/r)), accepted if h < H and w < W (100 tries), then
-/// x1 ~ U{0..H−h}, y1 ~ U{0..W−w}. None when no draw fits.
-pub fn erasing_box(
-    rng: &mut impl Rng,
-    h: usize,
-    w: usize,
-    area: [f64; 2],
-    aspect: [f64; 2],
-) -> Option<(usize, usize, usize, usize)> {
-    for _ in 0..100 {
-        let s = rng.gen_range(area[0]..=area[1]) * (h * w) as f64;
-        let r = rng.gen_range(aspect[0]..=aspect[1]);
-        let (bh, bw) = ((s * r).sqrt().round() as usize, (s / r).sqrt().round() as usize);
-        if bh < h && bw < w {
-            return Some((bh, bw, rng.gen_range(0..=h - bh), rng.gen_range(0..=w - bw)));
-        }
-    }
-    None
 }
 
 /// The rows and columns a box covers: the rectangle, or the released code's stripe —

@@ -2,6 +2,7 @@
 //! reports its loss terms by name (DESIGN.md "Methods and attacks"). Adding a method touches no other
 //! method and not the loop.
 mod adversarial;
+pub mod augmix;
 mod baseline;
 mod free_at;
 pub mod lfm;
@@ -26,6 +27,8 @@ pub enum Role {
     Step,
     /// Adds its own update after each update of the step (TENET).
     AfterUpdate,
+    /// Changes the training images in the loader (AugMix, Cutout, Random Erasing); any number.
+    Data,
 }
 
 /// A method in the registry.
@@ -63,6 +66,21 @@ pub const METHODS: &[MethodInfo] = &[
         role: Role::AfterUpdate,
         summary: "group-wise inhibition (Liu et al. 2021): every 3rd step from step 500, a second update on feature maps whose salient channel groups are inhibited, plus an orthogonality loss; composes, e.g. free-at+tenet",
     },
+    MethodInfo {
+        name: "augmix",
+        role: Role::Data,
+        summary: "AugMix (Hendrycks et al. 2020): mixed chains of 9 Pillow operations; alone with the Jensen-Shannon loss (lambda 12), combined (tenet+augmix) as TENET's AugMix copy plus clean copy",
+    },
+    MethodInfo {
+        name: "cutout",
+        role: Role::Data,
+        summary: "Cutout (DeVries & Taylor 2017): a 16x16 square of each image set to the mean",
+    },
+    MethodInfo {
+        name: "random-erasing",
+        role: Role::Data,
+        summary: "Random Erasing (Zhong et al. 2020): p 0.5, a rectangle of 2-40% of the image filled with random values",
+    },
 ];
 
 /// What a training step reports.
@@ -91,9 +109,28 @@ pub struct StepContext<'a> {
     pub after: Option<Box<dyn AfterUpdate>>,
     /// Loss terms the after-update method reported during this step.
     pub extra_terms: Vec<(String, f64)>,
+    /// Extra views of the batch from the loader (AugMix's two views for its Jensen–Shannon loss).
+    pub views: Vec<Tensor>,
 }
 
-impl StepContext<'_> {
+impl<'a> StepContext<'a> {
+    /// A context at step 0, seed 0, no label smoothing, no after-update method and no extra views.
+    pub fn new(net: &'a Network, opt: &'a mut Optimizer, lr: f64, ids: &'a [u64]) -> StepContext<'a> {
+        StepContext {
+            net,
+            opt,
+            lr,
+            step: 0,
+            epoch: 0,
+            seed: 0,
+            label_smoothing: 0.0,
+            ids,
+            after: None,
+            extra_terms: Vec::new(),
+            views: Vec::new(),
+        }
+    }
+
     /// A training-mode forward pass; dropout masks are seeded by (seed, step, pass).
     pub fn forward(&self, x: &Tensor, pass: u64) -> Tensor {
         let path: &[u64] =
@@ -212,7 +249,10 @@ pub fn parts(name: &str) -> Result<Vec<&'static MethodInfo>> {
     let mut out: Vec<&'static MethodInfo> = Vec::new();
     for part in name.split('+').map(str::trim) {
         let info = find(part)?;
-        if let Some(other) = out.iter().find(|o| o.role == info.role) {
+        if out.iter().any(|o| o.name == info.name) {
+            return Err(Error::Config(format!("method '{name}': {} is named twice", info.name)));
+        }
+        if let Some(other) = out.iter().find(|o| o.role == info.role && o.role != Role::Data) {
             return Err(Error::Config(format!(
                 "method '{name}': {} and {} cannot be combined (each owns the training step)",
                 other.name, info.name
@@ -271,7 +311,83 @@ pub fn validate(m: &MethodConfig, origin: &str) -> Result<()> {
     if let Some(t) = &m.tenet {
         validate_tenet(t, uses(&parts, "tenet"), origin)?;
     }
+    validate_augment(m, &parts, origin)
+}
+
+/// The loader-side methods' settings: AugMix, Cutout, Random Erasing.
+fn validate_augment(m: &MethodConfig, parts: &[&'static MethodInfo], origin: &str) -> Result<()> {
+    let bad = |key: &str, what: &str| Err(Error::Config(format!("{origin}: method.{key} {what}")));
+    let fraction = |v: f64| (0.0..=1.0).contains(&v);
+    if let Some(a) = &m.augmix {
+        if !uses(parts, "augmix") {
+            return bad("augmix.*", "is only used by the augmix method");
+        }
+        if !(0.1..=10.0).contains(&a.severity) {
+            return bad("augmix.severity", "must be in [0.1, 10]");
+        }
+        if a.width == 0 {
+            return bad("augmix.width", "must be at least 1");
+        }
+        if !(a.alpha > 0.0 && a.alpha.is_finite()) {
+            return bad("augmix.alpha", "must be a positive number");
+        }
+        if !(a.lambda >= 0.0 && a.lambda.is_finite()) {
+            return bad("augmix.lambda", "must be a non-negative number");
+        }
+        if a.jsd == Some(true) && step_name(parts) != "baseline" {
+            return bad(
+                "augmix.jsd",
+                &format!("needs the plain training step; {} owns the step (set jsd = false)", step_name(parts)),
+            );
+        }
+    }
+    if let Some(c) = &m.cutout {
+        if !uses(parts, "cutout") {
+            return bad("cutout.*", "is only used by the cutout method");
+        }
+        if c.size == 0 {
+            return bad("cutout.size", "must be at least 1 pixel");
+        }
+        if !fraction(c.probability) {
+            return bad("cutout.probability", "must be in [0, 1]");
+        }
+    }
+    if let Some(e) = &m.random_erasing {
+        if !uses(parts, "random-erasing") {
+            return bad("random_erasing.*", "is only used by the random-erasing method");
+        }
+        if !fraction(e.probability) {
+            return bad("random_erasing.probability", "must be in [0, 1]");
+        }
+        if !(e.area[0] > 0.0 && e.area[0] <= e.area[1] && e.area[1] < 1.0) {
+            return bad("random_erasing.area", "must be [low, high] with 0 < low <= high < 1");
+        }
+        if !(e.aspect[0] > 0.0 && e.aspect[0] <= e.aspect[1] && e.aspect[1].is_finite()) {
+            return bad("random_erasing.aspect", "must be [low, high] with 0 < low <= high");
+        }
+    }
     Ok(())
+}
+
+/// What the loader adds for the composition's data methods; `mean` is the model's normalisation mean.
+pub fn loader_augment(m: &MethodConfig, mean: &[f64]) -> crate::data::augment::MethodAugment {
+    let augmix = m.augmix.as_ref().map(|a| crate::data::augment::AugMixSpec {
+        params: corrupt::augmix::AugMixParams {
+            severity: a.severity,
+            width: a.width,
+            depth: a.depth,
+            alpha: a.alpha,
+            all_ops: a.all_ops,
+        },
+        jsd_views: a.jsd == Some(true),
+        clean_copy: a.clean_copy == Some(true),
+    });
+    crate::data::augment::MethodAugment {
+        augmix,
+        cutout: m.cutout.clone(),
+        erasing: m.random_erasing.clone(),
+        fill: mean.iter().map(|&v| v as f32).collect(),
+    }
 }
 
 fn validate_lfm(l: &crate::config::LfmConfig, used: bool, origin: &str) -> Result<()> {
@@ -366,6 +482,19 @@ pub fn resolve(m: &mut MethodConfig) {
     if uses(&parts, "tenet") {
         m.tenet.get_or_insert_with(Default::default);
     }
+    if uses(&parts, "augmix") {
+        // Alone: the AugMix paper (Jensen–Shannon). Combined with a step or TENET: TENET's recipe.
+        let combined = parts.iter().any(|p| p.role != Role::Data);
+        let a = m.augmix.get_or_insert_with(Default::default);
+        a.jsd = a.jsd.or(Some(!combined));
+        a.clean_copy = a.clean_copy.or(Some(combined));
+    }
+    if uses(&parts, "cutout") {
+        m.cutout.get_or_insert_with(Default::default);
+    }
+    if uses(&parts, "random-erasing") {
+        m.random_erasing.get_or_insert_with(Default::default);
+    }
 }
 
 /// Fills in what depends on the model: TENET's default stage (written to config.toml).
@@ -410,7 +539,10 @@ pub fn build(m: &MethodConfig, net: &Network, num_classes: i64) -> Result<Box<dy
             let stage = conv_stage(net, &cfg.stage, "method.lfm.stage")?;
             Box::new(lfm::Lfm { cfg, stage })
         }
-        _ => Box::new(baseline::Baseline),
+        _ => match &m.augmix {
+            Some(a) if a.jsd == Some(true) => Box::new(augmix::AugMixJsd { lambda: a.lambda }),
+            _ => Box::new(baseline::Baseline),
+        },
     };
     if !uses(&parts, "tenet") {
         return Ok(step);

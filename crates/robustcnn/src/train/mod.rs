@@ -141,6 +141,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
                 ids: &ids,
                 after: None,
                 extra_terms: Vec::new(),
+                views: batch.views.iter().map(|v| v.to_device(device)).collect(),
             };
             let out = method.train_step(&mut ctx, &x, &y).map_err(|e| match e {
                 Error::Diverged(what) => Error::Diverged(format!(

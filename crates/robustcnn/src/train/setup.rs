@@ -32,6 +32,7 @@ impl Prepared {
             augment: self.cfg.data.augment,
             seed: self.cfg.train.seed,
             workers: self.cfg.data.workers,
+            extra: crate::methods::loader_augment(&self.cfg.method, self.cfg.model.mean.as_deref().unwrap_or(&[])),
         }
     }
 }

@@ -1,0 +1,48 @@
+//! AugMix's Jensen–Shannon consistency step (METHODS.md §4.2): the clean image and its two AugMix views
+//! go through the network in one batch; L = CE(clean) + λ·JS(p_clean, p_aug1, p_aug2).
+use super::{Method, StepContext, StepOutput};
+use crate::error::{Error, Result};
+use tch::{Kind, Tensor};
+
+/// JS = ⅓ Σ_i KL(p_i ‖ M), M = clamp((p_0 + p_1 + p_2)/3, 1e-7, 1), each KL a batch mean, from logits.
+pub fn jensen_shannon(logits: &[Tensor]) -> Tensor {
+    let probs: Vec<Tensor> = logits.iter().map(|l| l.softmax(-1, Kind::Float)).collect();
+    let n = logits.len() as f64;
+    let mixture = (probs.iter().fold(probs[0].zeros_like(), |acc, p| acc + p) / n).clamp(1e-7, 1.0).log();
+    let batch = logits[0].size()[0].max(1) as f64;
+    let kl: Vec<Tensor> = logits
+        .iter()
+        .zip(&probs)
+        .map(|(l, p)| (p * (l.log_softmax(-1, Kind::Float) - &mixture)).sum(Kind::Float) / batch)
+        .collect();
+    kl.iter().fold(Tensor::zeros([], (Kind::Float, logits[0].device())), |acc, k| acc + k) / n
+}
+
+pub struct AugMixJsd {
+    pub lambda: f64,
+}
+
+impl Method for AugMixJsd {
+    fn train_step(&mut self, ctx: &mut StepContext, x: &Tensor, y: &Tensor) -> Result<StepOutput> {
+        if ctx.views.len() != 2 {
+            return Err(Error::Config("augmix with jsd needs the loader's two AugMix views".into()));
+        }
+        let n = x.size()[0];
+        let all = Tensor::cat(&[x, &ctx.views[0], &ctx.views[1]], 0);
+        let logits = ctx.forward(&all, 0).split(n, 0);
+        let ce = ctx.cross_entropy(&logits[0], y);
+        let js = jensen_shannon(&logits);
+        let loss = &ce + &js * self.lambda;
+        let value = ctx.update(&loss, "AugMix (cross-entropy + Jensen-Shannon)", None)?;
+        ctx.after_update(x, y, &logits[0])?;
+        Ok(StepOutput {
+            loss: loss.detach(),
+            logits: logits[0].detach(),
+            terms: vec![
+                ("loss_total".into(), value),
+                ("ce".into(), ce.double_value(&[])),
+                ("jsd".into(), js.double_value(&[])),
+            ],
+        })
+    }
+}
