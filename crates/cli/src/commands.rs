@@ -39,6 +39,7 @@ fn config_from(a: &TrainArgs) -> Result<Config> {
     add("method.name", a.method.as_deref().map(quoted));
     add("data.dataset", a.dataset.as_deref().map(quoted));
     add("data.data_dir", a.data_dir.as_ref().map(|d| quoted(&d.display().to_string())));
+    add("train.init", a.init.as_ref().map(|d| quoted(&d.display().to_string())));
     add("train.epochs", a.epochs.map(|v| v.to_string()));
     add("train.steps", a.steps.map(|v| v.to_string()));
     add("data.batch_size", a.batch_size.map(|v| v.to_string()));

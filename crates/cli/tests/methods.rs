@@ -52,3 +52,57 @@ fn impossible_compositions_are_refused_in_one_line() {
     ]);
     assert!(err.contains("method.tenet.stage") && err.contains("stages: stem, stage1, stage2, head"), "{err}");
 }
+
+fn first_step_loss(run: &std::path::Path) -> f64 {
+    let metrics = metric_keys(run);
+    let line = metrics.lines().find(|l| l.contains("\"event\":\"step\"")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    v["loss"].as_f64().unwrap()
+}
+
+#[test]
+fn finetuning_starts_from_the_given_runs_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    common::short_run(source.to_str().unwrap(), "40");
+    let run = |name: &str, init: Option<&std::path::Path>| {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "train",
+            "--quiet",
+            "--method",
+            "st+ca",
+            "--steps",
+            "1",
+            "--batch-size",
+            "64",
+            "--set",
+            "train.log_every=1",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        let init_text = init.map(|p| p.display().to_string());
+        if let Some(i) = &init_text {
+            args.extend(["--init", i.as_str()]);
+        }
+        ok(&args);
+        out
+    };
+    let fresh = first_step_loss(&run("fresh", None));
+    let tuned_run = run("tuned", Some(&source));
+    let tuned = first_step_loss(&tuned_run);
+    assert!(tuned < 0.7 * fresh, "finetuned first loss {tuned} vs fresh {fresh}");
+    let config = std::fs::read_to_string(tuned_run.join("config.toml")).unwrap();
+    assert!(config.contains("init = ") && config.contains("[method.ca]") && config.contains("[method.st]"));
+    let err = fails(&[
+        "train",
+        "--init",
+        dir.path().join("nowhere").to_str().unwrap(),
+        "--steps",
+        "1",
+        "--out",
+        dir.path().join("never").to_str().unwrap(),
+    ]);
+    assert!(err.contains("train.init") && err.contains("no weights there"), "{err}");
+    assert!(!dir.path().join("never").exists());
+}

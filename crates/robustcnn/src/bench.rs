@@ -175,6 +175,14 @@ fn method_step_ms(
     methods::resolve(&mut cfg.method);
     methods::bind(&mut cfg.method, net);
     let mut method = methods::build(&cfg.method, net, 10)?;
+    // Views the loader would deliver (AugMix's two, CA's one), as random images: the step alone is timed.
+    let extra = methods::loader_augment(&cfg.method, &[]);
+    let views = if extra.augmix.as_ref().is_some_and(|a| a.jsd_views) {
+        2
+    } else {
+        extra.ca.as_ref().is_some_and(|c| c.as_view) as usize
+    };
+    let views: Vec<Tensor> = (0..views).map(|_| x.rand_like()).collect();
     let mut opt = Optimizer::new(vs, &OptimConfig::default());
     let ids: Vec<u64> = (0..x.size()[0] as u64).collect();
     let mut step = 0;
@@ -182,6 +190,7 @@ fn method_step_ms(
     let rate = timed(iters, 2, x.size()[0], device, || {
         let mut ctx = StepContext::new(net, &mut opt, 1e-4, &ids);
         ctx.step = step;
+        ctx.views = views.iter().map(|v| v.shallow_clone()).collect();
         if let Err(e) = method.train_step(&mut ctx, x, y) {
             failed = Some(e);
         }

@@ -136,11 +136,15 @@ pub struct TrainConfig {
     pub device: String,
     /// Write a step record to metrics.jsonl every this many steps.
     pub log_every: usize,
+    /// Start from these weights (a run directory, whose best or last weights are used, or a
+    /// .safetensors file) instead of a fresh initialisation: finetuning, as CA and FMA do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<PathBuf>,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { epochs: 5, steps: None, seed: 0, device: "cpu".into(), log_every: 50 }
+        TrainConfig { epochs: 5, steps: None, seed: 0, device: "cpu".into(), log_every: 50, init: None }
     }
 }
 
@@ -168,6 +172,18 @@ pub struct MethodConfig {
     /// Settings of Random Erasing (Zhong et al. 2020); filled with the defaults for `random-erasing`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub random_erasing: Option<ErasingConfig>,
+    /// Settings of CA, combined augmentations (METHODS.md §3.4); filled with the defaults for `ca`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca: Option<CaConfig>,
+    /// Settings of stability training (METHODS.md §3.2); filled with the defaults for `st`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub st: Option<StConfig>,
+    /// Settings of the FMA loss (METHODS.md §3.3); filled with the defaults for `fma`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fma: Option<FmaConfig>,
+    /// Settings of dropout as a method; filled with the defaults for `dropout`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropout: Option<DropoutConfig>,
 }
 
 impl Default for MethodConfig {
@@ -180,6 +196,10 @@ impl Default for MethodConfig {
             augmix: None,
             cutout: None,
             random_erasing: None,
+            ca: None,
+            st: None,
+            fma: None,
+            dropout: None,
         }
     }
 }
@@ -374,6 +394,137 @@ pub struct ErasingConfig {
 impl Default for ErasingConfig {
     fn default() -> Self {
         ErasingConfig { probability: 0.5, area: [0.02, 0.4], aspect: [0.3, 1.0 / 0.3], fill: ErasingFill::Random }
+    }
+}
+
+/// Whether CA draws its augmentation once per sample or once per batch.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    Sample,
+    Batch,
+}
+
+/// CA, combined augmentations (Kapoor et al. 2020; METHODS.md §3.4, every choice ours and documented):
+/// each image gets one corruption drawn from a list at a severity drawn from a range.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaConfig {
+    /// Corruption names (`robustcnn corrupt --list`); default the paper's families: photometric, blur, noise.
+    pub augmentations: Vec<String>,
+    /// Severity range [low, high], both in 1–5, drawn uniformly.
+    pub severities: [u8; 2],
+    pub granularity: Granularity,
+    /// Probability that an image stays clean.
+    pub clean_fraction: f64,
+}
+
+impl Default for CaConfig {
+    fn default() -> Self {
+        CaConfig {
+            augmentations: [
+                "brightness",
+                "contrast",
+                "gaussian_blur",
+                "defocus_blur",
+                "motion_blur",
+                "gaussian_noise",
+                "shot_noise",
+                "impulse_noise",
+            ]
+            .map(String::from)
+            .to_vec(),
+            severities: [1, 5],
+            granularity: Granularity::Sample,
+            clean_fraction: 0.0,
+        }
+    }
+}
+
+/// Stability training (Zheng et al. 2016; METHODS.md §3.2): CE(x) + α·KL(p(x) ‖ p(x′)), x′ the CA view
+/// when `ca` is combined, else x + N(0, σ²).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StConfig {
+    /// Weight α of the KL term.
+    pub alpha: f64,
+    /// Standard deviation σ of the Gaussian perturbation (pixel units in [0,1]) when there is no CA view.
+    pub sigma: f64,
+    /// Stop the gradient through the clean branch of the KL term (default: both branches train).
+    pub detach_clean: bool,
+}
+
+impl Default for StConfig {
+    fn default() -> Self {
+        StConfig { alpha: 0.1, sigma: 0.04, detach_clean: false }
+    }
+}
+
+/// The feature-map distance of FMA.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FmaDistance {
+    /// Mean squared difference per element.
+    Mse,
+    /// Euclidean norm of the difference per sample, averaged.
+    L2,
+    /// Mean absolute difference per element.
+    L1,
+    /// 1 − cosine similarity of the flattened maps per sample, averaged.
+    Cosine,
+}
+
+/// Which images the cross-entropy of FMA sees.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FmaCe {
+    Augmented,
+    Clean,
+    Both,
+}
+
+/// The FMA loss (Kapoor et al. 2020; METHODS.md §3.3, a documented template): CE + λ·Σ_l d(F_l(x), F_l(x̃)),
+/// x̃ the CA view when `ca` is combined, else x + N(0, σ²).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FmaConfig {
+    /// Stages whose output maps are compared; unset means every convolutional stage.
+    pub stages: Option<Vec<String>>,
+    pub distance: FmaDistance,
+    /// Weight λ of the feature-map term.
+    pub weight: f64,
+    /// Treat the clean maps as fixed targets (stop-gradient).
+    pub detach_clean: bool,
+    pub ce: FmaCe,
+    /// σ of the Gaussian perturbation when there is no CA view.
+    pub sigma: f64,
+}
+
+impl Default for FmaConfig {
+    fn default() -> Self {
+        FmaConfig {
+            stages: None,
+            distance: FmaDistance::Mse,
+            weight: 1.0,
+            detach_clean: true,
+            ce: FmaCe::Augmented,
+            sigma: 0.04,
+        }
+    }
+}
+
+/// Dropout as a method: element-wise dropout on a stage's output map during training.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DropoutConfig {
+    pub probability: f64,
+    /// The stage whose output is dropped; unset means the last convolutional stage (the head's input).
+    pub stage: Option<String>,
+}
+
+impl Default for DropoutConfig {
+    fn default() -> Self {
+        DropoutConfig { probability: 0.5, stage: None }
     }
 }
 

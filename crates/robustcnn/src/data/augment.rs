@@ -1,6 +1,6 @@
 //! Train-time augmentation on u8 HWC images: random crop with zero padding, horizontal flip, and what
 //! methods add on top: AugMix (METHODS.md §4.2), Cutout and Random Erasing.
-use crate::config::{CutoutConfig, ErasingConfig, ErasingFill};
+use crate::config::{CutoutConfig, ErasingConfig, ErasingFill, Granularity};
 use corrupt::augmix::{augment_and_mix, AugMixParams};
 use corrupt::Image;
 use rand::Rng;
@@ -78,10 +78,46 @@ pub struct AugMixSpec {
     pub clean_copy: bool,
 }
 
+/// CA in the loader (METHODS.md §3.4): one corruption of a list at a severity of a range per image.
+#[derive(Clone, Debug)]
+pub struct CaSpec {
+    pub corruptions: Vec<&'static str>,
+    pub severities: [u8; 2],
+    pub granularity: Granularity,
+    pub clean_fraction: f64,
+    /// Deliver CA(x) as an extra view beside the clean image (for ST and FMA) instead of replacing it.
+    pub as_view: bool,
+}
+
+impl CaSpec {
+    /// The (corruption, severity) for one image, or None when it stays clean.
+    pub fn draw(&self, rng: &mut impl Rng) -> Option<(&'static str, u8)> {
+        if self.corruptions.is_empty() || rng.gen::<f64>() < self.clean_fraction {
+            return None;
+        }
+        let name = self.corruptions[rng.gen_range(0..self.corruptions.len())];
+        Some((name, rng.gen_range(self.severities[0]..=self.severities[1])))
+    }
+
+    /// CA(img) as HWC values in [0,1]; `choice` is a batch-wide draw when the granularity is a batch.
+    fn apply(&self, img: &Image, choice: Option<Option<(&'static str, u8)>>, rng: &mut impl Rng) -> Vec<f32> {
+        let pick = choice.unwrap_or_else(|| self.draw(rng));
+        let seed: u64 = rng.gen();
+        let out = pick
+            .and_then(|(name, s)| {
+                let mut r = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
+                corrupt::Corruptor::default().apply(img, name, s, &mut r).ok()
+            })
+            .unwrap_or_else(|| img.clone());
+        out.data.iter().map(|&v| v as f32 / 255.0).collect()
+    }
+}
+
 /// Augmentations a method adds on top of crop and flip.
 #[derive(Clone, Debug, Default)]
 pub struct MethodAugment {
     pub augmix: Option<AugMixSpec>,
+    pub ca: Option<CaSpec>,
     pub cutout: Option<CutoutConfig>,
     pub erasing: Option<ErasingConfig>,
     /// Per-channel value Cutout (and mean-filled Random Erasing) write: the model's normalisation
@@ -121,19 +157,55 @@ fn hwc_to_chw(src: &[f32], (h, w, c): (usize, usize, usize), dst: &mut [f32]) {
     }
 }
 
-/// One training sample as f32 CHW images: the main image and, for AugMix's Jensen–Shannon loss, its
-/// two AugMix views. `aug_copy` says whether this sample is AugMix's copy (false for the clean copy).
+/// One training sample as f32 CHW images: the main image and its extra views (AugMix's two for the
+/// Jensen–Shannon loss, or CA's one for ST and FMA). `aug_copy` says whether this sample is AugMix's
+/// copy (false for the clean copy); `ca_choice` is CA's batch-wide draw when its granularity is a batch.
 pub fn sample_images(
     src: &[u8],
     shape: (usize, usize, usize),
     aug: Option<&Augment>,
     extra: &MethodAugment,
-    aug_copy: bool,
+    (aug_copy, ca_choice): (bool, Option<Option<(&'static str, u8)>>),
     rng: &mut impl Rng,
 ) -> Vec<Vec<f32>> {
     let (h, w, c) = shape;
     let mut images = Vec::new();
-    match extra.augmix.as_ref().filter(|_| aug_copy) {
+    if let Some(ca) = &extra.ca {
+        let img = Image { data: crop_flip(src, shape, aug, rng), height: h, width: w, channels: c };
+        let mut push = |hwc: &[f32]| {
+            let mut chw = vec![0f32; h * w * c];
+            hwc_to_chw(hwc, shape, &mut chw);
+            images.push(chw);
+        };
+        if ca.as_view {
+            push(&img.data.iter().map(|&b| b as f32 / 255.0).collect::<Vec<_>>());
+        }
+        push(&ca.apply(&img, ca_choice, rng));
+    } else {
+        augmix_images(src, shape, aug, extra.augmix.as_ref().filter(|_| aug_copy), rng, &mut images);
+    }
+    for chw in &mut images {
+        if let Some(cut) = &extra.cutout {
+            cutout(chw, shape, cut, &extra.fill, rng);
+        }
+        if let Some(er) = &extra.erasing {
+            random_erasing(chw, shape, er, &extra.fill, rng);
+        }
+    }
+    images
+}
+
+/// The main image (crop and flip, AugMix-mixed on AugMix's copy) and AugMix's views if asked for.
+fn augmix_images(
+    src: &[u8],
+    shape: (usize, usize, usize),
+    aug: Option<&Augment>,
+    augmix: Option<&AugMixSpec>,
+    rng: &mut impl Rng,
+    images: &mut Vec<Vec<f32>>,
+) {
+    let (h, w, c) = shape;
+    match augmix {
         None => {
             let mut chw = vec![0f32; h * w * c];
             augment_to_chw(src, shape, aug, rng, &mut chw);
@@ -155,15 +227,6 @@ pub fn sample_images(
             }
         }
     }
-    for chw in &mut images {
-        if let Some(cut) = &extra.cutout {
-            cutout(chw, shape, cut, &extra.fill, rng);
-        }
-        if let Some(er) = &extra.erasing {
-            random_erasing(chw, shape, er, &extra.fill, rng);
-        }
-    }
-    images
 }
 
 fn fill_value(fill: &[f32], ch: usize) -> f32 {

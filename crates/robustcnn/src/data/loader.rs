@@ -5,6 +5,7 @@
 //! augmentation is seeded by (seed, epoch, sample index).
 use super::augment::{sample_images, Augment, MethodAugment};
 use super::Dataset;
+use crate::config::Granularity;
 use crate::rng::{rng_for, shuffle};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use tch::Tensor;
 
 const ORDER: u64 = 1;
 const AUGMENT: u64 = 2;
+const CA_BATCH: u64 = 3;
 
 /// How an epoch's batches are made.
 #[derive(Clone, Debug)]
@@ -61,10 +63,21 @@ pub fn make_batch(ds: &Dataset, indices: &[usize], spec: &LoaderSpec, epoch: u64
     let (h, w, c) = (ds.height, ds.width, ds.channels);
     let per = h * w * c;
     let mut planes: Vec<Vec<f32>> = Vec::new();
+    let ca_choice =
+        spec.extra.ca.as_ref().filter(|ca| ca.granularity == Granularity::Batch).map(|ca| {
+            ca.draw(&mut rng_for(spec.seed, &[CA_BATCH, epoch, indices.first().copied().unwrap_or(0) as u64]))
+        });
     for (k, &v) in indices.iter().enumerate() {
         let i = v % ds.len();
         let mut rng = rng_for(spec.seed, &[AUGMENT, epoch, v as u64]);
-        let images = sample_images(ds.image(i), (h, w, c), spec.augment.as_ref(), &spec.extra, v < ds.len(), &mut rng);
+        let images = sample_images(
+            ds.image(i),
+            (h, w, c),
+            spec.augment.as_ref(),
+            &spec.extra,
+            (v < ds.len(), ca_choice),
+            &mut rng,
+        );
         if planes.is_empty() {
             planes = vec![vec![0f32; indices.len() * per]; images.len()];
         }

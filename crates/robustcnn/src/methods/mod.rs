@@ -4,8 +4,11 @@
 mod adversarial;
 pub mod augmix;
 mod baseline;
+mod dropout;
+pub mod fma;
 mod free_at;
 pub mod lfm;
+pub mod stability;
 pub mod tenet;
 
 use crate::attacks::Budget;
@@ -81,6 +84,26 @@ pub const METHODS: &[MethodInfo] = &[
         role: Role::Data,
         summary: "Random Erasing (Zhong et al. 2020): p 0.5, a rectangle of 2-40% of the image filled with random values",
     },
+    MethodInfo {
+        name: "dropout",
+        role: Role::Step,
+        summary: "dropout (p 0.5) on the last convolutional stage's output map during training",
+    },
+    MethodInfo {
+        name: "ca",
+        role: Role::Data,
+        summary: "combined augmentations (Kapoor et al. 2020): each image gets one of 8 photometric, blur and noise corruptions at severity 1-5; the view of st+ca and fma+ca",
+    },
+    MethodInfo {
+        name: "st",
+        role: Role::Step,
+        summary: "stability training (Zheng et al. 2016): CE + 0.1 KL(p(x) || p(x')), x' Gaussian noise (sigma 0.04) or the CA view (st+ca)",
+    },
+    MethodInfo {
+        name: "fma",
+        role: Role::Step,
+        summary: "feature-map augmentation loss (Kapoor et al. 2020): CE on x' + MSE between clean and augmented stage outputs; fma+ca finetunes with CA views (train --init RUN)",
+    },
 ];
 
 /// What a training step reports.
@@ -146,6 +169,11 @@ impl<'a> StepContext<'a> {
     /// Training-mode logits from a feature map after stage `stage`.
     pub fn forward_from(&self, feat: &Tensor, stage: usize) -> Tensor {
         with_torch_seed(self.seed, &[DROPOUT_SEED, self.step as u64, 1001], || self.net.forward_from(feat, stage, true))
+    }
+
+    /// Every stage's training-mode output (the last is the logits), dropout seeded per step.
+    pub fn forward_stages(&self, x: &Tensor) -> Vec<Tensor> {
+        with_torch_seed(self.seed, &[DROPOUT_SEED, self.step as u64, 1002], || self.net.stage_outputs(x, true))
     }
 
     /// Mean cross-entropy with the recipe's label smoothing.
@@ -318,6 +346,12 @@ pub fn validate(m: &MethodConfig, origin: &str) -> Result<()> {
 fn validate_augment(m: &MethodConfig, parts: &[&'static MethodInfo], origin: &str) -> Result<()> {
     let bad = |key: &str, what: &str| Err(Error::Config(format!("{origin}: method.{key} {what}")));
     let fraction = |v: f64| (0.0..=1.0).contains(&v);
+    if uses(parts, "ca") && uses(parts, "augmix") {
+        return Err(Error::Config(format!(
+            "{origin}: method '{}': ca and augmix cannot be combined (each makes the training image)",
+            m.name
+        )));
+    }
     if let Some(a) = &m.augmix {
         if !uses(parts, "augmix") {
             return bad("augmix.*", "is only used by the augmix method");
@@ -352,6 +386,49 @@ fn validate_augment(m: &MethodConfig, parts: &[&'static MethodInfo], origin: &st
             return bad("cutout.probability", "must be in [0, 1]");
         }
     }
+    if let Some(c) = &m.ca {
+        if !uses(parts, "ca") {
+            return bad("ca.*", "is only used by the ca method (alone, st+ca or fma+ca)");
+        }
+        if let Err(e) = corrupt::select(&c.augmentations.join(",")) {
+            return bad("ca.augmentations", &e.to_string());
+        }
+        let [lo, hi] = c.severities;
+        if !(1 <= lo && lo <= hi && hi <= 5) {
+            return bad("ca.severities", "must be [low, high] with 1 <= low <= high <= 5");
+        }
+        if !fraction(c.clean_fraction) {
+            return bad("ca.clean_fraction", "must be in [0, 1]");
+        }
+    }
+    let weight = |v: f64| v >= 0.0 && v.is_finite();
+    if let Some(s) = &m.st {
+        if !uses(parts, "st") {
+            return bad("st.*", "is only used by the st method");
+        }
+        if !weight(s.alpha) || !weight(s.sigma) {
+            return bad("st.alpha/sigma", "must be non-negative numbers");
+        }
+    }
+    if let Some(f) = &m.fma {
+        if !uses(parts, "fma") {
+            return bad("fma.*", "is only used by the fma method");
+        }
+        if !weight(f.weight) || !weight(f.sigma) {
+            return bad("fma.weight/sigma", "must be non-negative numbers");
+        }
+        if f.stages.as_ref().is_some_and(|s| s.is_empty()) {
+            return bad("fma.stages", "must name at least one stage (leave it out for every convolutional stage)");
+        }
+    }
+    if let Some(d) = &m.dropout {
+        if !uses(parts, "dropout") {
+            return bad("dropout.*", "is only used by the dropout method");
+        }
+        if !(0.0..1.0).contains(&d.probability) {
+            return bad("dropout.probability", "must be in [0, 1)");
+        }
+    }
     if let Some(e) = &m.random_erasing {
         if !uses(parts, "random-erasing") {
             return bad("random_erasing.*", "is only used by the random-erasing method");
@@ -382,8 +459,16 @@ pub fn loader_augment(m: &MethodConfig, mean: &[f64]) -> crate::data::augment::M
         jsd_views: a.jsd == Some(true),
         clean_copy: a.clean_copy == Some(true),
     });
+    let ca = m.ca.as_ref().map(|c| crate::data::augment::CaSpec {
+        corruptions: corrupt::select(&c.augmentations.join(",")).unwrap_or_default(),
+        severities: c.severities,
+        granularity: c.granularity,
+        clean_fraction: c.clean_fraction,
+        as_view: parts(&m.name).is_ok_and(|p| matches!(step_name(&p), "st" | "fma")),
+    });
     crate::data::augment::MethodAugment {
         augmix,
+        ca,
         cutout: m.cutout.clone(),
         erasing: m.random_erasing.clone(),
         fill: mean.iter().map(|&v| v as f32).collect(),
@@ -492,16 +577,41 @@ pub fn resolve(m: &mut MethodConfig) {
     if uses(&parts, "cutout") {
         m.cutout.get_or_insert_with(Default::default);
     }
+    if uses(&parts, "ca") {
+        m.ca.get_or_insert_with(Default::default);
+    }
+    if uses(&parts, "st") {
+        m.st.get_or_insert_with(Default::default);
+    }
+    if uses(&parts, "fma") {
+        m.fma.get_or_insert_with(Default::default);
+    }
+    if uses(&parts, "dropout") {
+        m.dropout.get_or_insert_with(Default::default);
+    }
     if uses(&parts, "random-erasing") {
         m.random_erasing.get_or_insert_with(Default::default);
     }
 }
 
-/// Fills in what depends on the model: TENET's default stage (written to config.toml).
+/// Fills in what depends on the model: the default stages of TENET, FMA and dropout (written to
+/// config.toml).
 pub fn bind(m: &mut MethodConfig, net: &Network) {
     if let Some(t) = &mut m.tenet {
         t.stage.get_or_insert_with(|| default_tenet_stage(net).to_string());
     }
+    if let Some(f) = &mut m.fma {
+        f.stages.get_or_insert_with(|| conv_stages(net).iter().map(|s| s.to_string()).collect());
+    }
+    if let Some(d) = &mut m.dropout {
+        d.stage.get_or_insert_with(|| conv_stages(net).last().map_or("stem", |s| s).to_string());
+    }
+}
+
+/// The convolutional stages (all but the head).
+fn conv_stages(net: &Network) -> &[&'static str] {
+    let names = net.stages();
+    &names[..names.len().saturating_sub(1)]
 }
 
 /// The second-to-last convolutional stage: the released code's layer 3 of 4 (METHODS.md §2.2).
@@ -538,6 +648,21 @@ pub fn build(m: &MethodConfig, net: &Network, num_classes: i64) -> Result<Box<dy
             let cfg = m.lfm.clone().unwrap_or_default();
             let stage = conv_stage(net, &cfg.stage, "method.lfm.stage")?;
             Box::new(lfm::Lfm { cfg, stage })
+        }
+        "st" => Box::new(stability::Stability { cfg: m.st.clone().unwrap_or_default() }),
+        "fma" => {
+            let cfg = m.fma.clone().unwrap_or_default();
+            let names = cfg.stages.clone().unwrap_or_else(|| conv_stages(net).iter().map(|s| s.to_string()).collect());
+            let stages = names.iter().map(|s| conv_stage(net, s, "method.fma.stages")).collect::<Result<Vec<_>>>()?;
+            Box::new(fma::Fma { cfg, stages })
+        }
+        "dropout" => {
+            let cfg = m.dropout.clone().unwrap_or_default();
+            let name = cfg.stage.clone().unwrap_or_else(|| conv_stages(net).last().map_or("stem", |s| s).to_string());
+            Box::new(dropout::Dropout {
+                probability: cfg.probability,
+                stage: conv_stage(net, &name, "method.dropout.stage")?,
+            })
         }
         _ => match &m.augmix {
             Some(a) if a.jsd == Some(true) => Box::new(augmix::AugMixJsd { lambda: a.lambda }),

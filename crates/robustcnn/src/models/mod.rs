@@ -65,6 +65,16 @@ impl Network {
         h
     }
 
+    /// The output of every stage for images in [0,1]; the last is the logits.
+    pub fn stage_outputs(&self, x: &Tensor, train: bool) -> Vec<Tensor> {
+        let mut outs = vec![self.forward_to(x, 0, train)];
+        for s in &self.stages[1..] {
+            let next = s.forward_t(&outs[outs.len() - 1], train);
+            outs.push(next);
+        }
+        outs
+    }
+
     /// Logits for images in [0,1].
     pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
         self.forward_from(&self.forward_to(x, 0, train), 0, train)

@@ -67,6 +67,9 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     let cfg = if opts.resume { run.read_config()? } else { cfg.clone() };
     let prepared = prepare(&cfg).and_then(|mut p| {
         methods::bind(&mut p.cfg.method, &p.net);
+        if let (Some(init), false) = (&p.cfg.train.init, opts.resume) {
+            load_init(init, &p.vs)?;
+        }
         let method = methods::build(&p.cfg.method, &p.net, p.train.num_classes() as i64)?;
         Ok((p, method))
     });
@@ -251,6 +254,28 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     run.write_clean_results(&test, &selected)?;
     log.write(json!({"event": "end", "step": st.step, "test_accuracy": test.top1, "selected": selected}))?;
     Ok(TrainSummary { run: run.dir.clone(), steps: st.step, selected, best_val_accuracy: st.best_val, test })
+}
+
+/// Loads the starting weights of a finetuning run: a run directory's best (else last) weights or a file.
+fn load_init(init: &std::path::Path, vs: &tch::nn::VarStore) -> Result<()> {
+    let file = if init.is_dir() {
+        let best = init.join("best.safetensors");
+        if best.is_file() {
+            best
+        } else {
+            init.join("model.safetensors")
+        }
+    } else {
+        init.to_path_buf()
+    };
+    if !file.is_file() {
+        return Err(Error::Config(format!(
+            "train.init {}: no weights there (expected a run directory holding best.safetensors or \
+             model.safetensors, or a .safetensors file)",
+            init.display()
+        )));
+    }
+    checkpoint::load_into(vs, &file, &checkpoint::read(&file)?)
 }
 
 fn progress_bar(show: bool, len: usize, pos: usize, epoch: usize, epochs: usize) -> ProgressBar {

@@ -1,0 +1,67 @@
+//! The FMA loss (Kapoor et al. 2020; METHODS.md §3.3): L = CE + λ·Σ_l d(F_l(x), F_l(x̃)) over chosen
+//! stages, x̃ the CA view when `ca` is combined (FMA + CA), else clamp(x + N(0, σ²), 0, 1). The paper's
+//! details are not public: distance, weight, stop-gradient and which images the CE sees are options
+//! whose defaults (MSE, 1, clean maps as fixed targets, CE on x̃) are ours.
+use super::stability::perturbed;
+use super::{Method, StepContext, StepOutput};
+use crate::config::{FmaCe, FmaConfig, FmaDistance};
+use crate::error::Result;
+use tch::{Kind, Tensor};
+
+/// d(a, b) for feature maps of a batch (METHODS.md §3.3).
+pub fn distance(a: &Tensor, b: &Tensor, d: FmaDistance) -> Tensor {
+    let diff = a - b;
+    match d {
+        FmaDistance::Mse => diff.square().mean(Kind::Float),
+        FmaDistance::L1 => diff.abs().mean(Kind::Float),
+        FmaDistance::L2 => diff.flatten(1, -1).norm_scalaropt_dim(2, [1i64].as_slice(), false).mean(Kind::Float),
+        FmaDistance::Cosine => {
+            let cos = Tensor::cosine_similarity(&a.flatten(1, -1), &b.flatten(1, -1), 1, 1e-8);
+            (cos.ones_like() - cos).mean(Kind::Float)
+        }
+    }
+}
+
+pub struct Fma {
+    pub cfg: FmaConfig,
+    /// Indices of the compared stages.
+    pub stages: Vec<usize>,
+}
+
+impl Method for Fma {
+    fn train_step(&mut self, ctx: &mut StepContext, x: &Tensor, y: &Tensor) -> Result<StepOutput> {
+        let n = x.size()[0];
+        let augmented = perturbed(ctx, x, self.cfg.sigma);
+        let outputs = ctx.forward_stages(&Tensor::cat(&[x, &augmented], 0));
+        let halves = |t: &Tensor| {
+            let s = t.split(n, 0);
+            (s[0].shallow_clone(), s[1].shallow_clone())
+        };
+        let mut fm = Tensor::zeros([], (Kind::Float, x.device()));
+        for &s in &self.stages {
+            let (clean, aug) = halves(&outputs[s]);
+            let clean = if self.cfg.detach_clean { clean.detach() } else { clean };
+            fm += distance(&clean, &aug, self.cfg.distance);
+        }
+        let (clean_logits, aug_logits) = halves(outputs.last().unwrap_or(x));
+        let (ce, seen) = match self.cfg.ce {
+            FmaCe::Augmented => (ctx.cross_entropy(&aug_logits, y), &aug_logits),
+            FmaCe::Clean => (ctx.cross_entropy(&clean_logits, y), &clean_logits),
+            FmaCe::Both => {
+                ((ctx.cross_entropy(&clean_logits, y) + ctx.cross_entropy(&aug_logits, y)) / 2.0, &aug_logits)
+            }
+        };
+        let loss = &ce + &fm * self.cfg.weight;
+        let value = ctx.update(&loss, "FMA (cross-entropy + feature-map distance)", None)?;
+        ctx.after_update(x, y, &clean_logits)?;
+        Ok(StepOutput {
+            loss: loss.detach(),
+            logits: seen.detach(),
+            terms: vec![
+                ("loss_total".into(), value),
+                ("ce".into(), ce.double_value(&[])),
+                ("fma".into(), fm.double_value(&[])),
+            ],
+        })
+    }
+}

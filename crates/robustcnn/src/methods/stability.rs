@@ -1,0 +1,55 @@
+//! Stability training (Zheng et al. 2016; METHODS.md §3.2): L = CE(f(x), y) + α·KL(p(x) ‖ p(x′)), with
+//! x′ the CA view when `ca` is combined (ST + CA, Kapoor et al. 2020), else clamp(x + N(0, σ²), 0, 1).
+//! Clean and perturbed images go through the network in one batch.
+use super::{Method, StepContext, StepOutput};
+use crate::config::StConfig;
+use crate::error::Result;
+use crate::rng::with_torch_seed;
+use tch::{Kind, Tensor};
+
+const NOISE_SEED: u64 = 0x5354;
+
+/// KL(p ‖ q) per sample summed over classes, averaged over the batch, from logits.
+pub fn kl_divergence(p_logits: &Tensor, q_logits: &Tensor) -> Tensor {
+    let log_p = p_logits.log_softmax(-1, Kind::Float);
+    let log_q = q_logits.log_softmax(-1, Kind::Float);
+    (log_p.exp() * (&log_p - log_q)).sum(Kind::Float) / p_logits.size()[0].max(1) as f64
+}
+
+/// The perturbed copy of the batch: the loader's view when there is one, else Gaussian noise seeded by
+/// (seed, step), clamped to [0,1].
+pub fn perturbed(ctx: &StepContext, x: &Tensor, sigma: f64) -> Tensor {
+    match ctx.views.first() {
+        Some(v) => v.shallow_clone(),
+        None => {
+            with_torch_seed(ctx.seed, &[NOISE_SEED, ctx.step as u64], || (x + x.randn_like() * sigma).clamp(0.0, 1.0))
+        }
+    }
+}
+
+pub struct Stability {
+    pub cfg: StConfig,
+}
+
+impl Method for Stability {
+    fn train_step(&mut self, ctx: &mut StepContext, x: &Tensor, y: &Tensor) -> Result<StepOutput> {
+        let n = x.size()[0];
+        let x2 = perturbed(ctx, x, self.cfg.sigma);
+        let logits = ctx.forward(&Tensor::cat(&[x, &x2], 0), 0).split(n, 0);
+        let ce = ctx.cross_entropy(&logits[0], y);
+        let clean = if self.cfg.detach_clean { logits[0].detach() } else { logits[0].shallow_clone() };
+        let kl = kl_divergence(&clean, &logits[1]);
+        let loss = &ce + &kl * self.cfg.alpha;
+        let value = ctx.update(&loss, "stability (cross-entropy + KL)", None)?;
+        ctx.after_update(x, y, &logits[0])?;
+        Ok(StepOutput {
+            loss: loss.detach(),
+            logits: logits[0].detach(),
+            terms: vec![
+                ("loss_total".into(), value),
+                ("ce".into(), ce.double_value(&[])),
+                ("st_kl".into(), kl.double_value(&[])),
+            ],
+        })
+    }
+}
