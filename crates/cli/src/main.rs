@@ -4,6 +4,7 @@ mod corrupt_bench;
 mod corrupt_cmd;
 mod eval_attack_cmd;
 mod eval_corruptions_cmd;
+mod explain_cmd;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -39,6 +40,8 @@ enum Command {
     Demo(DemoArgs),
     /// Measure training, inference and input-gradient throughput and peak memory.
     Bench(BenchArgs),
+    /// Draw what LFM, TENET and FMA do to one image (masks, channel groups, feature-map differences).
+    Explain(explain_cmd::ExplainArgs),
 }
 
 #[derive(Args)]
@@ -201,6 +204,7 @@ fn main() {
         Command::Data(DataCommand::Fetch { name, dir }) => commands::data_fetch(&name, dir),
         Command::Demo(a) => commands::demo(&a),
         Command::Bench(a) => commands::bench(&a),
+        Command::Explain(a) => explain_cmd::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

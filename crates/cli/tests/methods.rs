@@ -106,3 +106,29 @@ fn finetuning_starts_from_the_given_runs_weights() {
     assert!(err.contains("train.init") && err.contains("no weights there"), "{err}");
     assert!(!dir.path().join("never").exists());
 }
+
+#[test]
+fn explain_draws_lfm_tenet_and_fma_for_one_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    common::short_run(run.to_str().unwrap(), "5");
+    let out = dir.path().join("x.png");
+    let printed = ok(&["explain", run.to_str().unwrap(), "test:2", "--out", out.to_str().unwrap()]);
+    assert!(printed.contains("TENET at stage1") && printed.contains("picture:"), "{printed}");
+    let picture = image::open(&out).unwrap();
+    assert!(picture.width() > 300 && picture.height() > 300);
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).unwrap()).unwrap();
+    assert_eq!(info["rows"].as_array().unwrap().len(), 5);
+    let sizes: i64 = info["tenet_group_sizes"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).sum();
+    assert_eq!(sizes, 64, "every channel of small-cnn's stage1 is in one group");
+    // A file image works too, with its class given.
+    let file = dir.path().join("shirt.png");
+    image::GrayImage::from_fn(40, 40, |x, y| image::Luma([((x * y) % 256) as u8])).save(&file).unwrap();
+    ok(&["explain", run.to_str().unwrap(), file.to_str().unwrap(), "--label", "6", "--out", out.to_str().unwrap()]);
+    let r = run.to_str().unwrap();
+    assert!(fails(&["explain", r, "test:99999"]).contains("test:99999: the test set has"));
+    assert!(fails(&["explain", r, "nothing.png"]).contains("nothing.png: not a readable PNG or JPEG image"));
+    assert!(fails(&["explain", r, "test:1", "--out", "x.jpg"]).contains("expected a .png file name"));
+    assert!(fails(&["explain", r, "test:1", "--label", "12"]).contains("--label 12: expected a class index in 0..9"));
+}

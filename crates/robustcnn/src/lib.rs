@@ -9,6 +9,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod eval;
+pub mod explain;
 pub mod methods;
 pub mod models;
 pub mod rng;

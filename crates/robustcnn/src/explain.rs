@@ -1,0 +1,239 @@
+//! `explain`: what the feature-level methods do to one image, drawn as one PNG (rows of tiles) with a
+//! JSON description: LFM's masked regions (METHODS.md §1), TENET's channel groups and inhibition masks
+//! (§2), and FMA's feature-map differences between the image and a CA view of it (§3.3).
+use crate::config::{LfmConfig, MethodConfig};
+use crate::data::augment::CaSpec;
+use crate::error::{Error, Result};
+use crate::methods::{lfm, tenet};
+use crate::models::Network;
+use serde::Serialize;
+use tch::{Device, Kind, Tensor};
+
+/// One row of the picture: a title and a caption per tile.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub title: String,
+    pub tiles: Vec<String>,
+}
+
+/// What `explain` found, beside the picture.
+#[derive(Clone, Debug, Serialize)]
+pub struct Explanation {
+    pub label: i64,
+    pub predicted: i64,
+    pub rows: Vec<Row>,
+    pub lfm_stage: String,
+    pub tenet_stage: String,
+    /// Channels per TENET group and the group importances I_g (non-positive: not inhibited).
+    pub tenet_group_sizes: Vec<i64>,
+    pub tenet_importance: Vec<f64>,
+    /// The CA view compared by FMA, and the mean |F_l(x) − F_l(x̃)| per stage.
+    pub fma_view: String,
+    pub fma_mean_difference: Vec<(String, f64)>,
+}
+
+const TILE_GAP: u32 = 4;
+const MAX_CHANNELS: usize = 6;
+
+/// A 2-D map (H×W floats) as a tile of `size` px, coloured by a dark-blue → yellow ramp over [lo, hi].
+fn heat_tile(map: &[f32], (h, w): (usize, usize), (lo, hi): (f32, f32), size: u32) -> image::RgbImage {
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    image::RgbImage::from_fn(size, size, |x, y| {
+        let (r, c) = ((y as usize * h) / size as usize, (x as usize * w) / size as usize);
+        let t = ((map[r * w + c] - lo) / span).clamp(0.0, 1.0);
+        image::Rgb([(255.0 * t.powf(0.8)) as u8, (220.0 * t) as u8, (120.0 * (1.0 - t) + 30.0 * t) as u8])
+    })
+}
+
+/// The input (C×H×W in [0,1]) as a tile.
+fn image_tile(chw: &[f32], (c, h, w): (usize, usize, usize), size: u32) -> image::RgbImage {
+    image::RgbImage::from_fn(size, size, |x, y| {
+        let (r, col) = ((y as usize * h) / size as usize, (x as usize * w) / size as usize);
+        let v = |k: usize| (chw[(k.min(c - 1)) * h * w + r * w + col].clamp(0.0, 1.0) * 255.0) as u8;
+        image::Rgb([v(0), v(1), v(2)])
+    })
+}
+
+fn floats(t: &Tensor) -> Vec<f32> {
+    Vec::<f32>::try_from(t.to_device(Device::Cpu).to_kind(Kind::Float).flatten(0, -1)).unwrap_or_default()
+}
+
+fn range(v: &[f32]) -> (f32, f32) {
+    v.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+}
+
+/// Draws rows of tiles on one canvas.
+fn compose(rows: &[Vec<image::RgbImage>], size: u32) -> image::RgbImage {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(1) as u32;
+    let step = size + TILE_GAP;
+    let mut canvas = image::RgbImage::from_pixel(
+        cols * step + TILE_GAP,
+        rows.len() as u32 * step + TILE_GAP,
+        image::Rgb([40, 40, 40]),
+    );
+    for (r, row) in rows.iter().enumerate() {
+        for (c, tile) in row.iter().enumerate() {
+            image::imageops::replace(
+                &mut canvas,
+                tile,
+                (TILE_GAP + c as u32 * step) as i64,
+                (TILE_GAP + r as u32 * step) as i64,
+            );
+        }
+    }
+    canvas
+}
+
+/// Index of a convolutional stage by name.
+fn stage_of(net: &Network, name: &str, key: &str) -> Result<usize> {
+    let s = net.stage_index(name).map_err(|e| Error::Config(format!("{key}: {e}")))?;
+    if s + 1 >= net.stages().len() {
+        return Err(Error::Config(format!("{key} {name}: must be a convolutional stage, not the head")));
+    }
+    Ok(s)
+}
+
+/// Explains one image `x` (1×C×H×W in [0,1], with true class `label`) with the run's method settings
+/// (LFM, TENET and CA defaults where the run has none); returns the picture and its description.
+pub fn explain(
+    net: &Network,
+    method: &MethodConfig,
+    x: &Tensor,
+    label: i64,
+    seed: u64,
+) -> Result<(image::RgbImage, Explanation)> {
+    let (_, c, h, w) = x.size4().map_err(|e| Error::Config(format!("explain: {e}")))?;
+    let size = (2 * h.max(w) as u32).max(72);
+    let names = net.stages();
+    let input = floats(x);
+    let predicted = tch::no_grad(|| net.forward(x, false).argmax(-1, false).int64_value(&[0]));
+    let mut tiles: Vec<Vec<image::RgbImage>> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
+
+    // CA view for FMA, drawn as in training (one corruption at severity 1–5).
+    let ca_cfg = method.ca.clone().unwrap_or_default();
+    let ca = CaSpec {
+        corruptions: corrupt::select(&ca_cfg.augmentations.join(",")).unwrap_or_default(),
+        severities: ca_cfg.severities,
+        granularity: ca_cfg.granularity,
+        clean_fraction: 0.0,
+        as_view: true,
+    };
+    let mut rng = crate::rng::rng_for(seed, &[0x4558]);
+    let choice = ca.draw(&mut rng).unwrap_or(("gaussian_noise", 3));
+    let (cu, hu, wu) = (c as usize, h as usize, w as usize);
+    let hwc: Vec<u8> = (0..hu * wu * cu).map(|i| (input[(i % cu) * hu * wu + i / cu] * 255.0).round() as u8).collect();
+    let img = corrupt::Image::new(hwc, hu, wu, cu).map_err(|e| Error::Config(format!("explain: {e}")))?;
+    let mut crng = corrupt::rng_for(seed, choice.0, choice.1, 0);
+    let viewed =
+        corrupt::corrupt(&img, choice.0, choice.1, &mut crng).map_err(|e| Error::Config(format!("explain: {e}")))?;
+    let view_chw: Vec<f32> =
+        (0..hu * wu * cu).map(|i| viewed.data[(i % (hu * wu)) * cu + i / (hu * wu)] as f32 / 255.0).collect();
+    tiles.push(vec![image_tile(&input, (cu, hu, wu), size), image_tile(&view_chw, (cu, hu, wu), size)]);
+    rows.push(Row {
+        title: "input and its CA view".into(),
+        tiles: vec!["input".into(), format!("{} severity {}", choice.0, choice.1)],
+    });
+
+    // LFM: a few channels of the stage's map before and after masking (probability forced to 1).
+    let lfm_cfg = LfmConfig { probability: 1.0, ..method.lfm.clone().unwrap_or_default() };
+    let lfm_stage = stage_of(net, &lfm_cfg.stage, "method.lfm.stage")?;
+    let feat = tch::no_grad(|| net.forward_to(x, lfm_stage, false));
+    let (_, fc, fh, fw) = feat.size4().unwrap_or((0, 0, 0, 0));
+    let regions = lfm::plan(&lfm_cfg, seed, 0, 1, fc as usize, fh as usize, fw as usize);
+    let masked = tch::no_grad(|| lfm::apply(&feat, &regions, lfm_cfg.fill));
+    let mut channels: Vec<usize> = Vec::new();
+    for r in &regions {
+        if !channels.contains(&r.channel) && channels.len() < MAX_CHANNELS {
+            channels.push(r.channel);
+        }
+    }
+    let (before, after) = (floats(&feat), floats(&masked));
+    let plane = |v: &[f32], ch: usize| v[ch * (fh * fw) as usize..(ch + 1) * (fh * fw) as usize].to_vec();
+    let (mut lfm_tiles, mut lfm_caps) = (Vec::new(), Vec::new());
+    for &ch in &channels {
+        let (b, a) = (plane(&before, ch), plane(&after, ch));
+        let lim = range(&[b.as_slice(), a.as_slice()].concat());
+        lfm_tiles.push(heat_tile(&b, (fh as usize, fw as usize), lim, size));
+        lfm_tiles.push(heat_tile(&a, (fh as usize, fw as usize), lim, size));
+        lfm_caps.extend([format!("channel {ch}"), format!("channel {ch} masked")]);
+    }
+    tiles.push(lfm_tiles);
+    rows.push(Row { title: format!("LFM at {}: channel, then masked", lfm_cfg.stage), tiles: lfm_caps });
+
+    // TENET: group-mean maps and their reverse-sigmoid masks.
+    let tcfg = method.tenet.clone().unwrap_or_default();
+    let tenet_stage_name = tcfg.stage.clone().unwrap_or_else(|| names[names.len().saturating_sub(3)].to_string());
+    let tstage = stage_of(net, &tenet_stage_name, "method.tenet.stage")?;
+    let y = Tensor::from_slice(&[label]).to_device(x.device());
+    let (a, g) = tenet::importance_gradient(net, x, &y, tstage);
+    let (_, tc, th, tw) = a.size4().unwrap_or((0, 0, 0, 0));
+    let k = (tcfg.groups as i64).min(tc);
+    let (labels, masks) = tch::no_grad(|| {
+        let init = tenet::initial_centres(1, tc, k, seed, &[0x5445], x.device());
+        let labels = tenet::kmeans(&a.reshape([1, tc, th * tw]), &init, tcfg.kmeans_iters, tcfg.kmeans_tol);
+        let masks = tenet::inhibition_masks(&a, &g, &labels, k, tcfg.std_eps);
+        (labels, masks)
+    });
+    let member = labels.one_hot(k).to_kind(Kind::Float);
+    let sizes: Vec<i64> = floats(&member.sum_dim_intlist(1, false, Kind::Float)).iter().map(|&v| v as i64).collect();
+    let alpha = g.mean_dim([2i64, 3].as_slice(), false, Kind::Float);
+    let importance: Vec<f64> = floats(&(&member * alpha.unsqueeze(-1)).sum_dim_intlist(1, false, Kind::Float))
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+    let means = floats(
+        &(member.transpose(1, 2).bmm(&a.reshape([1, tc, th * tw]))
+            / member.sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0).unsqueeze(-1)),
+    );
+    let label_list: Vec<i64> = Vec::<i64>::try_from(labels.flatten(0, -1).to_device(Device::Cpu)).unwrap_or_default();
+    let mask_values = floats(&masks);
+    let hw = (th * tw) as usize;
+    let (mut group_tiles, mut mask_tiles, mut group_caps, mut mask_caps) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for gi in 0..k as usize {
+        let u = means[gi * hw..(gi + 1) * hw].to_vec();
+        group_tiles.push(heat_tile(&u, (th as usize, tw as usize), range(&u), size));
+        group_caps.push(format!("group {gi}: {} channels, importance {:.3e}", sizes[gi], importance[gi]));
+        let mask = label_list
+            .iter()
+            .position(|&l| l == gi as i64)
+            .map(|ch| mask_values[ch * hw..(ch + 1) * hw].to_vec())
+            .unwrap_or_else(|| vec![1.0; hw]);
+        mask_tiles.push(heat_tile(&mask, (th as usize, tw as usize), (0.0, 1.0), size));
+        mask_caps.push(format!("group {gi} mask (0 = inhibited, 1 = kept)"));
+    }
+    tiles.push(group_tiles);
+    rows.push(Row { title: format!("TENET at {tenet_stage_name}: group-mean maps"), tiles: group_caps });
+    tiles.push(mask_tiles);
+    rows.push(Row { title: "TENET inhibition masks".into(), tiles: mask_caps });
+
+    // FMA: mean |F_l(x) − F_l(x̃)| over channels per convolutional stage.
+    let view = Tensor::from_slice(&view_chw).reshape([1, c, h, w]).to_device(x.device());
+    let (clean_out, view_out) = tch::no_grad(|| (net.stage_outputs(x, false), net.stage_outputs(&view, false)));
+    let (mut fma_tiles, mut fma_caps, mut fma_means) = (Vec::new(), Vec::new(), Vec::new());
+    for (s, name) in names.iter().enumerate().take(names.len().saturating_sub(1)) {
+        let diff = (&clean_out[s] - &view_out[s]).abs().mean_dim([1i64].as_slice(), false, Kind::Float);
+        let (dh, dw) = (diff.size()[1] as usize, diff.size()[2] as usize);
+        let d = floats(&diff);
+        let mean = d.iter().map(|&v| v as f64).sum::<f64>() / d.len().max(1) as f64;
+        fma_tiles.push(heat_tile(&d, (dh, dw), (0.0, range(&d).1), size));
+        fma_caps.push(format!("{name}: mean |difference| {mean:.4}"));
+        fma_means.push((name.to_string(), mean));
+    }
+    tiles.push(fma_tiles);
+    rows.push(Row { title: "FMA: |F(x) - F(view)| averaged over channels, per stage".into(), tiles: fma_caps });
+
+    let explanation = Explanation {
+        label,
+        predicted,
+        rows,
+        lfm_stage: lfm_cfg.stage.clone(),
+        tenet_stage: tenet_stage_name,
+        tenet_group_sizes: sizes,
+        tenet_importance: importance,
+        fma_view: format!("{} severity {}", choice.0, choice.1),
+        fma_mean_difference: fma_means,
+    };
+    Ok((compose(&tiles, size), explanation))
+}
