@@ -156,55 +156,67 @@ pub struct MethodBenchRow {
     pub relative: f64,
 }
 
-/// A method's step on a resolved config, every after-update step (TENET) due on every iteration.
-fn method_step_ms(
-    name: &str,
-    net: &models::Network,
-    vs: &VarStore,
-    (x, y): (&Tensor, &Tensor),
-    iters: usize,
-    device: Device,
-) -> Result<f64> {
-    use crate::config::Config;
-    use crate::methods::{self, StepContext};
-    let mut sets = vec![format!("method.name=\"{name}\"")];
-    if name.contains("tenet") {
-        sets.extend(["method.tenet.switch=1".to_string(), "method.tenet.every=1".to_string()]);
-    }
-    let mut cfg = Config::load(None, &sets)?;
-    methods::resolve(&mut cfg.method);
-    methods::bind(&mut cfg.method, net);
-    let mut method = methods::build(&cfg.method, net, 10)?;
-    // Views the loader would deliver (AugMix's two, CA's one), as random images: the step alone is timed.
-    let extra = methods::loader_augment(&cfg.method, &[]);
-    let views = if extra.augmix.as_ref().is_some_and(|a| a.jsd_views) {
-        2
-    } else {
-        extra.ca.as_ref().is_some_and(|c| c.as_view) as usize
-    };
-    let views: Vec<Tensor> = (0..views).map(|_| x.rand_like()).collect();
-    let mut opt = Optimizer::new(vs, &OptimConfig::default());
-    let ids: Vec<u64> = (0..x.size()[0] as u64).collect();
-    let mut step = 0;
-    let mut failed = None;
-    let rate = timed(iters, 2, x.size()[0], device, || {
-        let mut ctx = StepContext::new(net, &mut opt, 1e-4, &ids);
-        ctx.step = step;
-        ctx.views = views.iter().map(|v| v.shallow_clone()).collect();
-        if let Err(e) = method.train_step(&mut ctx, x, y) {
-            failed = Some(e);
+/// A method built from its name as a run would resolve it, with TENET due on every iteration, and
+/// the views its loader would deliver (AugMix's two, CA's one) as random images.
+struct TimedMethod {
+    method: Box<dyn crate::methods::Method>,
+    opt: Optimizer,
+    views: Vec<Tensor>,
+    step: usize,
+}
+
+impl TimedMethod {
+    fn new(name: &str, net: &models::Network, vs: &VarStore, x: &Tensor) -> Result<TimedMethod> {
+        use crate::config::Config;
+        use crate::methods;
+        let mut sets = vec![format!("method.name=\"{name}\"")];
+        if name.contains("tenet") {
+            sets.extend(["method.tenet.switch=1".to_string(), "method.tenet.every=1".to_string()]);
         }
-        step += 1;
-    });
-    match failed {
-        Some(e) => Err(e),
-        None => Ok(1000.0 * x.size()[0] as f64 / rate),
+        let mut cfg = Config::load(None, &sets)?;
+        methods::resolve(&mut cfg.method);
+        methods::bind(&mut cfg.method, net);
+        let method = methods::build(&cfg.method, net, 10)?;
+        let extra = methods::loader_augment(&cfg.method, &[]);
+        let views = if extra.augmix.as_ref().is_some_and(|a| a.jsd_views) {
+            2
+        } else {
+            extra.ca.as_ref().is_some_and(|c| c.as_view) as usize
+        };
+        let views = (0..views).map(|_| x.rand_like()).collect();
+        Ok(TimedMethod { method, opt: Optimizer::new(vs, &OptimConfig::default()), views, step: 0 })
     }
+
+    /// Milliseconds per step over `iters` steps (after one warm-up step).
+    fn ms(&mut self, net: &models::Network, (x, y): (&Tensor, &Tensor), iters: usize, device: Device) -> Result<f64> {
+        let ids: Vec<u64> = (0..x.size()[0] as u64).collect();
+        let mut failed = None;
+        let rate = timed(iters, 1, x.size()[0], device, || {
+            let mut ctx = crate::methods::StepContext::new(net, &mut self.opt, 1e-4, &ids);
+            ctx.step = self.step;
+            ctx.views = self.views.iter().map(|v| v.shallow_clone()).collect();
+            if let Err(e) = self.method.train_step(&mut ctx, x, y) {
+                failed = Some(e);
+            }
+            self.step += 1;
+        });
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(1000.0 * x.size()[0] as f64 / rate),
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// Times each method's training step on random images labelled with the model's own predictions (so
 /// TENET's positive set is the whole batch, its most expensive case), with TENET due every iteration.
-/// The row `tenet grouping+masks` times the k-means and masks alone on that batch's feature maps.
+/// Each method's rounds alternate with rounds of the plain step; the ratio is the median over rounds
+/// of (method round) / (the plain rounds around it), which cancels this machine's drift. The row
+/// `tenet grouping+masks` times the k-means and masks alone on that batch's feature maps.
 pub fn methods(
     model: &str,
     batch: i64,
@@ -219,18 +231,34 @@ pub fn methods(
         Tensor::rand([batch, input[0], input[1], input[2]], (Kind::Float, device))
     });
     let y = tch::no_grad(|| net.forward(&x, true).argmax(-1, false));
-    let plain = method_step_ms("baseline", &net, &vs, (&x, &y), iters, device)?;
-    let row = |method: &str, ms: f64| MethodBenchRow {
+    let rounds = 3;
+    let per_round = iters.div_ceil(rounds).max(1);
+    let mut plain = TimedMethod::new("baseline", &net, &vs, &x)?;
+    let mut plain_ms = vec![plain.ms(&net, (&x, &y), per_round, device)?];
+    let mut measured: Vec<(String, Vec<f64>, Vec<f64>)> = Vec::new();
+    for name in names.iter().filter(|n| *n != "baseline") {
+        let mut m = TimedMethod::new(name, &net, &vs, &x)?;
+        let (mut ms, mut ratios) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let before = *plain_ms.last().unwrap_or(&f64::NAN);
+            let t = m.ms(&net, (&x, &y), per_round, device)?;
+            let after = plain.ms(&net, (&x, &y), per_round, device)?;
+            plain_ms.push(after);
+            ratios.push(2.0 * t / (before + after));
+            ms.push(t);
+        }
+        measured.push((name.clone(), ms, ratios));
+    }
+    let plain_median = median(plain_ms);
+    let row = |method: &str, ms: f64, relative: f64| MethodBenchRow {
         model: model.to_string(),
         batch,
         method: method.to_string(),
         ms_per_step: ms,
-        relative: ms / plain,
+        relative,
     };
-    let mut rows = vec![row("baseline", plain)];
-    for name in names.iter().filter(|n| *n != "baseline") {
-        rows.push(row(name, method_step_ms(name, &net, &vs, (&x, &y), iters, device)?));
-    }
+    let mut rows = vec![row("baseline", plain_median, 1.0)];
+    rows.extend(measured.into_iter().map(|(name, ms, ratios)| row(&name, median(ms), median(ratios))));
     if names.iter().any(|n| n.contains("tenet")) {
         let names = net.stages();
         let stage = names.len().saturating_sub(3);
@@ -243,7 +271,8 @@ pub fn methods(
                 let _ = tenet::inhibition_masks(&a, &g, &labels, 6, 1e-8);
             })
         });
-        rows.push(row("tenet grouping+masks", 1000.0 * batch as f64 / rate));
+        let ms = 1000.0 * batch as f64 / rate;
+        rows.push(row("tenet grouping+masks", ms, ms / plain_median));
     }
     Ok(rows)
 }

@@ -93,6 +93,140 @@ fn stage_of(net: &Network, name: &str, key: &str) -> Result<usize> {
     Ok(s)
 }
 
+/// Tiles of one row with the row's description.
+type TileRow = (Vec<image::RgbImage>, Row);
+
+/// The CA view of `x` (C×H×W values `input`) drawn as in training: (view as C×H×W, its name).
+fn ca_view(
+    method: &MethodConfig,
+    input: &[f32],
+    (c, h, w): (usize, usize, usize),
+    seed: u64,
+) -> Result<(Vec<f32>, String)> {
+    let cfg = method.ca.clone().unwrap_or_default();
+    let ca = CaSpec {
+        corruptions: corrupt::select(&cfg.augmentations.join(",")).unwrap_or_default(),
+        severities: cfg.severities,
+        granularity: cfg.granularity,
+        clean_fraction: 0.0,
+        as_view: true,
+    };
+    let (name, severity) = ca.draw(&mut crate::rng::rng_for(seed, &[0x4558])).unwrap_or(("gaussian_noise", 3));
+    let hwc: Vec<u8> = (0..h * w * c).map(|i| (input[(i % c) * h * w + i / c] * 255.0).round() as u8).collect();
+    let bad = |e: corrupt::Error| Error::Config(format!("explain: {e}"));
+    let img = corrupt::Image::new(hwc, h, w, c).map_err(bad)?;
+    let viewed = corrupt::corrupt(&img, name, severity, &mut corrupt::rng_for(seed, name, severity, 0)).map_err(bad)?;
+    let chw = (0..h * w * c).map(|i| viewed.data[(i % (h * w)) * c + i / (h * w)] as f32 / 255.0).collect();
+    Ok((chw, format!("{name} severity {severity}")))
+}
+
+/// LFM: up to six masked channels of its stage's map, before and after masking (probability forced to 1).
+fn lfm_row(net: &Network, method: &MethodConfig, x: &Tensor, seed: u64, size: u32) -> Result<(TileRow, String)> {
+    let cfg = LfmConfig { probability: 1.0, ..method.lfm.clone().unwrap_or_default() };
+    let stage = stage_of(net, &cfg.stage, "method.lfm.stage")?;
+    let feat = tch::no_grad(|| net.forward_to(x, stage, false));
+    let (_, fc, fh, fw) = feat.size4().unwrap_or((0, 0, 0, 0));
+    let (fh, fw) = (fh as usize, fw as usize);
+    let regions = lfm::plan(&cfg, seed, 0, 1, fc as usize, fh, fw);
+    let masked = tch::no_grad(|| lfm::apply(&feat, &regions, cfg.fill));
+    let mut channels: Vec<usize> = Vec::new();
+    for r in &regions {
+        if !channels.contains(&r.channel) && channels.len() < MAX_CHANNELS {
+            channels.push(r.channel);
+        }
+    }
+    let (before, after) = (floats(&feat), floats(&masked));
+    let plane = |v: &[f32], ch: usize| v[ch * fh * fw..(ch + 1) * fh * fw].to_vec();
+    let (mut tiles, mut captions) = (Vec::new(), Vec::new());
+    for &ch in &channels {
+        let (b, a) = (plane(&before, ch), plane(&after, ch));
+        let limits = range(&[b.as_slice(), a.as_slice()].concat());
+        tiles.push(heat_tile(&b, (fh, fw), limits, size));
+        tiles.push(heat_tile(&a, (fh, fw), limits, size));
+        captions.extend([format!("channel {ch}"), format!("channel {ch} masked")]);
+    }
+    let row = Row { title: format!("LFM at {}: channel, then masked", cfg.stage), tiles: captions };
+    Ok(((tiles, row), cfg.stage))
+}
+
+/// What TENET found for the image: group sizes and importances.
+struct TenetFindings {
+    stage: String,
+    sizes: Vec<i64>,
+    importance: Vec<f64>,
+}
+
+/// TENET (METHODS.md §2.3): the group-mean maps and the group masks, one row each.
+fn tenet_rows(
+    net: &Network,
+    method: &MethodConfig,
+    x: &Tensor,
+    label: i64,
+    seed: u64,
+    size: u32,
+) -> Result<(TileRow, TileRow, TenetFindings)> {
+    let cfg = method.tenet.clone().unwrap_or_default();
+    let names = net.stages();
+    let stage_name = cfg.stage.clone().unwrap_or_else(|| names[names.len().saturating_sub(3)].to_string());
+    let stage = stage_of(net, &stage_name, "method.tenet.stage")?;
+    let y = Tensor::from_slice(&[label]).to_device(x.device());
+    let (a, g) = tenet::importance_gradient(net, x, &y, stage);
+    let (_, c, h, w) = a.size4().unwrap_or((0, 0, 0, 0));
+    let k = (cfg.groups as i64).min(c);
+    let flat = a.reshape([1, c, h * w]);
+    let (labels, masks) = tch::no_grad(|| {
+        let init = tenet::initial_centres(1, c, k, seed, &[0x5445], x.device());
+        let labels = tenet::kmeans(&flat, &init, cfg.kmeans_iters, cfg.kmeans_tol);
+        let masks = tenet::inhibition_masks(&a, &g, &labels, k, cfg.std_eps);
+        (labels, masks)
+    });
+    let member = labels.one_hot(k).to_kind(Kind::Float);
+    let counts = member.sum_dim_intlist(1, false, Kind::Float);
+    let alpha = g.mean_dim([2i64, 3].as_slice(), false, Kind::Float);
+    let importance: Vec<f64> = floats(&(&member * alpha.unsqueeze(-1)).sum_dim_intlist(1, false, Kind::Float))
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+    let sizes: Vec<i64> = floats(&counts).iter().map(|&v| v as i64).collect();
+    let means = floats(&(member.transpose(1, 2).bmm(&flat) / counts.clamp_min(1.0).unsqueeze(-1)));
+    let channel_group = Vec::<i64>::try_from(labels.flatten(0, -1).to_device(Device::Cpu)).unwrap_or_default();
+    let mask_values = floats(&masks);
+    let (hw, dims) = ((h * w) as usize, (h as usize, w as usize));
+    let (mut groups, mut group_caps, mut mask_tiles, mut mask_caps) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for gi in 0..k as usize {
+        let u = means[gi * hw..(gi + 1) * hw].to_vec();
+        groups.push(heat_tile(&u, dims, range(&u), size));
+        group_caps.push(format!("group {gi}: {} channels, importance {:.3e}", sizes[gi], importance[gi]));
+        let mask = channel_group
+            .iter()
+            .position(|&l| l == gi as i64)
+            .map_or_else(|| vec![1.0; hw], |ch| mask_values[ch * hw..(ch + 1) * hw].to_vec());
+        mask_tiles.push(heat_tile(&mask, dims, (0.0, 1.0), size));
+        mask_caps.push(format!("group {gi} mask (0 = inhibited, 1 = kept)"));
+    }
+    let group_row = Row { title: format!("TENET at {stage_name}: group-mean maps"), tiles: group_caps };
+    let mask_row = Row { title: "TENET inhibition masks".into(), tiles: mask_caps };
+    Ok(((groups, group_row), (mask_tiles, mask_row), TenetFindings { stage: stage_name, sizes, importance }))
+}
+
+/// FMA (METHODS.md §3.3): mean |F_l(x) − F_l(x̃)| over channels per convolutional stage.
+fn fma_row(net: &Network, x: &Tensor, view: &Tensor, size: u32) -> (TileRow, Vec<(String, f64)>) {
+    let names = net.stages();
+    let (clean, viewed) = tch::no_grad(|| (net.stage_outputs(x, false), net.stage_outputs(view, false)));
+    let (mut tiles, mut captions, mut means) = (Vec::new(), Vec::new(), Vec::new());
+    for (s, name) in names.iter().enumerate().take(names.len().saturating_sub(1)) {
+        let diff = (&clean[s] - &viewed[s]).abs().mean_dim([1i64].as_slice(), false, Kind::Float);
+        let (dh, dw) = (diff.size()[1] as usize, diff.size()[2] as usize);
+        let d = floats(&diff);
+        let mean = d.iter().map(|&v| v as f64).sum::<f64>() / d.len().max(1) as f64;
+        tiles.push(heat_tile(&d, (dh, dw), (0.0, range(&d).1), size));
+        captions.push(format!("{name}: mean |difference| {mean:.4}"));
+        means.push((name.to_string(), mean));
+    }
+    let row = Row { title: "FMA: |F(x) - F(view)| averaged over channels, per stage".into(), tiles: captions };
+    ((tiles, row), means)
+}
+
 /// Explains one image `x` (1×C×H×W in [0,1], with true class `label`) with the run's method settings
 /// (LFM, TENET and CA defaults where the run has none); returns the picture and its description.
 pub fn explain(
@@ -103,137 +237,31 @@ pub fn explain(
     seed: u64,
 ) -> Result<(image::RgbImage, Explanation)> {
     let (_, c, h, w) = x.size4().map_err(|e| Error::Config(format!("explain: {e}")))?;
+    let shape = (c as usize, h as usize, w as usize);
     let size = (2 * h.max(w) as u32).max(72);
-    let names = net.stages();
     let input = floats(x);
     let predicted = tch::no_grad(|| net.forward(x, false).argmax(-1, false).int64_value(&[0]));
-    let mut tiles: Vec<Vec<image::RgbImage>> = Vec::new();
-    let mut rows: Vec<Row> = Vec::new();
-
-    // CA view for FMA, drawn as in training (one corruption at severity 1–5).
-    let ca_cfg = method.ca.clone().unwrap_or_default();
-    let ca = CaSpec {
-        corruptions: corrupt::select(&ca_cfg.augmentations.join(",")).unwrap_or_default(),
-        severities: ca_cfg.severities,
-        granularity: ca_cfg.granularity,
-        clean_fraction: 0.0,
-        as_view: true,
-    };
-    let mut rng = crate::rng::rng_for(seed, &[0x4558]);
-    let choice = ca.draw(&mut rng).unwrap_or(("gaussian_noise", 3));
-    let (cu, hu, wu) = (c as usize, h as usize, w as usize);
-    let hwc: Vec<u8> = (0..hu * wu * cu).map(|i| (input[(i % cu) * hu * wu + i / cu] * 255.0).round() as u8).collect();
-    let img = corrupt::Image::new(hwc, hu, wu, cu).map_err(|e| Error::Config(format!("explain: {e}")))?;
-    let mut crng = corrupt::rng_for(seed, choice.0, choice.1, 0);
-    let viewed =
-        corrupt::corrupt(&img, choice.0, choice.1, &mut crng).map_err(|e| Error::Config(format!("explain: {e}")))?;
-    let view_chw: Vec<f32> =
-        (0..hu * wu * cu).map(|i| viewed.data[(i % (hu * wu)) * cu + i / (hu * wu)] as f32 / 255.0).collect();
-    tiles.push(vec![image_tile(&input, (cu, hu, wu), size), image_tile(&view_chw, (cu, hu, wu), size)]);
-    rows.push(Row {
-        title: "input and its CA view".into(),
-        tiles: vec!["input".into(), format!("{} severity {}", choice.0, choice.1)],
-    });
-
-    // LFM: a few channels of the stage's map before and after masking (probability forced to 1).
-    let lfm_cfg = LfmConfig { probability: 1.0, ..method.lfm.clone().unwrap_or_default() };
-    let lfm_stage = stage_of(net, &lfm_cfg.stage, "method.lfm.stage")?;
-    let feat = tch::no_grad(|| net.forward_to(x, lfm_stage, false));
-    let (_, fc, fh, fw) = feat.size4().unwrap_or((0, 0, 0, 0));
-    let regions = lfm::plan(&lfm_cfg, seed, 0, 1, fc as usize, fh as usize, fw as usize);
-    let masked = tch::no_grad(|| lfm::apply(&feat, &regions, lfm_cfg.fill));
-    let mut channels: Vec<usize> = Vec::new();
-    for r in &regions {
-        if !channels.contains(&r.channel) && channels.len() < MAX_CHANNELS {
-            channels.push(r.channel);
-        }
-    }
-    let (before, after) = (floats(&feat), floats(&masked));
-    let plane = |v: &[f32], ch: usize| v[ch * (fh * fw) as usize..(ch + 1) * (fh * fw) as usize].to_vec();
-    let (mut lfm_tiles, mut lfm_caps) = (Vec::new(), Vec::new());
-    for &ch in &channels {
-        let (b, a) = (plane(&before, ch), plane(&after, ch));
-        let lim = range(&[b.as_slice(), a.as_slice()].concat());
-        lfm_tiles.push(heat_tile(&b, (fh as usize, fw as usize), lim, size));
-        lfm_tiles.push(heat_tile(&a, (fh as usize, fw as usize), lim, size));
-        lfm_caps.extend([format!("channel {ch}"), format!("channel {ch} masked")]);
-    }
-    tiles.push(lfm_tiles);
-    rows.push(Row { title: format!("LFM at {}: channel, then masked", lfm_cfg.stage), tiles: lfm_caps });
-
-    // TENET: group-mean maps and their reverse-sigmoid masks.
-    let tcfg = method.tenet.clone().unwrap_or_default();
-    let tenet_stage_name = tcfg.stage.clone().unwrap_or_else(|| names[names.len().saturating_sub(3)].to_string());
-    let tstage = stage_of(net, &tenet_stage_name, "method.tenet.stage")?;
-    let y = Tensor::from_slice(&[label]).to_device(x.device());
-    let (a, g) = tenet::importance_gradient(net, x, &y, tstage);
-    let (_, tc, th, tw) = a.size4().unwrap_or((0, 0, 0, 0));
-    let k = (tcfg.groups as i64).min(tc);
-    let (labels, masks) = tch::no_grad(|| {
-        let init = tenet::initial_centres(1, tc, k, seed, &[0x5445], x.device());
-        let labels = tenet::kmeans(&a.reshape([1, tc, th * tw]), &init, tcfg.kmeans_iters, tcfg.kmeans_tol);
-        let masks = tenet::inhibition_masks(&a, &g, &labels, k, tcfg.std_eps);
-        (labels, masks)
-    });
-    let member = labels.one_hot(k).to_kind(Kind::Float);
-    let sizes: Vec<i64> = floats(&member.sum_dim_intlist(1, false, Kind::Float)).iter().map(|&v| v as i64).collect();
-    let alpha = g.mean_dim([2i64, 3].as_slice(), false, Kind::Float);
-    let importance: Vec<f64> = floats(&(&member * alpha.unsqueeze(-1)).sum_dim_intlist(1, false, Kind::Float))
-        .iter()
-        .map(|&v| v as f64)
-        .collect();
-    let means = floats(
-        &(member.transpose(1, 2).bmm(&a.reshape([1, tc, th * tw]))
-            / member.sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0).unsqueeze(-1)),
+    let (view, view_name) = ca_view(method, &input, shape, seed)?;
+    let inputs = (
+        vec![image_tile(&input, shape, size), image_tile(&view, shape, size)],
+        Row { title: "input and its CA view".into(), tiles: vec!["input".into(), view_name.clone()] },
     );
-    let label_list: Vec<i64> = Vec::<i64>::try_from(labels.flatten(0, -1).to_device(Device::Cpu)).unwrap_or_default();
-    let mask_values = floats(&masks);
-    let hw = (th * tw) as usize;
-    let (mut group_tiles, mut mask_tiles, mut group_caps, mut mask_caps) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for gi in 0..k as usize {
-        let u = means[gi * hw..(gi + 1) * hw].to_vec();
-        group_tiles.push(heat_tile(&u, (th as usize, tw as usize), range(&u), size));
-        group_caps.push(format!("group {gi}: {} channels, importance {:.3e}", sizes[gi], importance[gi]));
-        let mask = label_list
-            .iter()
-            .position(|&l| l == gi as i64)
-            .map(|ch| mask_values[ch * hw..(ch + 1) * hw].to_vec())
-            .unwrap_or_else(|| vec![1.0; hw]);
-        mask_tiles.push(heat_tile(&mask, (th as usize, tw as usize), (0.0, 1.0), size));
-        mask_caps.push(format!("group {gi} mask (0 = inhibited, 1 = kept)"));
-    }
-    tiles.push(group_tiles);
-    rows.push(Row { title: format!("TENET at {tenet_stage_name}: group-mean maps"), tiles: group_caps });
-    tiles.push(mask_tiles);
-    rows.push(Row { title: "TENET inhibition masks".into(), tiles: mask_caps });
-
-    // FMA: mean |F_l(x) − F_l(x̃)| over channels per convolutional stage.
-    let view = Tensor::from_slice(&view_chw).reshape([1, c, h, w]).to_device(x.device());
-    let (clean_out, view_out) = tch::no_grad(|| (net.stage_outputs(x, false), net.stage_outputs(&view, false)));
-    let (mut fma_tiles, mut fma_caps, mut fma_means) = (Vec::new(), Vec::new(), Vec::new());
-    for (s, name) in names.iter().enumerate().take(names.len().saturating_sub(1)) {
-        let diff = (&clean_out[s] - &view_out[s]).abs().mean_dim([1i64].as_slice(), false, Kind::Float);
-        let (dh, dw) = (diff.size()[1] as usize, diff.size()[2] as usize);
-        let d = floats(&diff);
-        let mean = d.iter().map(|&v| v as f64).sum::<f64>() / d.len().max(1) as f64;
-        fma_tiles.push(heat_tile(&d, (dh, dw), (0.0, range(&d).1), size));
-        fma_caps.push(format!("{name}: mean |difference| {mean:.4}"));
-        fma_means.push((name.to_string(), mean));
-    }
-    tiles.push(fma_tiles);
-    rows.push(Row { title: "FMA: |F(x) - F(view)| averaged over channels, per stage".into(), tiles: fma_caps });
-
+    let (lfm, lfm_stage) = lfm_row(net, method, x, seed, size)?;
+    let (groups, masks, found) = tenet_rows(net, method, x, label, seed, size)?;
+    let view = Tensor::from_slice(&view).reshape([1, c, h, w]).to_device(x.device());
+    let (fma, fma_mean_difference) = fma_row(net, x, &view, size);
+    let all = [inputs, lfm, groups, masks, fma];
+    let picture = compose(&all.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>(), size);
     let explanation = Explanation {
         label,
         predicted,
-        rows,
-        lfm_stage: lfm_cfg.stage.clone(),
-        tenet_stage: tenet_stage_name,
-        tenet_group_sizes: sizes,
-        tenet_importance: importance,
-        fma_view: format!("{} severity {}", choice.0, choice.1),
-        fma_mean_difference: fma_means,
+        rows: all.into_iter().map(|(_, r)| r).collect(),
+        lfm_stage,
+        tenet_stage: found.stage,
+        tenet_group_sizes: found.sizes,
+        tenet_importance: found.importance,
+        fma_view: view_name,
+        fma_mean_difference,
     };
-    Ok((compose(&tiles, size), explanation))
+    Ok((picture, explanation))
 }
