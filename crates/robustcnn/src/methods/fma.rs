@@ -30,20 +30,16 @@ pub struct Fma {
 
 impl Method for Fma {
     fn train_step(&mut self, ctx: &mut StepContext, x: &Tensor, y: &Tensor) -> Result<StepOutput> {
-        let n = x.size()[0];
         let augmented = perturbed(ctx, x, self.cfg.sigma);
-        let outputs = ctx.forward_stages(&Tensor::cat(&[x, &augmented], 0));
-        let halves = |t: &Tensor| {
-            let s = t.split(n, 0);
-            (s[0].shallow_clone(), s[1].shallow_clone())
-        };
+        // Separate passes, as in stability training (each batch norm sees its own batch).
+        let (clean_out, aug_out) = (ctx.forward_stages(x, 0), ctx.forward_stages(&augmented, 1));
         let mut fm = Tensor::zeros([], (Kind::Float, x.device()));
         for &s in &self.stages {
-            let (clean, aug) = halves(&outputs[s]);
-            let clean = if self.cfg.detach_clean { clean.detach() } else { clean };
-            fm += distance(&clean, &aug, self.cfg.distance);
+            let clean = if self.cfg.detach_clean { clean_out[s].detach() } else { clean_out[s].shallow_clone() };
+            fm += distance(&clean, &aug_out[s], self.cfg.distance);
         }
-        let (clean_logits, aug_logits) = halves(outputs.last().unwrap_or(x));
+        let (clean_logits, aug_logits) =
+            (clean_out[clean_out.len() - 1].shallow_clone(), aug_out[aug_out.len() - 1].shallow_clone());
         let (ce, seen) = match self.cfg.ce {
             FmaCe::Augmented => (ctx.cross_entropy(&aug_logits, y), &aug_logits),
             FmaCe::Clean => (ctx.cross_entropy(&clean_logits, y), &clean_logits),

@@ -171,9 +171,9 @@ impl<'a> StepContext<'a> {
         with_torch_seed(self.seed, &[DROPOUT_SEED, self.step as u64, 1001], || self.net.forward_from(feat, stage, true))
     }
 
-    /// Every stage's training-mode output (the last is the logits), dropout seeded per step.
-    pub fn forward_stages(&self, x: &Tensor) -> Vec<Tensor> {
-        with_torch_seed(self.seed, &[DROPOUT_SEED, self.step as u64, 1002], || self.net.stage_outputs(x, true))
+    /// Every stage's training-mode output (the last is the logits), dropout seeded by (step, pass).
+    pub fn forward_stages(&self, x: &Tensor, pass: u64) -> Vec<Tensor> {
+        with_torch_seed(self.seed, &[DROPOUT_SEED, self.step as u64, 1002, pass], || self.net.stage_outputs(x, true))
     }
 
     /// Mean cross-entropy with the recipe's label smoothing.

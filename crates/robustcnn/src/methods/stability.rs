@@ -1,6 +1,7 @@
 //! Stability training (Zheng et al. 2016; METHODS.md §3.2): L = CE(f(x), y) + α·KL(p(x) ‖ p(x′)), with
 //! x′ the CA view when `ca` is combined (ST + CA, Kapoor et al. 2020), else clamp(x + N(0, σ²), 0, 1).
-//! Clean and perturbed images go through the network in one batch.
+//! Clean and perturbed images take separate forward passes (each batch norm sees its own batch's
+//! statistics; on CPU this is ~9% faster than one concatenated batch, BENCHMARKS.md).
 use super::{Method, StepContext, StepOutput};
 use crate::config::StConfig;
 use crate::error::Result;
@@ -33,9 +34,8 @@ pub struct Stability {
 
 impl Method for Stability {
     fn train_step(&mut self, ctx: &mut StepContext, x: &Tensor, y: &Tensor) -> Result<StepOutput> {
-        let n = x.size()[0];
         let x2 = perturbed(ctx, x, self.cfg.sigma);
-        let logits = ctx.forward(&Tensor::cat(&[x, &x2], 0), 0).split(n, 0);
+        let logits = [ctx.forward(x, 0), ctx.forward(&x2, 1)];
         let ce = ctx.cross_entropy(&logits[0], y);
         let clean = if self.cfg.detach_clean { logits[0].detach() } else { logits[0].shallow_clone() };
         let kl = kl_divergence(&clean, &logits[1]);
