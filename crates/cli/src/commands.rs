@@ -128,10 +128,21 @@ pub fn eval_clean(a: &EvalCleanArgs) -> Result<()> {
 }
 
 pub fn methods() -> Result<()> {
+    use robustcnn::methods::Role;
+    println!("{:<15} {:<13} summary", "method", "role");
     for m in robustcnn::methods::METHODS {
-        println!("{:<10} {}", m.name, m.summary);
+        let role = match m.role {
+            Role::Step => "step",
+            Role::AfterUpdate => "after-update",
+            Role::Data => "data",
+        };
+        println!("{:<15} {:<13} {}", m.name, role, m.summary);
     }
-    println!("settings: [method.adversarial] eps, alpha, steps, replays, grad_clip, attack_mode (see README)");
+    println!(
+        "combine with +: at most one step method, optionally tenet, any data methods (e.g. free-at+tenet, \
+         tenet+augmix, st+ca)"
+    );
+    println!("settings: [method.<name>] in the recipe, e.g. [method.tenet] or [method.adversarial] (see README)");
     Ok(())
 }
 

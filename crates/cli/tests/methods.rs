@@ -36,6 +36,8 @@ fn tenet_trains_from_the_cli_and_records_its_resolved_settings_and_terms() {
 
 #[test]
 fn impossible_compositions_are_refused_in_one_line() {
+    let listed = ok(&["methods"]);
+    assert!(listed.contains("tenet") && listed.contains("after-update") && listed.contains("combine with +"));
     let err = fails(&["train", "--method", "pgd-at+free-at", "--steps", "1", "--out", "/tmp/never-written"]);
     assert!(err.contains("pgd-at and free-at cannot be combined"), "{err}");
     assert!(!std::path::Path::new("/tmp/never-written").exists());
