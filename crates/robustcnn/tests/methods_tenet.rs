@@ -250,3 +250,43 @@ fn compositions_and_tenet_settings_are_checked() {
     assert!(err(&[tenet, "method.tenet.stage=\"head\""]).contains("must be a convolutional stage"));
     assert!(Config::load(None, &["method.name=\"lfm+tenet\"".into()]).is_ok());
 }
+
+#[test]
+fn an_interrupted_tenet_run_resumes_exactly() {
+    use robustcnn::train::{self, RunOptions, METRICS_FILE};
+    use std::sync::{atomic::AtomicBool, Arc};
+    let sets: Vec<String> = [
+        "data.val_fraction=0.8",
+        "data.batch_size=64",
+        "train.steps=8",
+        "train.log_every=1",
+        "method.name=\"tenet\"",
+        "method.tenet.switch=2",
+        "method.tenet.every=2",
+    ]
+    .map(String::from)
+    .to_vec();
+    let cfg = Config::load(None, &sets).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = |out: &std::path::Path, resume, stop_after| RunOptions {
+        out: out.to_path_buf(),
+        resume,
+        interrupt: Arc::new(AtomicBool::new(false)),
+        stop_after,
+        progress: false,
+    };
+    let (whole, parts) = (dir.path().join("whole"), dir.path().join("parts"));
+    train::train(&cfg, &opts(&whole, false, None)).unwrap();
+    assert!(train::train(&cfg, &opts(&parts, false, Some(5))).is_err(), "stops with a resumable checkpoint");
+    train::train(&cfg, &opts(&parts, true, None)).unwrap();
+    let terms = |run: &std::path::Path, key: &str| -> Vec<f64> {
+        std::fs::read_to_string(run.join(METRICS_FILE))
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()[key].as_f64())
+            .collect()
+    };
+    assert_eq!(terms(&whole, "tenet_ce").len(), 4, "TENET steps at t = 2, 4, 6, 8");
+    assert_eq!(terms(&whole, "tenet_ce"), terms(&parts, "tenet_ce"));
+    assert_eq!(terms(&whole, "ce"), terms(&parts, "ce"));
+}
