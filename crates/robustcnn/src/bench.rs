@@ -260,8 +260,7 @@ pub fn methods(
     let mut rows = vec![row("baseline", plain_median, 1.0)];
     rows.extend(measured.into_iter().map(|(name, ms, ratios)| row(&name, median(ms), median(ratios))));
     if names.iter().any(|n| n.contains("tenet")) {
-        let names = net.stages();
-        let stage = names.len().saturating_sub(3);
+        let stage = net.stage_index(crate::methods::default_tenet_stage(&net))?;
         let (a, g) = tenet::importance_gradient(&net, &x, &y, stage);
         let (n, c, h, w) = a.size4().unwrap_or((0, 0, 0, 0));
         let rate = timed(iters, 2, batch, device, || {

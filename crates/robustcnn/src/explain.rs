@@ -1,10 +1,10 @@
 //! `explain`: what the feature-level methods do to one image, drawn as one PNG (rows of tiles) with a
 //! JSON description: LFM's masked regions (METHODS.md §1), TENET's channel groups and inhibition masks
 //! (§2), and FMA's feature-map differences between the image and a CA view of it (§3.3).
-use crate::config::{LfmConfig, MethodConfig};
+use crate::config::{CaConfig, LfmConfig, MethodConfig};
 use crate::data::augment::CaSpec;
 use crate::error::{Error, Result};
-use crate::methods::{lfm, tenet};
+use crate::methods::{self, lfm, tenet};
 use crate::models::Network;
 use serde::Serialize;
 use tch::{Device, Kind, Tensor};
@@ -84,15 +84,6 @@ fn compose(rows: &[Vec<image::RgbImage>], size: u32) -> image::RgbImage {
     canvas
 }
 
-/// Index of a convolutional stage by name.
-fn stage_of(net: &Network, name: &str, key: &str) -> Result<usize> {
-    let s = net.stage_index(name).map_err(|e| Error::Config(format!("{key}: {e}")))?;
-    if s + 1 >= net.stages().len() {
-        return Err(Error::Config(format!("{key} {name}: must be a convolutional stage, not the head")));
-    }
-    Ok(s)
-}
-
 /// Tiles of one row with the row's description.
 type TileRow = (Vec<image::RgbImage>, Row);
 
@@ -103,14 +94,8 @@ fn ca_view(
     (c, h, w): (usize, usize, usize),
     seed: u64,
 ) -> Result<(Vec<f32>, String)> {
-    let cfg = method.ca.clone().unwrap_or_default();
-    let ca = CaSpec {
-        corruptions: corrupt::select(&cfg.augmentations.join(",")).unwrap_or_default(),
-        severities: cfg.severities,
-        granularity: cfg.granularity,
-        clean_fraction: 0.0,
-        as_view: true,
-    };
+    let cfg = CaConfig { clean_fraction: 0.0, ..method.ca.clone().unwrap_or_default() };
+    let ca = CaSpec::new(&cfg, true);
     let (name, severity) = ca.draw(&mut crate::rng::rng_for(seed, &[0x4558])).unwrap_or(("gaussian_noise", 3));
     let hwc: Vec<u8> = (0..h * w * c).map(|i| (input[(i % c) * h * w + i / c] * 255.0).round() as u8).collect();
     let bad = |e: corrupt::Error| Error::Config(format!("explain: {e}"));
@@ -123,7 +108,7 @@ fn ca_view(
 /// LFM: up to six masked channels of its stage's map, before and after masking (probability forced to 1).
 fn lfm_row(net: &Network, method: &MethodConfig, x: &Tensor, seed: u64, size: u32) -> Result<(TileRow, String)> {
     let cfg = LfmConfig { probability: 1.0, ..method.lfm.clone().unwrap_or_default() };
-    let stage = stage_of(net, &cfg.stage, "method.lfm.stage")?;
+    let stage = methods::conv_stage(net, &cfg.stage, "method.lfm.stage")?;
     let feat = tch::no_grad(|| net.forward_to(x, stage, false));
     let (_, fc, fh, fw) = feat.size4().unwrap_or((0, 0, 0, 0));
     let (fh, fw) = (fh as usize, fw as usize);
@@ -166,29 +151,22 @@ fn tenet_rows(
     size: u32,
 ) -> Result<(TileRow, TileRow, TenetFindings)> {
     let cfg = method.tenet.clone().unwrap_or_default();
-    let names = net.stages();
-    let stage_name = cfg.stage.clone().unwrap_or_else(|| names[names.len().saturating_sub(3)].to_string());
-    let stage = stage_of(net, &stage_name, "method.tenet.stage")?;
+    let stage_name = cfg.stage.clone().unwrap_or_else(|| methods::default_tenet_stage(net).to_string());
+    let stage = methods::conv_stage(net, &stage_name, "method.tenet.stage")?;
     let y = Tensor::from_slice(&[label]).to_device(x.device());
     let (a, g) = tenet::importance_gradient(net, x, &y, stage);
     let (_, c, h, w) = a.size4().unwrap_or((0, 0, 0, 0));
     let k = (cfg.groups as i64).min(c);
-    let flat = a.reshape([1, c, h * w]);
     let (labels, masks) = tch::no_grad(|| {
         let init = tenet::initial_centres(1, c, k, seed, &[0x5445], x.device());
-        let labels = tenet::kmeans(&flat, &init, cfg.kmeans_iters, cfg.kmeans_tol);
+        let labels = tenet::kmeans(&a.reshape([1, c, h * w]), &init, cfg.kmeans_iters, cfg.kmeans_tol);
         let masks = tenet::inhibition_masks(&a, &g, &labels, k, cfg.std_eps);
         (labels, masks)
     });
-    let member = labels.one_hot(k).to_kind(Kind::Float);
-    let counts = member.sum_dim_intlist(1, false, Kind::Float);
-    let alpha = g.mean_dim([2i64, 3].as_slice(), false, Kind::Float);
-    let importance: Vec<f64> = floats(&(&member * alpha.unsqueeze(-1)).sum_dim_intlist(1, false, Kind::Float))
-        .iter()
-        .map(|&v| v as f64)
-        .collect();
+    let (counts, group_maps) = tenet::group_means(&a, &labels, k);
+    let importance: Vec<f64> = floats(&tenet::group_importance(&g, &labels, k)).iter().map(|&v| v as f64).collect();
     let sizes: Vec<i64> = floats(&counts).iter().map(|&v| v as i64).collect();
-    let means = floats(&(member.transpose(1, 2).bmm(&flat) / counts.clamp_min(1.0).unsqueeze(-1)));
+    let means = floats(&group_maps);
     let channel_group = Vec::<i64>::try_from(labels.flatten(0, -1).to_device(Device::Cpu)).unwrap_or_default();
     let mask_values = floats(&masks);
     let (hw, dims) = ((h * w) as usize, (h as usize, w as usize));

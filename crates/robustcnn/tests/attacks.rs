@@ -42,15 +42,7 @@ fn model_and_batch(n: usize) -> (train::Prepared, Tensor, Tensor, Vec<u64>) {
     let file = run.dir.join("model.safetensors");
     checkpoint::load_into(&p.vs, &file, &checkpoint::read(&file).unwrap()).unwrap();
     let test = p.test.select(&(0..n).collect::<Vec<_>>());
-    let spec = robustcnn::data::loader::LoaderSpec {
-        batch_size: n,
-        shuffle: false,
-        drop_last: false,
-        augment: None,
-        seed: 0,
-        workers: 1,
-        extra: Default::default(),
-    };
+    let spec = robustcnn::data::loader::LoaderSpec::evaluation(n);
     let b = robustcnn::data::loader::make_batch(&test, &(0..n).collect::<Vec<_>>(), &spec, 0);
     (p, b.images, b.labels, (0..n as u64).collect())
 }

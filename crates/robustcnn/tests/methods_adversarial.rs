@@ -2,14 +2,12 @@
 //! replays each batch m times with a perturbation kept inside the ε-ball and carried across batches
 //! (and across a resume), a non-finite loss is reported by its term before any weight changes, and
 //! the recipe's method settings are resolved and checked.
+mod common;
 use robustcnn::config::{Config, OptimConfig};
 use robustcnn::methods::{self, StepContext};
 use robustcnn::models::{self, ModelSpec, Network};
 use robustcnn::train::optim::Optimizer;
-use robustcnn::train::{self, RunOptions, METRICS_FILE};
 use robustcnn::Error;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
 fn model() -> (VarStore, Network) {
@@ -151,26 +149,8 @@ fn an_interrupted_free_training_run_resumes_exactly() {
         ],
     )
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let opts = |out: &std::path::Path, resume, stop_after| RunOptions {
-        out: out.to_path_buf(),
-        resume,
-        interrupt: Arc::new(AtomicBool::new(false)),
-        stop_after,
-        progress: false,
-    };
-    let (whole, parts) = (dir.path().join("whole"), dir.path().join("parts"));
-    train::train(&cfg, &opts(&whole, false, None)).unwrap();
     // Step 5 is inside the first epoch, so δ is mid-flight when the run stops.
-    assert!(matches!(train::train(&cfg, &opts(&parts, false, Some(5))), Err(Error::Interrupted(_))));
-    train::train(&cfg, &opts(&parts, true, None)).unwrap();
-    let steps = |run: &std::path::Path| -> Vec<f64> {
-        std::fs::read_to_string(run.join(METRICS_FILE))
-            .unwrap()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["adv_ce"].as_f64())
-            .collect()
-    };
-    assert_eq!(steps(&whole).len(), 8);
-    assert_eq!(steps(&whole), steps(&parts));
+    let (_dir, whole, parts) = common::whole_and_resumed(&cfg, 5);
+    assert_eq!(common::logged(&whole, "adv_ce").len(), 8);
+    assert_eq!(common::logged(&whole, "adv_ce"), common::logged(&parts, "adv_ce"));
 }

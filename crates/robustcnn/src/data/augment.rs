@@ -1,6 +1,6 @@
 //! Train-time augmentation on u8 HWC images: random crop with zero padding, horizontal flip, and what
 //! methods add on top: AugMix (METHODS.md §4.2), Cutout and Random Erasing.
-use crate::config::{CutoutConfig, ErasingConfig, ErasingFill, Granularity};
+use crate::config::{CaConfig, CutoutConfig, ErasingConfig, ErasingFill, Granularity};
 use corrupt::augmix::{augment_and_mix, AugMixParams};
 use corrupt::Image;
 use rand::Rng;
@@ -15,14 +15,13 @@ pub struct Augment {
     pub flip: bool,
 }
 
-/// Writes the augmented `src` (h×w×c u8) into `dst` as f32 CHW in [0,1].
-pub fn augment_to_chw(
-    src: &[u8],
-    (h, w, c): (usize, usize, usize),
+/// Draws one image's crop offset and flip; the returned map gives, for output pixel (y, x), its source
+/// pixel index (None in the zero padding).
+fn draw_crop_flip(
     aug: Option<&Augment>,
+    (h, w): (usize, usize),
     rng: &mut impl Rng,
-    dst: &mut [f32],
-) {
+) -> impl Fn(usize, usize) -> Option<usize> {
     let (mut dy, mut dx, mut flip) = (0isize, 0isize, false);
     if let Some(a) = aug {
         if a.crop_padding > 0 {
@@ -32,15 +31,28 @@ pub fn augment_to_chw(
         }
         flip = a.flip && rng.gen_bool(0.5);
     }
-    for y in 0..h {
+    move |y, x| {
         let sy = y as isize + dy;
+        let sx = (if flip { w - 1 - x } else { x }) as isize + dx;
+        let inside = sy >= 0 && sy < h as isize && sx >= 0 && sx < w as isize;
+        inside.then(|| sy as usize * w + sx as usize)
+    }
+}
+
+/// Writes the augmented `src` (h×w×c u8) into `dst` as f32 CHW in [0,1].
+pub fn augment_to_chw(
+    src: &[u8],
+    (h, w, c): (usize, usize, usize),
+    aug: Option<&Augment>,
+    rng: &mut impl Rng,
+    dst: &mut [f32],
+) {
+    let source = draw_crop_flip(aug, (h, w), rng);
+    for y in 0..h {
         for x in 0..w {
-            let xx = if flip { w - 1 - x } else { x };
-            let sx = xx as isize + dx;
-            let inside = sy >= 0 && sy < h as isize && sx >= 0 && sx < w as isize;
+            let s = source(y, x);
             for ch in 0..c {
-                dst[ch * h * w + y * w + x] =
-                    if inside { src[(sy as usize * w + sx as usize) * c + ch] as f32 / 255.0 } else { 0.0 };
+                dst[ch * h * w + y * w + x] = s.map_or(0.0, |s| src[s * c + ch] as f32 / 255.0);
             }
         }
     }
@@ -90,6 +102,17 @@ pub struct CaSpec {
 }
 
 impl CaSpec {
+    /// The loader's CA from its (validated) settings.
+    pub fn new(cfg: &CaConfig, as_view: bool) -> CaSpec {
+        CaSpec {
+            corruptions: corrupt::select(&cfg.augmentations.join(",")).unwrap_or_default(),
+            severities: cfg.severities,
+            granularity: cfg.granularity,
+            clean_fraction: cfg.clean_fraction,
+            as_view,
+        }
+    }
+
     /// The (corruption, severity) for one image, or None when it stays clean.
     pub fn draw(&self, rng: &mut impl Rng) -> Option<(&'static str, u8)> {
         if self.corruptions.is_empty() || rng.gen::<f64>() < self.clean_fraction {
@@ -138,12 +161,11 @@ impl MethodAugment {
 
 /// HWC u8 after crop and flip (the same draws as [`augment_to_chw`]).
 fn crop_flip(src: &[u8], (h, w, c): (usize, usize, usize), aug: Option<&Augment>, rng: &mut impl Rng) -> Vec<u8> {
-    let mut chw = vec![0f32; h * w * c];
-    augment_to_chw(src, (h, w, c), aug, rng, &mut chw);
+    let source = draw_crop_flip(aug, (h, w), rng);
     let mut out = vec![0u8; h * w * c];
-    for ch in 0..c {
-        for p in 0..h * w {
-            out[p * c + ch] = (chw[ch * h * w + p] * 255.0).round() as u8;
+    for p in 0..h * w {
+        if let Some(s) = source(p / w, p % w) {
+            out[p * c..(p + 1) * c].copy_from_slice(&src[s * c..(s + 1) * c]);
         }
     }
     out

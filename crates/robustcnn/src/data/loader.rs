@@ -29,6 +29,21 @@ pub struct LoaderSpec {
     pub extra: MethodAugment,
 }
 
+impl LoaderSpec {
+    /// Evaluation batches: in order, unaugmented, on one thread.
+    pub fn evaluation(batch_size: usize) -> LoaderSpec {
+        LoaderSpec {
+            batch_size,
+            shuffle: false,
+            drop_last: false,
+            augment: None,
+            seed: 0,
+            workers: 1,
+            extra: MethodAugment::default(),
+        }
+    }
+}
+
 /// One batch: images (B×C×H×W, f32 in [0,1]), labels (B, i64) and the sample indices they came from
 /// (with AugMix's clean copy, N + i is the clean copy of image i).
 pub struct Batch {

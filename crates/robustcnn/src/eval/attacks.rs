@@ -46,15 +46,7 @@ pub struct AttackSet<'a> {
 
 impl AttackSet<'_> {
     fn batches(&self) -> impl Iterator<Item = (Vec<usize>, Tensor, Tensor)> + '_ {
-        let spec = LoaderSpec {
-            batch_size: self.batch,
-            shuffle: false,
-            drop_last: false,
-            augment: None,
-            seed: 0,
-            workers: 1,
-            extra: Default::default(),
-        };
+        let spec = LoaderSpec::evaluation(self.batch);
         let idx: Vec<usize> = (0..self.data.len()).collect();
         let chunks: Vec<Vec<usize>> = idx.chunks(self.batch.max(1)).map(|c| c.to_vec()).collect();
         chunks.into_iter().map(move |c| {

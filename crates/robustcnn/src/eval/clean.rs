@@ -24,15 +24,7 @@ pub struct CleanResult {
 
 /// Per-sample outputs: softmax probabilities, row-major samples × classes.
 pub fn predict(net: &Network, ds: &Dataset, batch_size: usize, device: Device) -> Vec<f32> {
-    let spec = LoaderSpec {
-        batch_size,
-        shuffle: false,
-        drop_last: false,
-        augment: None,
-        seed: 0,
-        workers: 1,
-        extra: Default::default(),
-    };
+    let spec = LoaderSpec::evaluation(batch_size);
     let mut out = Vec::with_capacity(ds.len() * ds.num_classes());
     tch::no_grad(|| {
         let idx: Vec<usize> = (0..ds.len()).collect();

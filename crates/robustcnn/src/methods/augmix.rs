@@ -32,17 +32,9 @@ impl Method for AugMixJsd {
         let logits = ctx.forward(&all, 0).split(n, 0);
         let ce = ctx.cross_entropy(&logits[0], y);
         let js = jensen_shannon(&logits);
-        let loss = &ce + &js * self.lambda;
-        let value = ctx.update(&loss, "AugMix (cross-entropy + Jensen-Shannon)", None)?;
+        let what = "AugMix (cross-entropy + Jensen-Shannon)";
+        let (loss, terms) = ctx.update_with_term(&ce, ("jsd", &js, self.lambda), what)?;
         ctx.after_update(x, y, &logits[0])?;
-        Ok(StepOutput {
-            loss: loss.detach(),
-            logits: logits[0].detach(),
-            terms: vec![
-                ("loss_total".into(), value),
-                ("ce".into(), ce.double_value(&[])),
-                ("jsd".into(), js.double_value(&[])),
-            ],
-        })
+        Ok(StepOutput { loss, logits: logits[0].detach(), terms })
     }
 }

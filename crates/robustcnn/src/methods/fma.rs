@@ -47,17 +47,9 @@ impl Method for Fma {
                 ((ctx.cross_entropy(&clean_logits, y) + ctx.cross_entropy(&aug_logits, y)) / 2.0, &aug_logits)
             }
         };
-        let loss = &ce + &fm * self.cfg.weight;
-        let value = ctx.update(&loss, "FMA (cross-entropy + feature-map distance)", None)?;
+        let what = "FMA (cross-entropy + feature-map distance)";
+        let (loss, terms) = ctx.update_with_term(&ce, ("fma", &fm, self.cfg.weight), what)?;
         ctx.after_update(x, y, &clean_logits)?;
-        Ok(StepOutput {
-            loss: loss.detach(),
-            logits: seen.detach(),
-            terms: vec![
-                ("loss_total".into(), value),
-                ("ce".into(), ce.double_value(&[])),
-                ("fma".into(), fm.double_value(&[])),
-            ],
-        })
+        Ok(StepOutput { loss, logits: seen.detach(), terms })
     }
 }

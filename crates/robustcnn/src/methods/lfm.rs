@@ -3,7 +3,7 @@
 //! the network learns to do without local evidence. Evaluation never masks.
 use super::{Method, StepContext, StepOutput};
 use crate::config::{LfmConfig, LfmFill, LfmGate, LfmRegion};
-pub use crate::data::augment::erasing_box;
+use crate::data::augment::erasing_box;
 use crate::error::Result;
 use crate::rng::rng_for;
 use rand::Rng;

@@ -8,11 +8,12 @@ mod dropout;
 pub mod fma;
 mod free_at;
 pub mod lfm;
+mod settings;
 pub mod stability;
 pub mod tenet;
 
 use crate::attacks::Budget;
-use crate::config::{AttackMode, MethodConfig, TenetConfig};
+use crate::config::{AttackMode, MethodConfig};
 use crate::error::{Error, Result};
 use crate::models::Network;
 use crate::rng::with_torch_seed;
@@ -197,6 +198,24 @@ impl<'a> StepContext<'a> {
         Ok(value)
     }
 
+    /// One update on CE + weight·term (the consistency losses of AugMix, ST and FMA); returns the
+    /// detached total and the logged terms `loss_total`, `ce` and `name`. `what` names the loss in errors.
+    pub fn update_with_term(
+        &mut self,
+        ce: &Tensor,
+        (name, term, weight): (&str, &Tensor, f64),
+        what: &str,
+    ) -> Result<(Tensor, Vec<(String, f64)>)> {
+        let loss = ce + term * weight;
+        let value = self.update(&loss, what, None)?;
+        let terms = vec![
+            ("loss_total".into(), value),
+            ("ce".into(), ce.double_value(&[])),
+            (name.to_string(), term.double_value(&[])),
+        ];
+        Ok((loss.detach(), terms))
+    }
+
     /// Runs the composition's after-update method (if any) on the images `x` just trained on and the
     /// logits computed before the update; step methods call it after each of their updates.
     pub fn after_update(&mut self, x: &Tensor, y: &Tensor, logits: &Tensor) -> Result<()> {
@@ -291,6 +310,8 @@ pub fn parts(name: &str) -> Result<Vec<&'static MethodInfo>> {
     Ok(out)
 }
 
+pub use settings::validate;
+
 /// The composition's step method (baseline when only an after-update method is named).
 fn step_name(parts: &[&'static MethodInfo]) -> &'static str {
     parts.iter().find(|p| p.role == Role::Step).map_or("baseline", |p| p.name)
@@ -298,152 +319,6 @@ fn step_name(parts: &[&'static MethodInfo]) -> &'static str {
 
 fn uses(parts: &[&'static MethodInfo], name: &str) -> bool {
     parts.iter().any(|p| p.name == name)
-}
-
-/// Checks the method's name and settings; `origin` names the recipe in errors.
-pub fn validate(m: &MethodConfig, origin: &str) -> Result<()> {
-    let parts = parts(&m.name)?;
-    let step = step_name(&parts);
-    let a = &m.adversarial;
-    let bad = |key: &str, what: &str| Err(Error::Config(format!("{origin}: method.adversarial.{key} {what}")));
-    if !matches!(step, "pgd-at" | "fast-at" | "free-at") && *a != Default::default() {
-        return bad("*", "is only used by pgd-at, fast-at and free-at");
-    }
-    if a.eps.as_ref().is_some_and(|e| e.value <= 0.0) {
-        return bad("eps", "must be positive");
-    }
-    if a.alpha.as_ref().is_some_and(|e| e.value <= 0.0) {
-        return bad("alpha", "must be positive");
-    }
-    if a.steps == Some(0) {
-        return bad("steps", "must be at least 1");
-    }
-    if a.replays == Some(0) {
-        return bad("replays", "must be at least 1");
-    }
-    if a.grad_clip.is_some_and(|c| c <= 0.0 || !c.is_finite()) {
-        return bad("grad_clip", "must be a positive number");
-    }
-    if step == "free-at" && (a.alpha.is_some() || a.steps.is_some() || a.attack_mode.is_some()) {
-        return bad(
-            "alpha/steps/attack_mode",
-            "do not apply to free-at (it steps by eps once per replay, in training mode)",
-        );
-    }
-    if step != "free-at" && a.replays.is_some() {
-        return bad("replays", "only applies to free-at");
-    }
-    if let Some(l) = &m.lfm {
-        validate_lfm(l, uses(&parts, "lfm"), origin)?;
-    }
-    if let Some(t) = &m.tenet {
-        validate_tenet(t, uses(&parts, "tenet"), origin)?;
-    }
-    validate_augment(m, &parts, origin)
-}
-
-/// The loader-side methods' settings: AugMix, Cutout, Random Erasing.
-fn validate_augment(m: &MethodConfig, parts: &[&'static MethodInfo], origin: &str) -> Result<()> {
-    let bad = |key: &str, what: &str| Err(Error::Config(format!("{origin}: method.{key} {what}")));
-    let fraction = |v: f64| (0.0..=1.0).contains(&v);
-    if uses(parts, "ca") && uses(parts, "augmix") {
-        return Err(Error::Config(format!(
-            "{origin}: method '{}': ca and augmix cannot be combined (each makes the training image)",
-            m.name
-        )));
-    }
-    if let Some(a) = &m.augmix {
-        if !uses(parts, "augmix") {
-            return bad("augmix.*", "is only used by the augmix method");
-        }
-        if !(0.1..=10.0).contains(&a.severity) {
-            return bad("augmix.severity", "must be in [0.1, 10]");
-        }
-        if a.width == 0 {
-            return bad("augmix.width", "must be at least 1");
-        }
-        if !(a.alpha > 0.0 && a.alpha.is_finite()) {
-            return bad("augmix.alpha", "must be a positive number");
-        }
-        if !(a.lambda >= 0.0 && a.lambda.is_finite()) {
-            return bad("augmix.lambda", "must be a non-negative number");
-        }
-        if a.jsd == Some(true) && step_name(parts) != "baseline" {
-            return bad(
-                "augmix.jsd",
-                &format!("needs the plain training step; {} owns the step (set jsd = false)", step_name(parts)),
-            );
-        }
-    }
-    if let Some(c) = &m.cutout {
-        if !uses(parts, "cutout") {
-            return bad("cutout.*", "is only used by the cutout method");
-        }
-        if c.size == 0 {
-            return bad("cutout.size", "must be at least 1 pixel");
-        }
-        if !fraction(c.probability) {
-            return bad("cutout.probability", "must be in [0, 1]");
-        }
-    }
-    if let Some(c) = &m.ca {
-        if !uses(parts, "ca") {
-            return bad("ca.*", "is only used by the ca method (alone, st+ca or fma+ca)");
-        }
-        if let Err(e) = corrupt::select(&c.augmentations.join(",")) {
-            return bad("ca.augmentations", &e.to_string());
-        }
-        let [lo, hi] = c.severities;
-        if !(1 <= lo && lo <= hi && hi <= 5) {
-            return bad("ca.severities", "must be [low, high] with 1 <= low <= high <= 5");
-        }
-        if !fraction(c.clean_fraction) {
-            return bad("ca.clean_fraction", "must be in [0, 1]");
-        }
-    }
-    let weight = |v: f64| v >= 0.0 && v.is_finite();
-    if let Some(s) = &m.st {
-        if !uses(parts, "st") {
-            return bad("st.*", "is only used by the st method");
-        }
-        if !weight(s.alpha) || !weight(s.sigma) {
-            return bad("st.alpha/sigma", "must be non-negative numbers");
-        }
-    }
-    if let Some(f) = &m.fma {
-        if !uses(parts, "fma") {
-            return bad("fma.*", "is only used by the fma method");
-        }
-        if !weight(f.weight) || !weight(f.sigma) {
-            return bad("fma.weight/sigma", "must be non-negative numbers");
-        }
-        if f.stages.as_ref().is_some_and(|s| s.is_empty()) {
-            return bad("fma.stages", "must name at least one stage (leave it out for every convolutional stage)");
-        }
-    }
-    if let Some(d) = &m.dropout {
-        if !uses(parts, "dropout") {
-            return bad("dropout.*", "is only used by the dropout method");
-        }
-        if !(0.0..1.0).contains(&d.probability) {
-            return bad("dropout.probability", "must be in [0, 1)");
-        }
-    }
-    if let Some(e) = &m.random_erasing {
-        if !uses(parts, "random-erasing") {
-            return bad("random_erasing.*", "is only used by the random-erasing method");
-        }
-        if !fraction(e.probability) {
-            return bad("random_erasing.probability", "must be in [0, 1]");
-        }
-        if !(e.area[0] > 0.0 && e.area[0] <= e.area[1] && e.area[1] < 1.0) {
-            return bad("random_erasing.area", "must be [low, high] with 0 < low <= high < 1");
-        }
-        if !(e.aspect[0] > 0.0 && e.aspect[0] <= e.aspect[1] && e.aspect[1].is_finite()) {
-            return bad("random_erasing.aspect", "must be [low, high] with 0 < low <= high");
-        }
-    }
-    Ok(())
 }
 
 /// What the loader adds for the composition's data methods; `mean` is the model's normalisation mean.
@@ -459,13 +334,8 @@ pub fn loader_augment(m: &MethodConfig, mean: &[f64]) -> crate::data::augment::M
         jsd_views: a.jsd == Some(true),
         clean_copy: a.clean_copy == Some(true),
     });
-    let ca = m.ca.as_ref().map(|c| crate::data::augment::CaSpec {
-        corruptions: corrupt::select(&c.augmentations.join(",")).unwrap_or_default(),
-        severities: c.severities,
-        granularity: c.granularity,
-        clean_fraction: c.clean_fraction,
-        as_view: parts(&m.name).is_ok_and(|p| matches!(step_name(&p), "st" | "fma")),
-    });
+    let as_view = parts(&m.name).is_ok_and(|p| matches!(step_name(&p), "st" | "fma"));
+    let ca = m.ca.as_ref().map(|c| crate::data::augment::CaSpec::new(c, as_view));
     crate::data::augment::MethodAugment {
         augmix,
         ca,
@@ -473,65 +343,6 @@ pub fn loader_augment(m: &MethodConfig, mean: &[f64]) -> crate::data::augment::M
         erasing: m.random_erasing.clone(),
         fill: mean.iter().map(|&v| v as f32).collect(),
     }
-}
-
-fn validate_lfm(l: &crate::config::LfmConfig, used: bool, origin: &str) -> Result<()> {
-    let bad = |key: &str, what: &str| Err(Error::Config(format!("{origin}: method.lfm.{key} {what}")));
-    if !used {
-        return bad("*", "is only used by the lfm method");
-    }
-    if !(0.0..=1.0).contains(&l.probability) {
-        return bad("probability", "must be in [0, 1]");
-    }
-    if l.channels == 0 {
-        return bad("channels", "must be at least 1");
-    }
-    if l.max_samples == Some(0) {
-        return bad("max_samples", "must be at least 1 (leave it out to mask any sample)");
-    }
-    if !(l.area[0] > 0.0 && l.area[0] <= l.area[1] && l.area[1] < 1.0) {
-        return bad("area", "must be [low, high] with 0 < low <= high < 1");
-    }
-    if !(l.aspect[0] > 0.0 && l.aspect[0] <= l.aspect[1] && l.aspect[1].is_finite()) {
-        return bad("aspect", "must be [low, high] with 0 < low <= high");
-    }
-    if l.stage == "head" {
-        return bad("stage", "must be a convolutional stage, not the head");
-    }
-    Ok(())
-}
-
-fn validate_tenet(t: &TenetConfig, used: bool, origin: &str) -> Result<()> {
-    let bad = |key: &str, what: &str| Err(Error::Config(format!("{origin}: method.tenet.{key} {what}")));
-    let weight = |v: f64| v >= 0.0 && v.is_finite();
-    if !used {
-        return bad("*", "is only used by the tenet method (alone or combined, e.g. free-at+tenet)");
-    }
-    if t.groups < 2 {
-        return bad("groups", "must be at least 2");
-    }
-    if t.every == 0 {
-        return bad("every", "must be at least 1 (1 = every step)");
-    }
-    if !weight(t.lambda_tenet) {
-        return bad("lambda_tenet", "must be a non-negative number");
-    }
-    if !weight(t.lambda_orth) {
-        return bad("lambda_orth", "must be a non-negative number");
-    }
-    if t.kmeans_iters == 0 {
-        return bad("kmeans_iters", "must be at least 1");
-    }
-    if !weight(t.kmeans_tol) {
-        return bad("kmeans_tol", "must be a non-negative number");
-    }
-    if !(t.std_eps > 0.0 && t.std_eps.is_finite()) {
-        return bad("std_eps", "must be a positive number");
-    }
-    if t.stage.as_deref() == Some("head") {
-        return bad("stage", "must be a convolutional stage, not the head");
-    }
-    Ok(())
 }
 
 fn budget(text: &str) -> Option<Budget> {
@@ -615,13 +426,13 @@ fn conv_stages(net: &Network) -> &[&'static str] {
 }
 
 /// The second-to-last convolutional stage: the released code's layer 3 of 4 (METHODS.md §2.2).
-fn default_tenet_stage(net: &Network) -> &'static str {
+pub fn default_tenet_stage(net: &Network) -> &'static str {
     let names = net.stages();
     names[names.len().saturating_sub(3)]
 }
 
 /// Index of a convolutional stage for setting `key`; the head and unknown names are errors.
-fn conv_stage(net: &Network, name: &str, key: &str) -> Result<usize> {
+pub fn conv_stage(net: &Network, name: &str, key: &str) -> Result<usize> {
     let stage = net.stage_index(name).map_err(|e| Error::Config(format!("{key}: {e}")))?;
     if stage + 1 >= net.stages().len() {
         return Err(Error::Config(format!("{key} {name}: must be a convolutional stage, not the head")));

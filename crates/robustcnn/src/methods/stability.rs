@@ -1,7 +1,7 @@
 //! Stability training (Zheng et al. 2016; METHODS.md §3.2): L = CE(f(x), y) + α·KL(p(x) ‖ p(x′)), with
 //! x′ the CA view when `ca` is combined (ST + CA, Kapoor et al. 2020), else clamp(x + N(0, σ²), 0, 1).
 //! Clean and perturbed images take separate forward passes (each batch norm sees its own batch's
-//! statistics; on CPU this is ~9% faster than one concatenated batch, BENCHMARKS.md).
+//! statistics; faster on CPU than one concatenated batch in an A/B run, BENCHMARKS.md).
 use super::{Method, StepContext, StepOutput};
 use crate::config::StConfig;
 use crate::error::Result;
@@ -39,17 +39,9 @@ impl Method for Stability {
         let ce = ctx.cross_entropy(&logits[0], y);
         let clean = if self.cfg.detach_clean { logits[0].detach() } else { logits[0].shallow_clone() };
         let kl = kl_divergence(&clean, &logits[1]);
-        let loss = &ce + &kl * self.cfg.alpha;
-        let value = ctx.update(&loss, "stability (cross-entropy + KL)", None)?;
+        let (loss, terms) =
+            ctx.update_with_term(&ce, ("st_kl", &kl, self.cfg.alpha), "stability (cross-entropy + KL)")?;
         ctx.after_update(x, y, &logits[0])?;
-        Ok(StepOutput {
-            loss: loss.detach(),
-            logits: logits[0].detach(),
-            terms: vec![
-                ("loss_total".into(), value),
-                ("ce".into(), ce.double_value(&[])),
-                ("st_kl".into(), kl.double_value(&[])),
-            ],
-        })
+        Ok(StepOutput { loss, logits: logits[0].detach(), terms })
     }
 }

@@ -104,9 +104,7 @@ pub fn initial_centres(p: i64, c: i64, k: i64, seed: u64, path: &[u64], device: 
 /// RM_g = 1 where I_g ≤ 0 or the group is empty; every channel takes its group's map.
 pub fn inhibition_masks(a: &Tensor, g: &Tensor, labels: &Tensor, k: i64, std_eps: f64) -> Tensor {
     let (p, c, h, w) = a.size4().unwrap_or((0, 0, 0, 0));
-    let alpha = g.mean_dim([2i64, 3].as_slice(), false, Kind::Float);
-    let member = membership(labels, k);
-    let weighted = &member * alpha.unsqueeze(-1);
+    let weighted = weighted_membership(g, labels, k);
     let importance = weighted.sum_dim_intlist(1, false, Kind::Float);
     let cam = weighted.transpose(1, 2).bmm(&a.reshape([p, c, h * w]));
     let mean = cam.mean_dim(-1, true, Kind::Float);
@@ -117,14 +115,30 @@ pub fn inhibition_masks(a: &Tensor, g: &Tensor, labels: &Tensor, k: i64, std_eps
     reversed.gather(1, &labels.unsqueeze(-1).expand([p, c, h * w], false), false).reshape([p, c, h, w])
 }
 
-/// The orthogonality loss of METHODS.md §2.5: per sample, the mean over pairs of non-empty groups of
-/// |⟨u_g, u_g′⟩| with u_g the group's mean channel map (N_pairs = 1 when fewer than two groups), then
-/// the mean over samples. Gradients flow into `a`.
-pub fn orthogonality(a: &Tensor, labels: &Tensor, k: i64) -> Tensor {
+/// Membership weighted by each channel's α = mean of G over positions (P×C×K).
+fn weighted_membership(g: &Tensor, labels: &Tensor, k: i64) -> Tensor {
+    membership(labels, k) * g.mean_dim([2i64, 3].as_slice(), false, Kind::Float).unsqueeze(-1)
+}
+
+/// The group importances I_g = Σ_{c∈g} α_c (P×K; 0 for an empty group).
+pub fn group_importance(g: &Tensor, labels: &Tensor, k: i64) -> Tensor {
+    weighted_membership(g, labels, k).sum_dim_intlist(1, false, Kind::Float)
+}
+
+/// Channels per group (P×K) and each group's mean channel map u_g (P×K×HW; zeros for an empty group).
+pub fn group_means(a: &Tensor, labels: &Tensor, k: i64) -> (Tensor, Tensor) {
     let (p, c, h, w) = a.size4().unwrap_or((0, 0, 0, 0));
     let member = membership(labels, k);
     let counts = member.sum_dim_intlist(1, false, Kind::Float);
     let u = member.transpose(1, 2).bmm(&a.reshape([p, c, h * w])) / counts.clamp_min(1.0).unsqueeze(-1);
+    (counts, u)
+}
+
+/// The orthogonality loss of METHODS.md §2.5: per sample, the mean over pairs of non-empty groups of
+/// |⟨u_g, u_g′⟩| with u_g the group's mean channel map (N_pairs = 1 when fewer than two groups), then
+/// the mean over samples. Gradients flow into `a`.
+pub fn orthogonality(a: &Tensor, labels: &Tensor, k: i64) -> Tensor {
+    let (counts, u) = group_means(a, labels, k);
     let gram = u.bmm(&u.transpose(1, 2)).abs();
     let present = counts.gt(0.0).to_kind(Kind::Float);
     let upper = Tensor::ones([k, k], (Kind::Float, a.device())).triu(1);
