@@ -14,7 +14,7 @@ use std::sync::Arc;
 const DEMO_CONFIG: &str = include_str!("../../../configs/demo.toml");
 
 /// A flag that Ctrl-C sets; a second Ctrl-C exits at once.
-fn interrupt_flag() -> Arc<AtomicBool> {
+pub fn interrupt_flag() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let f = flag.clone();
     let _ = ctrlc::set_handler(move || {
@@ -98,20 +98,7 @@ impl RunArgs {
 
 /// Opens a finished run with its data and model, and loads the chosen weights (best, last or a file).
 pub fn load_run(dir: &Path, weights: &str, device: Option<&str>) -> Result<(train::RunDir, train::Prepared, String)> {
-    let run = train::RunDir::open(dir)?;
-    let mut cfg = run.read_config()?;
-    if let Some(d) = device {
-        cfg.train.device = d.to_string();
-    }
-    let p = train::prepare(&cfg)?;
-    let (file, label) = match weights {
-        "best" if run.dir.join("best.safetensors").is_file() => (run.dir.join("best.safetensors"), "best".to_string()),
-        "best" | "last" => (run.dir.join("model.safetensors"), "last".to_string()),
-        other => (PathBuf::from(other), other.to_string()),
-    };
-    let tensors = train::checkpoint::read(&file)?;
-    train::checkpoint::load_into(&p.vs, &file, &tensors)?;
-    Ok((run, p, label))
+    Ok(train::open_trained(dir, weights, device)?)
 }
 
 pub fn eval_clean(a: &EvalCleanArgs) -> Result<()> {
@@ -196,32 +183,26 @@ pub fn data_fetch(name: &str, dir: Option<PathBuf>) -> Result<()> {
     Ok(())
 }
 
+/// `robustcnn demo`: the demo suite (configs/demo.toml, embedded): every seed method on the small
+/// CNN and the embedded data, the full evaluation, the comparison and report.html.
 pub fn demo(a: &DemoArgs) -> Result<()> {
-    let out = a.out.join("small-cnn");
-    // Idempotent, as a suite's runs are: a finished demo run is re-evaluated, an interrupted one resumed.
-    let resume = out.join("checkpoint.safetensors").is_file();
-    let mut table: toml::Table = DEMO_CONFIG.parse().context("configs/demo.toml")?;
-    for set in [format!("train.epochs={}", a.epochs), format!("train.device=\"{}\"", a.device)] {
-        robustcnn::config::apply_override(&mut table, &set)?;
+    let mut sets = vec![format!("train.device=\"{}\"", a.device)];
+    if let Some(e) = a.epochs {
+        sets.push(format!("train.epochs={e}"));
     }
-    let cfg = Config::from_toml("configs/demo.toml", &toml::to_string(&table)?)?;
-    if resume {
-        println!("demo: continuing the demo run in {} (its own config.toml applies)", out.display());
-    } else {
-        println!(
-            "demo: training small-cnn on fashion-mnist-mini (6,000 images, 10% held out for validation), {} epochs",
-            a.epochs
-        );
+    if let Some(n) = a.limit {
+        sets.push(format!("evaluate.limit={n}"));
     }
-    let opts = RunOptions { out: out.clone(), resume, interrupt: interrupt_flag(), stop_after: None, progress: true };
-    let s = train::train(&cfg, &opts)?;
-    print_clean(&s.test);
-    println!("per-class accuracy:");
-    for (name, acc) in s.test.class_names.iter().zip(&s.test.per_class_accuracy) {
-        println!("  {name:<12} {:.1}%", 100.0 * acc);
-    }
-    println!("run directory: {} (config.toml, metrics.jsonl, model.safetensors, results/)", out.display());
-    Ok(())
+    let mut suite = robustcnn::suite::Suite::from_toml("configs/demo.toml", DEMO_CONFIG, &sets)?;
+    crate::suite_cmd::keep_methods(&mut suite, &a.methods)?;
+    let mut methods: Vec<&str> = suite.runs.iter().map(|r| r.method.as_str()).collect();
+    methods.dedup();
+    println!(
+        "demo: {} on the small CNN, fashion-mnist-mini (6,000 images, 10% held out for validation); \
+         rerunning skips finished runs and resumes an interrupted one",
+        methods.join(", ")
+    );
+    crate::suite_cmd::run_suite(&suite, &a.out, None, false)
 }
 
 fn parse_input(s: &str) -> Result<[i64; 3]> {

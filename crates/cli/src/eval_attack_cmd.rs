@@ -5,14 +5,12 @@ use anyhow::{bail, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use robustcnn::attacks::{parse_budget, Apgd, ApgdEnsemble, Attack, Fgsm, LossKind, Norm, Pgd, Target};
-use robustcnn::eval::attack_report::{AttackReport, LargeBudgetCheck};
-use robustcnn::eval::attacks::AttackSet;
+use robustcnn::eval::attack_report::AttackReport;
+use robustcnn::eval::attacks::{AttackSet, LARGE_BUDGET_SAMPLES};
 use std::time::Instant;
 
 /// The attacks `--attack` accepts.
 pub const ATTACK_NAMES: &str = "fgsm, pgd, apgd-ce, apgd-t, apgd (= APGD-CE + APGD-T)";
-/// Samples the large-budget check attacks at most.
-const LARGE_BUDGET_SAMPLES: usize = 1000;
 
 #[derive(Args)]
 pub struct EvalAttackArgs {
@@ -192,21 +190,8 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
     let check = if a.no_sanity {
         None
     } else {
-        let sub = test.select(&(0..sanity_n).collect::<Vec<_>>());
-        let sub_set = AttackSet { data: &sub, ..set };
-        let eps = match p.norm {
-            Norm::Linf => 0.5,
-            Norm::L2 => 0.5 * ((test.channels * test.height * test.width) as f64).sqrt(),
-        };
-        let pgd = Pgd { alpha: eps / 8.0, norm: p.norm, ..Pgd::linf(eps, eps / 8.0, 20, classes) };
-        pb.set_message(format!("large-budget check ε={eps:.2}"));
-        let r = sub_set.run(&pgd, &format!("{eps}"), &mut |n| pb.inc(n as u64))?;
-        Some(LargeBudgetCheck {
-            attack: pgd.label(),
-            eps,
-            robust_accuracy: r.robust_accuracy,
-            chance: 1.0 / classes as f64,
-        })
+        pb.set_message("large-budget check");
+        Some(set.large_budget_check(p.norm, sanity_n, &mut |n| pb.inc(n as u64))?)
     };
     pb.finish_and_clear();
     let report = AttackReport::new(label, a.seed, test.labels.clone(), clean, results, check);

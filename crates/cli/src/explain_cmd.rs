@@ -30,12 +30,7 @@ fn load_image(a: &ExplainArgs, p: &robustcnn::train::Prepared) -> Result<(Tensor
         if i >= p.test.len() {
             bail!("{}: the test set has {} images (0..{})", a.image, p.test.len(), p.test.len() - 1);
         }
-        let px: Vec<f32> = p.test.image(i).iter().map(|&v| v as f32 / 255.0).collect();
-        let chw: Vec<f32> = (0..c * h * w).map(|k| px[(k % (h * w)) * c + k / (h * w)]).collect();
-        return Ok((
-            Tensor::from_slice(&chw).reshape([1, c as i64, h as i64, w as i64]),
-            Some(p.test.labels[i] as i64),
-        ));
+        return Ok((robustcnn::explain::dataset_image(&p.test, i), Some(p.test.labels[i] as i64)));
     }
     let img = image::open(&a.image).with_context(|| format!("{}: not a readable PNG or JPEG image", a.image))?;
     let img = img.resize_exact(w as u32, h as u32, image::imageops::FilterType::Triangle);

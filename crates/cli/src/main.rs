@@ -5,6 +5,7 @@ mod corrupt_cmd;
 mod eval_attack_cmd;
 mod eval_corruptions_cmd;
 mod explain_cmd;
+mod suite_cmd;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -36,8 +37,16 @@ enum Command {
     /// List, inspect or download datasets.
     #[command(subcommand)]
     Data(DataCommand),
-    /// The main job on the embedded data: train, evaluate, report.
+    /// The main job on the embedded data: every seed method trained, evaluated and compared in report.html.
     Demo(DemoArgs),
+    /// Train and evaluate a grid of methods × seeds (× models × datasets × training fractions) under
+    /// one protocol, then write the comparison and report.html; rerunning resumes.
+    Suite(suite_cmd::SuiteArgs),
+    /// One table over runs or suites: clean accuracy, mCE, relative mCE, corruption families and
+    /// robust accuracy, mean ± std over seeds, differences to the baseline.
+    Compare(suite_cmd::CompareArgs),
+    /// Write report.html (plots embedded) for a run or a suite directory.
+    Report(suite_cmd::ReportArgs),
     /// Measure training, inference and input-gradient throughput and peak memory.
     Bench(BenchArgs),
     /// Draw what LFM, TENET and FMA do to one image (masks, channel groups, feature-map differences).
@@ -141,13 +150,20 @@ enum DataCommand {
 
 #[derive(Args)]
 pub struct DemoArgs {
-    /// Where the demo's runs go.
+    /// Where the demo's suite goes.
     #[arg(long, short, default_value = "runs/demo")]
     pub out: PathBuf,
-    #[arg(long, default_value_t = 6)]
-    pub epochs: usize,
+    /// Training epochs per run [default: the demo recipe's].
+    #[arg(long)]
+    pub epochs: Option<usize>,
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Only these of the demo's methods, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub methods: Vec<String>,
+    /// Evaluate on the first N test images only.
+    #[arg(long)]
+    pub limit: Option<usize>,
 }
 
 #[derive(Args)]
@@ -203,6 +219,9 @@ fn main() {
         Command::Data(DataCommand::Info { name, data_dir }) => commands::data_info(&name, data_dir),
         Command::Data(DataCommand::Fetch { name, dir }) => commands::data_fetch(&name, dir),
         Command::Demo(a) => commands::demo(&a),
+        Command::Suite(a) => suite_cmd::run_suite_cmd(&a),
+        Command::Compare(a) => suite_cmd::compare_cmd(&a),
+        Command::Report(a) => suite_cmd::report_cmd(&a),
         Command::Bench(a) => commands::bench(&a),
         Command::Explain(a) => explain_cmd::run(&a),
     };

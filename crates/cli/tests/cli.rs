@@ -170,18 +170,27 @@ fn a_diverging_loss_stops_the_run_with_a_clear_message() {
 }
 
 #[test]
-fn demo_trains_reports_and_is_idempotent() {
+fn demo_runs_the_suite_reports_and_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().display().to_string();
-    let first = robustcnn(&["demo", "--epochs", "1", "--out", &out]);
+    let args = ["demo", "--epochs", "1", "--methods", "baseline,tenet", "--limit", "30", "--out", &out];
+    let first = robustcnn(&args);
     let text = String::from_utf8_lossy(&first.stdout).into_owned();
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    assert!(text.contains("test accuracy") && text.contains("Ankle boot") && text.contains("run directory"), "{text}");
-    let again = robustcnn(&["demo", "--epochs", "1", "--out", &out]);
+    assert!(text.contains("[2/2] tenet seed 0") && text.contains("| tenet | 1 |"), "{text}");
+    assert!(text.contains(&format!("report: {}", dir.path().join("report.html").display())), "{text}");
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("robustcnn demo") && html.contains("data:image/png;base64,"));
+    let again = robustcnn(&args);
     let text2 = String::from_utf8_lossy(&again.stdout).into_owned();
-    assert!(again.status.success() && text2.contains("continuing the demo run"), "{text2}");
-    let accuracy = |t: &str| t.lines().find(|l| l.starts_with("test accuracy")).map(String::from);
-    assert_eq!(accuracy(&text), accuracy(&text2));
+    assert!(again.status.success() && !text2.contains("done in"), "{text2}");
+    let table = |t: &str| t.lines().filter(|l| l.starts_with("| ")).map(String::from).collect::<Vec<_>>();
+    assert_eq!(table(&text), table(&text2), "a rerun reports the same numbers");
+    let e = fails(&["demo", "--methods", "pgd-at", "--out", &out]);
+    assert!(
+        e.contains("--methods pgd-at: not in the suite (its methods: baseline, lfm, tenet, fma+ca, st+ca, augmix)"),
+        "{e}"
+    );
 }
 
 /// Writes a CIFAR-10 binary directory (5 training batches of 40 records, a test batch of 20).

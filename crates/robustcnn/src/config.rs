@@ -25,6 +25,9 @@ pub struct DataConfig {
     pub data_dir: Option<PathBuf>,
     /// Fraction of each training class held out for validation and model selection.
     pub val_fraction: f64,
+    /// Train on this stratified fraction of the training split (drawn from train.seed, the same
+    /// subset for every method): the low-data regime.
+    pub train_fraction: f64,
     pub batch_size: usize,
     /// Background threads preparing batches.
     pub workers: usize,
@@ -42,6 +45,7 @@ impl Default for DataConfig {
             dataset: "fashion-mnist-mini".into(),
             data_dir: None,
             val_fraction: 0.1,
+            train_fraction: 1.0,
             batch_size: 128,
             workers: 2,
             augment: None,
@@ -572,7 +576,7 @@ impl Config {
         Self::from_table(origin, value)
     }
 
-    fn from_table(origin: &str, table: toml::Table) -> Result<Config> {
+    pub fn from_table(origin: &str, table: toml::Table) -> Result<Config> {
         let cfg: Config = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| Error::Config(format!("{origin}: {}", one_line(&e.to_string()))))?;
@@ -603,6 +607,9 @@ impl Config {
         let bad = |key: &str, what: &str| Err(Error::Config(format!("{origin}: {key} {what}")));
         if !(0.0..1.0).contains(&self.data.val_fraction) {
             return bad("data.val_fraction", "must be in [0, 1)");
+        }
+        if !(self.data.train_fraction > 0.0 && self.data.train_fraction <= 1.0) {
+            return bad("data.train_fraction", "must be in (0, 1]");
         }
         if self.data.batch_size == 0 {
             return bad("data.batch_size", "must be at least 1");

@@ -36,6 +36,14 @@ const TILE_GAP: u32 = 4;
 const MAX_CHANNELS: usize = 6;
 
 /// A 2-D map (H×W floats) as a tile of `size` px, coloured by a dark-blue → yellow ramp over [lo, hi].
+/// Image `i` of `ds` as a 1×C×H×W tensor in [0,1].
+pub fn dataset_image(ds: &crate::data::Dataset, i: usize) -> Tensor {
+    let (c, h, w) = (ds.channels, ds.height, ds.width);
+    let px = ds.image(i);
+    let chw: Vec<f32> = (0..c * h * w).map(|k| px[(k % (h * w)) * c + k / (h * w)] as f32 / 255.0).collect();
+    Tensor::from_slice(&chw).reshape([1, c as i64, h as i64, w as i64])
+}
+
 fn heat_tile(map: &[f32], (h, w): (usize, usize), (lo, hi): (f32, f32), size: u32) -> image::RgbImage {
     let span = if hi > lo { hi - lo } else { 1.0 };
     image::RgbImage::from_fn(size, size, |x, y| {

@@ -12,7 +12,9 @@ pub mod eval;
 pub mod explain;
 pub mod methods;
 pub mod models;
+pub mod report;
 pub mod rng;
+pub mod suite;
 pub mod train;
 
 pub use error::{Error, Result};

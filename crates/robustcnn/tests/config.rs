@@ -66,14 +66,22 @@ fn cuda_device_is_refused_clearly_without_a_gpu() {
 #[test]
 fn every_committed_recipe_parses() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
-    let mut seen = 0;
+    let (mut seen, mut suites) = (0, 0);
+    // GPU recipes are checked as if on this machine's CPU.
+    let cpu = ["train.device=\"cpu\"".to_string()];
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
-            // GPU recipes are checked as if on this machine's CPU.
-            Config::load(Some(&path), &["train.device=\"cpu\"".into()]).unwrap_or_else(|e| panic!("{e}"));
-            seen += 1;
+            if std::fs::read_to_string(&path).unwrap().contains("\n[suite]") {
+                let s = robustcnn::suite::Suite::load(&path, &cpu).unwrap_or_else(|e| panic!("{e}"));
+                assert!(s.runs.iter().any(|r| r.method == s.grid.baseline));
+                suites += 1;
+            } else {
+                Config::load(Some(&path), &cpu).unwrap_or_else(|e| panic!("{e}"));
+                seen += 1;
+            }
         }
     }
-    assert!(seen >= 20, "{seen} recipes");
+    assert!(seen >= 19, "{seen} recipes");
+    assert!(suites >= 3, "{suites} suites: the demo, Fashion-MNIST, CIFAR-10");
 }

@@ -101,3 +101,19 @@ fn validation_split_is_stratified_disjoint_and_seeded() {
     assert!(none.is_none());
     assert_eq!(all.len(), 300);
 }
+
+#[test]
+fn training_fraction_is_a_stratified_seeded_subset() {
+    let ds = toy(300);
+    let part = split::stratified_subset(&ds, 0.1, 7);
+    assert_eq!(part.class_counts(), vec![10, 10, 10]);
+    // A subset of the original images, and the same one for the same seed.
+    let again = split::stratified_subset(&ds, 0.1, 7);
+    assert_eq!(part.images, again.images);
+    assert_ne!(part.images, split::stratified_subset(&ds, 0.1, 8).images);
+    let whole: Vec<&[u8]> = (0..ds.len()).map(|i| ds.image(i)).collect();
+    assert!((0..part.len()).all(|i| whole.contains(&part.image(i))));
+    // Every class keeps at least one image; a fraction of 1 keeps everything.
+    assert_eq!(split::stratified_subset(&ds, 0.001, 7).class_counts(), vec![1, 1, 1]);
+    assert_eq!(split::stratified_subset(&ds, 1.0, 7).len(), 300);
+}

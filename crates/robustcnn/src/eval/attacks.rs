@@ -36,6 +36,7 @@ pub struct AttackResult {
 }
 
 /// The evaluation set of an attack run, prepared once.
+#[derive(Clone, Copy)]
 pub struct AttackSet<'a> {
     pub net: &'a Network,
     pub data: &'a Dataset,
@@ -120,6 +121,38 @@ impl AttackSet<'_> {
             seconds,
             images_per_s: n as f64 / seconds.max(1e-9),
             predictions,
+        })
+    }
+}
+
+/// Samples the large-budget check attacks at most.
+pub const LARGE_BUDGET_SAMPLES: usize = 1000;
+
+impl AttackSet<'_> {
+    /// The large-budget check (METHODS.md §4.3): PGD-20 at ε = 0.5 (ℓ∞, or the ℓ2 distance to mid-grey
+    /// scaled to the image) on the first `samples` images must bring accuracy to about zero;
+    /// otherwise the gradients are masked.
+    pub fn large_budget_check(
+        &self,
+        norm: Norm,
+        samples: usize,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<super::attack_report::LargeBudgetCheck> {
+        use crate::attacks::Pgd;
+        let classes = self.data.num_classes() as i64;
+        let sub = self.data.select(&(0..samples.min(self.data.len())).collect::<Vec<_>>());
+        let sub_set = AttackSet { data: &sub, ..*self };
+        let eps = match norm {
+            Norm::Linf => 0.5,
+            Norm::L2 => 0.5 * ((self.data.channels * self.data.height * self.data.width) as f64).sqrt(),
+        };
+        let pgd = Pgd { alpha: eps / 8.0, norm, ..Pgd::linf(eps, eps / 8.0, 20, classes) };
+        let r = sub_set.run(&pgd, &format!("{eps}"), progress)?;
+        Ok(super::attack_report::LargeBudgetCheck {
+            attack: pgd.label(),
+            eps,
+            robust_accuracy: r.robust_accuracy,
+            chance: 1.0 / classes as f64,
         })
     }
 }

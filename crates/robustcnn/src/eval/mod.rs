@@ -4,3 +4,4 @@ pub mod attacks;
 pub mod clean;
 pub mod corruptions;
 pub mod plot;
+pub mod protocol;

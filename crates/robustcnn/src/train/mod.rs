@@ -5,7 +5,7 @@ mod run_dir;
 pub mod schedule;
 mod setup;
 
-pub use run_dir::{RunDir, METRICS_FILE};
+pub use run_dir::{RunDir, CHECKPOINT_FILE, METRICS_FILE};
 pub use setup::{prepare, resolve, Prepared};
 
 use crate::config::Config;
@@ -254,6 +254,24 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     run.write_clean_results(&test, &selected)?;
     log.write(json!({"event": "end", "step": st.step, "test_accuracy": test.top1, "selected": selected}))?;
     Ok(TrainSummary { run: run.dir.clone(), steps: st.step, selected, best_val_accuracy: st.best_val, test })
+}
+
+/// Opens a finished run with its data and model and loads the chosen weights: `best` (the
+/// validation-selected ones, else the last), `last`, or a .safetensors file. Returns the weights' label.
+pub fn open_trained(dir: &std::path::Path, weights: &str, device: Option<&str>) -> Result<(RunDir, Prepared, String)> {
+    let run = RunDir::open(dir)?;
+    let mut cfg = run.read_config()?;
+    if let Some(d) = device {
+        cfg.train.device = d.to_string();
+    }
+    let p = prepare(&cfg)?;
+    let (file, label) = match weights {
+        "best" if run.dir.join("best.safetensors").is_file() => (run.dir.join("best.safetensors"), "best".to_string()),
+        "best" | "last" => (run.dir.join("model.safetensors"), "last".to_string()),
+        other => (PathBuf::from(other), other.to_string()),
+    };
+    checkpoint::load_into(&p.vs, &file, &checkpoint::read(&file)?)?;
+    Ok((run, p, label))
 }
 
 /// Loads the starting weights of a finetuning run: a run directory's best (else last) weights or a file.

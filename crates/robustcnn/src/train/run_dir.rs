@@ -68,6 +68,16 @@ impl RunDir {
         Ok(RunDir { dir: dir.to_path_buf() })
     }
 
+    /// Whether training finished: the metrics stream ends with the "end" record, written after the
+    /// final weights and the clean test results.
+    pub fn is_finished(dir: &Path) -> bool {
+        let text = std::fs::read_to_string(dir.join(METRICS_FILE)).unwrap_or_default();
+        text.lines()
+            .next_back()
+            .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .is_some_and(|v| v["event"] == "end")
+    }
+
     pub fn read_config(&self) -> Result<Config> {
         let path = self.dir.join(CONFIG_FILE);
         let text = std::fs::read_to_string(&path).at(&path)?;

@@ -64,6 +64,7 @@ pub fn resolve(cfg: &Config) -> Result<(Config, Dataset, Option<Dataset>, Datase
     };
     let splits = data::load(&cfg.data.dataset, &src)?;
     let (train, val) = split::train_val(&splits.train, cfg.data.val_fraction, cfg.train.seed);
+    let train = split::stratified_subset(&train, cfg.data.train_fraction, cfg.train.seed);
     if cfg.data.augment.is_none() {
         cfg.data.augment = Some(Augment { crop_padding: info.augment.0, flip: info.augment.1 });
     }

@@ -1,0 +1,136 @@
+//! `robustcnn suite`, `compare` and `report` end to end on the embedded data: the grid trains and
+//! evaluates under one protocol, reruns skip what is done, a failed run does not stop the others,
+//! and the table's numbers are the runs' own.
+mod common;
+use common::{fails, ok, robustcnn};
+use std::path::Path;
+
+/// Two methods × two seeds, a few steps each, a small evaluation.
+const RECIPE: &str = r#"
+[suite]
+name = "test suite"
+methods = ["baseline", "lfm"]
+seeds = [0, 1]
+
+[evaluate]
+limit = 40
+severities = [1]
+attacks = ["fgsm", "pgd"]
+eps = ["2/255"]
+pgd_steps = 2
+large_budget_check = false
+
+[data]
+batch_size = 64
+
+[train]
+steps = 4
+"#;
+
+fn write_recipe(dir: &Path, text: &str) -> String {
+    let path = dir.join("suite.recipe.toml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_suite_trains_evaluates_compares_and_reruns_idempotently() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write_recipe(dir.path(), RECIPE);
+    let out = dir.path().join("s");
+    let outs = out.display().to_string();
+    let text = ok(&["suite", &recipe, "--out", &outs]);
+    assert!(text.contains("[1/4] baseline seed 0") && text.contains("[4/4] lfm seed 1"), "{text}");
+    assert!(text.contains("suite ETA") && text.contains("report: "), "{text}");
+    for f in ["comparison.md", "comparison.csv", "comparison.json", "report.html", "suite.toml"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    // The table's PGD cell for the baseline is the mean over seeds of the per-sample outcomes.
+    let cmp = json(&out.join("comparison.json"));
+    let col = cmp["columns"].as_array().unwrap().iter().position(|c| c["key"] == "attack:PGD-2@2/255").unwrap();
+    let row = &cmp["rows"][0];
+    assert_eq!(row["method"], "baseline");
+    let mut per_seed = Vec::new();
+    for seed in [0, 1] {
+        let samples =
+            json(&out.join(format!(
+                "runs/fashion-mnist-mini/small-cnn/all/baseline/seed-{seed}/results/attack_samples.json"
+            )));
+        let pgd = samples["attacks"].as_array().unwrap().iter().find(|a| a["attack"] == "PGD-2").unwrap();
+        let correct: Vec<u64> = pgd["correct"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        assert_eq!(correct.len(), 40);
+        per_seed.push(100.0 * correct.iter().sum::<u64>() as f64 / 40.0);
+    }
+    let mean = row["cells"][col]["mean"].as_f64().unwrap();
+    assert!((mean - (per_seed[0] + per_seed[1]) / 2.0).abs() < 1e-9, "{mean} vs {per_seed:?}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("test suite"), "the report has its plots");
+    assert!(html.contains("data:image/png;base64,"), "LFM's explain picture is embedded");
+    // A rerun trains nothing; a changed protocol re-evaluates without retraining.
+    let metrics = out.join("runs/fashion-mnist-mini/small-cnn/all/lfm/seed-1/metrics.jsonl");
+    let before = std::fs::read_to_string(&metrics).unwrap();
+    let again = ok(&["suite", &recipe, "--out", &outs]);
+    assert!(!again.contains("done in") && again.contains("— done"), "{again}");
+    let again = ok(&["suite", &recipe, "--out", &outs, "--set", "evaluate.eps=[\"1/255\"]"]);
+    assert!(again.contains("— evaluate") && again.contains("FGSM 1/255"), "{again}");
+    assert_eq!(std::fs::read_to_string(&metrics).unwrap(), before, "re-evaluation does not retrain");
+    // Another training recipe in the same directory is refused.
+    let e = fails(&["suite", &recipe, "--out", &outs, "--set", "train.steps=5"]);
+    assert!(e.contains("holds a suite trained with a different recipe"), "{e}");
+    // compare and report over the suite directory.
+    let table = ok(&["compare", &outs]);
+    assert!(table.contains("| baseline | 2 |") && table.contains("| lfm | 2 |"), "{table}");
+    assert!(fails(&["compare", &outs, "--baseline", "tenet"]).contains("--baseline tenet: no run of that method"));
+    let run = out.join("runs/fashion-mnist-mini/small-cnn/all/lfm/seed-0");
+    ok(&["report", &run.display().to_string()]);
+    assert!(std::fs::read_to_string(run.join("report.html")).unwrap().contains("<svg"));
+}
+
+#[test]
+fn a_failed_run_is_reported_and_the_others_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    // A stage the model does not have: the recipe parses, the run fails when it builds its model.
+    let recipe =
+        RECIPE.replace("[\"baseline\", \"lfm\"]", "[\"baseline\", \"tenet\"]").replace("seeds = [0, 1]", "seeds = [0]")
+            + "\n[method.tenet]\nstage = \"stage9\"\n";
+    let recipe = write_recipe(dir.path(), &recipe);
+    let outs = dir.path().join("s").display().to_string();
+    let out = robustcnn(&["suite", &recipe, "--out", &outs]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout.contains("FAILED: ") && stdout.contains("| baseline | 1 |"), "{stdout}");
+    assert!(stderr.contains("1 of 2 runs failed (fashion-mnist-mini/small-cnn/all/tenet/seed-0)"), "{stderr}");
+}
+
+#[test]
+fn training_fraction_trains_every_method_on_the_same_subset() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write_recipe(dir.path(), &RECIPE.replace("seeds = [0, 1]", "seeds = [0]"));
+    let out = dir.path().join("s");
+    ok(&[
+        "suite",
+        &recipe,
+        "--out",
+        &out.display().to_string(),
+        "--train-fraction",
+        "0.1",
+        "--set",
+        "evaluate.attacks=[]",
+    ]);
+    let start = |m: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(
+            out.join(format!("runs/fashion-mnist-mini/small-cnn/frac-0.1/{m}/seed-0/metrics.jsonl")),
+        )
+        .unwrap();
+        serde_json::from_str(text.lines().next().unwrap()).unwrap()
+    };
+    // 6,000 images, 10 % held out for validation, 10 % of the rest: 540.
+    assert_eq!(start("baseline")["train_samples"], 540);
+    assert_eq!(start("lfm")["train_samples"], 540);
+    let e = fails(&["suite", &recipe, "--out", &out.display().to_string(), "--train-fraction", "1.5"]);
+    assert!(e.contains("suite.train_fractions must list fractions in (0, 1]"), "{e}");
+}

@@ -1,0 +1,275 @@
+//! One evaluation protocol for every run of a suite: clean accuracy, the common corruptions
+//! (generated on the fly, METHODS.md §4.1) and adversarial attacks (§4.3), written into the run's
+//! results/ with the protocol itself as the marker that the evaluation finished.
+use crate::attacks::{parse_budget, Apgd, ApgdEnsemble, Attack, Fgsm, Norm, Pgd};
+use crate::error::{Error, IoContext, Result};
+use crate::eval::attack_report::AttackReport;
+use crate::eval::attacks::{AttackSet, LARGE_BUDGET_SAMPLES};
+use crate::eval::clean::evaluate;
+use crate::eval::corruptions::{self, Evaluator, OnTheFly};
+use crate::train::{self, RunDir};
+use corrupt::{Corruptor, FrostSource, Preset};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The file that records the protocol a run was evaluated under, written last.
+pub const PROTOCOL_FILE: &str = "protocol.json";
+/// The attacks a protocol may name.
+pub const ATTACKS: [&str; 5] = ["fgsm", "pgd", "apgd-ce", "apgd-t", "apgd"];
+
+/// What every run is evaluated on, and how (`[evaluate]` of a suite).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Protocol {
+    /// Weights to evaluate: best (validation-selected, else last) or last.
+    pub weights: String,
+    pub batch_size: usize,
+    /// Corruptions and groups (common = the 15 of mCE, validation, all, noise, …); "" for none.
+    pub corruptions: String,
+    pub severities: Vec<u8>,
+    /// Seed of the corruptions' random draws.
+    pub corruption_seed: u64,
+    /// Parameter preset: auto (by image size), cifar, imagenet or sized.
+    pub preset: String,
+    /// Frost photographs (frost1.png … frost6.jpg); procedural frost when absent.
+    pub frost_dir: Option<PathBuf>,
+    /// Only the first N test images for corruptions and attacks (all when absent).
+    pub limit: Option<usize>,
+    /// Attacks: fgsm, pgd, apgd-ce, apgd-t, apgd (APGD-CE then APGD-T); ℓ∞.
+    pub attacks: Vec<String>,
+    /// ℓ∞ budgets in pixel units, e.g. "2/255".
+    pub eps: Vec<String>,
+    pub pgd_steps: usize,
+    /// PGD step size as a fraction of ε.
+    pub pgd_alpha_fraction: f64,
+    pub apgd_iters: usize,
+    pub attack_seed: u64,
+    /// Run PGD-20 at ε = 0.5 on up to 1,000 images: accuracy must reach about zero.
+    pub large_budget_check: bool,
+    /// Draw `explain` for runs of feature-level methods (LFM, TENET, FMA) on this test image.
+    pub explain_image: Option<usize>,
+}
+
+impl Default for Protocol {
+    fn default() -> Self {
+        Protocol {
+            weights: "best".into(),
+            batch_size: 256,
+            corruptions: "common".into(),
+            severities: vec![1, 2, 3, 4, 5],
+            corruption_seed: 0,
+            preset: "auto".into(),
+            frost_dir: None,
+            limit: None,
+            attacks: vec!["fgsm".into(), "pgd".into()],
+            eps: vec!["1/255".into(), "2/255".into(), "4/255".into()],
+            pgd_steps: 20,
+            pgd_alpha_fraction: 0.25,
+            apgd_iters: 100,
+            attack_seed: 0,
+            large_budget_check: true,
+            explain_image: Some(0),
+        }
+    }
+}
+
+impl Protocol {
+    /// Checks every field; errors name `origin` and the key.
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |key: &str, what: String| Err(Error::Config(format!("{origin}: evaluate.{key} {what}")));
+        if !["best", "last"].contains(&self.weights.as_str()) {
+            return bad("weights", format!("'{}': expected best or last", self.weights));
+        }
+        if self.batch_size == 0 {
+            return bad("batch_size", "must be at least 1".into());
+        }
+        if !self.corruptions.trim().is_empty() {
+            if let Err(e) = corrupt::select(&self.corruptions) {
+                return bad("corruptions", e.to_string());
+            }
+            if self.severities.is_empty() || self.severities.iter().any(|s| !(1..=5).contains(s)) {
+                return bad("severities", "must list severities in 1–5".into());
+            }
+        }
+        if self.preset != "auto" {
+            if let Err(e) = Preset::parse(&self.preset) {
+                return bad("preset", e.to_string());
+            }
+        }
+        if self.limit == Some(0) {
+            return bad("limit", "must be at least 1 image".into());
+        }
+        for a in &self.attacks {
+            if !ATTACKS.contains(&a.as_str()) {
+                return bad("attacks", format!("'{a}': unknown attack (attacks: {})", ATTACKS.join(", ")));
+            }
+        }
+        if !self.attacks.is_empty() && self.eps.is_empty() {
+            return bad("eps", "must list at least one budget when attacks are named".into());
+        }
+        for e in &self.eps {
+            parse_budget(e, &format!("{origin}: evaluate.eps"))?;
+        }
+        if self.pgd_steps == 0 || self.apgd_iters == 0 {
+            return bad("pgd_steps/apgd_iters", "must be at least 1".into());
+        }
+        if !(self.pgd_alpha_fraction > 0.0 && self.pgd_alpha_fraction.is_finite()) {
+            return bad("pgd_alpha_fraction", "must be a positive number".into());
+        }
+        Ok(())
+    }
+
+    fn corruptor(&self) -> Result<Corruptor> {
+        let preset = match self.preset.as_str() {
+            "auto" => None,
+            p => Some(Preset::parse(p).map_err(|e| Error::Config(format!("evaluate.preset: {e}")))?),
+        };
+        let frost = match &self.frost_dir {
+            Some(d) => FrostSource::from_dir(d).map_err(|e| Error::Config(format!("evaluate.frost_dir: {e}")))?,
+            None => FrostSource::Procedural,
+        };
+        Ok(Corruptor { preset, frost })
+    }
+
+    /// One attack by name at budget `eps` (ℓ∞).
+    fn attack(&self, name: &str, eps: f64, classes: i64) -> Box<dyn Attack> {
+        match name {
+            "fgsm" => Box::new(Fgsm { eps }),
+            "pgd" => Box::new(Pgd::linf(eps, eps * self.pgd_alpha_fraction, self.pgd_steps, classes)),
+            "apgd-ce" => Box::new(Apgd::ce(eps, Norm::Linf, self.apgd_iters)),
+            "apgd-t" => Box::new(Apgd::targeted(eps, Norm::Linf, self.apgd_iters, classes)),
+            _ => Box::new(ApgdEnsemble::new(eps, Norm::Linf, self.apgd_iters, classes)),
+        }
+    }
+}
+
+/// Whether the run in `dir` holds results of exactly this protocol.
+pub fn is_evaluated(dir: &Path, p: &Protocol) -> bool {
+    std::fs::read(dir.join("results").join(PROTOCOL_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Protocol>(&b).ok())
+        .is_some_and(|done| &done == p)
+}
+
+/// Evaluates the trained run in `dir` under `p`, writing results/ (clean, corruptions, attacks,
+/// explain) and then results/protocol.json. `progress` hears what is being done.
+pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &mut dyn FnMut(&str)) -> Result<()> {
+    let (run, prepared, label) = train::open_trained(dir, &p.weights, device)?;
+    let marker = run.dir.join("results").join(PROTOCOL_FILE);
+    if marker.exists() {
+        std::fs::remove_file(&marker).at(&marker)?;
+    }
+    let mut test = prepared.test.clone();
+    if let Some(n) = p.limit {
+        test = test.select(&(0..n.min(test.len())).collect::<Vec<_>>());
+    }
+    let (net, device) = (&prepared.net, prepared.device);
+    progress("clean");
+    let clean = evaluate(net, &test, p.batch_size, device);
+    run.write_clean_results(&clean, &label)?;
+    if !p.corruptions.trim().is_empty() {
+        corruption_results(
+            &run,
+            p,
+            &label,
+            &test,
+            Evaluator { net, batch: p.batch_size, device },
+            clean.top1,
+            progress,
+        )?;
+    }
+    if !p.attacks.is_empty() {
+        let set = AttackSet { net, data: &test, batch: p.batch_size, device, seed: p.attack_seed };
+        attack_results(&run, p, label, &set, progress)?;
+    }
+    if let Some(i) = p.explain_image {
+        explain_picture(&run, &prepared, i)?;
+    }
+    let text = serde_json::to_string_pretty(p).unwrap_or_default();
+    crate::train::checkpoint::write_bytes_atomic(&marker, text.as_bytes())
+}
+
+fn corruption_results(
+    run: &RunDir,
+    p: &Protocol,
+    label: &str,
+    test: &crate::data::Dataset,
+    model: Evaluator,
+    clean: f64,
+    progress: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let names = corrupt::select(&p.corruptions).map_err(|e| Error::Config(format!("evaluate.corruptions: {e}")))?;
+    let corruptor = p.corruptor()?;
+    let plan = OnTheFly {
+        corruptor: &corruptor,
+        corruptions: &names,
+        severities: &p.severities,
+        seed: p.corruption_seed,
+        workers: 0,
+    };
+    let cells = corruptions::evaluate_on_the_fly(model, test, &plan, &mut |done, total| {
+        progress(&format!("corruptions {done}/{total}"))
+    })?;
+    let preset = corruptor.preset.unwrap_or_else(|| Preset::for_size(test.height, test.width));
+    let frost = if p.frost_dir.is_some() { "frost photographs" } else { "procedural frost" };
+    let source = format!("on the fly: seed {}, preset {}, {frost}", p.corruption_seed, preset.name());
+    let imagenet = (test.height, test.width) == (224, 224) && test.num_classes() == 1000;
+    let report = corruptions::summarize(source, label.to_string(), clean, &p.severities, cells, imagenet);
+    run.write_corruption_results(&report)
+}
+
+fn attack_results(
+    run: &RunDir,
+    p: &Protocol,
+    label: String,
+    set: &AttackSet,
+    progress: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let classes = set.data.num_classes() as i64;
+    if p.attacks.iter().any(|a| a.starts_with("apgd")) && classes < 4 {
+        return Err(Error::Config(format!(
+            "evaluate.attacks: APGD-T needs at least 4 classes; the data has {classes}"
+        )));
+    }
+    let clean = set.clean_predictions();
+    let mut results = Vec::new();
+    for name in &p.attacks {
+        for text in &p.eps {
+            let eps = parse_budget(text, "evaluate.eps")?;
+            let attack = p.attack(name, eps, classes);
+            progress(&format!("{} ε={text}", attack.label()));
+            results.push(set.run(attack.as_ref(), text, &mut |_| {})?);
+        }
+    }
+    let check = if p.large_budget_check {
+        progress("large-budget check");
+        Some(set.large_budget_check(Norm::Linf, LARGE_BUDGET_SAMPLES, &mut |_| {})?)
+    } else {
+        None
+    };
+    let report = AttackReport::new(label, p.attack_seed, set.data.labels.clone(), clean, results, check);
+    run.write_attack_results(&report)
+}
+
+/// results/explain.png and explain.json for runs whose method acts on feature maps.
+fn explain_picture(run: &RunDir, prepared: &train::Prepared, index: usize) -> Result<()> {
+    let m = &prepared.cfg.method;
+    if m.lfm.is_none() && m.tenet.is_none() && m.fma.is_none() {
+        return Ok(());
+    }
+    let test = &prepared.test;
+    if index >= test.len() {
+        return Err(Error::Config(format!("evaluate.explain_image {index}: the test set has {} images", test.len())));
+    }
+    let x = crate::explain::dataset_image(test, index).to_device(prepared.device);
+    let label = test.labels[index] as i64;
+    let (picture, info) = crate::explain::explain(&prepared.net, m, &x, label, 0)?;
+    let mut png = Vec::new();
+    picture
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| Error::Config(format!("explain picture: {e}")))?;
+    let dir = run.dir.join("results");
+    crate::train::checkpoint::write_bytes_atomic(&dir.join("explain.png"), &png)?;
+    let json = serde_json::to_string_pretty(&info).unwrap_or_default();
+    crate::train::checkpoint::write_bytes_atomic(&dir.join("explain.json"), json.as_bytes())
+}

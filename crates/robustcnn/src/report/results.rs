@@ -1,0 +1,192 @@
+//! What a report reads from a run directory: its config, training curves and evaluation results.
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::train::{RunDir, METRICS_FILE};
+use serde::Serialize;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Accuracy of one corruption at one severity.
+#[derive(Clone, Debug, Serialize)]
+pub struct CorruptionCell {
+    pub corruption: String,
+    pub family: String,
+    pub severity: u8,
+    pub accuracy: f64,
+}
+
+/// Robust accuracy of one attack at one budget.
+#[derive(Clone, Debug, Serialize)]
+pub struct AttackCell {
+    pub attack: String,
+    pub eps: f64,
+    pub eps_text: String,
+    pub robust_accuracy: f64,
+}
+
+/// One epoch of the training curves.
+#[derive(Clone, Debug, Serialize)]
+pub struct EpochPoint {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    pub val_accuracy: Option<f64>,
+}
+
+/// Everything a report needs from one run.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunResults {
+    pub dir: PathBuf,
+    pub method: String,
+    pub seed: u64,
+    pub model: String,
+    pub dataset: String,
+    pub train_fraction: f64,
+    /// Clean top-1 accuracy on the evaluated test images.
+    pub clean: f64,
+    /// Pooled accuracy per corruption (all evaluated severities), in the report's order.
+    pub corruptions: Vec<(String, String, f64)>,
+    pub cells: Vec<CorruptionCell>,
+    /// mCE as CIFAR papers report it (METHODS.md §4.1.4); None without the 15 benchmark corruptions.
+    pub mce: Option<f64>,
+    pub families: Vec<(String, f64)>,
+    pub attacks: Vec<AttackCell>,
+    pub epochs: Vec<EpochPoint>,
+    /// results/explain.png, when the evaluation drew one.
+    pub explain_png: Option<PathBuf>,
+}
+
+fn read_json(path: &Path) -> Result<Option<Value>> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::format(path, format!("not valid JSON: {e}")))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::Io { path: path.to_path_buf(), source: e }),
+    }
+}
+
+fn num(v: &Value, key: &str, path: &Path) -> Result<f64> {
+    v[key].as_f64().ok_or_else(|| Error::format(path, format!("missing number '{key}'")))
+}
+
+fn text(v: &Value, key: &str, path: &Path) -> Result<String> {
+    v[key].as_str().map(str::to_string).ok_or_else(|| Error::format(path, format!("missing text '{key}'")))
+}
+
+impl RunResults {
+    /// Reads a trained run; its clean results are required, corruptions and attacks optional.
+    pub fn load(dir: &Path) -> Result<RunResults> {
+        let cfg: Config = RunDir::open(dir)?.read_config()?;
+        let results = dir.join("results");
+        let clean_path = results.join("clean.json");
+        let clean = read_json(&clean_path)?.ok_or_else(|| {
+            Error::Config(format!("{}: no results/clean.json (has the run finished?)", dir.display()))
+        })?;
+        let mut r = RunResults {
+            dir: dir.to_path_buf(),
+            method: cfg.method.name.clone(),
+            seed: cfg.train.seed,
+            model: cfg.model.name.clone(),
+            dataset: cfg.data.dataset.clone(),
+            train_fraction: cfg.data.train_fraction,
+            clean: num(&clean, "top1", &clean_path)?,
+            corruptions: Vec::new(),
+            cells: Vec::new(),
+            mce: None,
+            families: Vec::new(),
+            attacks: Vec::new(),
+            epochs: read_epochs(&dir.join(METRICS_FILE)),
+            explain_png: Some(results.join("explain.png")).filter(|p| p.is_file()),
+        };
+        let cpath = results.join("corruptions.json");
+        if let Some(c) = read_json(&cpath)? {
+            for p in c["per_corruption"].as_array().into_iter().flatten() {
+                r.corruptions.push((
+                    text(p, "corruption", &cpath)?,
+                    text(p, "family", &cpath)?,
+                    num(p, "accuracy", &cpath)?,
+                ));
+            }
+            for cell in c["cells"].as_array().into_iter().flatten() {
+                let corruption = text(cell, "corruption", &cpath)?;
+                r.cells.push(CorruptionCell {
+                    family: corrupt::family(&corruption).to_string(),
+                    corruption,
+                    severity: num(cell, "severity", &cpath)? as u8,
+                    accuracy: num(cell, "accuracy", &cpath)?,
+                });
+            }
+            r.mce = c["mce_unnormalized"].as_f64();
+            for f in c["per_family"].as_array().into_iter().flatten() {
+                if let (Some(name), Some(acc)) = (f[0].as_str(), f[1].as_f64()) {
+                    r.families.push((name.to_string(), acc));
+                }
+            }
+        }
+        let apath = results.join("attacks.json");
+        if let Some(a) = read_json(&apath)? {
+            for x in a["results"].as_array().into_iter().flatten() {
+                r.attacks.push(AttackCell {
+                    attack: text(x, "attack", &apath)?,
+                    eps: num(x, "eps", &apath)?,
+                    eps_text: text(x, "eps_text", &apath)?,
+                    robust_accuracy: num(x, "robust_accuracy", &apath)?,
+                });
+            }
+        }
+        Ok(r)
+    }
+
+    /// Corruption error E_c = 1 − pooled accuracy of corruption `c`.
+    pub fn corruption_error(&self, c: &str) -> Option<f64> {
+        self.corruptions.iter().find(|x| x.0 == c).map(|x| 1.0 - x.2)
+    }
+}
+
+/// The per-epoch records of metrics.jsonl (unreadable lines are skipped: the stream is append-only).
+fn read_epochs(path: &Path) -> Vec<EpochPoint> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["event"] == "epoch")
+        .filter_map(|v| {
+            Some(EpochPoint {
+                epoch: v["epoch"].as_u64()? as usize,
+                train_loss: v["train_loss"].as_f64()?,
+                train_accuracy: v["train_accuracy"].as_f64()?,
+                val_accuracy: v["val_accuracy"].as_f64(),
+            })
+        })
+        .collect()
+}
+
+/// The run directories under `path`: itself when it is a run, else every run below it (a suite).
+pub fn find_runs(path: &Path) -> Result<Vec<PathBuf>> {
+    if path.join(crate::train::CHECKPOINT_FILE).is_file() || path.join("config.toml").is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    if !path.is_dir() {
+        return Err(Error::Config(format!("{}: not a run or suite directory", path.display())));
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| Error::Io { path: d.clone(), source: e })?;
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if p.join("config.toml").is_file() {
+                    out.push(p);
+                } else {
+                    stack.push(p);
+                }
+            }
+        }
+    }
+    out.sort();
+    if out.is_empty() {
+        return Err(Error::Config(format!("{}: holds no run directories (none with a config.toml)", path.display())));
+    }
+    Ok(out)
+}

@@ -1,0 +1,180 @@
+//! `robustcnn suite`: every method of a grid trained on one schedule and evaluated under one
+//! protocol. Resumable and idempotent: finished runs are skipped, an interrupted one resumes, a
+//! failed one is reported and the others go on.
+mod plan;
+
+pub use plan::{Grid, RunPlan, Suite};
+
+use crate::error::{Error, IoContext, Result};
+use crate::eval::protocol::{evaluate_run, is_evaluated};
+use crate::train::{self, RunDir, RunOptions, CHECKPOINT_FILE};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The recipe a suite directory was made from.
+pub const SUITE_FILE: &str = "suite.toml";
+
+/// Where a run stands before the suite touches it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunState {
+    /// Trained and evaluated under this protocol: skipped.
+    Done,
+    /// Trained; its evaluation is missing or under another protocol.
+    Evaluate,
+    /// Interrupted: resumes from its checkpoint.
+    Resume,
+    /// Not started (or stopped before its first checkpoint): trained from the start.
+    Fresh,
+}
+
+/// How one run of this invocation ended.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    Skipped,
+    Completed { seconds: f64 },
+    Failed { error: String },
+}
+
+/// What the caller hears while the suite works.
+pub trait Observer {
+    /// Run `index` of `total` begins in `state`; `eta_s` estimates the suite's remaining time.
+    fn run_started(&mut self, index: usize, total: usize, run: &RunPlan, state: RunState, eta_s: Option<f64>);
+    /// A step inside the run (training, an evaluation phase).
+    fn phase(&mut self, message: &str);
+    fn run_ended(&mut self, index: usize, run: &RunPlan, outcome: &Outcome);
+}
+
+/// Options of one invocation.
+pub struct ExecOptions {
+    pub out: PathBuf,
+    /// Device for training and evaluation, overriding the recipe's (e.g. cuda).
+    pub device: Option<String>,
+    pub interrupt: Arc<AtomicBool>,
+    /// Show the training loop's own progress bars.
+    pub progress: bool,
+}
+
+/// The state of `run` in the suite directory `out` under `suite`'s protocol.
+pub fn run_state(out: &Path, suite: &Suite, run: &RunPlan) -> RunState {
+    let dir = Suite::run_dir(out, run);
+    if RunDir::is_finished(&dir) {
+        if is_evaluated(&dir, &suite.protocol) {
+            RunState::Done
+        } else {
+            RunState::Evaluate
+        }
+    } else if dir.join(CHECKPOINT_FILE).is_file() {
+        RunState::Resume
+    } else {
+        RunState::Fresh
+    }
+}
+
+/// Checks that `out` can hold this suite: writable, and any earlier suite there trained the same
+/// recipe (its grid may grow and its protocol change; its training recipe may not).
+pub fn prepare_dir(suite: &Suite, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out)
+        .map_err(|e| Error::Config(format!("{}: cannot create the suite directory: {e}", out.display())))?;
+    let probe = out.join(".write-test");
+    std::fs::write(&probe, b"ok")
+        .and_then(|_| std::fs::remove_file(&probe))
+        .map_err(|e| Error::Config(format!("{}: the suite directory is not writable: {e}", out.display())))?;
+    let file = out.join(SUITE_FILE);
+    if let Ok(old) = std::fs::read_to_string(&file) {
+        if training_part(&old) != training_part(&suite.source) {
+            return Err(Error::Config(format!(
+                "{}: this directory holds a suite trained with a different recipe (data, model, optim, train \
+                 or method settings differ); choose another --out, or delete it to start over",
+                out.display()
+            )));
+        }
+    }
+    train::checkpoint::write_bytes_atomic(&file, suite.source.as_bytes())
+}
+
+/// The recipe without its grid and protocol: what every run's training depends on.
+fn training_part(text: &str) -> Option<toml::Table> {
+    let mut t: toml::Table = text.parse().ok()?;
+    t.remove("suite");
+    t.remove("evaluate");
+    Some(t)
+}
+
+/// Seconds the remaining runs should take, from the runs completed so far (same method first).
+fn eta(suite: &Suite, states: &[RunState], from: usize, done: &[(String, f64)]) -> Option<f64> {
+    if done.is_empty() {
+        return None;
+    }
+    let mean = |xs: Vec<f64>| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
+    let overall = mean(done.iter().map(|d| d.1).collect())?;
+    let total = (from..suite.runs.len())
+        .filter(|&i| states[i] != RunState::Done)
+        .map(|i| {
+            let same = done.iter().filter(|d| d.0 == suite.runs[i].method).map(|d| d.1).collect();
+            mean(same).unwrap_or(overall)
+        })
+        .sum();
+    Some(total)
+}
+
+/// Trains and evaluates every run that needs it. An interrupt stops the suite with
+/// [`Error::Interrupted`]; any other failure is recorded and the next run starts.
+pub fn execute(suite: &Suite, opts: &ExecOptions, obs: &mut dyn Observer) -> Result<Vec<Outcome>> {
+    prepare_dir(suite, &opts.out)?;
+    let states: Vec<RunState> = suite.runs.iter().map(|r| run_state(&opts.out, suite, r)).collect();
+    let mut outcomes = Vec::new();
+    let mut timings: Vec<(String, f64)> = Vec::new();
+    for (i, run) in suite.runs.iter().enumerate() {
+        obs.run_started(i, suite.runs.len(), run, states[i], eta(suite, &states, i, &timings));
+        if states[i] == RunState::Done {
+            outcomes.push(Outcome::Skipped);
+            obs.run_ended(i, run, &Outcome::Skipped);
+            continue;
+        }
+        let started = Instant::now();
+        let outcome = match run_one(suite, run, states[i], opts, obs) {
+            Ok(()) => {
+                let seconds = started.elapsed().as_secs_f64();
+                timings.push((run.method.clone(), seconds));
+                Outcome::Completed { seconds }
+            }
+            Err(e @ Error::Interrupted(_)) => return Err(e),
+            Err(e) => Outcome::Failed { error: e.to_string() },
+        };
+        obs.run_ended(i, run, &outcome);
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// Brings one run to Done: trains (fresh or resumed) if needed, then evaluates.
+fn run_one(suite: &Suite, run: &RunPlan, state: RunState, opts: &ExecOptions, obs: &mut dyn Observer) -> Result<()> {
+    let dir = Suite::run_dir(&opts.out, run);
+    if state == RunState::Fresh && dir.exists() {
+        // Stopped before its first checkpoint: nothing worth keeping.
+        std::fs::remove_dir_all(&dir).at(&dir)?;
+    }
+    if matches!(state, RunState::Fresh | RunState::Resume) {
+        let mut cfg = run.config.clone();
+        if let Some(d) = &opts.device {
+            cfg.train.device = d.clone();
+        }
+        obs.phase(if state == RunState::Resume { "training (resumed)" } else { "training" });
+        let ropts = RunOptions {
+            out: dir.clone(),
+            resume: state == RunState::Resume,
+            interrupt: opts.interrupt.clone(),
+            stop_after: None,
+            progress: opts.progress,
+        };
+        train::train(&cfg, &ropts).map_err(|e| match e {
+            Error::Interrupted(_) => {
+                Error::Interrupted(format!("stopped during {}; run the same command again to resume it", run.name))
+            }
+            e => e,
+        })?;
+    }
+    evaluate_run(&dir, &suite.protocol, opts.device.as_deref(), &mut |m| obs.phase(m))
+}

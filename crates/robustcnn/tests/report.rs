@@ -1,0 +1,128 @@
+//! The comparison table and its statistics: means and deviations over seeds, relative mCE against
+//! the baseline, the best marks, Welch's test, and the Markdown / CSV renderings.
+use robustcnn::report::compare::{compare, relative_mce};
+use robustcnn::report::results::{AttackCell, RunResults};
+use robustcnn::report::stats::{incomplete_beta, mean_std, student_t_two_sided, welch_p};
+use std::path::PathBuf;
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol
+}
+
+#[test]
+fn student_t_matches_closed_forms_and_tables() {
+    // df = 1 is the Cauchy distribution: P(|T| > 1) = 1/2. df = 2: P(|T| > t) = 1 − t/√(2 + t²).
+    assert!(close(student_t_two_sided(1.0, 1.0), 0.5, 1e-10));
+    assert!(close(student_t_two_sided(2.0, 2.0), 1.0 - 2.0 / 6f64.sqrt(), 1e-10));
+    // The two-sided 5 % critical value for 10 degrees of freedom is 2.2281.
+    assert!(close(student_t_two_sided(2.228_138_9, 10.0), 0.05, 1e-6));
+    assert!(close(student_t_two_sided(0.0, 7.0), 1.0, 1e-12));
+    // I_x(a, 1) = x^a and the symmetry I_x(a, b) = 1 − I_{1−x}(b, a).
+    assert!(close(incomplete_beta(3.0, 1.0, 0.4), 0.4f64.powi(3), 1e-12));
+    assert!(close(incomplete_beta(2.5, 0.5, 0.3), 1.0 - incomplete_beta(0.5, 2.5, 0.7), 1e-12));
+}
+
+#[test]
+fn welch_test_matches_a_hand_computation() {
+    // t = −1.8974 with 5.882 degrees of freedom; p from integrating the t density numerically.
+    let p = welch_p(&[1.0, 2.0, 3.0, 4.0, 5.0], &[2.0, 4.0, 6.0, 8.0, 10.0]).unwrap();
+    assert!(close(p, 0.107_531_2, 1e-6), "{p}");
+    assert_eq!(welch_p(&[1.0], &[2.0, 3.0]), None, "one seed: no test");
+    assert_eq!(welch_p(&[1.0, 1.0], &[2.0, 2.0]), None, "no spread: no test");
+    let (m, s) = mean_std(&[1.0, 2.0, 3.0, 4.0]);
+    assert!(close(m, 2.5, 1e-12) && close(s.unwrap(), (5.0f64 / 3.0).sqrt(), 1e-12));
+    assert_eq!(mean_std(&[3.0]).1, None);
+}
+
+/// A run with clean accuracy `clean`, the same error `e` on every benchmark corruption, and one PGD result.
+fn run(method: &str, seed: u64, clean: f64, e: f64, pgd: f64) -> RunResults {
+    let corruptions: Vec<(String, String, f64)> =
+        corrupt::BENCHMARK.iter().map(|c| (c.to_string(), corrupt::family(c).to_string(), 1.0 - e)).collect();
+    RunResults {
+        dir: PathBuf::from(format!("runs/{method}/seed-{seed}")),
+        method: method.into(),
+        seed,
+        model: "small-cnn".into(),
+        dataset: "fashion-mnist-mini".into(),
+        train_fraction: 1.0,
+        clean,
+        corruptions,
+        cells: Vec::new(),
+        mce: Some(100.0 * e),
+        families: vec![("noise".into(), 1.0 - e)],
+        attacks: vec![AttackCell {
+            attack: "PGD-10".into(),
+            eps: 2.0 / 255.0,
+            eps_text: "2/255".into(),
+            robust_accuracy: pgd,
+        }],
+        epochs: Vec::new(),
+        explain_png: None,
+    }
+}
+
+#[test]
+fn comparison_summarises_seeds_and_compares_with_the_baseline() {
+    let runs = vec![
+        run("lfm", 0, 0.82, 0.30, 0.60),
+        run("baseline", 0, 0.80, 0.40, 0.50),
+        run("baseline", 1, 0.80, 0.50, 0.52),
+        run("lfm", 1, 0.84, 0.34, 0.64),
+    ];
+    let cmp = compare(&runs, Some("baseline"));
+    let labels: Vec<&str> = cmp.rows.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(labels, ["baseline", "lfm"], "the baseline comes first");
+    let col = |key: &str| cmp.columns.iter().position(|c| c.key == key).unwrap();
+    let (clean, mce, rel, pgd) = (col("clean"), col("mce"), col("relative_mce"), col("attack:PGD-10@2/255"));
+    let lfm = &cmp.rows[1];
+    let cell = |j: usize| lfm.cells[j].as_ref().unwrap();
+    assert!(close(cell(clean).mean, 83.0, 1e-9) && close(cell(clean).std.unwrap(), 2f64.sqrt(), 1e-9));
+    assert!(close(cell(mce).mean, 32.0, 1e-9));
+    // Baseline degradation: mean error 0.45 − clean error 0.20 = 0.25 on every corruption.
+    // lfm seed 0: (0.30 − 0.18) / 0.25 = 48 %; seed 1: (0.34 − 0.16) / 0.25 = 72 %.
+    assert!(close(cell(rel).values[0], 48.0, 1e-9) && close(cell(rel).values[1], 72.0, 1e-9));
+    assert!(close(cmp.rows[0].cells[rel].as_ref().unwrap().mean, 100.0, 1e-9), "the baseline is 100 against itself");
+    assert!(cell(clean).best && cell(mce).best && cell(rel).best && cell(pgd).best);
+    assert!(!cmp.rows[0].cells[clean].as_ref().unwrap().best);
+    let d = lfm.diffs[pgd].as_ref().unwrap();
+    assert!(close(d.delta, 11.0, 1e-9));
+    assert_eq!(d.p, welch_p(&[60.0, 64.0], &[50.0, 52.0]));
+    assert!(cmp.rows[0].diffs.iter().all(Option::is_none), "no difference of the baseline to itself");
+    // With all of the baseline's corruption errors equal to its clean error, relative mCE is undefined.
+    let flat = run("baseline", 0, 0.80, 0.20, 0.5);
+    assert_eq!(relative_mce(&runs[0], &[&flat]), None);
+}
+
+#[test]
+fn markdown_and_csv_carry_the_same_numbers() {
+    let runs = vec![
+        run("baseline", 0, 0.80, 0.40, 0.50),
+        run("baseline", 1, 0.81, 0.42, 0.50),
+        run("tenet", 0, 0.85, 0.30, 0.55),
+    ];
+    let cmp = compare(&runs, Some("baseline"));
+    let md = cmp.markdown();
+    assert!(md.contains("| baseline | 2 | 80.50 ± 0.71 |"), "{md}");
+    assert!(md.contains("| tenet | 1 | **85.00** |"), "{md}");
+    assert!(md.contains("Difference to baseline") && md.contains("+4.50"), "{md}");
+    let csv = cmp.csv();
+    assert!(csv.starts_with("label,method,model,dataset,train_fraction,column,mean,std,seeds,values,best"));
+    assert!(
+        csv.contains(
+            "baseline,baseline,small-cnn,fashion-mnist-mini,1,clean,80.5000,0.707107,2,80.0000;81.0000,false,,"
+        ),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("tenet,tenet,small-cnn,fashion-mnist-mini,1,PGD-10 2/255,55.0000,,1,55.0000,true,5.000000,"),
+        "{csv}"
+    );
+}
+
+#[test]
+fn base64_encodes_like_rfc_4648() {
+    use robustcnn::report::html::base64;
+    for (raw, enc) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
+        assert_eq!(base64(raw.as_bytes()), enc);
+    }
+}
