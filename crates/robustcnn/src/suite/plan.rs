@@ -123,8 +123,9 @@ impl Suite {
         for dataset in &datasets {
             for model in &models {
                 for &fraction in &grid.train_fractions {
-                    for method in &grid.methods {
-                        for &seed in &grid.seeds {
+                    // Seeds outermost: a suite stopped early still has every method at its first seeds.
+                    for &seed in &grid.seeds {
+                        for method in &grid.methods {
                             let mut t = table.clone();
                             let name = format!("{dataset}/{model}/{}/{method}/seed-{seed}", fraction_label(fraction));
                             let quoted = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
