@@ -28,12 +28,17 @@ pub struct EvalCorruptionsArgs {
     pub limit: Option<usize>,
     #[command(flatten)]
     pub engine: EngineArgs,
+    /// Also normalise mCE and relative mCE by this run's corruption results (e.g. the baseline's),
+    /// as the ImageNet-C protocol does with AlexNet's.
+    #[arg(long, value_name = "RUN")]
+    pub reference: Option<PathBuf>,
 }
 
 pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
     let names = corruption_list(&a.corruptions, "--corruptions")?;
     let severities = severity_list(&a.severities)?;
     let corruptor = a.engine.corruptor()?;
+    let reference = a.reference.as_deref().map(|r| CorruptionReport::read_reference(r, &severities)).transpose()?;
     let (run, p, label) = a.run_args.open()?;
     let mut test = p.test.clone();
     if let Some(n) = a.limit {
@@ -73,7 +78,10 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
     };
     pb.finish_and_clear();
     let imagenet = (test.height, test.width) == (224, 224) && test.num_classes() == 1000;
-    let report = corruptions::summarize(source, label, clean, &used, cells, imagenet);
+    let mut report = corruptions::summarize(source, label, clean, &used, cells, imagenet);
+    if let (Some(r), Some(dir)) = (&reference, &a.reference) {
+        report.normalize_by(r, &dir.display().to_string());
+    }
     run.write_corruption_results(&report)?;
     print_report(&report);
     println!(
@@ -111,5 +119,14 @@ fn print_report(r: &CorruptionReport) {
     }
     if let (Some(m), Some(rel)) = (r.mce_alexnet, r.relative_mce_alexnet) {
         println!("mCE normalised by AlexNet (ImageNet protocol): {m:.1}%, relative mCE {rel:.1}%");
+    }
+    if let (Some(n), Some(run)) = (&r.reference, &r.reference_run) {
+        let rel = n.relative_mce.map_or("undefined".to_string(), |v| format!("{v:.1}%"));
+        let left = if n.relative_left_out.is_empty() {
+            String::new()
+        } else {
+            format!(" (left out, where {run} loses nothing: {})", n.relative_left_out.join(", "))
+        };
+        println!("mCE normalised by {run}: {:.1}%, relative mCE {rel}{left}", n.mce);
     }
 }

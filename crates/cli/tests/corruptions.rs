@@ -87,6 +87,47 @@ fn all_fifteen_give_the_cifar_mce() {
     assert!((mce - (100.0 - 100.0 * mean_acc)).abs() < 1e-9, "{mce} {mean_acc}");
     assert!(text.contains(&format!("mCE (CIFAR protocol, unnormalised mean error over the 15): {mce:.2}%")), "{text}");
     assert_eq!(report["per_family"].as_array().unwrap().len(), 4);
+
+    // Another run normalised by this one: CE_c = E_c / E_c^ref and relative CE over the 15.
+    let other = dir.path().join("other");
+    let o = other.display().to_string();
+    short_run(&o, "8");
+    let e = fails(&["eval", "corruptions", &o, "--limit", "30", "--severities", "2", "--reference", &r]);
+    assert!(e.contains("evaluated at severities [3], this evaluation at [2]"), "{e}");
+    let e = fails(&[
+        "eval",
+        "corruptions",
+        &o,
+        "--limit",
+        "30",
+        "--severities",
+        "3",
+        "--reference",
+        &dir.path().display().to_string(),
+    ]);
+    assert!(e.contains("no corruption results there"), "{e}");
+    let text = ok(&["eval", "corruptions", &o, "--limit", "30", "--severities", "3", "--reference", &r]);
+    let mine = json(&other.join("results/corruptions.json"));
+    let error = |rep: &serde_json::Value, c: &str| {
+        1.0 - rep["per_corruption"].as_array().unwrap().iter().find(|p| p["corruption"] == c).unwrap()["accuracy"]
+            .as_f64()
+            .unwrap()
+    };
+    let (clean_o, clean_r) =
+        (1.0 - mine["clean_accuracy"].as_f64().unwrap(), 1.0 - report["clean_accuracy"].as_f64().unwrap());
+    let (mut ce, mut rel) = (0.0, Vec::new());
+    for c in corrupt::BENCHMARK {
+        ce += error(&mine, c) / error(&report, c) / 15.0;
+        if error(&report, c) > clean_r {
+            rel.push((error(&mine, c) - clean_o) / (error(&report, c) - clean_r));
+        }
+    }
+    let got = &mine["reference"];
+    assert!((got["mce"].as_f64().unwrap() - 100.0 * ce).abs() < 1e-9, "{got}");
+    let rel_mean = 100.0 * rel.iter().sum::<f64>() / rel.len() as f64;
+    assert!((got["relative_mce"].as_f64().unwrap() - rel_mean).abs() < 1e-9, "{got}");
+    assert_eq!(got["relative_left_out"].as_array().unwrap().len(), 15 - rel.len());
+    assert!(text.contains(&format!("mCE normalised by {r}: {:.1}%", 100.0 * ce)), "{text}");
 }
 
 #[test]

@@ -62,6 +62,11 @@ pub struct CorruptionReport {
     pub relative_mce_alexnet: Option<f64>,
     /// Mean accuracy over every evaluated corruption and severity.
     pub mean_accuracy: f64,
+    /// The run whose errors normalise mCE and relative mCE (`eval corruptions --reference RUN`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_run: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<super::reference::Normalized>,
 }
 
 /// Summarises cells into per-corruption numbers and the mean corruption errors (METHODS.md §4.1.4).
@@ -137,6 +142,8 @@ pub fn summarize(
         mce_alexnet,
         relative_mce_alexnet,
         mean_accuracy,
+        reference_run: None,
+        reference: None,
     }
 }
 
@@ -334,5 +341,48 @@ impl CorruptionReport {
             series,
         }
         .svg()
+    }
+}
+
+impl CorruptionReport {
+    /// Error of corruption `c`, severities pooled, as a fraction.
+    pub fn corruption_error(&self, c: &str) -> Option<f64> {
+        self.per_corruption.iter().find(|p| p.corruption == c).map(|p| 1.0 - p.accuracy)
+    }
+
+    /// Reads a run's results/corruptions.json to normalise other runs by (`--reference`).
+    pub fn read_reference(run: &Path, severities: &[u8]) -> Result<CorruptionReport> {
+        let path = run.join("results").join("corruptions.json");
+        let bytes = std::fs::read(&path).map_err(|e| {
+            Error::Config(format!(
+                "--reference {}: no corruption results there ({e}); run eval corruptions on it first",
+                run.display()
+            ))
+        })?;
+        let r: CorruptionReport = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::format(&path, format!("not a corruption report: {e}")))?;
+        if r.severities != severities {
+            return Err(Error::Config(format!(
+                "--reference {}: evaluated at severities {:?}, this evaluation at {severities:?}",
+                run.display(),
+                r.severities
+            )));
+        }
+        if r.mce_unnormalized.is_none() {
+            return Err(Error::Config(format!(
+                "--reference {}: its results lack some of the 15 benchmark corruptions",
+                run.display()
+            )));
+        }
+        Ok(r)
+    }
+
+    /// Adds mCE and relative mCE normalised by `reference`'s errors (METHODS.md §4.1.4).
+    pub fn normalize_by(&mut self, reference: &CorruptionReport, name: &str) {
+        let (own, theirs) = (|c: &str| self.corruption_error(c), |c: &str| reference.corruption_error(c));
+        let model = super::reference::Errors { corruption: &own, clean: 1.0 - self.clean_accuracy };
+        let base = super::reference::Errors { corruption: &theirs, clean: 1.0 - reference.clean_accuracy };
+        self.reference = super::reference::normalize(&model, &base);
+        self.reference_run = Some(name.to_string());
     }
 }

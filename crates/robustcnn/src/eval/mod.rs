@@ -5,3 +5,4 @@ pub mod clean;
 pub mod corruptions;
 pub mod plot;
 pub mod protocol;
+pub mod reference;

@@ -3,6 +3,7 @@
 //! and robust accuracy per attack and budget, with the differences to the baseline.
 use super::results::RunResults;
 use super::stats::{mean_std, welch_p};
+use crate::eval::reference::{normalize, Errors};
 use serde::Serialize;
 
 /// A column of the table; every value is in percent.
@@ -103,20 +104,14 @@ pub fn relative_mce(run: &RunResults, baseline: &[&RunResults]) -> Option<f64> {
     if baseline.is_empty() || run.mce.is_none() {
         return None;
     }
-    let base_clean = 1.0 - baseline.iter().map(|b| b.clean).sum::<f64>() / baseline.len() as f64;
-    let ratios: Vec<f64> = corrupt::BENCHMARK
-        .iter()
-        .filter_map(|c| {
-            let base: Vec<f64> = baseline.iter().filter_map(|b| b.corruption_error(c)).collect();
-            if base.len() != baseline.len() {
-                return None;
-            }
-            let denom = base.iter().sum::<f64>() / base.len() as f64 - base_clean;
-            let own = run.corruption_error(c)?;
-            (denom > 0.0).then(|| (own - (1.0 - run.clean)) / denom)
-        })
-        .collect();
-    (!ratios.is_empty()).then(|| 100.0 * ratios.iter().sum::<f64>() / ratios.len() as f64)
+    let n = baseline.len() as f64;
+    let base_error = |c: &str| -> Option<f64> {
+        let e: Vec<f64> = baseline.iter().filter_map(|b| b.corruption_error(c)).collect();
+        (e.len() == baseline.len()).then(|| e.iter().sum::<f64>() / n)
+    };
+    let own_error = |c: &str| run.corruption_error(c);
+    let base = Errors { corruption: &base_error, clean: 1.0 - baseline.iter().map(|b| b.clean).sum::<f64>() / n };
+    normalize(&Errors { corruption: &own_error, clean: 1.0 - run.clean }, &base)?.relative_mce
 }
 
 /// The value of column `key` for one run, in percent.
