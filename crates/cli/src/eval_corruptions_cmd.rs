@@ -2,7 +2,7 @@
 //! published -C directory, with CE and mCE (METHODS.md §4.1.4).
 use crate::commands::RunArgs;
 use crate::corrupt_cmd::{corruption_list, severity_list, EngineArgs};
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use robustcnn::eval::clean::evaluate;
@@ -14,8 +14,9 @@ use std::time::Instant;
 pub struct EvalCorruptionsArgs {
     #[command(flatten)]
     pub run_args: RunArgs,
-    /// Read the corrupted test set from this directory (CIFAR-10-C layout: <corruption>.npy and
-    /// labels.npy, e.g. the released CIFAR-10-C) instead of generating it in memory.
+    /// Read the corrupted test set from this directory instead of generating it in memory: the
+    /// CIFAR-10-C layout (<corruption>.npy and labels.npy, e.g. the released CIFAR-10-C) or the
+    /// ImageNet-C one (<corruption>/<severity>/<class>/<image>).
     #[arg(long)]
     pub from: Option<PathBuf>,
     /// Corruptions and groups (common = the 15 of mCE, validation, all, noise, blur, weather, digital).
@@ -56,6 +57,13 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
     let mut progress = |done: usize, _total: usize| pb.set_position(done as u64);
     let started = Instant::now();
     let (cells, used, source) = match &a.from {
+        Some(dir) if corruptions::is_folder_layout(dir) => {
+            if a.limit.is_some() {
+                bail!("--limit: applies to generated or .npy sets; an ImageNet-C folder is evaluated whole");
+            }
+            let cells = corruptions::evaluate_from_folders(model, &test, dir, &names, &severities, &mut progress)?;
+            (cells, severities.clone(), format!("from {} (image folders)", dir.display()))
+        }
         Some(dir) => {
             let (cells, used) = corruptions::evaluate_from_dir(model, &test, dir, &names, &severities, &mut progress)?;
             (cells, used, format!("from {}", dir.display()))

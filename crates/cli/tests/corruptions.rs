@@ -212,4 +212,24 @@ fn image_folders_come_out_in_the_imagenet_c_layout() {
     assert!(out.join("contrast/2/cat/a1.png").is_file());
     assert!(!out.join("snow.partial").exists());
     assert_eq!(json(&out.join("manifest.json"))["layout"], "folders");
+
+    // A run on the same folders: its accuracy read back from the folders equals the one generated on the fly.
+    let run = dir.path().join("run");
+    let r = run.display().to_string();
+    let size = ["--set", "data.image_size=[48,48]", "--val-fraction", "0", "--batch-size", "2"];
+    ok(&[&["train", "--quiet", "--dataset", "folder", "--data-dir", &data, "--steps", "2", "--out", &r][..], &size]
+        .concat());
+    let sel = ["--corruptions", "contrast,snow", "--severities", "2"];
+    ok(&[&["eval", "corruptions", &r][..], &sel].concat());
+    let fly = cells(&run);
+    let text = ok(&[&["eval", "corruptions", &r, "--from", &o][..], &sel].concat());
+    assert_eq!(cells(&run), fly, "{text}");
+    assert!(json(&run.join("results/corruptions.json"))["source"].as_str().unwrap().ends_with("(image folders)"));
+    let e = fails(&["eval", "corruptions", &r, "--from", &o, "--corruptions", "snow", "--severities", "3"]);
+    assert!(e.contains("snow/3: missing (ImageNet-C layout"), "{e}");
+    let bird = out.join("snow/2/bird");
+    std::fs::create_dir_all(&bird).unwrap();
+    image::RgbImage::from_pixel(48, 48, image::Rgb([1, 2, 3])).save(bird.join("b.png")).unwrap();
+    let e = fails(&[&["eval", "corruptions", &r, "--from", &o][..], &sel].concat());
+    assert!(e.contains("snow/2/bird: a class folder the model's dataset does not have"), "{e}");
 }

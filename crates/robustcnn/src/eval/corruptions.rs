@@ -215,6 +215,55 @@ struct Manifest {
     severities: Vec<u8>,
 }
 
+/// Evaluates on a -C directory in the ImageNet-C layout, `<corruption>/<severity>/<class>/<image>`
+/// (PNG or JPEG), one corruption × severity in memory at a time. Images are brought to the model's
+/// size by resizing the shorter side and cropping the centre (a no-op for the released 224 px
+/// images); class folders are matched to the model's classes by name.
+pub fn evaluate_from_folders(
+    model: Evaluator,
+    like: &Dataset,
+    dir: &Path,
+    corruptions: &[&'static str],
+    keep: &[u8],
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<Cell>> {
+    use crate::data::folder::{read_folder, Fit};
+    let mut cells = Vec::new();
+    let total = corruptions.len() * keep.len();
+    for name in corruptions {
+        for &s in keep {
+            let sub = dir.join(name).join(s.to_string());
+            if !sub.is_dir() {
+                return Err(Error::format(
+                    &sub,
+                    "missing (ImageNet-C layout: <corruption>/<severity>/<class>/<image>); pass --corruptions and \
+                     --severities to evaluate only what is present",
+                ));
+            }
+            let set = read_folder(&sub, Some((like.height, like.width)), Fit::CenterCrop, like.channels == 1)?;
+            let mut map = Vec::with_capacity(set.class_names.len());
+            for c in &set.class_names {
+                let idx =
+                    like.class_names.iter().position(|k| k == c).ok_or_else(|| {
+                        Error::format(&sub.join(c), "a class folder the model's dataset does not have")
+                    })?;
+                map.push(idx as u16);
+            }
+            let labels: Vec<u16> = set.labels.iter().map(|&l| map[l as usize]).collect();
+            let accuracy = accuracy_on(model, like, set.images, &labels);
+            cells.push(Cell { corruption: name.to_string(), severity: s, samples: labels.len(), accuracy });
+            progress(cells.len(), total);
+        }
+    }
+    Ok(cells)
+}
+
+/// Whether `dir` is in the ImageNet-C folder layout rather than the CIFAR-10-C `.npy` one.
+pub fn is_folder_layout(dir: &Path) -> bool {
+    !dir.join("labels.npy").exists()
+        && corrupt::ALL.iter().any(|c| (1..=5).any(|s| dir.join(c).join(s.to_string()).is_dir()))
+}
+
 /// Evaluates on a -C directory in the CIFAR-10-C layout (`<corruption>.npy`, uint8 (k·N, H, W, C),
 /// severity blocks in order, and `labels.npy`). The severities are those of its manifest.json when
 /// there is one, else 1–5; `keep` selects among them.
