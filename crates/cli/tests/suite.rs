@@ -88,6 +88,14 @@ fn a_suite_trains_evaluates_compares_and_reruns_idempotently() {
     let run = out.join("runs/fashion-mnist-mini/small-cnn/all/lfm/seed-0");
     ok(&["report", &run.display().to_string()]);
     assert!(std::fs::read_to_string(run.join("report.html")).unwrap().contains("<svg"));
+    // A run trained on a GPU is compared, reported and evaluated (--device cpu) on a machine without one.
+    if !tch::Cuda::is_available() {
+        let cfg = run.join("config.toml");
+        let text = std::fs::read_to_string(&cfg).unwrap().replace("device = \"cpu\"", "device = \"cuda\"");
+        std::fs::write(&cfg, text).unwrap();
+        assert!(ok(&["compare", &outs]).contains("| lfm | 2 |"));
+        ok(&["eval", "clean", &run.display().to_string(), "--device", "cpu"]);
+    }
 }
 
 #[test]

@@ -77,7 +77,8 @@ fn text(v: &Value, key: &str, path: &Path) -> Result<String> {
 impl RunResults {
     /// Reads a trained run; its clean results are required, corruptions and attacks optional.
     pub fn load(dir: &Path) -> Result<RunResults> {
-        let cfg: Config = RunDir::open(dir)?.read_config()?;
+        // Reports need no device: a GPU run reads the same on a machine without one.
+        let cfg: Config = RunDir::open(dir)?.read_config_on(Some("cpu"))?;
         let results = dir.join("results");
         let clean_path = results.join("clean.json");
         let clean = read_json(&clean_path)?.ok_or_else(|| {

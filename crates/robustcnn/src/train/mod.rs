@@ -260,11 +260,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
 /// validation-selected ones, else the last), `last`, or a .safetensors file. Returns the weights' label.
 pub fn open_trained(dir: &std::path::Path, weights: &str, device: Option<&str>) -> Result<(RunDir, Prepared, String)> {
     let run = RunDir::open(dir)?;
-    let mut cfg = run.read_config()?;
-    if let Some(d) = device {
-        cfg.train.device = d.to_string();
-    }
-    let p = prepare(&cfg)?;
+    let p = prepare(&run.read_config_on(device)?)?;
     let (file, label) = match weights {
         "best" if run.dir.join("best.safetensors").is_file() => (run.dir.join("best.safetensors"), "best".to_string()),
         "best" | "last" => (run.dir.join("model.safetensors"), "last".to_string()),

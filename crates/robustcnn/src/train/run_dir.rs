@@ -79,9 +79,20 @@ impl RunDir {
     }
 
     pub fn read_config(&self) -> Result<Config> {
+        self.read_config_on(None)
+    }
+
+    /// The run's config with its device replaced by `device` before it is checked, so that a run
+    /// trained on a GPU can be evaluated or reported on a machine without one.
+    pub fn read_config_on(&self, device: Option<&str>) -> Result<Config> {
         let path = self.dir.join(CONFIG_FILE);
+        let origin = path.display().to_string();
         let text = std::fs::read_to_string(&path).at(&path)?;
-        Config::from_toml(&path.display().to_string(), &text)
+        let mut table: toml::Table = text.parse().map_err(|e| Error::format(&path, format!("not valid TOML: {e}")))?;
+        if let Some(d) = device {
+            crate::config::apply_override(&mut table, &format!("train.device={}", toml::Value::String(d.into())))?;
+        }
+        Config::from_table(&origin, table)
     }
 
     pub fn write_config(&self, cfg: &Config) -> Result<()> {
