@@ -2,9 +2,10 @@
 //! and `corrupt preview`: one picture of every corruption at every severity.
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use corrupt::{npy, Corruptor, FrostSource, Image, ImageSet, Preset};
+use corrupt::{npy, Corruptor, Image, ImageSet};
 use indicatif::{ProgressBar, ProgressStyle};
 use robustcnn::data::{self, DataSource, Dataset};
+use robustcnn::eval::corruptions;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -30,22 +31,12 @@ pub struct EngineArgs {
 impl EngineArgs {
     /// The corruptor these options describe.
     pub fn corruptor(&self) -> Result<Corruptor> {
-        let preset = match self.preset.as_str() {
-            "auto" => None,
-            p => Some(Preset::parse(p).map_err(|e| anyhow::anyhow!("--preset: {e}"))?),
-        };
-        let frost = match &self.frost_dir {
-            Some(d) => FrostSource::from_dir(d).map_err(|e| anyhow::anyhow!("--frost-dir: {e}"))?,
-            None => FrostSource::Procedural,
-        };
-        Ok(Corruptor { preset, frost })
+        Ok(corruptions::corruptor(&self.preset, self.frost_dir.as_deref(), ["--preset", "--frost-dir"])?)
     }
 
     /// A one-line description for results and manifests.
     pub fn describe(&self, corruptor: &Corruptor, size: (usize, usize)) -> String {
-        let preset = corruptor.preset.unwrap_or_else(|| Preset::for_size(size.0, size.1));
-        let frost = if self.frost_dir.is_some() { "frost photographs" } else { "procedural frost" };
-        format!("seed {}, preset {}, {frost}", self.seed, preset.name())
+        corruptions::describe(corruptor, self.seed, size)
     }
 }
 

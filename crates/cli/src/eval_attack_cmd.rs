@@ -4,7 +4,7 @@ use crate::commands::RunArgs;
 use anyhow::{bail, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use robustcnn::attacks::{parse_budget, Apgd, ApgdEnsemble, Attack, Fgsm, LossKind, Norm, Pgd, Target};
+use robustcnn::attacks::{by_name, parse_budget, Attack, LossKind, Norm, Pgd, Target, NAMES};
 use robustcnn::eval::attack_report::AttackReport;
 use robustcnn::eval::attacks::{AttackSet, LARGE_BUDGET_SAMPLES};
 use std::time::Instant;
@@ -75,7 +75,7 @@ fn plan(a: &EvalAttackArgs) -> Result<Plan> {
         bail!("--attack: name at least one attack ({ATTACK_NAMES})");
     }
     for name in &attacks {
-        if !["fgsm", "pgd", "apgd-ce", "apgd-t", "apgd"].contains(&name.as_str()) {
+        if !NAMES.contains(&name.as_str()) {
             bail!("--attack {name}: unknown attack (attacks: {ATTACK_NAMES})");
         }
         if name == "fgsm" && norm == Norm::L2 {
@@ -121,26 +121,21 @@ fn parse_target(s: &str, classes: i64) -> Result<Target> {
     })
 }
 
-/// Builds one attack by name at budget `eps`.
-fn build(name: &str, eps: f64, p: &Plan, a: &EvalAttackArgs, target: Target, classes: i64) -> Box<dyn Attack> {
-    match name {
-        "fgsm" => Box::new(Fgsm { eps }),
-        "pgd" => Box::new(Pgd {
-            eps,
-            alpha: p.alpha.unwrap_or(eps / 4.0),
-            steps: a.steps,
-            norm: p.norm,
-            random_start: !a.no_random_start,
-            restarts: a.restarts,
-            loss: p.loss,
-            target,
-            num_classes: classes,
-            train_mode: false,
-        }),
-        "apgd-ce" => Box::new(Apgd::ce(eps, p.norm, a.apgd_iters)),
-        "apgd-t" => Box::new(Apgd::targeted(eps, p.norm, a.apgd_iters, classes)),
-        _ => Box::new(ApgdEnsemble::new(eps, p.norm, a.apgd_iters, classes)),
-    }
+/// Builds one attack by name (checked by [`plan`]) at budget `eps`.
+fn build(name: &str, eps: f64, p: &Plan, a: &EvalAttackArgs, target: Target, classes: i64) -> Result<Box<dyn Attack>> {
+    let pgd = Pgd {
+        eps,
+        alpha: p.alpha.unwrap_or(eps / 4.0),
+        steps: a.steps,
+        norm: p.norm,
+        random_start: !a.no_random_start,
+        restarts: a.restarts,
+        loss: p.loss,
+        target,
+        num_classes: classes,
+        train_mode: false,
+    };
+    by_name(name, pgd, a.apgd_iters).ok_or_else(|| anyhow::anyhow!("--attack {name}: unknown attack"))
 }
 
 pub fn run(a: &EvalAttackArgs) -> Result<()> {
@@ -181,7 +176,7 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
     let mut results = Vec::new();
     for name in &p.attacks {
         for (eps, text) in &p.budgets {
-            let attack = build(name, *eps, &p, a, target, classes);
+            let attack = build(name, *eps, &p, a, target, classes)?;
             pb.set_message(format!("{} ε={text}", attack.label()));
             let r = set.run(attack.as_ref(), text, &mut |n| pb.inc(n as u64))?;
             results.push(r);

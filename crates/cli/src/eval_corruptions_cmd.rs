@@ -135,6 +135,7 @@ fn print_report(r: &CorruptionReport) {
         } else {
             format!(" (left out, where {run} loses nothing: {})", n.relative_left_out.join(", "))
         };
-        println!("mCE normalised by {run}: {:.1}%, relative mCE {rel}{left}", n.mce);
+        let mce = n.mce.map_or(format!("undefined ({run} makes no error on some corruption)"), |v| format!("{v:.1}%"));
+        println!("mCE normalised by {run}: {mce}, relative mCE {rel}{left}");
     }
 }

@@ -244,10 +244,28 @@ fn protocol_line(suite: &Suite) -> String {
     )
 }
 
+/// The suite recorded in `dir` (suite.toml), read for its grid and protocol only: a GPU suite reads
+/// the same on a machine without one.
+fn recorded_suite(dir: &Path) -> Option<Suite> {
+    let recipe = std::fs::read_to_string(dir.join(suite::SUITE_FILE)).ok()?;
+    Suite::from_toml("suite.toml", &recipe, &["train.device=\"cpu\"".to_string()]).ok()
+}
+
+/// The runs below `dir`, in the order of the suite recorded there (so rows and colours match the
+/// suite's own report), else sorted by path.
+fn runs_in(dir: &Path, recorded: Option<&Suite>) -> Result<Vec<PathBuf>> {
+    let mut dirs = find_runs(dir)?;
+    if let Some(s) = recorded {
+        let order: Vec<PathBuf> = s.runs.iter().map(|r| Suite::run_dir(dir, r)).collect();
+        dirs.sort_by_key(|d| order.iter().position(|o| o == d).unwrap_or(usize::MAX));
+    }
+    Ok(dirs)
+}
+
 pub fn compare_cmd(a: &CompareArgs) -> Result<()> {
     let mut dirs = Vec::new();
     for r in &a.runs {
-        dirs.extend(find_runs(r)?);
+        dirs.extend(runs_in(r, recorded_suite(r).as_ref())?);
     }
     let (runs, skipped) = load_runs(&dirs);
     for s in &skipped {
@@ -270,14 +288,8 @@ pub fn compare_cmd(a: &CompareArgs) -> Result<()> {
 }
 
 pub fn report_cmd(a: &ReportArgs) -> Result<()> {
-    let recipe = std::fs::read_to_string(a.dir.join(suite::SUITE_FILE)).ok();
-    let suite_grid = recipe.as_deref().and_then(|t| Suite::from_toml("suite.toml", t, &[]).ok());
-    let mut dirs = find_runs(&a.dir)?;
-    if let Some(s) = &suite_grid {
-        // The suite's own order (and so the same colours as the report the suite wrote).
-        let order: Vec<PathBuf> = s.runs.iter().map(|r| Suite::run_dir(&a.dir, r)).collect();
-        dirs.sort_by_key(|d| order.iter().position(|o| o == d).unwrap_or(usize::MAX));
-    }
+    let suite_grid = recorded_suite(&a.dir);
+    let dirs = runs_in(&a.dir, suite_grid.as_ref())?;
     let (runs, skipped) = load_runs(&dirs);
     for s in &skipped {
         eprintln!("skipped: {s}");

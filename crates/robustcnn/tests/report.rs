@@ -1,5 +1,6 @@
 //! The comparison table and its statistics: means and deviations over seeds, relative mCE against
 //! the baseline, the best marks, Welch's test, and the Markdown / CSV renderings.
+use robustcnn::eval::corruptions::{summarize, Cell};
 use robustcnn::report::compare::{compare, relative_mce};
 use robustcnn::report::results::{AttackCell, RunResults};
 use robustcnn::report::stats::{incomplete_beta, mean_std, student_t_two_sided, welch_p};
@@ -36,8 +37,10 @@ fn welch_test_matches_a_hand_computation() {
 
 /// A run with clean accuracy `clean`, the same error `e` on every benchmark corruption, and one PGD result.
 fn run(method: &str, seed: u64, clean: f64, e: f64, pgd: f64) -> RunResults {
-    let corruptions: Vec<(String, String, f64)> =
-        corrupt::BENCHMARK.iter().map(|c| (c.to_string(), corrupt::family(c).to_string(), 1.0 - e)).collect();
+    let cells: Vec<Cell> = corrupt::BENCHMARK
+        .iter()
+        .map(|c| Cell { corruption: c.to_string(), severity: 1, samples: 100, accuracy: 1.0 - e })
+        .collect();
     RunResults {
         dir: PathBuf::from(format!("runs/{method}/seed-{seed}")),
         method: method.into(),
@@ -46,10 +49,7 @@ fn run(method: &str, seed: u64, clean: f64, e: f64, pgd: f64) -> RunResults {
         dataset: "fashion-mnist-mini".into(),
         train_fraction: 1.0,
         clean,
-        corruptions,
-        cells: Vec::new(),
-        mce: Some(100.0 * e),
-        families: vec![("noise".into(), 1.0 - e)],
+        corruption: Some(summarize(String::new(), "best".into(), clean, &[1], cells, false)),
         attacks: vec![AttackCell {
             attack: "PGD-10".into(),
             eps: 2.0 / 255.0,

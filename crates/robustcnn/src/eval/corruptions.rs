@@ -4,7 +4,7 @@ use super::clean::{metrics_from_probs, predict};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::models::Network;
-use corrupt::{Corruptor, ImageSet};
+use corrupt::{Corruptor, FrostSource, ImageSet, Preset};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tch::Device;
@@ -17,6 +17,27 @@ pub const ALEXNET_ERRORS: [f64; 15] = [
 ];
 /// AlexNet's clean top-1 error on ImageNet (torchvision weights).
 pub const ALEXNET_CLEAN_ERROR: f64 = 0.4348;
+
+/// The corruptor of a preset name ("auto": chosen by image size) and an optional directory of frost
+/// photographs (procedural frost otherwise); errors name the option that set each (`keys`).
+pub fn corruptor(preset: &str, frost_dir: Option<&Path>, keys: [&str; 2]) -> Result<Corruptor> {
+    let preset = match preset {
+        "auto" => None,
+        p => Some(Preset::parse(p).map_err(|e| Error::Config(format!("{}: {e}", keys[0])))?),
+    };
+    let frost = match frost_dir {
+        Some(d) => FrostSource::from_dir(d).map_err(|e| Error::Config(format!("{}: {e}", keys[1])))?,
+        None => FrostSource::Procedural,
+    };
+    Ok(Corruptor { preset, frost })
+}
+
+/// "seed S, preset P, procedural frost" (or "frost photographs"), for results and manifests.
+pub fn describe(c: &Corruptor, seed: u64, size: (usize, usize)) -> String {
+    let preset = c.preset.unwrap_or_else(|| Preset::for_size(size.0, size.1));
+    let frost = if matches!(c.frost, FrostSource::Procedural) { "procedural frost" } else { "frost photographs" };
+    format!("seed {seed}, preset {}, {frost}", preset.name())
+}
 
 /// Accuracy of one corruption at one severity.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

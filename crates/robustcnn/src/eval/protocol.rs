@@ -1,21 +1,19 @@
 //! One evaluation protocol for every run of a suite: clean accuracy, the common corruptions
 //! (generated on the fly, METHODS.md §4.1) and adversarial attacks (§4.3), written into the run's
 //! results/ with the protocol itself as the marker that the evaluation finished.
-use crate::attacks::{parse_budget, Apgd, ApgdEnsemble, Attack, Fgsm, Norm, Pgd};
+use crate::attacks::{self, parse_budget, Attack, Norm, Pgd};
 use crate::error::{Error, IoContext, Result};
 use crate::eval::attack_report::AttackReport;
 use crate::eval::attacks::{AttackSet, LARGE_BUDGET_SAMPLES};
 use crate::eval::clean::evaluate;
 use crate::eval::corruptions::{self, Evaluator, OnTheFly};
 use crate::train::{self, RunDir};
-use corrupt::{Corruptor, FrostSource, Preset};
+use corrupt::Preset;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The file that records the protocol a run was evaluated under, written last.
 pub const PROTOCOL_FILE: &str = "protocol.json";
-/// The attacks a protocol may name.
-pub const ATTACKS: [&str; 5] = ["fgsm", "pgd", "apgd-ce", "apgd-t", "apgd"];
 
 /// What every run is evaluated on, and how (`[evaluate]` of a suite).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -100,8 +98,8 @@ impl Protocol {
             return bad("limit", "must be at least 1 image".into());
         }
         for a in &self.attacks {
-            if !ATTACKS.contains(&a.as_str()) {
-                return bad("attacks", format!("'{a}': unknown attack (attacks: {})", ATTACKS.join(", ")));
+            if !attacks::NAMES.contains(&a.as_str()) {
+                return bad("attacks", format!("'{a}': unknown attack (attacks: {})", attacks::NAMES.join(", ")));
             }
         }
         if !self.attacks.is_empty() && self.eps.is_empty() {
@@ -119,27 +117,11 @@ impl Protocol {
         Ok(())
     }
 
-    fn corruptor(&self) -> Result<Corruptor> {
-        let preset = match self.preset.as_str() {
-            "auto" => None,
-            p => Some(Preset::parse(p).map_err(|e| Error::Config(format!("evaluate.preset: {e}")))?),
-        };
-        let frost = match &self.frost_dir {
-            Some(d) => FrostSource::from_dir(d).map_err(|e| Error::Config(format!("evaluate.frost_dir: {e}")))?,
-            None => FrostSource::Procedural,
-        };
-        Ok(Corruptor { preset, frost })
-    }
-
-    /// One attack by name at budget `eps` (ℓ∞).
-    fn attack(&self, name: &str, eps: f64, classes: i64) -> Box<dyn Attack> {
-        match name {
-            "fgsm" => Box::new(Fgsm { eps }),
-            "pgd" => Box::new(Pgd::linf(eps, eps * self.pgd_alpha_fraction, self.pgd_steps, classes)),
-            "apgd-ce" => Box::new(Apgd::ce(eps, Norm::Linf, self.apgd_iters)),
-            "apgd-t" => Box::new(Apgd::targeted(eps, Norm::Linf, self.apgd_iters, classes)),
-            _ => Box::new(ApgdEnsemble::new(eps, Norm::Linf, self.apgd_iters, classes)),
-        }
+    /// One attack by name (checked by [`Protocol::validate`]) at budget `eps` (ℓ∞).
+    fn attack(&self, name: &str, eps: f64, classes: i64) -> Result<Box<dyn Attack>> {
+        let pgd = Pgd::linf(eps, eps * self.pgd_alpha_fraction, self.pgd_steps, classes);
+        attacks::by_name(name, pgd, self.apgd_iters)
+            .ok_or_else(|| Error::Config(format!("evaluate.attacks '{name}': unknown attack")))
     }
 }
 
@@ -199,7 +181,8 @@ fn corruption_results(
     progress: &mut dyn FnMut(&str),
 ) -> Result<()> {
     let names = corrupt::select(&p.corruptions).map_err(|e| Error::Config(format!("evaluate.corruptions: {e}")))?;
-    let corruptor = p.corruptor()?;
+    let corruptor =
+        corruptions::corruptor(&p.preset, p.frost_dir.as_deref(), ["evaluate.preset", "evaluate.frost_dir"])?;
     let plan = OnTheFly {
         corruptor: &corruptor,
         corruptions: &names,
@@ -210,9 +193,8 @@ fn corruption_results(
     let cells = corruptions::evaluate_on_the_fly(model, test, &plan, &mut |done, total| {
         progress(&format!("corruptions {done}/{total}"))
     })?;
-    let preset = corruptor.preset.unwrap_or_else(|| Preset::for_size(test.height, test.width));
-    let frost = if p.frost_dir.is_some() { "frost photographs" } else { "procedural frost" };
-    let source = format!("on the fly: seed {}, preset {}, {frost}", p.corruption_seed, preset.name());
+    let source =
+        format!("on the fly: {}", corruptions::describe(&corruptor, p.corruption_seed, (test.height, test.width)));
     let imagenet = (test.height, test.width) == (224, 224) && test.num_classes() == 1000;
     let report = corruptions::summarize(source, label.to_string(), clean, &p.severities, cells, imagenet);
     run.write_corruption_results(&report)
@@ -236,7 +218,7 @@ fn attack_results(
     for name in &p.attacks {
         for text in &p.eps {
             let eps = parse_budget(text, "evaluate.eps")?;
-            let attack = p.attack(name, eps, classes);
+            let attack = p.attack(name, eps, classes)?;
             progress(&format!("{} ε={text}", attack.label()));
             results.push(set.run(attack.as_ref(), text, &mut |_| {})?);
         }

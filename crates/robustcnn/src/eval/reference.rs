@@ -12,8 +12,8 @@ pub struct Errors<'a> {
 /// mCE and relative mCE against a reference, in %.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Normalized {
-    /// 100 × mean over the 15 of E_c / E_c^ref.
-    pub mce: f64,
+    /// 100 × mean over the 15 of E_c / E_c^ref; None when the reference makes no error on one of them.
+    pub mce: Option<f64>,
     /// 100 × mean of the relative CEs over the corruptions where the reference loses accuracy.
     pub relative_mce: Option<f64>,
     /// Corruptions left out of the relative mean: the reference is no worse there than on clean images.
@@ -25,7 +25,7 @@ pub fn normalize(model: &Errors, reference: &Errors) -> Option<Normalized> {
     let (mut ce, mut rel, mut left_out) = (Vec::new(), Vec::new(), Vec::new());
     for c in corrupt::BENCHMARK {
         let (e, r) = ((model.corruption)(c)?, (reference.corruption)(c)?);
-        ce.push(if r > 0.0 { e / r } else { f64::NAN });
+        ce.push((r > 0.0).then(|| e / r));
         let degradation = r - reference.clean;
         if degradation > 0.0 {
             rel.push((e - model.clean) / degradation);
@@ -35,7 +35,7 @@ pub fn normalize(model: &Errors, reference: &Errors) -> Option<Normalized> {
     }
     let mean = |v: &[f64]| 100.0 * v.iter().sum::<f64>() / v.len() as f64;
     Some(Normalized {
-        mce: mean(&ce),
+        mce: ce.into_iter().collect::<Option<Vec<f64>>>().map(|v| mean(&v)),
         relative_mce: (!rel.is_empty()).then(|| mean(&rel)),
         relative_left_out: left_out,
     })

@@ -74,14 +74,14 @@ fn columns(runs: &[RunResults], baseline: bool) -> Vec<Column> {
         higher_is_better: higher,
     };
     let mut cols = vec![col("clean", "clean", true)];
-    if runs.iter().any(|r| r.mce.is_some()) {
+    if runs.iter().any(|r| r.mce().is_some()) {
         cols.push(col("mce", "mCE", false));
         if baseline {
             cols.push(col("relative_mce", "rel. mCE", false));
         }
     }
     for fam in ["noise", "blur", "weather", "digital"] {
-        if runs.iter().any(|r| r.families.iter().any(|f| f.0 == fam)) {
+        if runs.iter().any(|r| r.family_accuracy(fam).is_some()) {
             cols.push(col(&format!("family:{fam}"), fam, true));
         }
     }
@@ -101,7 +101,7 @@ fn columns(runs: &[RunResults], baseline: bool) -> Vec<Column> {
 /// corruptions of (E_c − E_clean) / (E_c^base − E_clean^base), baseline errors averaged over its
 /// seeds; corruptions where the baseline loses nothing are left out.
 pub fn relative_mce(run: &RunResults, baseline: &[&RunResults]) -> Option<f64> {
-    if baseline.is_empty() || run.mce.is_none() {
+    if baseline.is_empty() || run.mce().is_none() {
         return None;
     }
     let n = baseline.len() as f64;
@@ -118,9 +118,9 @@ pub fn relative_mce(run: &RunResults, baseline: &[&RunResults]) -> Option<f64> {
 fn value(r: &RunResults, key: &str, baseline: &[&RunResults]) -> Option<f64> {
     match key {
         "clean" => Some(100.0 * r.clean),
-        "mce" => r.mce,
+        "mce" => r.mce(),
         "relative_mce" => relative_mce(r, baseline),
-        k if k.starts_with("family:") => r.families.iter().find(|f| f.0 == k[7..]).map(|f| 100.0 * f.1),
+        k if k.starts_with("family:") => r.family_accuracy(&k[7..]).map(|a| 100.0 * a),
         k => r.attacks.iter().find(|a| attack_key(&a.attack, &a.eps_text) == k).map(|a| 100.0 * a.robust_accuracy),
     }
 }
@@ -246,9 +246,9 @@ fn small_degradations(base: &[&RunResults]) -> Vec<&'static str> {
 
 /// Marks the best mean of each column, among rows of the same model, dataset and fraction.
 fn mark_best(cols: &[Column], rows: &mut [Row]) {
+    let groups: Vec<(String, String, u64)> =
+        rows.iter().map(|r| (r.model.clone(), r.dataset.clone(), r.train_fraction.to_bits())).collect();
     for (j, c) in cols.iter().enumerate() {
-        let groups: Vec<(String, String, u64)> =
-            rows.iter().map(|r| (r.model.clone(), r.dataset.clone(), r.train_fraction.to_bits())).collect();
         for g in &groups {
             let best = rows
                 .iter()

@@ -1,6 +1,7 @@
 //! report.html: one self-contained page (inline SVG plots, embedded PNGs) for a run or a suite.
 use super::compare::Comparison;
 use super::results::RunResults;
+use super::stats::mean_std;
 use super::table::{diff_text, stat_text};
 use crate::eval::plot::{bar_chart, escape, Chart, Series};
 
@@ -40,7 +41,7 @@ fn row_runs<'a>(cmp: &Comparison, runs: &'a [RunResults]) -> Vec<(String, String
 
 fn mean(xs: impl Iterator<Item = f64>) -> Option<f64> {
     let v: Vec<f64> = xs.collect();
-    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    (!v.is_empty()).then(|| mean_std(&v).0)
 }
 
 fn table_html(cmp: &Comparison) -> String {
@@ -123,7 +124,7 @@ fn training_charts(rows: &[(String, String, Vec<&RunResults>)]) -> String {
 fn corruption_charts(rows: &[(String, String, Vec<&RunResults>)]) -> String {
     let corruptions: Vec<String> = rows
         .iter()
-        .flat_map(|r| r.2.iter().flat_map(|x| x.corruptions.iter().map(|c| c.0.clone())))
+        .flat_map(|r| r.2.iter().flat_map(|x| x.cells().iter().map(|c| c.corruption.clone())))
         .fold(Vec::new(), |mut v, c| {
             if !v.contains(&c) {
                 v.push(c);
@@ -143,7 +144,7 @@ fn corruption_charts(rows: &[(String, String, Vec<&RunResults>)]) -> String {
                 for s in 1..=5u8 {
                     let cells = members
                         .iter()
-                        .flat_map(|x| x.cells.iter())
+                        .flat_map(|x| x.cells().iter())
                         .filter(|c| c.severity == s && only.is_none_or(|o| c.corruption == o));
                     if let Some(m) = mean(cells.map(|c| 100.0 * c.accuracy)) {
                         points.push((s as f64, m));

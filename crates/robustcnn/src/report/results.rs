@@ -1,19 +1,11 @@
 //! What a report reads from a run directory: its config, training curves and evaluation results.
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::eval::corruptions::{Cell, CorruptionReport};
 use crate::train::{RunDir, METRICS_FILE};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-
-/// Accuracy of one corruption at one severity.
-#[derive(Clone, Debug, Serialize)]
-pub struct CorruptionCell {
-    pub corruption: String,
-    pub family: String,
-    pub severity: u8,
-    pub accuracy: f64,
-}
 
 /// Robust accuracy of one attack at one budget.
 #[derive(Clone, Debug, Serialize)]
@@ -44,12 +36,8 @@ pub struct RunResults {
     pub train_fraction: f64,
     /// Clean top-1 accuracy on the evaluated test images.
     pub clean: f64,
-    /// Pooled accuracy per corruption (all evaluated severities), in the report's order.
-    pub corruptions: Vec<(String, String, f64)>,
-    pub cells: Vec<CorruptionCell>,
-    /// mCE as CIFAR papers report it (METHODS.md §4.1.4); None without the 15 benchmark corruptions.
-    pub mce: Option<f64>,
-    pub families: Vec<(String, f64)>,
+    /// results/corruptions.json, when the run was evaluated on corruptions.
+    pub corruption: Option<CorruptionReport>,
     pub attacks: Vec<AttackCell>,
     pub epochs: Vec<EpochPoint>,
     /// results/explain.png, when the evaluation drew one.
@@ -92,38 +80,17 @@ impl RunResults {
             dataset: cfg.data.dataset.clone(),
             train_fraction: cfg.data.train_fraction,
             clean: num(&clean, "top1", &clean_path)?,
-            corruptions: Vec::new(),
-            cells: Vec::new(),
-            mce: None,
-            families: Vec::new(),
+            corruption: None,
             attacks: Vec::new(),
             epochs: read_epochs(&dir.join(METRICS_FILE)),
             explain_png: Some(results.join("explain.png")).filter(|p| p.is_file()),
         };
         let cpath = results.join("corruptions.json");
         if let Some(c) = read_json(&cpath)? {
-            for p in c["per_corruption"].as_array().into_iter().flatten() {
-                r.corruptions.push((
-                    text(p, "corruption", &cpath)?,
-                    text(p, "family", &cpath)?,
-                    num(p, "accuracy", &cpath)?,
-                ));
-            }
-            for cell in c["cells"].as_array().into_iter().flatten() {
-                let corruption = text(cell, "corruption", &cpath)?;
-                r.cells.push(CorruptionCell {
-                    family: corrupt::family(&corruption).to_string(),
-                    corruption,
-                    severity: num(cell, "severity", &cpath)? as u8,
-                    accuracy: num(cell, "accuracy", &cpath)?,
-                });
-            }
-            r.mce = c["mce_unnormalized"].as_f64();
-            for f in c["per_family"].as_array().into_iter().flatten() {
-                if let (Some(name), Some(acc)) = (f[0].as_str(), f[1].as_f64()) {
-                    r.families.push((name.to_string(), acc));
-                }
-            }
+            r.corruption = Some(
+                serde_json::from_value(c)
+                    .map_err(|e| Error::format(&cpath, format!("not a corruption report: {e}")))?,
+            );
         }
         let apath = results.join("attacks.json");
         if let Some(a) = read_json(&apath)? {
@@ -141,7 +108,22 @@ impl RunResults {
 
     /// Corruption error E_c = 1 − pooled accuracy of corruption `c`.
     pub fn corruption_error(&self, c: &str) -> Option<f64> {
-        self.corruptions.iter().find(|x| x.0 == c).map(|x| 1.0 - x.2)
+        self.corruption.as_ref()?.corruption_error(c)
+    }
+
+    /// mCE of the CIFAR protocol (METHODS.md §4.1.4); None without the 15 benchmark corruptions.
+    pub fn mce(&self) -> Option<f64> {
+        self.corruption.as_ref()?.mce_unnormalized
+    }
+
+    /// Mean accuracy over the corruptions of `family`.
+    pub fn family_accuracy(&self, family: &str) -> Option<f64> {
+        self.corruption.as_ref()?.per_family.iter().find(|f| f.0 == family).map(|f| f.1)
+    }
+
+    /// Accuracy per corruption and severity.
+    pub fn cells(&self) -> &[Cell] {
+        self.corruption.as_ref().map_or(&[], |c| &c.cells)
     }
 }
 

@@ -119,39 +119,26 @@ impl Suite {
         check_settings_used(&grid, &method_settings, origin)?;
         let models = if grid.models.is_empty() { vec![base.model.name.clone()] } else { grid.models.clone() };
         let datasets = if grid.datasets.is_empty() { vec![base.data.dataset.clone()] } else { grid.datasets.clone() };
+        // Seeds before methods: a suite stopped early still has every method at its first seeds.
+        let cells = datasets
+            .iter()
+            .flat_map(|d| models.iter().map(move |m| (d, m)))
+            .flat_map(|(d, m)| grid.train_fractions.iter().map(move |&f| (d, m, f)))
+            .flat_map(|(d, m, f)| grid.seeds.iter().map(move |&s| (d, m, f, s)))
+            .flat_map(|(d, m, f, s)| grid.methods.iter().map(move |x| (d, m, f, s, x)));
         let mut runs = Vec::new();
-        for dataset in &datasets {
-            for model in &models {
-                for &fraction in &grid.train_fractions {
-                    // Seeds outermost: a suite stopped early still has every method at its first seeds.
-                    for &seed in &grid.seeds {
-                        for method in &grid.methods {
-                            let mut t = table.clone();
-                            let name = format!("{dataset}/{model}/{}/{method}/seed-{seed}", fraction_label(fraction));
-                            let quoted = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
-                            for set in [
-                                format!("data.dataset={}", quoted(dataset)),
-                                format!("model.name={}", quoted(model)),
-                                format!("data.train_fraction={fraction:?}"),
-                                format!("train.seed={seed}"),
-                            ] {
-                                apply_override(&mut t, &set)?;
-                            }
-                            t.insert("method".into(), toml::Value::Table(method_table(method, &method_settings)?));
-                            let config = Config::from_table(&format!("{origin} (run {name})"), t)?;
-                            runs.push(RunPlan {
-                                name,
-                                method: method.clone(),
-                                seed,
-                                model: model.clone(),
-                                dataset: dataset.clone(),
-                                train_fraction: fraction,
-                                config,
-                            });
-                        }
-                    }
-                }
-            }
+        for (dataset, model, fraction, seed, method) in cells {
+            let mut run = RunPlan {
+                name: format!("{dataset}/{model}/{}/{method}/seed-{seed}", fraction_label(fraction)),
+                method: method.clone(),
+                seed,
+                model: model.clone(),
+                dataset: dataset.clone(),
+                train_fraction: fraction,
+                config: Config::default(),
+            };
+            run.config = run_config(&table, &method_settings, origin, &run)?;
+            runs.push(run);
         }
         Ok(Suite { grid, protocol, runs, source })
     }
@@ -160,6 +147,22 @@ impl Suite {
     pub fn run_dir(out: &Path, run: &RunPlan) -> PathBuf {
         out.join("runs").join(&run.name)
     }
+}
+
+/// The shared recipe `table` with `run`'s dataset, model, fraction, seed and method settings.
+fn run_config(table: &toml::Table, method_settings: &toml::Table, origin: &str, run: &RunPlan) -> Result<Config> {
+    let mut t = table.clone();
+    let quoted = |s: &str| toml::Value::String(s.to_string()).to_string();
+    for set in [
+        format!("data.dataset={}", quoted(&run.dataset)),
+        format!("model.name={}", quoted(&run.model)),
+        format!("data.train_fraction={:?}", run.train_fraction),
+        format!("train.seed={}", run.seed),
+    ] {
+        apply_override(&mut t, &set)?;
+    }
+    t.insert("method".into(), toml::Value::Table(method_table(&run.method, method_settings)?));
+    Config::from_table(&format!("{origin} (run {})", run.name), t)
 }
 
 /// The [method] table of one run: its name and the settings sections its parts use.
