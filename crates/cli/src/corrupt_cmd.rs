@@ -1,6 +1,6 @@
 //! `robustcnn corrupt`: writes corrupted copies of a dataset in the CIFAR-10-C or ImageNet-C layout,
 //! and `corrupt preview`: one picture of every corruption at every severity.
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 use corrupt::{npy, Corruptor, Image, ImageSet};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -154,6 +154,9 @@ pub fn run(a: &CorruptArgs) -> Result<()> {
         ds = ds.select(&(0..n.min(ds.len())).collect::<Vec<_>>());
     }
     prepare_out(out)?;
+    let per_corruption = (ds.len() * severities.len() * ds.height * ds.width * ds.channels) as u64;
+    let to_write = names.iter().filter(|n| !out.join(format!("{n}.npy")).is_file() && !out.join(n).is_dir()).count();
+    robustcnn::disk::check_space(out, per_corruption * to_write as u64, "the corrupted dataset")?;
     let plan = Plan { corruptor: &corruptor, engine: &a.engine, names: &names, severities: &severities, out };
     let started = Instant::now();
     let written = if name == "folder" {
@@ -316,7 +319,7 @@ fn preview(path: &Path, out: &Path, corruptions: &str, zoom: Option<usize>, engi
     let names = corruption_list(corruptions, "--corruptions")?;
     let corruptor = engine.corruptor()?;
     let rgb =
-        image::open(path).with_context(|| format!("{}: not a readable PNG or JPEG image", path.display()))?.to_rgb8();
+        image::open(path).map_err(|e| anyhow!("{}: not a readable PNG or JPEG image ({e})", path.display()))?.to_rgb8();
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
     let img = Image::new(rgb.into_raw(), h, w, 3)?;
     let z = zoom.unwrap_or_else(|| 96usize.div_ceil(h.min(w))).max(1);

@@ -38,6 +38,13 @@ pub struct EvalCorruptionsArgs {
 pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
     let names = corruption_list(&a.corruptions, "--corruptions")?;
     let severities = severity_list(&a.severities)?;
+    if let Some(dir) = a.from.as_ref().filter(|d| !d.is_dir()) {
+        bail!(
+            "--from {}: not a directory (expected a -C directory: <corruption>.npy and labels.npy, or \
+             <corruption>/<severity>/<class>/<image>)",
+            dir.display()
+        );
+    }
     let corruptor = a.engine.corruptor()?;
     let reference = a.reference.as_deref().map(|r| CorruptionReport::read_reference(r, &severities)).transpose()?;
     let (run, p, label) = a.run_args.open()?;

@@ -1,6 +1,6 @@
 //! `robustcnn explain RUN IMAGE`: what LFM, TENET and FMA do to one image, as a PNG and a JSON.
 use crate::commands::RunArgs;
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 use tch::Tensor;
@@ -32,7 +32,7 @@ fn load_image(a: &ExplainArgs, p: &robustcnn::train::Prepared) -> Result<(Tensor
         }
         return Ok((robustcnn::explain::dataset_image(&p.test, i), Some(p.test.labels[i] as i64)));
     }
-    let img = image::open(&a.image).with_context(|| format!("{}: not a readable PNG or JPEG image", a.image))?;
+    let img = image::open(&a.image).map_err(|e| anyhow!("{}: not a readable PNG or JPEG image ({e})", a.image))?;
     let img = img.resize_exact(w as u32, h as u32, image::imageops::FilterType::Triangle);
     let bytes: Vec<u8> = if c == 1 { img.to_luma8().into_raw() } else { img.to_rgb8().into_raw() };
     let chw: Vec<f32> = (0..c * h * w).map(|k| bytes[(k % (h * w)) * c + k / (h * w)] as f32 / 255.0).collect();

@@ -5,6 +5,7 @@ mod corrupt_cmd;
 mod eval_attack_cmd;
 mod eval_corruptions_cmd;
 mod explain_cmd;
+mod out_of_memory;
 mod suite_cmd;
 
 use clap::{Args, Parser, Subcommand};
@@ -207,7 +208,7 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    let result = match cli.command {
+    let result = out_of_memory::guard(|| match cli.command {
         Command::Train(a) => commands::train(&a),
         Command::Eval(EvalCommand::Clean(a)) => commands::eval_clean(&a),
         Command::Eval(EvalCommand::Corruptions(a)) => eval_corruptions_cmd::run(&a),
@@ -224,7 +225,7 @@ fn main() {
         Command::Report(a) => suite_cmd::report_cmd(&a),
         Command::Bench(a) => commands::bench(&a),
         Command::Explain(a) => explain_cmd::run(&a),
-    };
+    });
     if let Err(e) = result {
         eprintln!("error: {e:#}");
         let interrupted = matches!(e.downcast_ref::<robustcnn::Error>(), Some(robustcnn::Error::Interrupted(_)));

@@ -1,6 +1,6 @@
 //! The command line: exit codes and the one-line errors a user sees.
 mod common;
-use common::{fails, robustcnn};
+use common::{fails, ok, robustcnn};
 use std::process::Command;
 
 #[test]
@@ -145,28 +145,34 @@ fn a_closed_output_pipe_is_not_a_panic() {
 #[test]
 fn a_diverging_loss_stops_the_run_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
-    let r = dir.path().join("run").display().to_string();
-    let e = fails(&[
-        "train",
-        "--quiet",
-        "--lr",
-        "1e12",
-        "--steps",
-        "60",
-        "--batch-size",
-        "64",
-        "--val-fraction",
-        "0.5",
-        "--out",
-        &r,
-    ]);
+    let run = dir.path().join("run");
+    let r = run.display().to_string();
+    let base = ["train", "--quiet", "--steps", "60", "--batch-size", "64", "--val-fraction", "0.5", "--out", &r];
+    // Before the first checkpoint: nothing is kept, and the message says to start again.
+    let e = fails(&[&base[..], &["--lr", "1e12"]].concat());
+    assert!(e.contains("the cross-entropy loss became") && e.contains("at step "), "{e}");
     assert!(
-        e.contains("the cross-entropy loss became")
-            && e.contains("at step ")
-            && e.contains("the last good checkpoint is kept"),
+        e.contains("before the first checkpoint, so the run was not kept; start again with a lower learning rate"),
         "{e}"
     );
-    assert!(e.contains("resume with a lower learning rate"), "{e}");
+    assert!(!run.exists(), "a run that diverged before its first checkpoint was left behind");
+
+    // After one: the checkpoint of the last finished epoch is kept, and resuming with a sane rate finishes.
+    let stopped = robustcnn(&[&base[..], &["--stop-after", "47"]].concat());
+    assert_eq!(stopped.status.code(), Some(130), "{}", String::from_utf8_lossy(&stopped.stderr));
+    let config = run.join("config.toml");
+    let sane = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, sane.replace("lr = 0.1\n", "lr = 1e12\n")).unwrap();
+    let resume = ["train", "--quiet", "--resume", "--out", &r];
+    let e = fails(&resume);
+    assert!(
+        e.contains("the cross-entropy loss became") && e.contains("(epoch 2); the last good checkpoint is kept"),
+        "{e}"
+    );
+    assert!(e.contains(&format!("resume with a lower learning rate: robustcnn train --resume --out {r}")), "{e}");
+    std::fs::write(&config, sane).unwrap();
+    ok(&resume);
+    assert!(run.join("results/clean.json").is_file());
 }
 
 #[test]

@@ -596,6 +596,7 @@ impl Config {
             }
             None => ("defaults".to_string(), toml::Table::new()),
         };
+        let origin = if overrides.is_empty() { origin } else { format!("{origin} with the command-line settings") };
         for o in overrides {
             apply_override(&mut table, o)?;
         }

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file or folder could not be read or written.
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    // Not marked as the error's source: the message already holds it, and `{:#}` would print it twice.
+    #[error("{}: {cause}", path.display())]
+    Io { path: PathBuf, cause: std::io::Error },
     /// A file's contents are not in the expected format.
     #[error("{}: {what}", path.display())]
     Format { path: PathBuf, what: String },
@@ -28,8 +29,8 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     /// An I/O error on `path`.
-    pub fn io(path: &Path, source: std::io::Error) -> Self {
-        Error::Io { path: path.to_path_buf(), source }
+    pub fn io(path: &Path, cause: std::io::Error) -> Self {
+        Error::Io { path: path.to_path_buf(), cause }
     }
     /// A format error in `path`.
     pub fn format(path: &Path, what: impl Into<String>) -> Self {

@@ -50,6 +50,32 @@ pub fn list_images(dir: &Path) -> Result<Listing> {
     Ok(Listing { classes, files })
 }
 
+/// Decodes one PNG or JPEG file's bytes to u8 HWC (1 channel when `gray`, else RGB) of size
+/// `target` = (height, width), which the first image sets when it is None.
+pub fn decode_image(
+    file: &Path,
+    bytes: &[u8],
+    target: &mut Option<(usize, usize)>,
+    fit: Fit,
+    gray: bool,
+) -> Result<Vec<u8>> {
+    let img = image::load_from_memory(bytes).map_err(|e| Error::format(file, format!("unreadable image: {e}")))?;
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (th, tw) = *target.get_or_insert((h, w));
+    let img = match fit {
+        _ if (h, w) == (th, tw) => img,
+        Fit::Exact => {
+            return Err(Error::format(
+                file,
+                format!("image is {h}x{w} but earlier images are {th}x{tw}; set a size with resize or center-crop"),
+            ))
+        }
+        Fit::Resize => img.resize_exact(tw as u32, th as u32, FilterType::Triangle),
+        Fit::CenterCrop => img.resize_to_fill(tw as u32, th as u32, FilterType::Triangle),
+    };
+    Ok(if gray { img.to_luma8().into_raw() } else { img.to_rgb8().into_raw() })
+}
+
 /// Reads `dir/<class>/<image>`; classes sorted by name. `size` = (height, width), `gray` = 1 channel.
 pub fn read_folder(dir: &Path, size: Option<(usize, usize)>, fit: Fit, gray: bool) -> Result<Dataset> {
     let Listing { classes, files } = list_images(dir)?;
@@ -57,25 +83,8 @@ pub fn read_folder(dir: &Path, size: Option<(usize, usize)>, fit: Fit, gray: boo
     let mut target = size;
     let (mut images, mut labels) = (Vec::new(), Vec::new());
     for (label, file) in files {
-        let img = image::open(&file).map_err(|e| Error::format(&file, format!("unreadable image: {e}")))?;
-        let (w, h) = (img.width() as usize, img.height() as usize);
-        let (th, tw) = *target.get_or_insert((h, w));
-        let img = match fit {
-            _ if (h, w) == (th, tw) => img,
-            Fit::Exact => {
-                return Err(Error::format(
-                    &file,
-                    format!("image is {h}x{w} but earlier images are {th}x{tw}; set a size with resize or center-crop"),
-                ))
-            }
-            Fit::Resize => img.resize_exact(tw as u32, th as u32, FilterType::Triangle),
-            Fit::CenterCrop => img.resize_to_fill(tw as u32, th as u32, FilterType::Triangle),
-        };
-        if gray {
-            images.extend_from_slice(img.to_luma8().as_raw());
-        } else {
-            images.extend_from_slice(img.to_rgb8().as_raw());
-        }
+        let bytes = std::fs::read(&file).at(&file)?;
+        images.extend(decode_image(&file, &bytes, &mut target, fit, gray)?);
         labels.push(label as u16);
     }
     if labels.is_empty() {

@@ -7,9 +7,8 @@ use std::path::Path;
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
 
-/// Reads a whole file, gunzipping it when it starts with the gzip magic.
-pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).at(path)?;
+/// Gunzips `raw` when it starts with the gzip magic; `path` names the file in errors.
+pub fn decode_maybe_gz(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         GzDecoder::new(&raw[..])
@@ -87,7 +86,19 @@ fn dataset_from(images: (&Path, &[u8]), labels: (&Path, &[u8]), class_names: &[&
 
 /// Reads an IDX image file and its label file (raw or gz) into a grayscale dataset.
 pub fn read_pair(images: &Path, labels: &Path, class_names: &[&str]) -> Result<super::Dataset> {
-    dataset_from((images, &read_maybe_gz(images)?), (labels, &read_maybe_gz(labels)?), class_names)
+    let read = |p: &Path| std::fs::read(p).at(p);
+    from_file_bytes((images, read(images)?), (labels, read(labels)?), class_names)
+}
+
+/// Builds a dataset from the contents of an IDX image file and its label file (raw or gz).
+pub fn from_file_bytes(
+    images: (&Path, Vec<u8>),
+    labels: (&Path, Vec<u8>),
+    class_names: &[&str],
+) -> Result<super::Dataset> {
+    let pixels = decode_maybe_gz(images.0, images.1)?;
+    let ys = decode_maybe_gz(labels.0, labels.1)?;
+    dataset_from((images.0, &pixels), (labels.0, &ys), class_names)
 }
 
 /// Parses in-memory gz IDX bytes; `name` stands in for a path in errors.

@@ -118,15 +118,12 @@ fn read_idx_dir(name: &str, candidates: &[PathBuf], classes: &[&str]) -> Result<
     Ok(Splits { train: pair("train")?, test: pair("t10k")? })
 }
 
+/// Where to look: the given data folder (and `<name>` or `extra` inside it) only, else the cache.
 fn candidates(name: &str, src: &DataSource, extra: &[&str]) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Some(d) = &src.data_dir {
-        out.push(d.clone());
-        out.push(d.join(name));
-        out.extend(extra.iter().map(|e| d.join(e)));
+    match &src.data_dir {
+        Some(d) => [d.clone(), d.join(name)].into_iter().chain(extra.iter().map(|e| d.join(e))).collect(),
+        None => vec![cache_dir(name)],
     }
-    out.push(cache_dir(name));
-    out
 }
 
 /// Loads the train and test sets of dataset `name`.
@@ -149,7 +146,9 @@ pub fn load(name: &str, src: &DataSource) -> Result<Splits> {
         }),
         "fashion-mnist" => {
             let mut dirs = candidates(name, src, &[]);
-            dirs.push(PathBuf::from(DEBIAN_FASHION_MNIST));
+            if src.data_dir.is_none() {
+                dirs.push(PathBuf::from(DEBIAN_FASHION_MNIST));
+            }
             read_idx_dir(name, &dirs, &FASHION_MNIST_CLASSES)
         }
         "mnist" => read_idx_dir(name, &candidates(name, src, &[]), &MNIST_CLASSES),
@@ -168,6 +167,12 @@ pub fn load(name: &str, src: &DataSource) -> Result<Splits> {
             let dir = src.data_dir.as_ref().ok_or_else(|| {
                 Error::Config("dataset 'folder' needs --data-dir DIR holding train/ and test/".into())
             })?;
+            if let Some(missing) = ["train", "test"].iter().map(|s| dir.join(s)).find(|d| !d.is_dir()) {
+                return Err(Error::format(
+                    &missing,
+                    "no such folder (dataset 'folder' reads DIR/train/<class>/<image> and DIR/test/<class>/<image>)",
+                ));
+            }
             let fit =
                 src.fit.unwrap_or(if src.image_size.is_some() { folder::Fit::Resize } else { folder::Fit::Exact });
             let train = folder::read_folder(&dir.join("train"), src.image_size, fit, src.grayscale)?;

@@ -30,7 +30,10 @@ impl Method for FreeAt {
         if let Some(d) = self.delta.take() {
             self.delta = Some(d.to_device(x.device()));
         }
-        let fits = self.delta.as_ref().is_some_and(|d| d.size()[0] >= n && d.size()[1..] == x.size()[1..]);
+        // A carried buffer of another shape or type (another batch, a foreign checkpoint) starts over.
+        let fits = self.delta.as_ref().is_some_and(|d| {
+            d.dim() == x.dim() && d.kind() == Kind::Float && d.size()[0] >= n && d.size()[1..] == x.size()[1..]
+        });
         if !fits {
             self.delta = Some(Tensor::zeros(x.size(), (Kind::Float, x.device())));
         }

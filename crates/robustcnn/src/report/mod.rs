@@ -26,7 +26,7 @@ pub fn load_runs(dirs: &[std::path::PathBuf]) -> (Vec<RunResults>, Vec<String>) 
 
 /// Writes comparison.md, comparison.csv, comparison.json and report.html into `dir`.
 pub fn write_all(dir: &Path, title: &str, subtitle: &str, cmp: &Comparison, runs: &[RunResults]) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::Io { path: dir.to_path_buf(), source: e })?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     write_bytes_atomic(&dir.join("comparison.md"), cmp.markdown().as_bytes())?;
     write_bytes_atomic(&dir.join("comparison.csv"), cmp.csv().as_bytes())?;
     let json = serde_json::to_string_pretty(cmp).unwrap_or_default();

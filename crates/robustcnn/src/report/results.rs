@@ -50,7 +50,7 @@ fn read_json(path: &Path) -> Result<Option<Value>> {
             serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::format(path, format!("not valid JSON: {e}")))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::Io { path: path.to_path_buf(), source: e }),
+        Err(e) => Err(Error::io(path, e)),
     }
 }
 
@@ -155,7 +155,7 @@ pub fn find_runs(path: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![path.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| Error::Io { path: d.clone(), source: e })?;
+        let entries = std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))?;
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {

@@ -3,6 +3,8 @@
 //! Model tensors keep their PyTorch-style names, so `model.safetensors` loads into the equivalent
 //! PyTorch module with `load_state_dict`. A checkpoint adds the optimizer buffers (`optimizer.*`) and the
 //! loop state as JSON bytes in a u8 tensor (`robustcnn.state`), so one rename publishes all of it.
+use super::optim::Optimizer;
+use super::LoopState;
 use crate::error::{Error, IoContext, Result};
 use std::collections::HashMap;
 use std::io::Write;
@@ -73,6 +75,16 @@ pub fn load_into(vs: &VarStore, file: &Path, tensors: &HashMap<String, Tensor>) 
         }
         Ok(())
     })
+}
+
+/// Restores the optimizer buffers and returns the loop state of a checkpoint's tensors.
+pub fn restore_loop(file: &Path, tensors: &HashMap<String, Tensor>, opt: &mut Optimizer) -> Result<LoopState> {
+    if let Some(m) = opt.load_state(tensors).first() {
+        return Err(Error::format(file, format!("missing optimizer tensor '{m}'")));
+    }
+    let state = state_of(file, tensors)?;
+    opt.steps = state["optimizer_steps"].as_i64().unwrap_or(0);
+    serde_json::from_value(state["loop"].clone()).map_err(|e| Error::format(file, format!("corrupt loop state: {e}")))
 }
 
 /// Packs a JSON state as a u8 tensor entry.

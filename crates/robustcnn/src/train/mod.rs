@@ -65,32 +65,35 @@ pub struct TrainSummary {
 pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     let run = if opts.resume { RunDir::open_for_resume(&opts.out)? } else { RunDir::create(&opts.out)? };
     let cfg = if opts.resume { run.read_config()? } else { cfg.clone() };
+    // A run stopped before its first checkpoint resumes from step 0.
+    let from_checkpoint = opts.resume && run.dir.join(CHECKPOINT_FILE).is_file();
     let prepared = prepare(&cfg).and_then(|mut p| {
         methods::bind(&mut p.cfg.method, &p.net);
-        if let (Some(init), false) = (&p.cfg.train.init, opts.resume) {
+        if let (Some(init), false) = (&p.cfg.train.init, from_checkpoint) {
             load_init(init, &p.vs)?;
         }
         let method = methods::build(&p.cfg.method, &p.net, p.train.num_classes() as i64)?;
         Ok((p, method))
     });
-    let (p, mut method) = match prepared {
-        Ok(pm) => pm,
-        Err(e) => {
-            if !opts.resume {
-                // Nothing was written yet: leave no empty run directory behind.
-                let _ = std::fs::remove_dir(&run.dir);
-            }
-            return Err(e);
-        }
-    };
+    // A new run that fails (or runs out of memory) before its first checkpoint leaves nothing behind.
+    let mut cleanup = RemoveUnlessCheckpointed { dir: run.dir.clone(), armed: !opts.resume };
+    let (p, mut method) = prepared?;
     let cfg = p.cfg.clone();
     if !opts.resume {
         run.write_config(&cfg)?;
     }
     let mut opt = Optimizer::new(&p.vs, &cfg.optim);
+    let bytes = |ts: &[(String, Tensor)]| -> u64 {
+        ts.iter().map(|(_, t)| t.numel() as u64 * t.kind().elt_size_in_bytes() as u64).sum()
+    };
+    let (weights, buffers) = (bytes(&checkpoint::model_tensors(&p.vs)), bytes(opt.state()));
+    // A checkpoint and its next version side by side, best and final weights, best's rewrite.
+    crate::disk::check_space(&run.dir, 2 * (weights + buffers) + 3 * weights, "this run's checkpoints and weights")?;
     let mut st = LoopState::default();
-    if opts.resume {
+    if from_checkpoint {
         st = run.load_checkpoint(&p.vs, &mut opt, method.as_mut())?;
+    }
+    if opts.resume {
         run.truncate_metrics(st.metrics_lines)?;
     }
     let spec = p.loader_spec();
@@ -147,6 +150,12 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
                 views: batch.views.iter().map(|v| v.to_device(device)).collect(),
             };
             let out = method.train_step(&mut ctx, &x, &y).map_err(|e| match e {
+                Error::Diverged(what) if !run.dir.join(CHECKPOINT_FILE).is_file() => Error::Diverged(format!(
+                    "{what} at step {} (epoch {}), before the first checkpoint, so the run was not kept; \
+                     start again with a lower learning rate (--lr or optim.lr)",
+                    st.step + 1,
+                    st.epoch + 1
+                )),
                 Error::Diverged(what) => Error::Diverged(format!(
                     "{what} at step {} (epoch {}); the last good checkpoint is kept; \
                      resume with a lower learning rate: robustcnn train --resume --out {} (after editing optim.lr in its config.toml)",
@@ -253,7 +262,26 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     let test = evaluate(&p.net, &p.test, cfg.data.batch_size.max(256), device);
     run.write_clean_results(&test, &selected)?;
     log.write(json!({"event": "end", "step": st.step, "test_accuracy": test.top1, "selected": selected}))?;
+    cleanup.armed = false;
     Ok(TrainSummary { run: run.dir.clone(), steps: st.step, selected, best_val_accuracy: st.best_val, test })
+}
+
+/// Removes what a new run wrote (and its folder, when that is then empty) when training ends, by
+/// error or panic, before its first checkpoint; other files in the folder are left alone.
+struct RemoveUnlessCheckpointed {
+    dir: PathBuf,
+    armed: bool,
+}
+
+impl Drop for RemoveUnlessCheckpointed {
+    fn drop(&mut self) {
+        if self.armed && !self.dir.join(CHECKPOINT_FILE).exists() {
+            for f in [run_dir::CONFIG_FILE, METRICS_FILE, "best.safetensors", "best.safetensors.tmp", "config.tmp"] {
+                let _ = std::fs::remove_file(self.dir.join(f));
+            }
+            let _ = std::fs::remove_dir(&self.dir);
+        }
+    }
 }
 
 /// Opens a finished run with its data and model and loads the chosen weights: `best` (the

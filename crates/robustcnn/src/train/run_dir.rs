@@ -52,9 +52,10 @@ impl RunDir {
         Ok(RunDir { dir: dir.to_path_buf() })
     }
 
-    /// Opens an existing run for `--resume`.
+    /// Opens an existing run for `--resume`: one with a checkpoint, or one stopped before its first
+    /// checkpoint (its config written), which then starts over from step 0.
     pub fn open_for_resume(dir: &Path) -> Result<RunDir> {
-        if !dir.join(CHECKPOINT_FILE).is_file() {
+        if !dir.join(CHECKPOINT_FILE).is_file() && !dir.join(CONFIG_FILE).is_file() {
             return Err(Error::Config(format!("{}: no {CHECKPOINT_FILE} to resume from", dir.display())));
         }
         Ok(RunDir { dir: dir.to_path_buf() })
@@ -108,7 +109,7 @@ impl RunDir {
     /// Drops metric lines written after the checkpoint being resumed.
     pub fn truncate_metrics(&self, lines: usize) -> Result<()> {
         let path = self.dir.join(METRICS_FILE);
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()).into_owned();
         let kept: String = text.lines().take(lines).map(|l| format!("{l}\n")).collect();
         checkpoint::write_bytes_atomic(&path, kept.as_bytes())
     }
@@ -142,14 +143,7 @@ impl RunDir {
         let tensors = checkpoint::read(&path)?;
         checkpoint::load_into(vs, &path, &tensors)?;
         method.load_state(&tensors);
-        let missing = opt.load_state(&tensors);
-        if let Some(m) = missing.first() {
-            return Err(Error::format(&path, format!("missing optimizer tensor '{m}'")));
-        }
-        let state = checkpoint::state_of(&path, &tensors)?;
-        opt.steps = state["optimizer_steps"].as_i64().unwrap_or(0);
-        serde_json::from_value(state["loop"].clone())
-            .map_err(|e| Error::format(&path, format!("corrupt loop state: {e}")))
+        checkpoint::restore_loop(&path, &tensors, opt)
     }
 
     /// Writes each (file name, contents) pair atomically into results/.

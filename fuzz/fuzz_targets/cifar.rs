@@ -1,0 +1,5 @@
+//! Fuzz target `cifar`: see robustcnn::fuzzing.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    robustcnn::fuzzing::run("cifar", data);
+});

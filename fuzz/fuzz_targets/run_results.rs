@@ -1,0 +1,5 @@
+//! Fuzz target `run_results`: see robustcnn::fuzzing.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    robustcnn::fuzzing::run("run_results", data);
+});
