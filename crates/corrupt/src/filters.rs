@@ -31,25 +31,27 @@ fn gaussian_weights(sigma: f64, truncate: f64) -> Vec<f64> {
     k
 }
 
-/// Correlates one H×W plane with 1-D weights along rows (`vertical`) or columns, centred.
+/// Correlates one H×W plane with 1-D weights along rows (`vertical`) or columns, centred. Each
+/// pixel's sum runs in tap order; the loops run one tap at a time over whole rows, so they vectorise.
 fn filter_axis(plane: &[f64], h: usize, w: usize, k: &[f64], vertical: bool, border: Border) -> Vec<f64> {
     let r = (k.len() / 2) as isize;
     let mut out = vec![0.0; h * w];
-    for y in 0..h {
-        for x in 0..w {
-            out[y * w + x] = k
-                .iter()
-                .enumerate()
-                .map(|(j, kv)| {
-                    let d = j as isize - r;
-                    let (sy, sx) = if vertical {
-                        (border.index(y as isize + d, h), x)
-                    } else {
-                        (y, border.index(x as isize + d, w))
-                    };
-                    kv * plane[sy * w + sx]
-                })
-                .sum();
+    if vertical {
+        for (y, row) in out.chunks_exact_mut(w).enumerate() {
+            for (j, &kv) in k.iter().enumerate() {
+                let src = border.index(y as isize + j as isize - r, h) * w;
+                row.iter_mut().zip(&plane[src..src + w]).for_each(|(o, &v)| *o += kv * v);
+            }
+        }
+    } else {
+        let mut padded = vec![0.0; w + k.len() - 1];
+        for (row, line) in out.chunks_exact_mut(w).zip(plane.chunks_exact(w)) {
+            for (i, p) in padded.iter_mut().enumerate() {
+                *p = line[border.index(i as isize - r, w)];
+            }
+            for (j, &kv) in k.iter().enumerate() {
+                row.iter_mut().zip(&padded[j..j + w]).for_each(|(o, &v)| *o += kv * v);
+            }
         }
     }
     out
@@ -123,13 +125,18 @@ pub fn filter2d_reflect101(plane: &[f64], h: usize, w: usize, kernel: &[f64], k:
         .filter(|&i| kernel[i] != 0.0)
         .map(|i| ((i / k) as isize - r, (i % k) as isize - r, kernel[i]))
         .collect();
+    // The plane padded by r on every side, then one pass per tap over whole rows: each pixel's sum
+    // still runs in tap order, and the inner loop has no border logic, so it vectorises.
+    let pw = w + 2 * r as usize;
+    let padded: Vec<f64> = (-r..h as isize + r)
+        .flat_map(|y| (-r..w as isize + r).map(move |x| (y, x)))
+        .map(|(y, x)| plane[reflect101(y, h) * w + reflect101(x, w)])
+        .collect();
     let mut out = vec![0.0; h * w];
-    for y in 0..h {
-        for x in 0..w {
-            out[y * w + x] = taps
-                .iter()
-                .map(|&(dy, dx, kv)| kv * plane[reflect101(y as isize + dy, h) * w + reflect101(x as isize + dx, w)])
-                .sum();
+    for &(dy, dx, kv) in &taps {
+        for (y, row) in out.chunks_exact_mut(w).enumerate() {
+            let start = (y as isize + r + dy) as usize * pw + (r + dx) as usize;
+            row.iter_mut().zip(&padded[start..start + w]).for_each(|(o, &v)| *o += kv * v);
         }
     }
     out

@@ -30,14 +30,40 @@ pub fn zoom_linear(plane: &[f64], (h, w): (usize, usize), zoom: f64) -> (Vec<f64
 
 /// The reference's `clipped_zoom` on one plane: crop the centre ⌈n/z⌉, zoom it by z, trim the result
 /// back to the original size around its centre (`make_cifar_c.py`, `make_imagenet_c.py`).
+/// Only the kept pixels are computed, each with [`zoom_linear`]'s arithmetic, so the result is the
+/// same to the bit.
 pub fn clipped_zoom(plane: &[f64], (h, w): (usize, usize), zoom: f64) -> Vec<f64> {
-    let (ch, cw) = (((h as f64) / zoom).ceil() as usize, ((w as f64) / zoom).ceil() as usize);
-    let (top, left) = (h.saturating_sub(ch) / 2, w.saturating_sub(cw) / 2);
-    let (ch, cw) = (ch.min(h), cw.min(w));
-    let crop: Vec<f64> = (0..ch * cw).map(|i| plane[(top + i / cw) * w + left + i % cw]).collect();
-    let (z, zh, zw) = zoom_linear(&crop, (ch, cw), zoom);
-    let (ty, tx) = (zh.saturating_sub(h) / 2, zw.saturating_sub(w) / 2);
-    (0..h * w).map(|i| z[((ty + i / w).min(zh - 1)) * zw + (tx + i % w).min(zw - 1)]).collect()
+    let rows = clipped_zoom_axis(h, zoom);
+    let cols = clipped_zoom_axis(w, zoom);
+    let mut out = Vec::with_capacity(h * w);
+    for &(r0, r1, fy) in &rows {
+        let (above, below) = (&plane[r0 * w..(r0 + 1) * w], &plane[r1 * w..(r1 + 1) * w]);
+        for &(c0, c1, fx) in &cols {
+            let top = above[c0] * (1.0 - fx) + above[c1] * fx;
+            let bottom = below[c0] * (1.0 - fx) + below[c1] * fx;
+            out.push(top * (1.0 - fy) + bottom * fy);
+        }
+    }
+    out
+}
+
+/// Along one axis of length `n`: for each kept output position of [`clipped_zoom`], the two source
+/// positions in the full plane and the weight of the second.
+fn clipped_zoom_axis(n: usize, zoom: f64) -> Vec<(usize, usize, f64)> {
+    let crop = ((n as f64) / zoom).ceil() as usize;
+    let start = n.saturating_sub(crop) / 2;
+    let crop = crop.min(n);
+    let zoomed = ((crop as f64) * zoom).round_ties_even() as usize;
+    let scale = if zoomed > 1 { (crop as f64 - 1.0) / (zoomed as f64 - 1.0) } else { 0.0 };
+    let trim = zoomed.saturating_sub(n) / 2;
+    let clamp = |i: isize| start + i.clamp(0, crop as isize - 1) as usize;
+    (0..n)
+        .map(|i| {
+            let at = ((trim + i).min(zoomed - 1)) as f64 * scale;
+            let floor = at.floor();
+            (clamp(floor as isize), clamp(floor as isize + 1), at - floor)
+        })
+        .collect()
 }
 
 /// OpenCV `getAffineTransform`: the 2×3 matrix taking the three `from` points (x, y) onto `to`.

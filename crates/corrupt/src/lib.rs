@@ -16,6 +16,7 @@ pub mod geometry;
 mod image;
 pub mod npy;
 pub mod ops;
+pub mod poisson;
 mod presets;
 pub mod spatter;
 pub mod weather;

@@ -4,7 +4,7 @@ use crate::color::{hsv_to_rgb, rgb_to_hsv};
 use crate::filters::{box_resize, filter2d_reflect101, gaussian_kernel_1d, gaussian_nearest, nearest_resize};
 use crate::Image;
 use rand::Rng;
-use rand_distr::{Distribution, Normal, Poisson};
+use rand_distr::{Distribution, Normal};
 
 /// Applies `f` to each channel plane (H×W) of the image in [0,1].
 pub(crate) fn per_plane(img: &Image, f: impl Fn(&[f64]) -> Vec<f64>) -> Image {
@@ -18,9 +18,11 @@ pub fn gaussian_noise(img: &Image, c: f64, rng: &mut impl Rng) -> Image {
     img.from_unit(&img.to_unit().iter().map(|x| x + n.sample(rng)).collect::<Vec<_>>())
 }
 
-/// Poisson(x·c)/c per value (photon noise). The 256 possible rates each get their sampler once.
+/// Poisson(x·c)/c per value (photon noise). The 256 possible rates each get a CDF table once per
+/// thread ([`crate::poisson`]), drawn by inverse transform: the same distribution as NumPy's
+/// `poisson`, from a different stream of random numbers.
 pub fn shot_noise(img: &Image, c: f64, rng: &mut impl Rng) -> Image {
-    let mut samplers: Vec<Option<Poisson<f64>>> = vec![None; 256];
+    let tables = crate::poisson::tables_for_scale(c);
     let out: Vec<f64> = img
         .data
         .iter()
@@ -28,9 +30,8 @@ pub fn shot_noise(img: &Image, c: f64, rng: &mut impl Rng) -> Image {
             if v == 0 {
                 return 0.0;
             }
-            let p =
-                samplers[v as usize].get_or_insert_with(|| Poisson::new(v as f64 / 255.0 * c).expect("positive rate"));
-            p.sample(rng) / c
+            let t = tables[v as usize].get_or_init(|| crate::poisson::PoissonTable::new(v as f64 / 255.0 * c));
+            t.sample(rng) as f64 / c
         })
         .collect();
     img.from_unit(&out)

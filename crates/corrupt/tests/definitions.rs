@@ -192,3 +192,41 @@ fn bad_names_severities_and_shapes_are_errors() {
     );
     assert!(Image::new(vec![0; 10], 2, 2, 3).unwrap_err().to_string().contains("10 bytes do not make a 2x2 image"));
 }
+
+#[test]
+fn the_poisson_tables_hold_the_poisson_distribution_and_invert_it() {
+    use corrupt::poisson::PoissonTable;
+    for lambda in [0.3, 4.0, 37.5, 500.0] {
+        let t = PoissonTable::new(lambda);
+        // P(X = k) read off the table as CDF differences, through the quantile function's boundaries.
+        let mut pmf = Vec::new();
+        let (mut prev, mut k) = (0.0, 0u32);
+        while prev < 1.0 {
+            // The smallest u whose quantile exceeds k is CDF(k).
+            let (mut lo, mut hi) = (prev, 1.0f64);
+            for _ in 0..80 {
+                let mid = 0.5 * (lo + hi);
+                if t.quantile(mid) > k {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            pmf.push(hi - prev);
+            prev = hi;
+            k += 1;
+        }
+        let mean: f64 = pmf.iter().enumerate().map(|(k, p)| k as f64 * p).sum();
+        let var: f64 = pmf.iter().enumerate().map(|(k, p)| (k as f64 - mean).powi(2) * p).sum();
+        assert!((mean - lambda).abs() < 1e-9 * lambda.max(1.0), "λ {lambda}: mean {mean}");
+        assert!((var - lambda).abs() < 1e-7 * lambda.max(1.0), "λ {lambda}: variance {var}");
+        // The first terms against e^-λ λ^k / k!.
+        let mut exact = (-lambda).exp();
+        for (k, &p) in pmf.iter().enumerate().take(5) {
+            if k > 0 {
+                exact *= lambda / k as f64;
+            }
+            assert!((p - exact).abs() <= 1e-12 + 1e-9 * exact, "λ {lambda}, k {k}: {p} vs {exact}");
+        }
+    }
+}
