@@ -55,20 +55,27 @@ fn fixtures(d: &Path) {
     for f in ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"] {
         w(&format!("cifar-label/cifar-10-batches-bin/{f}.bin"), &label);
     }
-    w("img/train/a/x.png", b"\x89PNG\r\n\x1a\nbroken");
-    w("img/test/a/x.png", b"\x89PNG\r\n\x1a\nbroken");
-    w("not-an-image.png", b"hello");
-    w("syntax.toml", b"[optim\nlr = 0.1\n");
-    w("unknown-key.toml", b"[optim]\nlearning_rate = 0.1\n");
-    w("wrong-type.toml", b"[train]\nepochs = \"ten\"\n");
-    w("suite-method.toml", b"[suite]\nmethods = [\"baseline\", \"nope\"]\n");
-    w("suite-attack.toml", b"[suite]\nmethods = [\"baseline\"]\n[evaluate]\nattacks = [\"nope\"]\n");
-    w("suite-unused.toml", b"[suite]\nmethods = [\"baseline\"]\n[method.lfm]\np = 0.5\n");
-    w("suite-eps.toml", b"[suite]\nmethods = [\"baseline\"]\n[evaluate]\neps = [\"eight\"]\n");
-    w("suite-key.toml", b"[suite]\nmethods = [\"baseline\"]\n[evaluate]\nlimits = 5\n");
-    w("a-file", b"x");
+    for (name, bytes) in FILE_FIXTURES {
+        w(name, bytes);
+    }
     std::fs::create_dir_all(d.join("empty")).unwrap();
 }
+
+/// Small malformed files: (name under the fixtures folder, bytes).
+const FILE_FIXTURES: &[(&str, &[u8])] = &[
+    ("img/train/a/x.png", b"\x89PNG\r\n\x1a\nbroken"),
+    ("img/test/a/x.png", b"\x89PNG\r\n\x1a\nbroken"),
+    ("not-an-image.png", b"hello"),
+    ("syntax.toml", b"[optim\nlr = 0.1\n"),
+    ("unknown-key.toml", b"[optim]\nlearning_rate = 0.1\n"),
+    ("wrong-type.toml", b"[train]\nepochs = \"ten\"\n"),
+    ("suite-method.toml", b"[suite]\nmethods = [\"baseline\", \"nope\"]\n"),
+    ("suite-attack.toml", b"[suite]\nmethods = [\"baseline\"]\n[evaluate]\nattacks = [\"nope\"]\n"),
+    ("suite-unused.toml", b"[suite]\nmethods = [\"baseline\"]\n[method.lfm]\np = 0.5\n"),
+    ("suite-eps.toml", b"[suite]\nmethods = [\"baseline\"]\n[evaluate]\neps = [\"eight\"]\n"),
+    ("suite-key.toml", b"[suite]\nmethods = [\"baseline\"]\n[evaluate]\nlimits = 5\n"),
+    ("a-file", b"x"),
+];
 
 /// (arguments, with {d} for the fixtures folder and {run} for a trained run; what the error line must contain).
 const CASES: &[(&str, &str)] = &[
