@@ -9,7 +9,6 @@ use crate::suite::Suite;
 use crate::train::optim::Optimizer;
 use crate::train::{checkpoint, LoopState};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use tch::{nn::VarStore, Device};
 
 /// The fuzz targets, by name; `run(name, data)` calls the matching entry.
@@ -117,14 +116,16 @@ pub fn load_tiny_checkpoint(data: &[u8]) -> Result<LoopState> {
     checkpoint::restore_loop(&path, &tensors, &mut opt)
 }
 
-/// A folder of this process for files that readers take by path.
-fn scratch_dir() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("robustcnn-fuzz-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        dir
-    })
+/// Removes this process's scratch folder (the tests call it when done; a fuzzer's is left to the OS).
+pub fn remove_scratch() {
+    let _ = std::fs::remove_dir_all(scratch_dir());
+}
+
+/// A folder of this process for files that readers take by path (created when missing).
+fn scratch_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("robustcnn-fuzz-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    dir
 }
 
 /// A finished run's results (clean.json, corruptions.json, attacks.json and metrics.jsonl, split

@@ -2,6 +2,10 @@
 //! without a panic, and the seeds are valid inputs that reach past the readers' first checks.
 use robustcnn::fuzzing;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The entry points share one scratch folder per process: the tests take turns and remove it after.
+static SCRATCH: Mutex<()> = Mutex::new(());
 
 fn fuzz_dir(sub: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz").join(sub)
@@ -27,6 +31,7 @@ fn inputs(sub: &str) -> Vec<(String, PathBuf)> {
 
 #[test]
 fn every_seed_and_saved_crash_is_handled_without_a_panic() {
+    let _turn = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
     let mut all = inputs("corpus");
     for t in fuzzing::TARGETS {
         assert!(all.iter().any(|(n, _)| n == t), "fuzz target {t} has no seed in fuzz/corpus/{t}");
@@ -38,10 +43,12 @@ fn every_seed_and_saved_crash_is_handled_without_a_panic() {
         assert!(ran.is_ok(), "fuzz target {target} panicked on {}", file.display());
         assert!(ran.unwrap());
     }
+    fuzzing::remove_scratch();
 }
 
 #[test]
 fn the_checkpoint_seed_is_what_training_writes_and_loads_back() {
+    let _turn = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
     let seed = fuzz_dir("corpus/checkpoint/tiny.safetensors");
     let written = fuzzing::tiny_checkpoint();
     if std::env::var_os("ROBUSTCNN_WRITE_FUZZ_SEEDS").is_some() {
@@ -55,6 +62,7 @@ fn the_checkpoint_seed_is_what_training_writes_and_loads_back() {
     cut.truncate(stored.len() - 10);
     let e = fuzzing::load_tiny_checkpoint(&cut).unwrap_err().to_string();
     assert!(e.contains("checkpoint.safetensors") && e.contains("not a readable safetensors file"), "{e}");
+    fuzzing::remove_scratch();
 }
 
 #[test]
