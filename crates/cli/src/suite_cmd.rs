@@ -196,9 +196,7 @@ pub fn run_suite(suite: &Suite, out: &Path, device: Option<String>, verbose: boo
         .collect();
     if !runs.is_empty() {
         let cmp = compare(&runs, Some(&suite.grid.baseline));
-        let title =
-            if suite.grid.name.is_empty() { format!("Suite {}", out.display()) } else { suite.grid.name.clone() };
-        report::write_all(out, &title, &protocol_line(suite), &cmp, &runs)?;
+        report::write_all(out, &suite_title(suite, out), &protocol_line(suite), &cmp, &runs)?;
         println!("\n{}", cmp.markdown());
         println!("comparison: {} (.csv, .json)", out.join("comparison.md").display());
         println!("report: {}", out.join("report.html").display());
@@ -215,6 +213,15 @@ pub fn run_suite(suite: &Suite, out: &Path, device: Option<String>, verbose: boo
         );
     }
     Ok(())
+}
+
+/// The report's title: the suite's name, else its folder.
+fn suite_title(suite: &Suite, dir: &Path) -> String {
+    if suite.grid.name.is_empty() {
+        format!("Suite {}", dir.display())
+    } else {
+        suite.grid.name.clone()
+    }
 }
 
 /// One line describing the grid and the protocol, for the report.
@@ -304,10 +311,7 @@ pub fn report_cmd(a: &ReportArgs) -> Result<()> {
         .unwrap_or_else(|| "baseline".into());
     let cmp = compare(&runs, Some(&baseline));
     let (title, sub) = match &suite_grid {
-        Some(s) => (
-            if s.grid.name.is_empty() { format!("Suite {}", a.dir.display()) } else { s.grid.name.clone() },
-            protocol_line(s),
-        ),
+        Some(s) => (suite_title(s, &a.dir), protocol_line(s)),
         None => (format!("Run {}", a.dir.display()), format!("{} run(s)", runs.len())),
     };
     report::write_all(&a.dir, &title, &sub, &cmp, &runs).context("writing the report")?;

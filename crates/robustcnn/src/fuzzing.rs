@@ -22,7 +22,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "npy" => npy_file(data),
         "image" => image_file(data),
         "config" => config_text(data),
-        "checkpoint" => checkpoint_file(data),
+        "checkpoint" => drop(load_tiny_checkpoint(data)),
         "run_results" => run_results(data),
         _ => return false,
     }
@@ -90,23 +90,15 @@ fn tiny_model() -> (VarStore, Optimizer) {
 
 /// The bytes of a checkpoint of [`tiny_model`], as training writes it (the fuzz seed).
 pub fn tiny_checkpoint() -> Vec<u8> {
-    let (vs, opt) = tiny_model();
-    let mut tensors = checkpoint::model_tensors(&vs);
-    tensors.extend(opt.state().iter().map(|(n, t)| (n.clone(), t.shallow_clone())));
+    let (vs, mut opt) = tiny_model();
+    opt.steps = 7;
     let st = LoopState { epoch: 1, step: 7, ..Default::default() };
-    tensors.push(checkpoint::state_entry(&serde_json::json!({"loop": st, "optimizer_steps": 7})));
-    let dir = scratch_dir().join("seed");
-    let _ = std::fs::create_dir_all(&dir);
-    let path = dir.join("checkpoint.safetensors");
+    let tensors = checkpoint::checkpoint_tensors(&vs, &opt, &[], &st);
+    let path = scratch_dir().join("seed.safetensors");
     checkpoint::write_atomic(&path, &tensors).map(|_| std::fs::read(&path).unwrap_or_default()).unwrap_or_default()
 }
 
-/// A checkpoint or weights file, loaded as `--resume` loads one.
-pub fn checkpoint_file(data: &[u8]) {
-    let _ = load_tiny_checkpoint(data);
-}
-
-/// Loads checkpoint bytes into [`tiny_model`] as `--resume` does: weights, optimizer, loop state.
+/// The `checkpoint` target: loads checkpoint bytes into [`tiny_model`] as `--resume` does: weights, optimizer, loop state.
 pub fn load_tiny_checkpoint(data: &[u8]) -> Result<LoopState> {
     let path = scratch_dir().join("checkpoint.safetensors");
     std::fs::write(&path, data).at(&path)?;

@@ -101,13 +101,8 @@ pub fn from_file_bytes(
     dataset_from((images.0, &pixels), (labels.0, &ys), class_names)
 }
 
-/// Parses in-memory gz IDX bytes; `name` stands in for a path in errors.
+/// Parses in-memory IDX bytes (raw or gz); `name` stands in for a path in errors.
 pub fn from_bytes(name: &str, images: &[u8], labels: &[u8], class_names: &[&str]) -> Result<super::Dataset> {
     let path = Path::new(name);
-    let gunzip = |b: &[u8]| -> Result<Vec<u8>> {
-        let mut out = Vec::new();
-        GzDecoder::new(b).read_to_end(&mut out).map_err(|e| Error::format(path, format!("corrupt gzip data: {e}")))?;
-        Ok(out)
-    };
-    dataset_from((path, &gunzip(images)?), (path, &gunzip(labels)?), class_names)
+    from_file_bytes((path, images.to_vec()), (path, labels.to_vec()), class_names)
 }

@@ -77,6 +77,20 @@ pub fn load_into(vs: &VarStore, file: &Path, tensors: &HashMap<String, Tensor>) 
     })
 }
 
+/// Everything a checkpoint holds: the model's variables, the optimizer buffers, the method's carried
+/// tensors and the loop state ([`restore_loop`] reads the last two back).
+pub fn checkpoint_tensors(
+    vs: &VarStore,
+    opt: &Optimizer,
+    method_state: &[(String, Tensor)],
+    st: &LoopState,
+) -> Vec<(String, Tensor)> {
+    let mut tensors = model_tensors(vs);
+    tensors.extend(opt.state().iter().chain(method_state).map(|(n, t)| (n.clone(), t.shallow_clone())));
+    tensors.push(state_entry(&serde_json::json!({"loop": st, "optimizer_steps": opt.steps})));
+    tensors
+}
+
 /// Restores the optimizer buffers and returns the loop state of a checkpoint's tensors.
 pub fn restore_loop(file: &Path, tensors: &HashMap<String, Tensor>, opt: &mut Optimizer) -> Result<LoopState> {
     if let Some(m) = opt.load_state(tensors).first() {

@@ -131,11 +131,10 @@ impl RunDir {
         method_state: &[(String, Tensor)],
         st: &LoopState,
     ) -> Result<()> {
-        let mut tensors = checkpoint::model_tensors(vs);
-        tensors.extend(opt.state().iter().map(|(n, t)| (n.clone(), t.shallow_clone())));
-        tensors.extend(method_state.iter().map(|(n, t)| (n.clone(), t.shallow_clone())));
-        tensors.push(checkpoint::state_entry(&serde_json::json!({"loop": st, "optimizer_steps": opt.steps})));
-        checkpoint::write_atomic(&self.dir.join(CHECKPOINT_FILE), &tensors)
+        checkpoint::write_atomic(
+            &self.dir.join(CHECKPOINT_FILE),
+            &checkpoint::checkpoint_tensors(vs, opt, method_state, st),
+        )
     }
 
     pub fn load_checkpoint(&self, vs: &VarStore, opt: &mut Optimizer, method: &mut dyn Method) -> Result<LoopState> {
