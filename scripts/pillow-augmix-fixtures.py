@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Writes the AugMix operations' Pillow outputs that crates/corrupt/tests/augmix_pillow.rs compares
-byte for byte: one 32x32 RGB picture and 13 operations at fixed parameters, as raw HWC u8 files.
+"""Writes the Pillow outputs that crates/corrupt/tests/augmix_pillow.rs compares byte for byte, as raw
+HWC u8 files: the 13 AugMix operations at fixed parameters on one 32x32 RGB picture, and pixelate
+(BOX down, then BOX or NEAREST back up) on it and on a 61x47 one.
 Usage: pip install pillow numpy && python3 scripts/pillow-augmix-fixtures.py crates/corrupt/tests/fixtures/pillow
 """
 import sys
@@ -29,6 +30,15 @@ outputs = {
     "brightness1.7": ImageEnhance.Brightness(p).enhance(1.7),
     "sharpness1.9": ImageEnhance.Sharpness(p).enhance(1.9),
 }
+v, u = np.mgrid[0:61, 0:47]
+odd = np.stack([(u * 37 + v * v * 11 + c * 90) % 256 for c in range(3)], -1).astype(np.uint8)
+odd.tofile(f"{out}/input61x47.raw")
+for tag, picture in [("32", p), ("61x47", Image.fromarray(odd))]:
+    w, h = picture.size
+    for c in [0.95, 0.9, 0.85, 0.75, 0.65, 0.6, 0.5, 0.4, 0.3, 0.25]:
+        small = picture.resize((int(w * c), int(h * c)), Image.BOX)
+        outputs[f"pixelate{tag}-{c}-box"] = small.resize((w, h), Image.BOX)
+        outputs[f"pixelate{tag}-{c}-nearest"] = small.resize((w, h), Image.NEAREST)
 for name, result in outputs.items():
     np.asarray(result).tofile(f"{out}/{name}.raw")
 print(f"Pillow {__version__}: {len(outputs)} outputs in {out}")

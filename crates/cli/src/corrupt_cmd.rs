@@ -96,7 +96,7 @@ pub struct CorruptArgs {
 #[derive(Subcommand)]
 pub enum CorruptCommand {
     /// Time every corruption: ms per image at each size (one thread), and the whole CIFAR-10-C set
-    /// (10,000 32×32 images × 19 corruptions × 5 severities) on all cores.
+    /// (10,000 32×32 images × 15 corruptions × 5 severities, then the 4 extra ones) on all cores.
     Bench {
         /// Image sides to time.
         #[arg(long, default_value = "32,224", value_delimiter = ',')]

@@ -1,6 +1,6 @@
 //! Glass, motion and zoom blur (METHODS.md §4.1.2, §4.1.5).
 use crate::filters::gaussian_nearest;
-use crate::geometry::clipped_zoom;
+use crate::geometry::add_clipped_zoom;
 use crate::ops::per_plane;
 use crate::Image;
 use rand::Rng;
@@ -38,27 +38,41 @@ pub fn motion_kernel(radius: usize, sigma: f64) -> Vec<f64> {
     k.into_iter().map(|v| v / z).collect()
 }
 
-/// Motion blur of one plane along `angle` degrees: Σᵢ kᵢ·shift(x, dxᵢ, dyᵢ) with
+/// Motion blur of interleaved (h, w, c) values along `angle` degrees: Σᵢ kᵢ·shift(x, dxᵢ, dyᵢ) with
 /// dyᵢ = −⌈i·sin a − ½⌉, dxᵢ = −⌈i·cos a − ½⌉ and edge pixels repeated into the vacated border; stops
 /// where the shift leaves the image (`imagecorruptions._motion_blur`, the reference's ImageMagick-free
 /// motion blur; `make_cifar_c.py` calls ImageMagick's `MotionBlurImage`, whose kernel is close but
-/// not bit-identical).
-pub fn motion_blur_plane(plane: &[f64], (h, w): (usize, usize), radius: usize, sigma: f64, angle: f64) -> Vec<f64> {
+/// not bit-identical). Each value's sum runs in tap order; within a row the unclamped span is one
+/// vectorised loop.
+pub fn motion_blur_values(
+    data: &[f64],
+    (h, w, c): (usize, usize, usize),
+    radius: usize,
+    sigma: f64,
+    angle: f64,
+) -> Vec<f64> {
     let kernel = motion_kernel(radius, sigma);
     let (sin, cos) = angle.to_radians().sin_cos();
-    let mut out = vec![0.0; h * w];
-    for (i, k) in kernel.iter().enumerate() {
+    let line = w * c;
+    let mut out = vec![0.0; h * line];
+    for (i, &k) in kernel.iter().enumerate() {
         let dy = -((i as f64 * sin) - 0.5).ceil() as isize;
         let dx = -((i as f64 * cos) - 0.5).ceil() as isize;
         if dy.unsigned_abs() >= h || dx.unsigned_abs() >= w {
             break;
         }
-        for y in 0..h {
+        // Columns [lo, hi) read column x − dx inside the image; the others repeat the edge column.
+        let (lo, hi) = (dx.max(0) as usize, (w as isize + dx.min(0)) as usize);
+        let from = (lo as isize - dx) as usize * c;
+        for (y, row) in out.chunks_exact_mut(line).enumerate() {
             let sy = (y as isize - dy).clamp(0, h as isize - 1) as usize;
-            for x in 0..w {
-                let sx = (x as isize - dx).clamp(0, w as isize - 1) as usize;
-                out[y * w + x] += k * plane[sy * w + sx];
-            }
+            let src = &data[sy * line..(sy + 1) * line];
+            let (left, rest) = row.split_at_mut(lo * c);
+            let (middle, right) = rest.split_at_mut((hi - lo) * c);
+            left.chunks_exact_mut(c).for_each(|px| px.iter_mut().zip(&src[..c]).for_each(|(o, &v)| *o += k * v));
+            middle.iter_mut().zip(&src[from..]).for_each(|(o, &v)| *o += k * v);
+            let edge = &src[line - c..];
+            right.chunks_exact_mut(c).for_each(|px| px.iter_mut().zip(edge).for_each(|(o, &v)| *o += k * v));
         }
     }
     out
@@ -67,7 +81,7 @@ pub fn motion_blur_plane(plane: &[f64], (h, w): (usize, usize), radius: usize, s
 /// Motion blur at an angle drawn from U(−45°, 45°).
 pub fn motion_blur(img: &Image, radius: usize, sigma: f64, rng: &mut impl Rng) -> Image {
     let angle = rng.gen_range(-45.0..45.0);
-    per_plane(img, |p| motion_blur_plane(p, (img.height, img.width), radius, sigma, angle))
+    img.from_unit(&motion_blur_values(&img.to_unit(), (img.height, img.width, img.channels), radius, sigma, angle))
 }
 
 /// NumPy's `arange(1, end, step)`: ⌈(end − 1)/step⌉ values 1 + i·step.
@@ -79,12 +93,11 @@ pub fn zoom_factors(end: f64, step: f64) -> Vec<f64> {
 /// Zoom blur: the mean of the image and its centre zooms by each factor in `arange(1, end, step)`.
 pub fn zoom_blur(img: &Image, end: f64, step: f64) -> Image {
     let factors = zoom_factors(end, step);
-    let size = (img.height, img.width);
-    per_plane(img, |p| {
-        let mut acc = p.to_vec();
-        for &z in &factors {
-            acc.iter_mut().zip(clipped_zoom(p, size, z)).for_each(|(a, v)| *a += v);
-        }
-        acc.into_iter().map(|v| v / (factors.len() + 1) as f64).collect()
-    })
+    let x = img.to_unit();
+    let mut acc = x.clone();
+    for &z in &factors {
+        add_clipped_zoom(&mut acc, &x, (img.height, img.width, img.channels), z);
+    }
+    acc.iter_mut().for_each(|v| *v /= (factors.len() + 1) as f64);
+    img.from_unit(&acc)
 }

@@ -1,7 +1,6 @@
 //! Elastic transform and JPEG compression (METHODS.md §4.1.2, §4.1.5).
 use crate::filters::{gaussian_filter, Border};
 use crate::geometry::{affine_from_points, displace_reflect, warp_affine_reflect101};
-use crate::ops::per_plane;
 use crate::{Error, Image, Result};
 use rand::Rng;
 
@@ -18,10 +17,11 @@ pub struct Elastic {
 /// Elastic transform: an optional random affine warp (three points at the centre ± a third of the
 /// smaller side, each jittered by U(±affine); bilinear, BORDER_REFLECT_101), then a displacement
 /// field dx, dy = gaussian(U(±noise), σ, reflect, truncate 3)·α sampled bilinearly with reflection.
-/// OpenCV's warp interpolates with 5-bit fixed-point weights; this one with f64.
+/// The warped image stays in floats until the end, as in the reference. OpenCV's warp interpolates
+/// with 5-bit fixed-point weights; this one with f64.
 pub fn elastic(img: &Image, p: Elastic, rng: &mut impl Rng) -> Image {
-    let (h, w) = (img.height, img.width);
-    let mut x = img.clone();
+    let (h, w, c) = (img.height, img.width, img.channels);
+    let mut x = img.to_unit();
     if let Some(jitter) = p.affine {
         let (cy, cx) = ((h / 2) as f64, (w / 2) as f64);
         let s = (h.min(w) / 3) as f64;
@@ -34,7 +34,7 @@ pub fn elastic(img: &Image, p: Elastic, rng: &mut impl Rng) -> Image {
             }
         }
         let m = affine_from_points(from, to);
-        x = per_plane(img, |plane| warp_affine_reflect101(plane, (h, w), m));
+        x = warp_affine_reflect101(&x, (h, w, c), m);
     }
     let mut field = || {
         let noise: Vec<f64> = (0..h * w).map(|_| rng.gen_range(-p.noise..p.noise)).collect();
@@ -45,7 +45,7 @@ pub fn elastic(img: &Image, p: Elastic, rng: &mut impl Rng) -> Image {
     };
     let dx = field();
     let dy = field();
-    per_plane(&x, |plane| displace_reflect(plane, (h, w), &dy, &dx))
+    img.from_unit(&displace_reflect(&x, (h, w, c), &dy, &dx))
 }
 
 /// JPEG at `quality` (1–100) through the `image` crate's baseline encoder and decoder. The reference

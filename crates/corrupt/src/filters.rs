@@ -12,6 +12,9 @@ pub enum Border {
 impl Border {
     /// The in-range index for offset `i` on an axis of length `n`.
     pub fn index(self, i: isize, n: usize) -> usize {
+        if (0..n as isize).contains(&i) {
+            return i as usize;
+        }
         match self {
             Border::Nearest => i.clamp(0, n as isize - 1) as usize,
             Border::Reflect => {
@@ -109,6 +112,9 @@ pub fn resize_bilinear(plane: &[f64], (h, w): (usize, usize), (oh, ow): (usize, 
 
 /// OpenCV's BORDER_REFLECT_101 index (…cba|abcd|dcb…) for any offset.
 pub fn reflect101(i: isize, n: usize) -> usize {
+    if (0..n as isize).contains(&i) {
+        return i as usize;
+    }
     if n == 1 {
         return 0;
     }
@@ -151,19 +157,24 @@ pub fn gaussian_kernel_1d(n: usize, sigma: f64) -> Vec<f64> {
     k
 }
 
-/// PIL's resampling coefficients for the BOX filter: for each output index, (first input index, weights).
-fn box_coefficients(in_size: usize, out_size: usize) -> Vec<(usize, Vec<f64>)> {
+/// PIL's fixed-point precision for 8-bit resampling (`Resample.c`: 32 − 8 − 2 bits).
+const PRECISION_BITS: u32 = 22;
+
+/// PIL's BOX coefficients (`precompute_coeffs`, then `normalize_coeffs_8bpc`): for each output index,
+/// the first input index and the weights in 22-bit fixed point.
+fn box_coefficients(in_size: usize, out_size: usize) -> Vec<(usize, Vec<i32>)> {
     let scale = in_size as f64 / out_size as f64;
     let filterscale = scale.max(1.0);
     let support = 0.5 * filterscale;
+    let ss = 1.0 / filterscale;
     (0..out_size)
         .map(|xx| {
             let center = (xx as f64 + 0.5) * scale;
             let xmin = ((center - support + 0.5) as isize).max(0) as usize;
-            let xmax = ((center + support + 0.5) as usize).min(in_size);
-            let mut ws: Vec<f64> = (xmin..xmax)
+            let xmax = (((center + support + 0.5) as isize).max(0) as usize).min(in_size);
+            let ws: Vec<f64> = (xmin..xmax)
                 .map(|x| {
-                    let t = (x as f64 - center + 0.5) / filterscale;
+                    let t = (x as f64 - center + 0.5) * ss;
                     if t > -0.5 && t <= 0.5 {
                         1.0
                     } else {
@@ -172,48 +183,82 @@ fn box_coefficients(in_size: usize, out_size: usize) -> Vec<(usize, Vec<f64>)> {
                 })
                 .collect();
             let total: f64 = ws.iter().sum();
-            if total != 0.0 {
-                ws.iter_mut().for_each(|v| *v /= total);
-            }
-            (xmin, ws)
+            let fixed = ws
+                .iter()
+                .map(|&v| {
+                    let v = if total != 0.0 { v / total } else { v } * (1u32 << PRECISION_BITS) as f64;
+                    (if v < 0.0 { v - 0.5 } else { v + 0.5 }) as i32
+                })
+                .collect();
+            (xmin, fixed)
         })
         .collect()
 }
 
-/// PIL `Image.resize(size, BOX)` on u8 HWC: a horizontal pass rounded to u8, then a vertical one.
-/// PIL rounds with 22-bit fixed-point weights; f64 weights can differ from it by one in rare ties.
+/// PIL's `clip8`: a fixed-point sum (with its rounding half already added) back to u8.
+fn clip8(v: i32) -> u8 {
+    if v >= 255 << PRECISION_BITS {
+        255
+    } else if v <= 0 {
+        0
+    } else {
+        (v >> PRECISION_BITS) as u8
+    }
+}
+
+/// PIL `Image.resize(size, BOX)` on u8 HWC, to the byte: PIL's fixed-point coefficients and
+/// rounding, a horizontal pass then a vertical one (`Resample.c`, 8 bits per channel).
 pub fn box_resize(src: &[u8], (h, w, c): (usize, usize, usize), (oh, ow): (usize, usize)) -> Vec<u8> {
-    let round = |v: f64| (v + 0.5).floor().clamp(0.0, 255.0) as u8;
+    let half = 1i32 << (PRECISION_BITS - 1);
     let cx = box_coefficients(w, ow);
     let mut tmp = vec![0u8; h * ow * c];
-    for y in 0..h {
-        for (x, (x0, ws)) in cx.iter().enumerate() {
-            for ch in 0..c {
-                let v: f64 = ws.iter().enumerate().map(|(j, wt)| wt * src[(y * w + x0 + j) * c + ch] as f64).sum();
-                tmp[(y * ow + x) * c + ch] = round(v);
+    for (line, dst) in src.chunks_exact(w * c).zip(tmp.chunks_exact_mut(ow * c)) {
+        for ((x0, ws), px) in cx.iter().zip(dst.chunks_exact_mut(c)) {
+            for (ch, v) in px.iter_mut().enumerate() {
+                let sum = ws.iter().enumerate().fold(half, |s, (j, &k)| s + line[(x0 + j) * c + ch] as i32 * k);
+                *v = clip8(sum);
             }
         }
     }
     let cy = box_coefficients(h, oh);
-    let mut out = vec![0u8; oh * ow * c];
-    for (y, (y0, ws)) in cy.iter().enumerate() {
-        for x in 0..ow {
-            for ch in 0..c {
-                let v: f64 = ws.iter().enumerate().map(|(j, wt)| wt * tmp[((y0 + j) * ow + x) * c + ch] as f64).sum();
-                out[(y * ow + x) * c + ch] = round(v);
-            }
+    let line = ow * c;
+    let mut out = vec![0u8; oh * line];
+    let mut sums = vec![0i32; line];
+    for ((y0, ws), dst) in cy.iter().zip(out.chunks_exact_mut(line)) {
+        sums.iter_mut().for_each(|s| *s = half);
+        for (j, &k) in ws.iter().enumerate() {
+            let row = &tmp[(y0 + j) * line..(y0 + j + 1) * line];
+            sums.iter_mut().zip(row).for_each(|(s, &v)| *s += v as i32 * k);
         }
+        dst.iter_mut().zip(&sums).for_each(|(d, &s)| *d = clip8(s));
     }
     out
 }
 
-/// PIL `Image.resize(size, NEAREST)` on u8 HWC: output pixel x reads input ⌊(x + ½)·in/out⌋.
+/// PIL `Image.resize(size, NEAREST)` on u8 HWC, to the byte (`ImagingScaleAffine`): the source
+/// position starts at ½·in/out and grows by in/out per output pixel, added up in f64 as PIL does,
+/// and is truncated; a position that the sum pushes past the edge reads black, as PIL fills it.
 pub fn nearest_resize(src: &[u8], (h, w, c): (usize, usize, usize), (oh, ow): (usize, usize)) -> Vec<u8> {
-    let pick = |o: usize, n: usize, on: usize| (((o as f64 + 0.5) * n as f64 / on as f64) as usize).min(n - 1);
-    (0..oh * ow * c)
-        .map(|i| {
-            let (y, x, ch) = (i / c / ow, i / c % ow, i % c);
-            src[(pick(y, h, oh) * w + pick(x, w, ow)) * c + ch]
-        })
-        .collect()
+    let positions = |n: usize, on: usize| {
+        let step = n as f64 / on as f64;
+        let mut at = step * 0.5;
+        (0..on)
+            .map(|_| {
+                let index = (at >= 0.0 && (at as usize) < n).then_some(at as usize);
+                at += step;
+                index
+            })
+            .collect::<Vec<Option<usize>>>()
+    };
+    let (rows, cols) = (positions(h, oh), positions(w, ow));
+    let mut out = vec![0u8; oh * ow * c];
+    for (row, y) in out.chunks_exact_mut(ow * c).zip(rows) {
+        let Some(y) = y else { continue };
+        for (px, x) in row.chunks_exact_mut(c).zip(&cols) {
+            if let Some(x) = x {
+                px.copy_from_slice(&src[(y * w + x) * c..(y * w + x + 1) * c]);
+            }
+        }
+    }
+    out
 }

@@ -1,15 +1,44 @@
 //! Resampling the reference borrows from SciPy and OpenCV: zoom, affine warps, displacement maps.
 use crate::filters::{reflect101, Border};
 
+/// ⌊v⌋ without a libm call (the portable x86-64 target has no rounding instruction); exact for
+/// |v| < 2⁶³.
+pub(crate) fn floor(v: f64) -> f64 {
+    let t = v as i64 as f64;
+    if t > v {
+        t - 1.0
+    } else {
+        t
+    }
+}
+
 /// Bilinear sample of a plane at (y, x), neighbours found through `border`.
 fn bilinear(plane: &[f64], h: usize, w: usize, y: f64, x: f64, border: impl Fn(isize, usize) -> usize) -> f64 {
-    let (y0, x0) = (y.floor(), x.floor());
+    let mut out = [0.0];
+    bilinear_pixel(plane, (h, w, 1), (y, x), border, &mut out);
+    out[0]
+}
+
+/// [`bilinear`] for every channel of interleaved (h, w, c) values at once, written to `out` (c values):
+/// the neighbours and weights are found once per pixel, each channel's arithmetic is the same.
+fn bilinear_pixel(
+    data: &[f64],
+    (h, w, c): (usize, usize, usize),
+    (y, x): (f64, f64),
+    border: impl Fn(isize, usize) -> usize,
+    out: &mut [f64],
+) {
+    let (y0, x0) = (floor(y), floor(x));
     let (fy, fx) = (y - y0, x - x0);
     let (y0, x0) = (y0 as isize, x0 as isize);
-    let at = |yy: isize, xx: isize| plane[border(yy, h) * w + border(xx, w)];
-    let top = at(y0, x0) * (1.0 - fx) + at(y0, x0 + 1) * fx;
-    let bottom = at(y0 + 1, x0) * (1.0 - fx) + at(y0 + 1, x0 + 1) * fx;
-    top * (1.0 - fy) + bottom * fy
+    let (r0, r1) = (border(y0, h) * w, border(y0 + 1, h) * w);
+    let (c0, c1) = (border(x0, w), border(x0 + 1, w));
+    let [a, b, d, e] = [(r0 + c0) * c, (r0 + c1) * c, (r1 + c0) * c, (r1 + c1) * c];
+    for (ch, o) in out.iter_mut().enumerate() {
+        let top = data[a + ch] * (1.0 - fx) + data[b + ch] * fx;
+        let bottom = data[d + ch] * (1.0 - fx) + data[e + ch] * fx;
+        *o = top * (1.0 - fy) + bottom * fy;
+    }
 }
 
 /// SciPy `ndimage.zoom(order=1)` of one plane: output size round(n·z) (ties to even, as Python's
@@ -28,23 +57,40 @@ pub fn zoom_linear(plane: &[f64], (h, w): (usize, usize), zoom: f64) -> (Vec<f64
     (out, oh, ow)
 }
 
-/// The reference's `clipped_zoom` on one plane: crop the centre ⌈n/z⌉, zoom it by z, trim the result
-/// back to the original size around its centre (`make_cifar_c.py`, `make_imagenet_c.py`).
-/// Only the kept pixels are computed, each with [`zoom_linear`]'s arithmetic, so the result is the
-/// same to the bit.
-pub fn clipped_zoom(plane: &[f64], (h, w): (usize, usize), zoom: f64) -> Vec<f64> {
+/// The reference's `clipped_zoom` on interleaved (h, w, c) values: crop the centre ⌈n/z⌉, zoom it
+/// by z, trim the result back to the original size around its centre (`make_cifar_c.py`,
+/// `make_imagenet_c.py`). Only the kept pixels are computed, each with [`zoom_linear`]'s arithmetic,
+/// so the result is the same to the bit.
+pub fn clipped_zoom(data: &[f64], shape: (usize, usize, usize), zoom: f64) -> Vec<f64> {
+    let mut out = vec![0.0; data.len()];
+    add_clipped_zoom(&mut out, data, shape, zoom);
+    out
+}
+
+/// Adds [`clipped_zoom`]`(data, shape, zoom)` to `acc`. Two passes: the needed source rows are
+/// interpolated across once (each value is the per-pixel formula's `top` or `bottom`), then every
+/// output row mixes two of them, a loop that vectorises.
+pub fn add_clipped_zoom(acc: &mut [f64], data: &[f64], (h, w, c): (usize, usize, usize), zoom: f64) {
     let rows = clipped_zoom_axis(h, zoom);
     let cols = clipped_zoom_axis(w, zoom);
-    let mut out = Vec::with_capacity(h * w);
-    for &(r0, r1, fy) in &rows {
-        let (above, below) = (&plane[r0 * w..(r0 + 1) * w], &plane[r1 * w..(r1 + 1) * w]);
-        for &(c0, c1, fx) in &cols {
-            let top = above[c0] * (1.0 - fx) + above[c1] * fx;
-            let bottom = below[c0] * (1.0 - fx) + below[c1] * fx;
-            out.push(top * (1.0 - fy) + bottom * fy);
+    let first = rows.iter().map(|r| r.0).min().unwrap_or(0);
+    let last = rows.iter().map(|r| r.1).max().unwrap_or(0);
+    let line = w * c;
+    let mut across = vec![0.0; (last + 1 - first) * line];
+    for (src, dst) in data[first * line..(last + 1) * line].chunks_exact(line).zip(across.chunks_exact_mut(line)) {
+        for (&(c0, c1, fx), px) in cols.iter().zip(dst.chunks_exact_mut(c)) {
+            for (ch, v) in px.iter_mut().enumerate() {
+                *v = src[c0 * c + ch] * (1.0 - fx) + src[c1 * c + ch] * fx;
+            }
         }
     }
-    out
+    for (row, &(r0, r1, fy)) in acc.chunks_exact_mut(line).zip(&rows) {
+        let top = &across[(r0 - first) * line..(r0 - first + 1) * line];
+        let bottom = &across[(r1 - first) * line..(r1 - first + 1) * line];
+        for ((a, &t), &b) in row.iter_mut().zip(top).zip(bottom) {
+            *a += t * (1.0 - fy) + b * fy;
+        }
+    }
 }
 
 /// Along one axis of length `n`: for each kept output position of [`clipped_zoom`], the two source
@@ -79,25 +125,28 @@ pub fn affine_from_points(from: [[f64; 2]; 3], to: [[f64; 2]; 3]) -> [[f64; 3]; 
     [solve([to[0][0], to[1][0], to[2][0]]), solve([to[0][1], to[1][1], to[2][1]])]
 }
 
-/// OpenCV `warpAffine(src, M)` with bilinear interpolation and BORDER_REFLECT_101 on one plane:
-/// dst(x, y) = src(M⁻¹·(x, y)). OpenCV interpolates with 5-bit fixed-point weights; this uses f64.
-pub fn warp_affine_reflect101(plane: &[f64], (h, w): (usize, usize), m: [[f64; 3]; 2]) -> Vec<f64> {
-    let [[a, b, c], [d, e, f]] = m;
+/// OpenCV `warpAffine(src, M)` with bilinear interpolation and BORDER_REFLECT_101 on interleaved
+/// (h, w, c) values: dst(x, y) = src(M⁻¹·(x, y)). OpenCV interpolates with 5-bit fixed-point
+/// weights; this uses f64.
+pub fn warp_affine_reflect101(data: &[f64], (h, w, c): (usize, usize, usize), m: [[f64; 3]; 2]) -> Vec<f64> {
+    let [[a, b, cx], [d, e, f]] = m;
     let det = a * e - b * d;
     let (ia, ib, id, ie) = (e / det, -b / det, -d / det, a / det);
-    let mut out = vec![0.0; h * w];
-    for y in 0..h {
-        for x in 0..w {
-            let (u, v) = (x as f64 - c, y as f64 - f);
-            let (sx, sy) = (ia * u + ib * v, id * u + ie * v);
-            out[y * w + x] = bilinear(plane, h, w, sy, sx, reflect101);
-        }
+    let mut out = vec![0.0; data.len()];
+    for (i, px) in out.chunks_exact_mut(c).enumerate() {
+        let (u, v) = ((i % w) as f64 - cx, (i / w) as f64 - f);
+        bilinear_pixel(data, (h, w, c), (id * u + ie * v, ia * u + ib * v), reflect101, px);
     }
     out
 }
 
-/// SciPy `map_coordinates(order=1, mode="reflect")` on one plane at (y + dy, x + dx) for every pixel.
-pub fn displace_reflect(plane: &[f64], (h, w): (usize, usize), dy: &[f64], dx: &[f64]) -> Vec<f64> {
+/// SciPy `map_coordinates(order=1, mode="reflect")` on interleaved (h, w, c) values at
+/// (y + dy, x + dx) for every pixel.
+pub fn displace_reflect(data: &[f64], (h, w, c): (usize, usize, usize), dy: &[f64], dx: &[f64]) -> Vec<f64> {
     let border = |i: isize, n: usize| Border::Reflect.index(i, n);
-    (0..h * w).map(|i| bilinear(plane, h, w, (i / w) as f64 + dy[i], (i % w) as f64 + dx[i], border)).collect()
+    let mut out = vec![0.0; data.len()];
+    for (i, px) in out.chunks_exact_mut(c).enumerate() {
+        bilinear_pixel(data, (h, w, c), ((i / w) as f64 + dy[i], (i % w) as f64 + dx[i]), border, px);
+    }
+    out
 }

@@ -23,7 +23,8 @@ impl Image {
 
     /// Values scaled to [0,1].
     pub fn to_unit(&self) -> Vec<f64> {
-        self.data.iter().map(|&v| v as f64 / 255.0).collect()
+        let unit = unit_table();
+        self.data.iter().map(|&v| unit[v as usize]).collect()
     }
 
     /// Back from [0,1] floats the reference's way: clip to [0,1], scale by 255, truncate to u8.
@@ -34,16 +35,29 @@ impl Image {
 
     /// The channel planes (H×W each), scaled to [0,1].
     pub fn unit_planes(&self) -> Vec<Vec<f64>> {
-        let c = self.channels;
-        (0..c).map(|ch| self.data.iter().skip(ch).step_by(c).map(|&v| v as f64 / 255.0).collect()).collect()
+        let (c, unit) = (self.channels, unit_table());
+        let mut planes = vec![Vec::with_capacity(self.height * self.width); c];
+        for pixel in self.data.chunks_exact(c) {
+            planes.iter_mut().zip(pixel).for_each(|(plane, &v)| plane.push(unit[v as usize]));
+        }
+        planes
     }
 
     /// Back from [0,1] channel planes, the reference's way (see [`Image::from_unit`]).
     pub fn from_unit_planes(&self, planes: &[Vec<f64>]) -> Image {
         let c = planes.len();
-        let interleaved: Vec<f64> = (0..self.height * self.width * c).map(|i| planes[i % c][i / c]).collect();
-        Image { channels: c, ..self.from_unit(&interleaved) }
+        let mut data = vec![0u8; self.height * self.width * c];
+        for (ch, plane) in planes.iter().enumerate() {
+            data.iter_mut().skip(ch).step_by(c).zip(plane).for_each(|(d, &v)| *d = (v.clamp(0.0, 1.0) * 255.0) as u8);
+        }
+        Image { data, height: self.height, width: self.width, channels: c }
     }
+}
+
+/// v / 255 for every byte value, the same f64 as the division (a table: the division is slow).
+pub(crate) fn unit_table() -> &'static [f64; 256] {
+    static TABLE: std::sync::OnceLock<[f64; 256]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| std::array::from_fn(|v| v as f64 / 255.0))
 }
 
 /// A smooth synthetic RGB picture (waves and a bright square, phase shifted by `index`), closer to a

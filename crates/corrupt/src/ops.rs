@@ -129,7 +129,7 @@ pub fn contrast(img: &Image, c: f64) -> Image {
 }
 
 /// PIL BOX resize to ⌊size·c⌋ and back with BOX (`make_cifar_c.py`, `make_imagenet_c.py`) or NEAREST
-/// (`imagecorruptions`); the output is PIL's u8, no further clipping.
+/// (`imagecorruptions`); the output is PIL's u8, no further clipping, byte-identical to Pillow's.
 pub fn pixelate(img: &Image, c: f64, nearest_back: bool) -> Image {
     let (h, w, ch) = (img.height, img.width, img.channels);
     let (sh, sw) = ((((h as f64) * c) as usize).max(1), (((w as f64) * c) as usize).max(1));

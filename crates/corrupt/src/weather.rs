@@ -1,5 +1,5 @@
 //! Snow and fog (METHODS.md §4.1.2, §4.1.5); frost is in `frost.rs`.
-use crate::blurs::motion_blur_plane;
+use crate::blurs::motion_blur_values;
 use crate::geometry::clipped_zoom;
 use crate::Image;
 use rand::Rng;
@@ -28,12 +28,12 @@ pub fn snow(img: &Image, p: Snow, rng: &mut impl Rng) -> Image {
     let (h, w, c) = (img.height, img.width, img.channels);
     let normal = Normal::new(p.mean, p.std).expect("positive std");
     let layer: Vec<f64> = (0..h * w).map(|_| normal.sample(rng)).collect();
-    let layer: Vec<f64> = clipped_zoom(&layer, (h, w), p.zoom)
+    let layer: Vec<f64> = clipped_zoom(&layer, (h, w, 1), p.zoom)
         .into_iter()
         .map(|v| if v < p.threshold { 0.0 } else { v.min(1.0) })
         .collect();
     let angle = rng.gen_range(-135.0..-45.0);
-    let layer: Vec<f64> = motion_blur_plane(&layer, (h, w), p.radius, p.sigma, angle)
+    let layer: Vec<f64> = motion_blur_values(&layer, (h, w, 1), p.radius, p.sigma, angle)
         .into_iter()
         .map(|v| (v * 255.0).round_ties_even().clamp(0.0, 255.0) / 255.0)
         .collect();

@@ -1,4 +1,4 @@
-//! AugMix's operations byte for byte against Pillow's outputs (written by
+//! AugMix's operations and pixelate byte for byte against Pillow's outputs (written by
 //! scripts/pillow-augmix-fixtures.py with Pillow 13.0 into tests/fixtures/pillow).
 use corrupt::augmix::{
     affine, autocontrast, brightness, color, contrast, equalize, posterize, rotate, sharpness, solarize,
@@ -32,5 +32,24 @@ fn every_operation_is_byte_identical_to_pillow() {
         let want = fixture(name);
         let differing = out.data.iter().zip(&want).filter(|(a, b)| a != b).count();
         assert_eq!(differing, 0, "{name}: {differing} of {} values differ from Pillow", want.len());
+    }
+}
+
+#[test]
+fn pixelate_is_byte_identical_to_pillow_box_and_nearest() {
+    let inputs = [
+        ("32", Image::new(fixture("input"), 32, 32, 3).unwrap()),
+        ("61x47", Image::new(fixture("input61x47"), 61, 47, 3).unwrap()),
+    ];
+    for (tag, img) in &inputs {
+        for c in [0.95, 0.9, 0.85, 0.75, 0.65, 0.6, 0.5, 0.4, 0.3, 0.25] {
+            for (back, nearest) in [("box", false), ("nearest", true)] {
+                let name = format!("pixelate{tag}-{c}-{back}");
+                let out = corrupt::ops::pixelate(img, c, nearest);
+                let want = fixture(&name);
+                let differing = out.data.iter().zip(&want).filter(|(a, b)| a != b).count();
+                assert_eq!(differing, 0, "{name}: {differing} of {} values differ from Pillow", want.len());
+            }
+        }
     }
 }

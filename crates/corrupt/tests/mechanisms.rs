@@ -20,7 +20,7 @@ fn zoom_factors_are_numpy_arange() {
 #[test]
 fn clipped_zoom_by_one_is_identity_and_zoom_maps_corners_to_corners() {
     let plane: Vec<f64> = (0..36).map(|i| i as f64).collect();
-    assert_eq!(geometry::clipped_zoom(&plane, (6, 6), 1.0), plane);
+    assert_eq!(geometry::clipped_zoom(&plane, (6, 6, 1), 1.0), plane);
     let (z, h, w) = geometry::zoom_linear(&[0.0, 1.0, 2.0, 3.0], (2, 2), 2.0);
     assert_eq!((h, w), (4, 4));
     assert_eq!((z[0], z[3], z[12], z[15]), (0.0, 1.0, 2.0, 3.0));
@@ -30,7 +30,7 @@ fn clipped_zoom_by_one_is_identity_and_zoom_maps_corners_to_corners() {
     for i in [27, 28, 35, 36] {
         sq[i] = 1.0;
     }
-    let big = geometry::clipped_zoom(&sq, (8, 8), 2.0);
+    let big = geometry::clipped_zoom(&sq, (8, 8, 1), 2.0);
     assert!(big.iter().filter(|&&v| v > 0.5).count() > 4);
 }
 
@@ -42,7 +42,7 @@ fn motion_blur_streaks_along_the_angle_with_half_gaussian_weights() {
     // Angle 0: output x reads x + i, so an impulse at column 8 spreads to columns 8, 7, 6, … .
     let mut plane = vec![0.0; 16 * 16];
     plane[8 * 16 + 8] = 1.0;
-    let out = blurs::motion_blur_plane(&plane, (16, 16), 3, 1.0, 0.0);
+    let out = blurs::motion_blur_values(&plane, (16, 16, 1), 3, 1.0, 0.0);
     for (i, kv) in k.iter().enumerate() {
         assert!((out[8 * 16 + 8 - i] - kv).abs() < 1e-12, "tap {i}");
     }
@@ -121,16 +121,28 @@ fn affine_and_displacement_warps() {
     let m = geometry::affine_from_points([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]], [[2.0, 3.0], [4.0, 3.0], [2.0, 6.0]]);
     assert_eq!(m, [[2.0, 0.0, 2.0], [0.0, 3.0, 3.0]]);
     let plane: Vec<f64> = (0..25).map(|i| i as f64).collect();
-    let id = geometry::warp_affine_reflect101(&plane, (5, 5), [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]);
+    let id = geometry::warp_affine_reflect101(&plane, (5, 5, 1), [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]);
     assert_eq!(id, plane);
     // A shift right by one: column 0 reads column −1, reflected (101) to column 1.
-    let shifted = geometry::warp_affine_reflect101(&plane, (5, 5), [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]);
+    let shifted = geometry::warp_affine_reflect101(&plane, (5, 5, 1), [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]);
     assert_eq!(&shifted[..5], &[1.0, 0.0, 1.0, 2.0, 3.0]);
     let zero = vec![0.0; 25];
-    assert_eq!(geometry::displace_reflect(&plane, (5, 5), &zero, &zero), plane);
+    assert_eq!(geometry::displace_reflect(&plane, (5, 5, 1), &zero, &zero), plane);
     // Half a pixel left of column 0 reflects onto column 0 itself (SciPy "reflect").
     let half = vec![-0.5; 25];
-    assert_eq!(geometry::displace_reflect(&plane, (5, 5), &zero, &half)[5], 5.0);
+    assert_eq!(geometry::displace_reflect(&plane, (5, 5, 1), &zero, &half)[5], 5.0);
+    // Interleaved channels are warped as if each were alone.
+    let rgb: Vec<f64> = plane.iter().flat_map(|&v| [v, 24.0 - v, v * v]).collect();
+    let m = [[0.9, 0.2, 0.7], [-0.1, 1.1, -0.4]];
+    let (dy, dx): (Vec<f64>, Vec<f64>) = (0..25).map(|i| ((i % 7) as f64 * 0.3 - 1.0, (i % 4) as f64 * -0.6)).unzip();
+    let warped = geometry::warp_affine_reflect101(&rgb, (5, 5, 3), m);
+    let displaced = geometry::displace_reflect(&rgb, (5, 5, 3), &dy, &dx);
+    for ch in 0..3 {
+        let alone: Vec<f64> = rgb.iter().skip(ch).step_by(3).copied().collect();
+        let channel = |v: &[f64]| v.iter().skip(ch).step_by(3).copied().collect::<Vec<f64>>();
+        assert_eq!(channel(&warped), geometry::warp_affine_reflect101(&alone, (5, 5, 1), m));
+        assert_eq!(channel(&displaced), geometry::displace_reflect(&alone, (5, 5, 1), &dy, &dx));
+    }
 }
 
 #[test]
@@ -141,6 +153,16 @@ fn elastic_without_displacement_is_the_affine_warp_only() {
     let moved =
         digital::elastic(&img, digital::Elastic { alpha: 3.2, sigma: (1.0, 1.0), ..p }, &mut rng_for(0, "e", 1, 0));
     assert_ne!(moved, img);
+    // With an affine step and no displacement, the warped floats are truncated to u8 once, at the end.
+    let affine = digital::Elastic { affine: Some(2.0), ..p };
+    let mut rng = rng_for(0, "e", 1, 0);
+    let warped = digital::elastic(&img, affine, &mut rng.clone());
+    let (cy, cx, s) = (16.0, 16.0, 10.0);
+    let from = [[cy + s, cx + s], [cy + s, cx - s], [cy - s, cx - s]];
+    let mut to = from;
+    to.iter_mut().flatten().for_each(|v| *v += rand::Rng::gen_range(&mut rng, -2.0..2.0));
+    let m = geometry::affine_from_points(from, to);
+    assert_eq!(warped, img.from_unit(&geometry::warp_affine_reflect101(&img.to_unit(), (32, 32, 3), m)));
 }
 
 #[test]
@@ -251,8 +273,16 @@ fn clipped_zoom_is_the_crop_zoomed_then_trimmed_to_the_bit() {
             let (ty, tx) = (zh.saturating_sub(h) / 2, zw.saturating_sub(w) / 2);
             let want: Vec<f64> =
                 (0..h * w).map(|i| z[((ty + i / w).min(zh - 1)) * zw + (tx + i % w).min(zw - 1)]).collect();
-            let got = clipped_zoom(&plane, (h, w), zoom);
+            let got = clipped_zoom(&plane, (h, w, 1), zoom);
             assert!(got == want, "{h}x{w} zoom {zoom}");
+            // Interleaved channels: each is zoomed as if it were alone.
+            let rgb: Vec<f64> = plane.iter().flat_map(|&v| [v, v * 0.5, 1.0 - v]).collect();
+            let zoomed = clipped_zoom(&rgb, (h, w, 3), zoom);
+            for ch in 0..3 {
+                let alone: Vec<f64> = rgb.iter().skip(ch).step_by(3).copied().collect();
+                let got: Vec<f64> = zoomed.iter().skip(ch).step_by(3).copied().collect();
+                assert!(got == clipped_zoom(&alone, (h, w, 1), zoom), "{h}x{w}x3 zoom {zoom} channel {ch}");
+            }
         }
     }
 }
