@@ -10,6 +10,7 @@ pub mod batch;
 pub mod blurs;
 mod color;
 pub mod digital;
+pub mod fft_filter;
 pub mod filters;
 pub mod frost;
 pub mod geometry;

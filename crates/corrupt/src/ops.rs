@@ -2,7 +2,8 @@
 //! scaled to [0,1], corrupted, clipped to [0,1], scaled by 255 and truncated to u8.
 use crate::color::{hsv_to_rgb, rgb_to_hsv};
 use crate::filters::{box_resize, filter2d_reflect101, gaussian_kernel_1d, gaussian_nearest, nearest_resize};
-use crate::Image;
+use crate::image::{unit_table, unit_to_byte};
+use crate::{fft_filter, Image};
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 
@@ -15,7 +16,7 @@ pub(crate) fn per_plane(img: &Image, f: impl Fn(&[f64]) -> Vec<f64>) -> Image {
 /// x + N(0, c²) per value.
 pub fn gaussian_noise(img: &Image, c: f64, rng: &mut impl Rng) -> Image {
     let n = Normal::new(0.0, c).expect("positive std");
-    img.from_unit(&img.to_unit().iter().map(|x| x + n.sample(rng)).collect::<Vec<_>>())
+    img.map_unit(|_, x| x + n.sample(rng))
 }
 
 /// Poisson(x·c)/c per value (photon noise). The 256 possible rates each get a CDF table once per
@@ -23,42 +24,37 @@ pub fn gaussian_noise(img: &Image, c: f64, rng: &mut impl Rng) -> Image {
 /// `poisson`, from a different stream of random numbers.
 pub fn shot_noise(img: &Image, c: f64, rng: &mut impl Rng) -> Image {
     let tables = crate::poisson::tables_for_scale(c);
-    let out: Vec<f64> = img
+    let data = img
         .data
         .iter()
         .map(|&v| {
             if v == 0 {
-                return 0.0;
+                return 0;
             }
             let t = tables[v as usize].get_or_init(|| crate::poisson::PoissonTable::new(v as f64 / 255.0 * c));
-            t.sample(rng) as f64 / c
+            unit_to_byte(t.sample(rng) as f64 / c)
         })
         .collect();
-    img.from_unit(&out)
+    Image { data, ..*img }
 }
 
 /// Salt and pepper on a fraction `amount` of values, salt and pepper equally likely (scikit-image `s&p`).
 pub fn impulse_noise(img: &Image, amount: f64, rng: &mut impl Rng) -> Image {
-    let out: Vec<f64> = img
-        .to_unit()
-        .iter()
-        .map(|&x| {
-            let flipped = rng.gen::<f64>() < amount;
-            let salted = rng.gen::<f64>() < 0.5;
-            match (flipped, salted) {
-                (true, true) => 1.0,
-                (true, false) => 0.0,
-                _ => x,
-            }
-        })
-        .collect();
-    img.from_unit(&out)
+    img.map_unit(|_, x| {
+        let flipped = rng.gen::<f64>() < amount;
+        let salted = rng.gen::<f64>() < 0.5;
+        match (flipped, salted) {
+            (true, true) => 1.0,
+            (true, false) => 0.0,
+            _ => x,
+        }
+    })
 }
 
 /// x + x·N(0, c²) per value.
 pub fn speckle_noise(img: &Image, c: f64, rng: &mut impl Rng) -> Image {
     let n = Normal::new(0.0, c).expect("positive std");
-    img.from_unit(&img.to_unit().iter().map(|x| x + x * n.sample(rng)).collect::<Vec<_>>())
+    img.map_unit(|_, x| x + x * n.sample(rng))
 }
 
 /// Gaussian filter of std `sigma` per channel (scikit-image `gaussian`: SciPy, mode "nearest").
@@ -89,22 +85,35 @@ pub fn disk_kernel(radius: f64, alias_blur: f64) -> (Vec<f64>, usize) {
     (filter2d_reflect101(&disk, n, n, &kernel2, ks), n)
 }
 
-/// Convolution of each channel with the anti-aliased disk (OpenCV `filter2D`, BORDER_REFLECT_101).
+/// Convolution of each channel with the anti-aliased disk (OpenCV `filter2D`, BORDER_REFLECT_101);
+/// through the FFT where that is cheaper (large disks on large images), as OpenCV does.
 pub fn defocus_blur(img: &Image, radius: f64, alias_blur: f64) -> Image {
     let (kernel, n) = disk_kernel(radius, alias_blur);
-    per_plane(img, |p| filter2d_reflect101(p, img.height, img.width, &kernel, n))
+    let (h, w) = (img.height, img.width);
+    let taps = kernel.iter().filter(|&&v| v != 0.0).count();
+    if fft_filter::worth_it(taps, (h, w), n) {
+        img.from_unit(&fft_filter::filter2d_reflect101_fft(&img.to_unit(), (h, w, img.channels), &kernel, n))
+    } else {
+        per_plane(img, |p| filter2d_reflect101(p, h, w, &kernel, n))
+    }
 }
 
 /// Maps every pixel through HSV with `f(h, s, v)`. Gray images have no hue or saturation: their
 /// value is the gray level and `f` sees s = 0.
 fn through_hsv(img: &Image, f: impl Fn([f64; 3]) -> [f64; 3]) -> Image {
-    let unit = img.to_unit();
-    let out: Vec<f64> = if img.channels == 3 {
-        unit.chunks_exact(3).flat_map(|p| hsv_to_rgb(f(rgb_to_hsv([p[0], p[1], p[2]])))).collect()
-    } else {
-        unit.iter().map(|&v| f([0.0, 0.0, v])[2]).collect()
-    };
-    img.from_unit(&out)
+    if img.channels == 1 {
+        return img.map_unit(|_, v| f([0.0, 0.0, v])[2]);
+    }
+    let unit = unit_table();
+    let data = img
+        .data
+        .chunks_exact(3)
+        .flat_map(|p| {
+            let rgb = [unit[p[0] as usize], unit[p[1] as usize], unit[p[2] as usize]];
+            hsv_to_rgb(f(rgb_to_hsv(rgb))).map(unit_to_byte)
+        })
+        .collect();
+    Image { data, ..*img }
 }
 
 /// HSV value + c, clipped to [0,1].
@@ -122,10 +131,17 @@ pub fn saturate(img: &Image, a: f64, b: f64) -> Image {
 
 /// (x − channel mean)·c + channel mean, the mean taken over the whole image per channel.
 pub fn contrast(img: &Image, c: f64) -> Image {
-    per_plane(img, |p| {
-        let mean = p.iter().sum::<f64>() / p.len() as f64;
-        p.iter().map(|x| (x - mean) * c + mean).collect()
-    })
+    let (channels, unit) = (img.channels, unit_table());
+    let mut means = vec![0.0; channels];
+    for pixel in img.data.chunks_exact(channels) {
+        means.iter_mut().zip(pixel).for_each(|(m, &v)| *m += unit[v as usize]);
+    }
+    means.iter_mut().for_each(|m| *m /= (img.height * img.width) as f64);
+    let mut data = img.data.clone();
+    for pixel in data.chunks_exact_mut(channels) {
+        pixel.iter_mut().zip(&means).for_each(|(v, &m)| *v = unit_to_byte((unit[*v as usize] - m) * c + m));
+    }
+    Image { data, ..*img }
 }
 
 /// PIL BOX resize to ⌊size·c⌋ and back with BOX (`make_cifar_c.py`, `make_imagenet_c.py`) or NEAREST

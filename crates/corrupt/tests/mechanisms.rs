@@ -286,3 +286,28 @@ fn clipped_zoom_is_the_crop_zoomed_then_trimmed_to_the_bit() {
         }
     }
 }
+
+#[test]
+fn the_fft_filter_equals_the_direct_reflect101_correlation() {
+    // An asymmetric kernel tells correlation from convolution and catches a transposed spectrum.
+    for ((h, w), k) in [((40usize, 23usize), 9usize), ((17, 31), 21), ((224, 224), 21), ((5, 9), 3)] {
+        let kernel: Vec<f64> = (0..k * k).map(|i| ((i * 37 % 23) as f64 - 7.0) / 100.0).collect();
+        let data: Vec<f64> = (0..h * w * 3).map(|i| ((i * 7919) % 1009) as f64 / 1009.0).collect();
+        let fft = corrupt::fft_filter::filter2d_reflect101_fft(&data, (h, w, 3), &kernel, k);
+        for ch in 0..3 {
+            let plane: Vec<f64> = data.iter().skip(ch).step_by(3).copied().collect();
+            let got: Vec<f64> = fft.iter().skip(ch).step_by(3).copied().collect();
+            let want = filters::filter2d_reflect101(&plane, h, w, &kernel, k);
+            let err = want.iter().zip(got).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            assert!(err < 1e-12, "{h}x{w}, {k}x{k}: max difference {err}");
+        }
+    }
+    // A gray image: one channel, the imaginary part unused.
+    let gray: Vec<f64> = (0..30 * 20).map(|i| (i % 17) as f64).collect();
+    let kernel: Vec<f64> = (0..49).map(|i| (i % 5) as f64 / 50.0).collect();
+    let got = corrupt::fft_filter::filter2d_reflect101_fft(&gray, (30, 20, 1), &kernel, 7);
+    let want = filters::filter2d_reflect101(&gray, 30, 20, &kernel, 7);
+    assert!(want.iter().zip(&got).all(|(a, b)| (a - b).abs() < 1e-12));
+    assert!(corrupt::fft_filter::worth_it(61, (224, 224), 17));
+    assert!(!corrupt::fft_filter::worth_it(25, (32, 32), 17));
+}
