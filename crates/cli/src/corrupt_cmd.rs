@@ -1,5 +1,6 @@
 //! `robustcnn corrupt`: writes corrupted copies of a dataset in the CIFAR-10-C or ImageNet-C layout,
 //! and `corrupt preview`: one picture of every corruption at every severity.
+use crate::bitmap_font::{draw_text, text_width};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 use corrupt::{npy, Corruptor, Image, ImageSet};
@@ -153,6 +154,7 @@ pub fn run(a: &CorruptArgs) -> Result<()> {
     if let Some(n) = a.limit {
         ds = ds.select(&(0..n.min(ds.len())).collect::<Vec<_>>());
     }
+    corruptor.preset_for(ds.height, ds.width).map_err(|e| anyhow!("--preset: {e}"))?;
     prepare_out(out)?;
     let per_corruption = (ds.len() * severities.len() * ds.height * ds.width * ds.channels) as u64;
     let to_write = names.iter().filter(|n| !out.join(format!("{n}.npy")).is_file() && !out.join(n).is_dir()).count();
@@ -311,7 +313,8 @@ fn save_png(path: &Path, pixels: &[u8], h: usize, w: usize, c: usize) -> Result<
         .with_context(|| format!("{}: cannot write", path.display()))
 }
 
-/// The preview sheet: rows are corruptions, columns the clean image and severities 1–5, 2 px apart.
+/// The preview sheet: rows are corruptions (named on the left), columns the clean image and
+/// severities 1–5 (named on top), tiles 2 px apart.
 fn preview(path: &Path, out: &Path, corruptions: &str, zoom: Option<usize>, engine: &EngineArgs) -> Result<()> {
     if out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() != Some("png") {
         bail!("{}: the sheet is written as PNG; give a .png file name", out.display());
@@ -322,14 +325,33 @@ fn preview(path: &Path, out: &Path, corruptions: &str, zoom: Option<usize>, engi
         image::open(path).map_err(|e| anyhow!("{}: not a readable PNG or JPEG image ({e})", path.display()))?.to_rgb8();
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
     let img = Image::new(rgb.into_raw(), h, w, 3)?;
+    corruptor.preset_for(h, w).map_err(|e| anyhow!("--preset: {e}"))?;
     let z = zoom.unwrap_or_else(|| 96usize.div_ceil(h.min(w))).max(1);
     let (gap, tw, th) = (2, w * z, h * z);
     let (cols, rows) = (6, names.len());
+    // Labels: 5×7 glyphs, doubled where the tiles are tall enough.
+    let scale = if th >= 28 { 2 } else { 1 };
+    let label_width = names.iter().map(|n| text_width(n, scale)).max().unwrap_or(0) as usize;
+    let (left, top) = (label_width + 8 * scale as usize, 7 * scale as usize + 6);
     let mut sheet = image::RgbImage::from_pixel(
-        (cols * (tw + gap) - gap) as u32,
-        (rows * (th + gap) - gap) as u32,
+        (left + cols * (tw + gap) - gap) as u32,
+        (top + rows * (th + gap) - gap) as u32,
         image::Rgb([255, 255, 255]),
     );
+    let ink = image::Rgb([20, 20, 20]);
+    for col in 0..cols {
+        let fits = |t: &String| text_width(t, scale) as usize <= tw;
+        let header = match col {
+            0 => "clean".to_string(),
+            s => [format!("severity {s}"), format!("sev {s}")].into_iter().find(fits).unwrap_or(s.to_string()),
+        };
+        let x = left + col * (tw + gap) + tw.saturating_sub(text_width(&header, scale) as usize) / 2;
+        draw_text(&mut sheet, (x as u32, 2), &header, scale, ink);
+    }
+    for (r, name) in names.iter().enumerate() {
+        let y = top + r * (th + gap) + th.saturating_sub(7 * scale as usize) / 2;
+        draw_text(&mut sheet, (4, y as u32), name, scale, ink);
+    }
     for (r, name) in names.iter().enumerate() {
         for col in 0..cols {
             let tile = if col == 0 {
@@ -342,8 +364,8 @@ fn preview(path: &Path, out: &Path, corruptions: &str, zoom: Option<usize>, engi
                 for x in 0..tw {
                     let p = &tile.data[((y / z) * w + x / z) * 3..][..3];
                     sheet.put_pixel(
-                        (col * (tw + gap) + x) as u32,
-                        (r * (th + gap) + y) as u32,
+                        (left + col * (tw + gap) + x) as u32,
+                        (top + r * (th + gap) + y) as u32,
                         image::Rgb([p[0], p[1], p[2]]),
                     );
                 }

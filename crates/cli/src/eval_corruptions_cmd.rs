@@ -2,7 +2,7 @@
 //! published -C directory, with CE and mCE (METHODS.md §4.1.4).
 use crate::commands::RunArgs;
 use crate::corrupt_cmd::{corruption_list, severity_list, EngineArgs};
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use robustcnn::eval::clean::evaluate;
@@ -51,6 +51,9 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
     let mut test = p.test.clone();
     if let Some(n) = a.limit {
         test = test.select(&(0..n.min(test.len())).collect::<Vec<_>>());
+    }
+    if a.from.is_none() {
+        corruptor.preset_for(test.height, test.width).map_err(|e| anyhow!("--preset: {e}"))?;
     }
     let batch = a.run_args.batch();
     let clean = evaluate(&p.net, &test, batch, p.device).top1;

@@ -1,4 +1,5 @@
 //! The `robustcnn` command: a thin clap layer over the robustcnn library.
+mod bitmap_font;
 mod commands;
 mod corrupt_bench;
 mod corrupt_cmd;

@@ -210,6 +210,12 @@ const CASES: &[(&str, &str)] = &[
         "/proc/robustcnn-c: cannot create the output directory",
     ),
     ("corrupt --dataset fashion-mnist-mini", "give --out DIR for the corrupted dataset"),
+    (
+        "corrupt --dataset fashion-mnist-mini --out {d}/o --preset sized",
+        "--preset: the sized preset (imagecorruptions) needs images of at least 32x32 px, as its reference does; \
+         these are 28x28",
+    ),
+    ("eval corruptions {run} --preset sized", "--preset: the sized preset (imagecorruptions) needs images of at least"),
     ("corrupt --dataset nope --out {d}/o", "unknown dataset 'nope'"),
     ("corrupt preview {d}/not-an-image.png --out {d}/o.png", "not-an-image.png: not a readable PNG or JPEG image"),
     ("corrupt preview {d}/nofile.png --out {d}/o.png", "nofile.png: not a readable PNG or JPEG image"),

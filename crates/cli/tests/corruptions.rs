@@ -139,9 +139,25 @@ fn preview_sheet_and_bad_corrupt_options() {
     let (i, s) = (img.display().to_string(), sheet.display().to_string());
     let text = ok(&["corrupt", "preview", &i, "--out", &s, "--corruptions", "blur,spatter", "--zoom", "2"]);
     assert!(text.contains("rows, top to bottom: defocus_blur, glass_blur, motion_blur, zoom_blur, spatter"), "{text}");
-    let png = image::open(&sheet).unwrap();
-    // 6 columns of 80 px and 5 rows of 60 px, 2 px apart.
-    assert_eq!((png.width(), png.height()), (6 * 82 - 2, 5 * 62 - 2));
+    let png = image::open(&sheet).unwrap().to_rgb8();
+    // 6 columns of 80 px and 5 rows of 60 px, 2 px apart, after a label column and a header row.
+    let (left, top) = (png.width() - (6 * 82 - 2), png.height() - (5 * 62 - 2));
+    assert!(left >= "motion_blur".len() as u32 * 12 && (14..40).contains(&top), "{left} {top}");
+    // The clean tile is the image enlarged twice.
+    let input = image::open(&img).unwrap().to_rgb8();
+    for (x, y) in [(0, 0), (39, 29), (17, 11)] {
+        assert_eq!(png.get_pixel(left + 2 * x + 1, top + 2 * y + 1), input.get_pixel(x, y));
+    }
+    // Every row has its name written beside it, and every column a header: dark pixels on white.
+    let dark = |x0: u32, x1: u32, y0: u32, y1: u32| {
+        (x0..x1).any(|x| (y0..y1).any(|y| png.get_pixel(x, y).0.iter().all(|&v| v < 60)))
+    };
+    for r in 0..5 {
+        assert!(dark(0, left, top + r * 62, top + r * 62 + 60), "no label on row {r}");
+    }
+    for c in 0..6 {
+        assert!(dark(left + c * 82, left + c * 82 + 80, 0, top), "no header on column {c}");
+    }
     assert!(fails(&["corrupt", "preview", &i, "--out", "sheet.jpg"]).contains("sheet.jpg: the sheet is written as PNG"));
     let missing = dir.path().join("none.png").display().to_string();
     assert!(

@@ -80,13 +80,26 @@ impl Corruptor {
         Corruptor { preset: Some(preset), ..Corruptor::default() }
     }
 
+    /// The preset for images of this size; an error where the size-adaptive preset meets an image
+    /// under 32×32 px, which its reference (`imagecorruptions`) refuses too.
+    pub fn preset_for(&self, height: usize, width: usize) -> Result<Preset> {
+        let preset = self.preset.unwrap_or_else(|| Preset::for_size(height, width));
+        if preset == Preset::Sized && height.min(width) < 32 {
+            return Err(Error::Shape(format!(
+                "the sized preset (imagecorruptions) needs images of at least 32x32 px, as its reference \
+                 does; these are {height}x{width} (the cifar preset is made for small images)"
+            )));
+        }
+        Ok(preset)
+    }
+
     /// Applies corruption `name` at `severity` (1–5); every random draw comes from `rng`.
     pub fn apply(&self, img: &Image, name: &str, severity: u8, rng: &mut ChaCha8Rng) -> Result<Image> {
         if !(1..=5).contains(&severity) {
             return Err(Error::Severity(severity));
         }
         let s = (severity - 1) as usize;
-        let p = self.preset.unwrap_or_else(|| Preset::for_size(img.height, img.width));
+        let p = self.preset_for(img.height, img.width)?;
         let (h, w) = (img.height as f64, img.width as f64);
         Ok(match name {
             "gaussian_noise" => ops::gaussian_noise(

@@ -238,6 +238,16 @@ fn groups_presets_and_selection() {
         .unwrap_err()
         .to_string()
         .contains("unknown preset 'tiny' (known: cifar, imagenet, sized)"));
+    // The size-adaptive preset refuses images under 32 px, as imagecorruptions does; the others take any size.
+    let sized = Corruptor::with_preset(Preset::Sized);
+    let err = sized.apply(&constant(31, 40, 3, 9), "fog", 1, &mut rng_for(0, "fog", 1, 0)).unwrap_err().to_string();
+    assert!(err.contains("needs images of at least 32x32 px") && err.contains("31x40"), "{err}");
+    assert!(sized.apply(&constant(32, 40, 3, 9), "fog", 1, &mut rng_for(0, "fog", 1, 0)).is_ok());
+    for preset in [Preset::Cifar, Preset::ImageNet] {
+        assert!(Corruptor::with_preset(preset)
+            .apply(&constant(4, 4, 1, 9), "glass_blur", 5, &mut rng_for(0, "g", 5, 0))
+            .is_ok());
+    }
 }
 
 #[test]

@@ -183,6 +183,7 @@ fn corruption_results(
     let names = corrupt::select(&p.corruptions).map_err(|e| Error::Config(format!("evaluate.corruptions: {e}")))?;
     let corruptor =
         corruptions::corruptor(&p.preset, p.frost_dir.as_deref(), ["evaluate.preset", "evaluate.frost_dir"])?;
+    corruptor.preset_for(test.height, test.width).map_err(|e| Error::Config(format!("evaluate.preset: {e}")))?;
     let plan = OnTheFly {
         corruptor: &corruptor,
         corruptions: &names,
