@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the Pillow outputs that crates/corrupt/tests/augmix_pillow.rs compares byte for byte, as raw
-HWC u8 files: the 13 AugMix operations at fixed parameters on one 32x32 RGB picture, and pixelate
-(BOX down, then BOX or NEAREST back up) on it and on a 61x47 one.
+HWC u8 files: the 13 AugMix operations at fixed parameters on one 32x32 RGB picture, pixelate
+(BOX down, then BOX or NEAREST back up) on it and on a 61x47 one, and both through PIL's JPEG
+(libjpeg, default 4:2:0) at the qualities the corruption uses.
 Usage: pip install pillow numpy && python3 scripts/pillow-augmix-fixtures.py crates/corrupt/tests/fixtures/pillow
 """
 import sys
@@ -39,6 +40,12 @@ for tag, picture in [("32", p), ("61x47", Image.fromarray(odd))]:
         small = picture.resize((int(w * c), int(h * c)), Image.BOX)
         outputs[f"pixelate{tag}-{c}-box"] = small.resize((w, h), Image.BOX)
         outputs[f"pixelate{tag}-{c}-nearest"] = small.resize((w, h), Image.NEAREST)
+import io
+for tag, picture in [("32", p), ("61x47", Image.fromarray(odd))]:
+    for q in [80, 50, 25, 10]:
+        encoded = io.BytesIO()
+        picture.save(encoded, "JPEG", quality=q)
+        outputs[f"jpeg{tag}-{q}"] = Image.open(encoded)
 for name, result in outputs.items():
     np.asarray(result).tofile(f"{out}/{name}.raw")
 print(f"Pillow {__version__}: {len(outputs)} outputs in {out}")

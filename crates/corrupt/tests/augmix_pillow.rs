@@ -53,3 +53,28 @@ fn pixelate_is_byte_identical_to_pillow_box_and_nearest() {
         }
     }
 }
+
+#[test]
+fn jpeg_artefacts_are_as_strong_as_pillows() {
+    // Not the same bytes (another encoder and decoder), but the same kind of loss: the error against
+    // the clean picture stays close to what PIL's libjpeg leaves at each quality.
+    let mean_abs =
+        |a: &[u8], b: &[u8]| a.iter().zip(b).map(|(&x, &y)| (x as f64 - y as f64).abs()).sum::<f64>() / a.len() as f64;
+    let inputs = [
+        ("32", Image::new(fixture("input"), 32, 32, 3).unwrap()),
+        ("61x47", Image::new(fixture("input61x47"), 61, 47, 3).unwrap()),
+    ];
+    for (tag, img) in &inputs {
+        for q in [80, 50, 25, 10] {
+            let pil = fixture(&format!("jpeg{tag}-{q}"));
+            let ours = corrupt::digital::jpeg(img, q).unwrap();
+            let (e_pil, e_ours, apart) =
+                (mean_abs(&pil, &img.data), mean_abs(&ours.data, &img.data), mean_abs(&ours.data, &pil));
+            println!("{tag} quality {q}: mean |PIL - clean| {e_pil:.2}, mean |ours - clean| {e_ours:.2}, mean |ours - PIL| {apart:.2}");
+            assert!(
+                (0.8..1.6).contains(&(e_ours / e_pil)),
+                "{tag} quality {q}: error {e_ours:.2} against PIL's {e_pil:.2}"
+            );
+        }
+    }
+}
