@@ -129,17 +129,33 @@ pub fn saturate(img: &Image, a: f64, b: f64) -> Image {
     through_hsv(img, |[h, s, v]| [h, (s * a + b).clamp(0.0, 1.0), v])
 }
 
-/// (x − channel mean)·c + channel mean, the mean taken over the whole image per channel.
+/// (x − channel mean)·c + channel mean, the mean taken over the whole image per channel (from the
+/// exact integer sum of the bytes: as close to NumPy's pairwise-summed mean as f64 allows).
 pub fn contrast(img: &Image, c: f64) -> Image {
     let (channels, unit) = (img.channels, unit_table());
-    let mut means = vec![0.0; channels];
-    for pixel in img.data.chunks_exact(channels) {
-        means.iter_mut().zip(pixel).for_each(|(m, &v)| *m += unit[v as usize]);
+    // Sixteen pixels per step into lane sums (a loop that vectorises), folded per channel at the end.
+    let mut lanes = [0u64; 48];
+    let mut blocks = img.data.chunks_exact(16 * channels);
+    for block in &mut blocks {
+        lanes.iter_mut().zip(block).for_each(|(s, &v)| *s += v as u64);
     }
-    means.iter_mut().for_each(|m| *m /= (img.height * img.width) as f64);
-    let mut data = img.data.clone();
-    for pixel in data.chunks_exact_mut(channels) {
-        pixel.iter_mut().zip(&means).for_each(|(v, &m)| *v = unit_to_byte((unit[*v as usize] - m) * c + m));
+    let mut sums = [0u64; 3];
+    for (i, &v) in lanes.iter().enumerate().take(16 * channels) {
+        sums[i % channels] += v;
+    }
+    for (i, &v) in blocks.remainder().iter().enumerate() {
+        sums[i % channels] += v as u64;
+    }
+    let means: Vec<f64> =
+        sums[..channels].iter().map(|&s| s as f64 / 255.0 / (img.height * img.width) as f64).collect();
+    // Each output byte depends only on its input byte and channel: one 256-entry table per channel.
+    let tables: Vec<[u8; 256]> =
+        means.iter().map(|&m| std::array::from_fn(|v| unit_to_byte((unit[v] - m) * c + m))).collect();
+    let mut data = vec![0u8; img.data.len()];
+    for (out, pixel) in data.chunks_exact_mut(channels).zip(img.data.chunks_exact(channels)) {
+        for ((o, &v), table) in out.iter_mut().zip(pixel).zip(&tables) {
+            *o = table[v as usize];
+        }
     }
     Image { data, ..*img }
 }

@@ -93,6 +93,17 @@ fn contrast_scales_deviations_from_the_channel_mean() {
     let expected: Vec<u8> =
         [0.0, 1.0, 0.2, 0.8].iter().map(|x: &f64| (((x - 0.5) * 0.5 + 0.5) * 255.0) as u8).collect();
     assert_eq!(out.data, expected);
+    // RGB, 185 pixels (the sums run 16 pixels at a time, then the rest): each channel about its own mean.
+    let rgb = Image::new((0..37 * 5 * 3).map(|i| (i * 97 % 251) as u8).collect(), 37, 5, 3).unwrap();
+    let out = run(&rgb, "contrast", 4); // c = 0.3
+    for ch in 0..3 {
+        let values: Vec<f64> = rgb.data.iter().skip(ch).step_by(3).map(|&v| v as f64 / 255.0).collect();
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        for (i, x) in values.iter().enumerate() {
+            let want = (((x - mean) * 0.3 + mean).clamp(0.0, 1.0) * 255.0) as i32;
+            assert!((out.data[i * 3 + ch] as i32 - want).abs() <= 1, "channel {ch} pixel {i}");
+        }
+    }
 }
 
 #[test]
