@@ -33,7 +33,7 @@ thread_local! {
 fn fast_size(n: usize) -> usize {
     let smooth = |mut m: usize| {
         for p in [2, 3] {
-            while m % p == 0 {
+            while m.is_multiple_of(p) {
                 m /= p;
             }
         }
