@@ -33,11 +33,11 @@ impl Image {
         Image { data, height: self.height, width: self.width, channels: self.channels }
     }
 
-    /// `f(index, value in [0,1])` for every value, back to u8 as [`Image::from_unit`] does, without
+    /// `f(value in [0,1])` for every value in order, back to u8 as [`Image::from_unit`] does, without
     /// float buffers (at 224 px those cost more in page faults than the arithmetic).
-    pub fn map_unit(&self, mut f: impl FnMut(usize, f64) -> f64) -> Image {
+    pub fn map_unit(&self, mut f: impl FnMut(f64) -> f64) -> Image {
         let unit = unit_table();
-        let data = self.data.iter().enumerate().map(|(i, &v)| unit_to_byte(f(i, unit[v as usize]))).collect();
+        let data = self.data.iter().map(|&v| unit_to_byte(f(unit[v as usize]))).collect();
         Image { data, height: self.height, width: self.width, channels: self.channels }
     }
 

@@ -16,7 +16,7 @@ pub(crate) fn per_plane(img: &Image, f: impl Fn(&[f64]) -> Vec<f64>) -> Image {
 /// x + N(0, c²) per value.
 pub fn gaussian_noise(img: &Image, c: f64, rng: &mut impl Rng) -> Image {
     let n = Normal::new(0.0, c).expect("positive std");
-    img.map_unit(|_, x| x + n.sample(rng))
+    img.map_unit(|x| x + n.sample(rng))
 }
 
 /// Poisson(x·c)/c per value (photon noise). The 256 possible rates each get a CDF table once per
@@ -40,7 +40,7 @@ pub fn shot_noise(img: &Image, c: f64, rng: &mut impl Rng) -> Image {
 
 /// Salt and pepper on a fraction `amount` of values, salt and pepper equally likely (scikit-image `s&p`).
 pub fn impulse_noise(img: &Image, amount: f64, rng: &mut impl Rng) -> Image {
-    img.map_unit(|_, x| {
+    img.map_unit(|x| {
         let flipped = rng.gen::<f64>() < amount;
         let salted = rng.gen::<f64>() < 0.5;
         match (flipped, salted) {
@@ -54,7 +54,7 @@ pub fn impulse_noise(img: &Image, amount: f64, rng: &mut impl Rng) -> Image {
 /// x + x·N(0, c²) per value.
 pub fn speckle_noise(img: &Image, c: f64, rng: &mut impl Rng) -> Image {
     let n = Normal::new(0.0, c).expect("positive std");
-    img.map_unit(|_, x| x + x * n.sample(rng))
+    img.map_unit(|x| x + x * n.sample(rng))
 }
 
 /// Gaussian filter of std `sigma` per channel (scikit-image `gaussian`: SciPy, mode "nearest").
@@ -102,7 +102,7 @@ pub fn defocus_blur(img: &Image, radius: f64, alias_blur: f64) -> Image {
 /// value is the gray level and `f` sees s = 0.
 fn through_hsv(img: &Image, f: impl Fn([f64; 3]) -> [f64; 3]) -> Image {
     if img.channels == 1 {
-        return img.map_unit(|_, v| f([0.0, 0.0, v])[2]);
+        return img.map_unit(|v| f([0.0, 0.0, v])[2]);
     }
     let unit = unit_table();
     let data = img
