@@ -8,8 +8,9 @@
 # (fuzz/work/<target>, not in the repo). A crash stops the target and is written under
 # fuzz/artifacts/<target>/: copy it into fuzz/regressions/<target>/, where the tests replay it, and fix
 # the reader. Prints one line per target (executions, new inputs, crashes) and exits 1 on a crash.
-# Rust's own checks are the sanitizer here (overflow checks and debug assertions are on); libtorch is
-# not instrumented, so AddressSanitizer would add little and is left off (-s none).
+# Rust's own checks are the sanitizer here (overflow checks and debug assertions are on, except
+# overflow checks in zune-jpeg: fuzz/Cargo.toml says why); libtorch is not instrumented, so
+# AddressSanitizer would add little and is left off (-s none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v cargo >/dev/null 2>&1; then

@@ -351,8 +351,6 @@ fn preview(path: &Path, out: &Path, corruptions: &str, zoom: Option<usize>, engi
     for (r, name) in names.iter().enumerate() {
         let y = top + r * (th + gap) + th.saturating_sub(7 * scale as usize) / 2;
         draw_text(&mut sheet, (4, y as u32), name, scale, ink);
-    }
-    for (r, name) in names.iter().enumerate() {
         for col in 0..cols {
             let tile = if col == 0 {
                 img.clone()

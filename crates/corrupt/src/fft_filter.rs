@@ -42,11 +42,16 @@ fn fast_size(n: usize) -> usize {
     (n..).find(|&m| smooth(m) && !(m > 64 && m.is_power_of_two())).expect("a smooth size exists")
 }
 
+/// The transform size for an h×w plane padded by a k×k kernel's half-width on every side.
+fn transform_size((h, w): (usize, usize), k: usize) -> (usize, usize) {
+    (fast_size(h + k - 1), fast_size(w + k - 1))
+}
+
 /// Whether the FFT is cheaper than the direct sum for `taps` non-zero taps of a k×k kernel on an
 /// h×w image. Measured on this engine: the direct sum costs about as much as the transforms when
 /// taps·h·w is 25 times the padded transform's area.
 pub fn worth_it(taps: usize, (h, w): (usize, usize), k: usize) -> bool {
-    let (ny, nx) = (fast_size(h + k - 1), fast_size(w + k - 1));
+    let (ny, nx) = transform_size((h, w), k);
     taps * h * w > 25 * ny * nx
 }
 
@@ -55,7 +60,7 @@ pub fn worth_it(taps: usize, (h, w): (usize, usize), k: usize) -> bool {
 /// the imaginary part: the kernel is real, so they do not mix).
 pub fn filter2d_reflect101_fft(data: &[f64], (h, w, c): (usize, usize, usize), kernel: &[f64], k: usize) -> Vec<f64> {
     let r = k / 2;
-    let (ny, nx) = (fast_size(h + 2 * r), fast_size(w + 2 * r));
+    let (ny, nx) = transform_size((h, w), k);
     let scale = 1.0 / (ny * nx) as f64;
     let mut out = vec![0.0; data.len()];
     CACHE.with(|cache| {

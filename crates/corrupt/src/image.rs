@@ -29,16 +29,14 @@ impl Image {
 
     /// Back from [0,1] floats the reference's way: clip to [0,1], scale by 255, truncate to u8.
     pub fn from_unit(&self, values: &[f64]) -> Image {
-        let data = values.iter().map(|&v| unit_to_byte(v)).collect();
-        Image { data, height: self.height, width: self.width, channels: self.channels }
+        Image { data: values.iter().map(|&v| unit_to_byte(v)).collect(), ..*self }
     }
 
     /// `f(value in [0,1])` for every value in order, back to u8 as [`Image::from_unit`] does, without
     /// float buffers (at 224 px those cost more in page faults than the arithmetic).
     pub fn map_unit(&self, mut f: impl FnMut(f64) -> f64) -> Image {
         let unit = unit_table();
-        let data = self.data.iter().map(|&v| unit_to_byte(f(unit[v as usize]))).collect();
-        Image { data, height: self.height, width: self.width, channels: self.channels }
+        Image { data: self.data.iter().map(|&v| unit_to_byte(f(unit[v as usize]))).collect(), ..*self }
     }
 
     /// The channel planes (H×W each), scaled to [0,1].
