@@ -229,8 +229,9 @@ fn bench_attacks(a: &BenchArgs, input: [i64; 3], device: tch::Device) -> Result<
         all.push(r);
     }
     println!(
-        "libtorch threads: {}; PGD-10 is ℓ∞, ε 8/255, α 2/255, random start; model in eval mode",
-        tch::get_num_threads()
+        "libtorch threads: {}; {}; PGD-10 is ℓ∞, ε 8/255, α 2/255, random start; model in eval mode",
+        tch::get_num_threads(),
+        robustcnn::allocator::setting()
     );
     if let Some(path) = &a.json {
         std::fs::write(path, serde_json::to_string_pretty(&all)?)
@@ -272,7 +273,7 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
         );
         all.push(r);
     }
-    println!("libtorch threads: {}", tch::get_num_threads());
+    println!("libtorch threads: {}; {}", tch::get_num_threads(), robustcnn::allocator::setting());
     if let Some(dataset) = &a.epoch {
         for m in &a.models {
             epoch_throughput(m, dataset, a, device)?;
@@ -295,7 +296,11 @@ fn bench_methods(a: &BenchArgs, input: [i64; 3], device: tch::Device) -> Result<
             all.push(r);
         }
     }
-    println!("libtorch threads: {}; TENET due every iteration, every sample positive", tch::get_num_threads());
+    println!(
+        "libtorch threads: {}; {}; TENET due every iteration, every sample positive",
+        tch::get_num_threads(),
+        robustcnn::allocator::setting()
+    );
     if let Some(path) = &a.json {
         std::fs::write(path, serde_json::to_string_pretty(&all)?)
             .with_context(|| format!("{}: cannot write", path.display()))?;

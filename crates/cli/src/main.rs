@@ -209,7 +209,20 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    let result = out_of_memory::guard(|| match cli.command {
+    let result = out_of_memory::guard(|| {
+        robustcnn::allocator::keep_freed_memory()?;
+        run(cli.command)
+    });
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        let interrupted = matches!(e.downcast_ref::<robustcnn::Error>(), Some(robustcnn::Error::Interrupted(_)));
+        std::process::exit(if interrupted { 130 } else { 1 });
+    }
+}
+
+/// Runs one parsed command.
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Train(a) => commands::train(&a),
         Command::Eval(EvalCommand::Clean(a)) => commands::eval_clean(&a),
         Command::Eval(EvalCommand::Corruptions(a)) => eval_corruptions_cmd::run(&a),
@@ -226,10 +239,5 @@ fn main() {
         Command::Report(a) => suite_cmd::report_cmd(&a),
         Command::Bench(a) => commands::bench(&a),
         Command::Explain(a) => explain_cmd::run(&a),
-    });
-    if let Err(e) = result {
-        eprintln!("error: {e:#}");
-        let interrupted = matches!(e.downcast_ref::<robustcnn::Error>(), Some(robustcnn::Error::Interrupted(_)));
-        std::process::exit(if interrupted { 130 } else { 1 });
     }
 }

@@ -275,3 +275,13 @@ fn option_syntax_errors_are_reported_by_the_parser_with_a_pointer_to_help() {
         assert!(err.starts_with("error: ") && err.contains(want) && err.contains("--help"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn an_unknown_malloc_choice_is_one_error_before_any_work() {
+    let bin = env!("CARGO_BIN_EXE_robustcnn");
+    let out = std::process::Command::new(bin).env("ROBUSTCNN_MALLOC", "sytem").arg("models").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end(), "error: ROBUSTCNN_MALLOC=sytem: expected `keep` (the default) or `system`");
+    assert!(out.stdout.is_empty(), "the command ran anyway");
+}

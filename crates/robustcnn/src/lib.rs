@@ -2,6 +2,7 @@
 //!
 //! The library behind the `robustcnn` command: dataset readers and the threaded loader ([`data`]),
 //! staged models ([`models`]), adversarial attacks ([`attacks`]), the training loop ([`train`]) and evaluation ([`eval`]).
+pub mod allocator;
 pub mod attacks;
 pub mod bench;
 pub mod config;
