@@ -19,6 +19,7 @@ pub mod npy;
 pub mod ops;
 pub mod poisson;
 mod presets;
+mod simd;
 pub mod spatter;
 pub mod weather;
 

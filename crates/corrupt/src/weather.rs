@@ -1,6 +1,7 @@
 //! Snow and fog (METHODS.md §4.1.2, §4.1.5); frost is in `frost.rs`.
 use crate::blurs::motion_blur_values;
 use crate::geometry::clipped_zoom;
+use crate::image::{unit_table, unit_to_byte};
 use crate::Image;
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
@@ -37,16 +38,18 @@ pub fn snow(img: &Image, p: Snow, rng: &mut impl Rng) -> Image {
         .into_iter()
         .map(|v| (v * 255.0).round_ties_even().clamp(0.0, 255.0) / 255.0)
         .collect();
-    let x = img.to_unit();
-    let out: Vec<f64> = (0..h * w * c)
-        .map(|i| {
-            let px = i / c;
-            let gray = if c == 3 { (0..3).map(|k| CV_GRAY[k] * x[px * 3 + k]).sum() } else { x[i] };
-            let lit = p.blend * x[i] + (1.0 - p.blend) * x[i].max(gray * 1.5 + 0.5);
-            lit + layer[px] + layer[h * w - 1 - px]
-        })
-        .collect();
-    img.from_unit(&out)
+    let unit = unit_table();
+    let mut data = Vec::with_capacity(h * w * c);
+    for (px, pixel) in img.data.chunks_exact(c).enumerate() {
+        let x = |k: usize| unit[pixel[k] as usize];
+        let gray: f64 = if c == 3 { (0..3).map(|k| CV_GRAY[k] * x(k)).sum() } else { x(0) };
+        let (flake, rotated) = (layer[px], layer[h * w - 1 - px]);
+        data.extend((0..c).map(|k| {
+            let lit = p.blend * x(k) + (1.0 - p.blend) * x(k).max(gray * 1.5 + 0.5);
+            unit_to_byte(lit + flake + rotated)
+        }));
+    }
+    Image { data, ..*img }
 }
 
 /// The diamond-square height map of the reference's `plasma_fractal`, side `size` (a power of two),
