@@ -74,6 +74,7 @@ const FILE_FIXTURES: &[(&str, &[u8])] = &[
     ("suite-unused.toml", b"[suite]\nmethods = [\"baseline\"]\n[method.lfm]\np = 0.5\n"),
     ("suite-eps.toml", b"[suite]\nmethods = [\"baseline\"]\n[evaluate]\neps = [\"eight\"]\n"),
     ("suite-key.toml", b"[suite]\nmethods = [\"baseline\"]\n[evaluate]\nlimits = 5\n"),
+    ("suite-sized.toml", b"[suite]\nmethods = [\"baseline\"]\n[evaluate]\npreset = \"sized\"\n"),
     ("a-file", b"x"),
 ];
 
@@ -199,6 +200,10 @@ const CASES: &[(&str, &str)] = &[
         "suite-key.toml: [evaluate]: unknown field `limits`, expected one of `weights`",
     ),
     ("compare {d}/empty", "empty: holds no run directories (none with a config.toml)"),
+    (
+        "suite {d}/suite-sized.toml --out {d}/o",
+        "suite-sized.toml: evaluate.preset for dataset fashion-mnist-mini: the sized preset (imagecorruptions) needs images of at least 32x32 px",
+    ),
     ("compare {d}/nowhere", "nowhere: not a run or suite directory"),
     ("report {d}/nowhere", "nowhere: not a run or suite directory"),
     ("demo --methods nope --out {d}/o", "--methods nope: not in the suite (its methods: baseline, lfm"),

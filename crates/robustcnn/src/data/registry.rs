@@ -21,6 +21,8 @@ pub struct DatasetInfo {
     pub summary: &'static str,
     /// Training-time augmentation defaults: (random-crop padding, horizontal flip).
     pub augment: (usize, bool),
+    /// The side of its square images, where the format fixes it (image folders: none).
+    pub side: Option<usize>,
 }
 
 pub const DATASETS: &[DatasetInfo] = &[
@@ -28,28 +30,43 @@ pub const DATASETS: &[DatasetInfo] = &[
         name: "fashion-mnist-mini",
         summary: "6,000/1,000 stratified Fashion-MNIST images, embedded in the binary",
         augment: (2, true),
+        side: Some(28),
     },
     DatasetInfo {
         name: "fashion-mnist",
         summary: "Fashion-MNIST IDX (Debian dataset-fashion-mnist, --data-dir, or data fetch)",
         augment: (2, true),
+        side: Some(28),
     },
-    DatasetInfo { name: "mnist", summary: "MNIST IDX files in --data-dir (or data fetch)", augment: (2, false) },
+    DatasetInfo {
+        name: "mnist",
+        summary: "MNIST IDX files in --data-dir (or data fetch)",
+        augment: (2, false),
+        side: Some(28),
+    },
     DatasetInfo {
         name: "cifar10",
         summary: "CIFAR-10 binary version (cifar-10-batches-bin) in --data-dir",
         augment: (4, true),
+        side: Some(32),
     },
     DatasetInfo {
         name: "cifar100",
         summary: "CIFAR-100 binary version (cifar-100-binary) in --data-dir, fine labels",
         augment: (4, true),
+        side: Some(32),
     },
-    DatasetInfo { name: "cifar100-coarse", summary: "CIFAR-100 with the 20 coarse labels", augment: (4, true) },
+    DatasetInfo {
+        name: "cifar100-coarse",
+        summary: "CIFAR-100 with the 20 coarse labels",
+        augment: (4, true),
+        side: Some(32),
+    },
     DatasetInfo {
         name: "folder",
         summary: "image folders DIR/train/<class>/*.png|jpg and DIR/test/<class>/...",
         augment: (0, true),
+        side: None,
     },
 ];
 

@@ -72,6 +72,19 @@ impl Default for Protocol {
 }
 
 impl Protocol {
+    /// Checks that the corruption preset takes images of `side`×`side` px (the size-adaptive preset
+    /// needs 32 px), so a suite fails before training rather than at its first evaluation.
+    pub fn check_image_side(&self, origin: &str, dataset: &str, side: usize) -> Result<()> {
+        if self.corruptions.trim().is_empty() {
+            return Ok(());
+        }
+        let corruptor = super::corruptions::corruptor(&self.preset, None, ["evaluate.preset", "evaluate.frost_dir"])?;
+        corruptor
+            .preset_for(side, side)
+            .map(|_| ())
+            .map_err(|e| Error::Config(format!("{origin}: evaluate.preset for dataset {dataset}: {e}")))
+    }
+
     /// Checks every field; errors name `origin` and the key.
     pub fn validate(&self, origin: &str) -> Result<()> {
         let bad = |key: &str, what: String| Err(Error::Config(format!("{origin}: evaluate.{key} {what}")));

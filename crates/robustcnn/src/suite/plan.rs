@@ -138,6 +138,9 @@ impl Suite {
                 config: Config::default(),
             };
             run.config = run_config(&table, &method_settings, origin, &run)?;
+            if let Some(side) = known_side(&run.config) {
+                protocol.check_image_side(origin, dataset, side)?;
+            }
             runs.push(run);
         }
         Ok(Suite { grid, protocol, runs, source })
@@ -192,6 +195,14 @@ fn check_settings_used(g: &Grid, settings: &toml::Table, origin: &str) -> Result
             g.methods.join(", ")
         ))),
         None => Ok(()),
+    }
+}
+
+/// The side of a run's (square) images where the dataset or `data.image_size` fixes it.
+fn known_side(cfg: &Config) -> Option<usize> {
+    match cfg.data.image_size {
+        Some([h, w]) => Some(h.min(w)),
+        None => crate::data::registry_find(&cfg.data.dataset).ok()?.side,
     }
 }
 
