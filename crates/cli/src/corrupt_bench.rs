@@ -1,10 +1,11 @@
 //! `robustcnn corrupt bench`: the speed of the corruption engine, printed as numbers to record.
 use crate::corrupt_cmd::EngineArgs;
 use anyhow::Result;
-use corrupt::{Image, ImageSet, ALL, BENCHMARK, EXTRA};
+use corrupt::{Image, ImageSet, BENCHMARK, EXTRA};
 use std::time::Instant;
 
-pub fn run(sizes: &[usize], images: usize, full_set: bool, engine: &EngineArgs) -> Result<()> {
+/// Prints ms per image for each of `names` at each size, then (with `full_set`) the whole-set times.
+pub fn run(names: &[&str], sizes: &[usize], images: usize, full_set: bool, engine: &EngineArgs) -> Result<()> {
     let corruptor = engine.corruptor()?;
     let images = images.max(1);
     println!(
@@ -15,10 +16,11 @@ pub fn run(sizes: &[usize], images: usize, full_set: bool, engine: &EngineArgs) 
     sizes.iter().for_each(|s| print!(" {:>10}", format!("{s}px")));
     println!();
     let mut totals = vec![0.0; sizes.len()];
-    for name in ALL {
+    let pictures: Vec<Vec<Image>> =
+        sizes.iter().map(|&side| (0..images).map(|i| corrupt::sample_picture(side, i)).collect()).collect();
+    for &name in names {
         print!("{name:<18}");
-        for (k, &side) in sizes.iter().enumerate() {
-            let pics: Vec<Image> = (0..images).map(|i| corrupt::sample_picture(side, i)).collect();
+        for (k, pics) in pictures.iter().enumerate() {
             // Warm-up: builds cached frost textures outside the timing.
             corruptor.apply(&pics[0], name, 1, &mut corrupt::rng_for(engine.seed, name, 1, 0))?;
             let t = Instant::now();
@@ -34,7 +36,7 @@ pub fn run(sizes: &[usize], images: usize, full_set: bool, engine: &EngineArgs) 
         println!();
     }
     print!("{:<18}", "mean");
-    totals.iter().for_each(|t| print!(" {:>10.3}", t / ALL.len() as f64));
+    totals.iter().for_each(|t| print!(" {:>10.3}", t / names.len() as f64));
     println!();
     if full_set {
         let threads = corrupt::batch::threads(engine.workers);

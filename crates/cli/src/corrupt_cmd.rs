@@ -108,6 +108,9 @@ pub enum CorruptCommand {
         /// Also generate the full CIFAR-10-C-sized set (in memory, not written).
         #[arg(long)]
         full_set: bool,
+        /// The corruptions (names or groups) to time per image; --full-set always times its 19.
+        #[arg(long, default_value = "all")]
+        corruptions: String,
         #[command(flatten)]
         engine: EngineArgs,
     },
@@ -133,8 +136,9 @@ pub fn run(a: &CorruptArgs) -> Result<()> {
         Some(CorruptCommand::Preview { image, out, corruptions, zoom, engine }) => {
             return preview(image, out, corruptions, *zoom, engine)
         }
-        Some(CorruptCommand::Bench { sizes, images, full_set, engine }) => {
-            return crate::corrupt_bench::run(sizes, *images, *full_set, engine)
+        Some(CorruptCommand::Bench { sizes, images, full_set, corruptions, engine }) => {
+            let names = corruption_list(corruptions, "--corruptions")?;
+            return crate::corrupt_bench::run(&names, sizes, *images, *full_set, engine);
         }
         None => {}
     }

@@ -231,6 +231,7 @@ const CASES: &[(&str, &str)] = &[
     ("data info nope", "unknown dataset 'nope'"),
     ("data fetch nope", "data fetch nope: nothing to download (fetchable: fashion-mnist, mnist, cifar10, cifar100)"),
     ("bench --methods nope", "unknown method 'nope'"),
+    ("corrupt bench --corruptions nope", "--corruptions: unknown corruption 'nope' (known: gaussian_noise"),
 ];
 
 #[test]

@@ -193,6 +193,9 @@ fn bench_times_every_corruption() {
         assert_eq!(row.split_whitespace().count(), 3, "{row}");
     }
     assert!(text.lines().any(|l| l.starts_with("mean")));
+    let noise = ok(&["corrupt", "bench", "--sizes", "32", "--images", "1", "--corruptions", "noise"]);
+    let rows: Vec<&str> = noise.lines().skip(2).filter_map(|l| l.split_whitespace().next()).collect();
+    assert_eq!(rows, ["gaussian_noise", "shot_noise", "impulse_noise", "mean"], "{noise}");
 }
 
 #[test]
