@@ -133,9 +133,11 @@ pub fn warp_affine_reflect101(data: &[f64], (h, w, c): (usize, usize, usize), m:
     let det = a * e - b * d;
     let (ia, ib, id, ie) = (e / det, -b / det, -d / det, a / det);
     let mut out = vec![0.0; data.len()];
-    for (i, px) in out.chunks_exact_mut(c).enumerate() {
-        let (u, v) = ((i % w) as f64 - cx, (i / w) as f64 - f);
-        bilinear_pixel(data, (h, w, c), (id * u + ie * v, ia * u + ib * v), reflect101, px);
+    for (y, row) in out.chunks_exact_mut(w * c).enumerate() {
+        for (x, px) in row.chunks_exact_mut(c).enumerate() {
+            let (u, v) = (x as f64 - cx, y as f64 - f);
+            bilinear_pixel(data, (h, w, c), (id * u + ie * v, ia * u + ib * v), reflect101, px);
+        }
     }
     out
 }
@@ -145,8 +147,11 @@ pub fn warp_affine_reflect101(data: &[f64], (h, w, c): (usize, usize, usize), m:
 pub fn displace_reflect(data: &[f64], (h, w, c): (usize, usize, usize), dy: &[f64], dx: &[f64]) -> Vec<f64> {
     let border = |i: isize, n: usize| Border::Reflect.index(i, n);
     let mut out = vec![0.0; data.len()];
-    for (i, px) in out.chunks_exact_mut(c).enumerate() {
-        bilinear_pixel(data, (h, w, c), ((i / w) as f64 + dy[i], (i % w) as f64 + dx[i]), border, px);
+    for (y, row) in out.chunks_exact_mut(w * c).enumerate() {
+        for (x, px) in row.chunks_exact_mut(c).enumerate() {
+            let i = y * w + x;
+            bilinear_pixel(data, (h, w, c), (y as f64 + dy[i], x as f64 + dx[i]), border, px);
+        }
     }
     out
 }

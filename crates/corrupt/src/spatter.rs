@@ -2,6 +2,7 @@
 //! blobs; with the OpenCV steps the water texture needs (Canny, distance transform, histogram
 //! equalisation) written out.
 use crate::filters::{box3_reflect101, filter2d_reflect101, gaussian_nearest};
+use crate::image::{unit_table, unit_to_byte};
 use crate::Image;
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
@@ -33,7 +34,6 @@ pub fn spatter(img: &Image, p: Spatter, rng: &mut impl Rng) -> Image {
     let layer: Vec<f64> = (0..h * w).map(|_| normal.sample(rng)).collect();
     let layer: Vec<f64> =
         gaussian_nearest(&layer, h, w, p.sigma).into_iter().map(|v| if v < p.threshold { 0.0 } else { v }).collect();
-    let x = img.to_unit();
     let colour_at = |k: usize, colour: &[f64; 3], m: f64| {
         if c == 3 {
             (colour[k] / 255.0 * m).min(1.0)
@@ -41,16 +41,23 @@ pub fn spatter(img: &Image, p: Spatter, rng: &mut impl Rng) -> Image {
             (0..3).map(|j| GRAY[j] * (colour[j] / 255.0 * m).min(1.0)).sum::<f64>()
         }
     };
-    let out: Vec<f64> = if p.mud {
+    let (m, colour) = if p.mud {
         let mask: Vec<f64> = layer.iter().map(|&v| if v > p.threshold { 1.0 } else { 0.0 }).collect();
-        let m: Vec<f64> =
-            gaussian_nearest(&mask, h, w, p.intensity).into_iter().map(|v| if v < 0.8 { 0.0 } else { v }).collect();
-        (0..h * w * c).map(|i| x[i] * (1.0 - m[i / c]) + colour_at(i % c, &MUD, m[i / c])).collect()
+        let m = gaussian_nearest(&mask, h, w, p.intensity).into_iter().map(|v| if v < 0.8 { 0.0 } else { v }).collect();
+        (m, &MUD)
     } else {
-        let m = water_mask(&layer, (h, w), p.intensity);
-        (0..h * w * c).map(|i| x[i] + colour_at(i % c, &WATER, m[i / c])).collect()
+        (water_mask(&layer, (h, w), p.intensity), &WATER)
     };
-    img.from_unit(&out)
+    let unit = unit_table();
+    let mut data = Vec::with_capacity(h * w * c);
+    for (pixel, &mv) in img.data.chunks_exact(c).zip(&m) {
+        data.extend(pixel.iter().enumerate().map(|(k, &v)| {
+            let x = unit[v as usize];
+            // Mud replaces the image in proportion; water adds to it.
+            unit_to_byte(if p.mud { x * (1.0 - mv) + colour_at(k, colour, mv) } else { x + colour_at(k, colour, mv) })
+        }));
+    }
+    Image { data, ..*img }
 }
 
 /// The water-drop mask of the reference's spatter (mode 0), scaled so its maximum is `intensity`.
