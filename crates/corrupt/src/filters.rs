@@ -48,8 +48,7 @@ fn filter_axis_body(plane: &[f64], h: usize, w: usize, k: &[f64], vertical: bool
     let mut out = vec![0.0; h * w];
     if vertical {
         for (y, row) in out.chunks_exact_mut(w).enumerate() {
-            let src = |j: usize| border.index(y as isize + j as isize - r, h) * w;
-            weighted_rows(row, k, |j| &plane[src(j)..src(j) + w]);
+            weighted_rows(row, k, |j| &plane[border.index(y as isize + j as isize - r, h) * w..][..w]);
         }
     } else {
         let mut padded = vec![0.0; w + k.len() - 1];
