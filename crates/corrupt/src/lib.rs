@@ -8,6 +8,7 @@
 pub mod augmix;
 pub mod batch;
 pub mod blurs;
+pub mod byte_noise;
 mod color;
 pub mod digital;
 pub mod fft_filter;
@@ -17,7 +18,6 @@ pub mod geometry;
 mod image;
 pub mod npy;
 pub mod ops;
-pub mod poisson;
 mod presets;
 mod simd;
 pub mod spatter;
@@ -141,11 +141,8 @@ pub fn select(spec: &str) -> Result<Vec<&'static str>> {
 /// bytes whatever the thread count or order.
 pub fn rng_for(seed: u64, corruption: &str, severity: u8, index: u64) -> ChaCha8Rng {
     let name = corruption.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
-    let mut z =
-        seed ^ name.rotate_left(17) ^ (severity as u64).rotate_left(40) ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    ChaCha8Rng::seed_from_u64(z ^ (z >> 31))
+    let z = seed ^ name.rotate_left(17) ^ (severity as u64).rotate_left(40) ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    ChaCha8Rng::seed_from_u64(byte_noise::splitmix_mix(z))
 }
 
 /// Applies corruption `name` at `severity` (1–5) with the preset for the image's size and procedural

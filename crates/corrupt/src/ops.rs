@@ -1,11 +1,11 @@
 //! The corruptions, one function each, following `make_cifar_c.py` (METHODS.md §4.1.2): the image is
 //! scaled to [0,1], corrupted, clipped to [0,1], scaled by 255 and truncated to u8.
+use crate::byte_noise::{self, Noise};
 use crate::color::{hsv_to_rgb, rgb_to_hsv};
 use crate::filters::{box_resize, filter2d_reflect101, gaussian_kernel_1d, gaussian_nearest, nearest_resize};
 use crate::image::{unit_table, unit_to_byte};
 use crate::{fft_filter, Image};
 use rand::Rng;
-use rand_distr::{Distribution, Normal};
 
 /// Applies `f` to each channel plane (H×W) of the image in [0,1].
 pub(crate) fn per_plane(img: &Image, f: impl Fn(&[f64]) -> Vec<f64>) -> Image {
@@ -13,48 +13,26 @@ pub(crate) fn per_plane(img: &Image, f: impl Fn(&[f64]) -> Vec<f64>) -> Image {
     img.from_unit_planes(&planes)
 }
 
-/// x + N(0, c²) per value.
+/// x + N(0, c²) per value, drawn per byte from its exact output distribution ([`byte_noise`]).
 pub fn gaussian_noise(img: &Image, c: f64, rng: &mut impl Rng) -> Image {
-    let n = Normal::new(0.0, c).expect("positive std");
-    img.map_unit(|x| x + n.sample(rng))
+    byte_noise::apply(img, Noise::Gaussian(c), rng)
 }
 
-/// Poisson(x·c)/c per value (photon noise). The 256 possible rates each get a CDF table once per
-/// thread ([`crate::poisson`]), drawn by inverse transform: the same distribution as NumPy's
-/// `poisson`, from a different stream of random numbers.
+/// Poisson(x·c)/c per value (photon noise), drawn per byte from its exact output distribution
+/// ([`byte_noise`]): the same distribution as NumPy's `poisson`, from a different random stream.
 pub fn shot_noise(img: &Image, c: f64, rng: &mut impl Rng) -> Image {
-    let tables = crate::poisson::tables_for_scale(c);
-    let data = img
-        .data
-        .iter()
-        .map(|&v| {
-            if v == 0 {
-                return 0;
-            }
-            let t = tables[v as usize].get_or_init(|| crate::poisson::PoissonTable::new(v as f64 / 255.0 * c));
-            unit_to_byte(t.sample(rng) as f64 / c)
-        })
-        .collect();
-    Image { data, ..*img }
+    byte_noise::apply(img, Noise::Shot(c), rng)
 }
 
-/// Salt and pepper on a fraction `amount` of values, salt and pepper equally likely (scikit-image `s&p`).
+/// Salt and pepper on a fraction `amount` of values, salt and pepper equally likely (scikit-image
+/// `s&p`), drawn per byte from its exact output distribution ([`byte_noise`]).
 pub fn impulse_noise(img: &Image, amount: f64, rng: &mut impl Rng) -> Image {
-    img.map_unit(|x| {
-        let flipped = rng.gen::<f64>() < amount;
-        let salted = rng.gen::<f64>() < 0.5;
-        match (flipped, salted) {
-            (true, true) => 1.0,
-            (true, false) => 0.0,
-            _ => x,
-        }
-    })
+    byte_noise::apply(img, Noise::Impulse(amount), rng)
 }
 
-/// x + x·N(0, c²) per value.
+/// x + x·N(0, c²) per value, drawn per byte from its exact output distribution ([`byte_noise`]).
 pub fn speckle_noise(img: &Image, c: f64, rng: &mut impl Rng) -> Image {
-    let n = Normal::new(0.0, c).expect("positive std");
-    img.map_unit(|x| x + x * n.sample(rng))
+    byte_noise::apply(img, Noise::Speckle(c), rng)
 }
 
 /// Gaussian filter of std `sigma` per channel (scikit-image `gaussian`: SciPy, mode "nearest").
