@@ -126,13 +126,6 @@ fn wyrand_mix(counter: u64) -> u64 {
     (product as u64) ^ (product >> 64) as u64
 }
 
-/// SplitMix64's output mix (Steele, Lea & Flood 2014), which seeds the per-image generators.
-pub(crate) fn splitmix_mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 type ByteTables = Arc<Vec<AliasTable>>;
 
 /// The 256 tables of one noise, built once and shared by all threads.
@@ -174,8 +167,8 @@ fn point_mass(v: u8) -> [f64; 256] {
 }
 
 /// The bytes of Poisson(λ)/c: the pmf summed over the counts n that give each byte, up to where the
-/// remaining mass is below f64 resolution, normalised (the
-/// log-factorial sum drifts by ~1e-12 at λ = 500).
+/// remaining mass is below f64 resolution, then normalised (the log-factorial sum drifts by ~1e-12
+/// at λ = 500).
 fn poisson_bytes(lambda: f64, c: f64) -> [f64; 256] {
     let (mut p, ln_lambda, mut ln_factorial) = ([0.0; 256], lambda.ln(), 0.0);
     for n in 0u32.. {

@@ -142,7 +142,14 @@ pub fn select(spec: &str) -> Result<Vec<&'static str>> {
 pub fn rng_for(seed: u64, corruption: &str, severity: u8, index: u64) -> ChaCha8Rng {
     let name = corruption.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
     let z = seed ^ name.rotate_left(17) ^ (severity as u64).rotate_left(40) ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    ChaCha8Rng::seed_from_u64(byte_noise::splitmix_mix(z))
+    ChaCha8Rng::seed_from_u64(splitmix_mix(z))
+}
+
+/// SplitMix64's output mix (Steele, Lea & Flood 2014): a well-spread seed from the combined key.
+fn splitmix_mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// Applies corruption `name` at `severity` (1–5) with the preset for the image's size and procedural
