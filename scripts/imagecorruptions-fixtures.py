@@ -8,7 +8,8 @@ patches (where sums land exactly on integers and rounding decides the byte); and
 weights per severity as little-endian float64; and SciPy's `correlate1d` with its Gaussian weights on a
 23x29 float64 plane, per sigma, border mode and axis, as little-endian float64 (the summation order
 decides the last bit); and elastic_transform at severities 1-5 with its two uniform noise fields
-handed in (NumPy's generator replaced by fixed fields, saved as little-endian float64).
+handed in (NumPy's generator replaced by fixed fields, saved as little-endian float64); and snow at
+severities 1-5 with its normal layer (little-endian float64) and its angle (SNOW_ANGLES) handed in.
 Usage: pip install --target /tmp/icpkg imagecorruptions opencv-python-headless
        PYTHONPATH=/tmp/icpkg python3 scripts/imagecorruptions-fixtures.py crates/corrupt/tests/fixtures/imagecorruptions
 """
@@ -83,3 +84,24 @@ for h, w in [(32, 32), (37, 41)]:
         np.random.uniform = lambda low, high, size: queue.pop(0)
         corrupt(p, corruption_name="elastic_transform", severity=s).tofile(f"{out}/elastic_transform-{h}x{w}-{s}.raw")
         np.random.uniform = _uniform
+
+# Snow with its random draws fixed: np.random.normal returns this layer (loc + scale * z, with z from
+# a seeded generator) and np.random.uniform the angle of the severity, the list in the Rust test.
+SNOW = [(0.1, 0.3), (0.2, 0.3), (0.55, 0.3), (0.55, 0.3), (0.55, 0.3)]
+SNOW_ANGLES = [-131.7, -97.25, -90.0, -63.4, -45.5]
+_normal = np.random.normal
+# Its picture's lower half is random bytes: saturated pixels where max(x, 1.5 gray + 0.5) is x, so the
+# float32 lightening lands just off the byte.
+for h, w in [(32, 32), (37, 41)]:
+    p = picture(h, w)
+    p[h // 2 :] = np.random.default_rng(7).integers(0, 256, (h - h // 2, w, 3), dtype=np.uint8)
+    p.tofile(f"{out}/input-snow-{h}x{w}.raw")
+    z = np.random.default_rng(h * 1000 + w).standard_normal((h, w))
+    for s in range(1, 6):
+        loc, scale = SNOW[s - 1]
+        layer = loc + scale * z
+        layer.astype("<f8").tofile(f"{out}/snow_layer-{h}x{w}-{s}.raw")
+        np.random.normal = lambda size, loc, scale: layer
+        np.random.uniform = lambda low, high: SNOW_ANGLES[s - 1]
+        corrupt(p, corruption_name="snow", severity=s).tofile(f"{out}/snow-{h}x{w}-{s}.raw")
+        np.random.normal, np.random.uniform = _normal, _uniform

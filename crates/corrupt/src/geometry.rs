@@ -86,43 +86,77 @@ impl ZoomSum for f32 {
     }
 }
 
-/// Adds [`clipped_zoom`]`(data, shape, zoom)` to `acc`. Two passes: the needed source rows are
-/// interpolated across once (each value is the per-pixel formula's `top` or `bottom`), then every
-/// output row mixes two of them, a loop that vectorises.
+/// Adds [`clipped_zoom`]`(data, shape, zoom)` to `acc`.
 pub fn add_clipped_zoom<T: ZoomSum>(acc: &mut [T], data: &[f64], (h, w, c): (usize, usize, usize), zoom: f64) {
-    let rows = clipped_zoom_axis(h, zoom);
-    let cols = clipped_zoom_axis(w, zoom);
+    let rows = zoom_axis(h, zoom, Keep::CentreTrim);
+    let cols = zoom_axis(w, zoom, Keep::CentreTrim);
+    add_zoomed(acc, data, (h, w, c), &rows, &cols);
+}
+
+/// `imagecorruptions`' `clipped_zoom` on interleaved (h, w, c) values: crop the centre ⌈n/z⌉ and
+/// zoom it by z, without trimming; returns the zoomed values and their height and width
+/// (round(⌈n/z⌉·z) per axis, at least n for z ≥ 1). Bit-identical to [`zoom_linear`] of the crop.
+pub fn zoom_centre_crop(data: &[f64], (h, w, c): (usize, usize, usize), zoom: f64) -> (Vec<f64>, usize, usize) {
+    let rows = zoom_axis(h, zoom, Keep::All);
+    let cols = zoom_axis(w, zoom, Keep::All);
+    let mut out = vec![0.0; rows.len() * cols.len() * c];
+    add_zoomed(&mut out, data, (h, w, c), &rows, &cols);
+    (out, rows.len(), cols.len())
+}
+
+/// Adds the zoom whose output positions are `rows` × `cols` (from [`zoom_axis`]) to `acc`. Two
+/// passes: the needed source rows are interpolated across once (each value is the per-pixel
+/// formula's `top` or `bottom`), then every output row mixes two of them, a loop that vectorises.
+fn add_zoomed<T: ZoomSum>(
+    acc: &mut [T],
+    data: &[f64],
+    (_, w, c): (usize, usize, usize),
+    rows: &[(usize, usize, f64)],
+    cols: &[(usize, usize, f64)],
+) {
     let first = rows.iter().map(|r| r.0).min().unwrap_or(0);
     let last = rows.iter().map(|r| r.1).max().unwrap_or(0);
-    let line = w * c;
-    let mut across = vec![0.0; (last + 1 - first) * line];
-    for (src, dst) in data[first * line..(last + 1) * line].chunks_exact(line).zip(across.chunks_exact_mut(line)) {
+    let (line, out_line) = (w * c, cols.len() * c);
+    let mut across = vec![0.0; (last + 1 - first) * out_line];
+    for (src, dst) in data[first * line..(last + 1) * line].chunks_exact(line).zip(across.chunks_exact_mut(out_line)) {
         for (&(c0, c1, fx), px) in cols.iter().zip(dst.chunks_exact_mut(c)) {
             for (ch, v) in px.iter_mut().enumerate() {
                 *v = src[c0 * c + ch] * (1.0 - fx) + src[c1 * c + ch] * fx;
             }
         }
     }
-    for (row, &(r0, r1, fy)) in acc.chunks_exact_mut(line).zip(&rows) {
-        let top = &across[(r0 - first) * line..(r0 - first + 1) * line];
-        let bottom = &across[(r1 - first) * line..(r1 - first + 1) * line];
+    for (row, &(r0, r1, fy)) in acc.chunks_exact_mut(out_line).zip(rows) {
+        let top = &across[(r0 - first) * out_line..(r0 - first + 1) * out_line];
+        let bottom = &across[(r1 - first) * out_line..(r1 - first + 1) * out_line];
         for ((a, &t), &b) in row.iter_mut().zip(top).zip(bottom) {
             a.add(t * (1.0 - fy) + b * fy);
         }
     }
 }
 
-/// Along one axis of length `n`: for each kept output position of [`clipped_zoom`], the two source
-/// positions in the full plane and the weight of the second.
-fn clipped_zoom_axis(n: usize, zoom: f64) -> Vec<(usize, usize, f64)> {
+/// Which output positions of a centre crop zoomed by z a zoom keeps.
+#[derive(Clone, Copy)]
+enum Keep {
+    /// n positions around the centre (`make_cifar_c.py`'s trim).
+    CentreTrim,
+    /// All round(⌈n/z⌉·z) positions (`imagecorruptions`).
+    All,
+}
+
+/// Along one axis of length `n`: for each kept output position of the centre crop ⌈n/z⌉ zoomed by
+/// z, the two source positions in the full plane and the weight of the second.
+fn zoom_axis(n: usize, zoom: f64, keep: Keep) -> Vec<(usize, usize, f64)> {
     let crop = ((n as f64) / zoom).ceil() as usize;
     let start = n.saturating_sub(crop) / 2;
     let crop = crop.min(n);
     let zoomed = ((crop as f64) * zoom).round_ties_even() as usize;
     let scale = if zoomed > 1 { (crop as f64 - 1.0) / (zoomed as f64 - 1.0) } else { 0.0 };
-    let trim = zoomed.saturating_sub(n) / 2;
+    let (trim, kept) = match keep {
+        Keep::CentreTrim => (zoomed.saturating_sub(n) / 2, n),
+        Keep::All => (0, zoomed),
+    };
     let clamp = |i: isize| start + i.clamp(0, crop as isize - 1) as usize;
-    (0..n)
+    (0..kept)
         .map(|i| {
             let at = ((trim + i).min(zoomed - 1)) as f64 * scale;
             let floor = at.floor();

@@ -4,7 +4,7 @@ use crate::blurs::{glass_blur, motion_blur, zoom_blur};
 use crate::digital::{elastic, jpeg, Elastic};
 use crate::frost::{frost, textures_for, FrostSource};
 use crate::spatter::{spatter, Spatter};
-use crate::weather::{fog, snow, Snow};
+use crate::weather::{fog, snow, Snow, SnowCrop};
 use crate::{ops, Error, Image, Result};
 use rand_chacha::ChaCha8Rng;
 
@@ -159,7 +159,8 @@ impl Corruptor {
                     (0.55, 0.3, 2.5, 0.85, 12, 12.0, 0.55),
                 ];
                 let (mean, std, zoom, threshold, radius, sigma, blend) = pick(p, cifar, imagenet, s);
-                snow(img, Snow { mean, std, zoom, threshold, radius, sigma, blend }, rng)
+                let crop = if p == Preset::Sized { SnowCrop::TopLeftAfterBlur } else { SnowCrop::Centre };
+                snow(img, Snow { mean, std, zoom, threshold, radius, sigma, blend, crop }, rng)
             }
             "frost" => {
                 let cifar = [(1.0, 0.2), (1.0, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45)];

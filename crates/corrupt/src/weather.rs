@@ -1,12 +1,13 @@
 //! Snow and fog (METHODS.md §4.1.2, §4.1.5); frost is in `frost.rs`.
 use crate::blurs::{motion_blur_values, motion_kernel};
-use crate::geometry::clipped_zoom;
-use crate::image::{unit_table, unit_to_byte};
+use crate::geometry::{clipped_zoom, zoom_centre_crop};
+use crate::image::unit_to_byte;
 use crate::Image;
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 
-/// Snow parameters: layer mean and std, zoom, threshold, motion radius and σ, blend.
+/// Snow parameters: layer mean and std, zoom, threshold, motion radius and σ, blend, and where the
+/// zoomed layer is cut back to the image.
 #[derive(Clone, Copy, Debug)]
 pub struct Snow {
     pub mean: f64,
@@ -16,37 +17,63 @@ pub struct Snow {
     pub radius: usize,
     pub sigma: f64,
     pub blend: f64,
+    pub crop: SnowCrop,
 }
 
-/// OpenCV's RGB→gray weights (`cvtColor(COLOR_RGB2GRAY)`).
-const CV_GRAY: [f64; 3] = [0.299, 0.587, 0.114];
+/// Where the zoomed snow layer (larger than the image by up to ⌈z⌉ px per axis) is cut back to the
+/// image size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnowCrop {
+    /// `make_cifar_c.py` and `make_imagenet_c.py`: `clipped_zoom` trims it around its centre, before
+    /// the motion blur.
+    Centre,
+    /// `imagecorruptions`: the whole zoomed layer is motion-blurred (so the image's right and bottom
+    /// edges are not the blur's edges), then its top-left H×W is kept.
+    TopLeftAfterBlur,
+}
+
+/// OpenCV's RGB→gray weights (`cvtColor(COLOR_RGB2GRAY)`), as float32.
+const CV_GRAY: [f32; 3] = [0.299, 0.587, 0.114];
 
 /// Snow: a N(μ, σ) layer, clipped-zoomed, zeroed below the threshold, clipped to [0,1], motion-blurred
 /// at an angle from U(−135°, −45°) and rounded to u8 levels; the image is lightened to
 /// blend·x + (1−blend)·max(x, 1.5·gray(x) + 0.5), then the layer and its 180° rotation are added.
 /// The layer is blurred with the ImageMagick-free motion blur of `imagecorruptions`.
 pub fn snow(img: &Image, p: Snow, rng: &mut impl Rng) -> Image {
-    let (h, w, c) = (img.height, img.width, img.channels);
     let normal = Normal::new(p.mean, p.std).expect("positive std");
-    let layer: Vec<f64> = (0..h * w).map(|_| normal.sample(rng)).collect();
-    let layer: Vec<f64> = clipped_zoom(&layer, (h, w, 1), p.zoom)
-        .into_iter()
-        .map(|v| if v < p.threshold { 0.0 } else { v.min(1.0) })
-        .collect();
+    let layer: Vec<f64> = (0..img.height * img.width).map(|_| normal.sample(rng)).collect();
     let angle = rng.gen_range(-135.0..-45.0);
-    let layer: Vec<f64> = motion_blur_values(&layer, (h, w, 1), &motion_kernel(p.radius, p.sigma), angle)
-        .into_iter()
-        .map(|v| (v * 255.0).round_ties_even().clamp(0.0, 255.0) / 255.0)
+    snow_from_draws(img, p, &layer, angle)
+}
+
+/// [`snow`] given its draws: the H×W N(μ, σ) layer and the angle in degrees. The reference's dtypes:
+/// the image is float32 (x/255) and lightened in float32 (the gray value in OpenCV's weights and
+/// left-to-right order: OpenCV's vectorised `cvtColor` may differ in the last float32 bit), the layer
+/// float64; their sum is clipped, scaled by 255 and truncated.
+pub fn snow_from_draws(img: &Image, p: Snow, layer: &[f64], angle: f64) -> Image {
+    let (h, w, c) = (img.height, img.width, img.channels);
+    let (zoomed, zh, zw) = match p.crop {
+        SnowCrop::Centre => (clipped_zoom(layer, (h, w, 1), p.zoom), h, w),
+        SnowCrop::TopLeftAfterBlur => zoom_centre_crop(layer, (h, w, 1), p.zoom),
+    };
+    let zoomed: Vec<f64> = zoomed.into_iter().map(|v| if v < p.threshold { 0.0 } else { v.min(1.0) }).collect();
+    let blurred = motion_blur_values(&zoomed, (zh, zw, 1), &motion_kernel(p.radius, p.sigma), angle);
+    let layer: Vec<f64> = blurred
+        .chunks_exact(zw)
+        .take(h)
+        .flat_map(|row| &row[..w])
+        .map(|&v| (v * 255.0).round_ties_even().clamp(0.0, 255.0) / 255.0)
         .collect();
-    let unit = unit_table();
+    let unit: [f32; 256] = std::array::from_fn(|v| v as f32 / 255.0);
+    let (keep, lift) = (p.blend as f32, (1.0 - p.blend) as f32);
     let mut data = Vec::with_capacity(h * w * c);
     for (px, pixel) in img.data.chunks_exact(c).enumerate() {
         let x = |k: usize| unit[pixel[k] as usize];
-        let gray: f64 = if c == 3 { (0..3).map(|k| CV_GRAY[k] * x(k)).sum() } else { x(0) };
+        let gray = if c == 3 { x(0) * CV_GRAY[0] + x(1) * CV_GRAY[1] + x(2) * CV_GRAY[2] } else { x(0) };
         let (flake, rotated) = (layer[px], layer[h * w - 1 - px]);
         data.extend((0..c).map(|k| {
-            let lit = p.blend * x(k) + (1.0 - p.blend) * x(k).max(gray * 1.5 + 0.5);
-            unit_to_byte(lit + flake + rotated)
+            let lit = keep * x(k) + lift * x(k).max(gray * 1.5 + 0.5);
+            unit_to_byte(lit as f64 + flake + rotated)
         }));
     }
     Image { data, ..*img }

@@ -137,3 +137,30 @@ fn elastic_transform_is_byte_identical_to_the_reference_given_its_noise() {
         }
     }
 }
+
+/// Snow with the reference's layer and angle handed in (its NumPy draws replaced in the fixture
+/// script): the whole zoomed layer blurred, then its top-left kept; float32 image and lightening (the
+/// picture's random lower half has saturated pixels whose lightened value lands just off the byte).
+#[test]
+fn snow_is_byte_identical_to_the_reference_given_its_draws() {
+    use corrupt::weather::{snow_from_draws, Snow, SnowCrop};
+    let params = [
+        (0.1, 0.3, 3.0, 0.5, 10, 4.0, 0.8),
+        (0.2, 0.3, 2.0, 0.5, 12, 4.0, 0.7),
+        (0.55, 0.3, 4.0, 0.9, 12, 8.0, 0.7),
+        (0.55, 0.3, 4.5, 0.85, 12, 8.0, 0.65),
+        (0.55, 0.3, 2.5, 0.85, 12, 12.0, 0.55),
+    ];
+    let angles = [-131.7, -97.25, -90.0, -63.4, -45.5];
+    for (h, w) in SHAPES {
+        let img = Image::new(fixture(&format!("input-snow-{h}x{w}")), h, w, 3).unwrap();
+        for (severity, ((mean, std, zoom, threshold, radius, sigma, blend), angle)) in
+            (1..=5).zip(params.into_iter().zip(angles))
+        {
+            let p = Snow { mean, std, zoom, threshold, radius, sigma, blend, crop: SnowCrop::TopLeftAfterBlur };
+            let layer = fixture_f64(&format!("snow_layer-{h}x{w}-{severity}"));
+            let name = format!("snow-{h}x{w}-{severity}");
+            assert_eq!(differing(&snow_from_draws(&img, p, &layer, angle), &name), 0, "{name}: values differ");
+        }
+    }
+}

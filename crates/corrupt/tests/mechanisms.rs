@@ -275,16 +275,19 @@ fn a_set_gives_the_same_bytes_on_any_thread_count_and_per_image() {
 
 #[test]
 fn clipped_zoom_is_the_crop_zoomed_then_trimmed_to_the_bit() {
-    use corrupt::geometry::{clipped_zoom, zoom_linear};
-    for (h, w) in [(32usize, 32usize), (28, 28), (17, 40), (224, 224)] {
+    use corrupt::geometry::{clipped_zoom, zoom_centre_crop, zoom_linear};
+    for (h, w) in [(32usize, 32usize), (28, 28), (17, 40), (37, 41), (224, 224)] {
         let plane: Vec<f64> = (0..h * w).map(|i| ((i * 7919) % 1009) as f64 / 1009.0).collect();
-        for zoom in [1.0, 1.02, 1.06, 1.11, 1.3, 1.56, 2.0] {
+        for zoom in [1.0, 1.02, 1.06, 1.11, 1.3, 1.56, 2.0, 2.5, 4.5] {
             // The reference's steps: crop the centre ⌈n/z⌉, zoom it, trim the result around its centre.
             let (ch, cw) = (((h as f64) / zoom).ceil() as usize, ((w as f64) / zoom).ceil() as usize);
             let (top, left) = (h.saturating_sub(ch) / 2, w.saturating_sub(cw) / 2);
             let (ch, cw) = (ch.min(h), cw.min(w));
             let crop: Vec<f64> = (0..ch * cw).map(|i| plane[(top + i / cw) * w + left + i % cw]).collect();
             let (z, zh, zw) = zoom_linear(&crop, (ch, cw), zoom);
+            // imagecorruptions keeps the whole zoomed crop.
+            assert!(zoom_centre_crop(&plane, (h, w, 1), zoom) == (z.clone(), zh, zw), "{h}x{w} zoom {zoom} uncut");
+            assert!(zh >= h && zw >= w, "{h}x{w} zoom {zoom}: the zoomed crop covers the image");
             let (ty, tx) = (zh.saturating_sub(h) / 2, zw.saturating_sub(w) / 2);
             let want: Vec<f64> =
                 (0..h * w).map(|i| z[((ty + i / w).min(zh - 1)) * zw + (tx + i % w).min(zw - 1)]).collect();
