@@ -9,7 +9,9 @@ weights per severity as little-endian float64; and SciPy's `correlate1d` with it
 23x29 float64 plane, per sigma, border mode and axis, as little-endian float64 (the summation order
 decides the last bit); and elastic_transform at severities 1-5 with its two uniform noise fields
 handed in (NumPy's generator replaced by fixed fields, saved as little-endian float64); and snow at
-severities 1-5 with its normal layer (little-endian float64) and its angle (SNOW_ANGLES) handed in.
+severities 1-5 with its normal layer (little-endian float64) and its angle (SNOW_ANGLES) handed in;
+and fog at severities 1-5 with the unit draws behind its plasma's np.random.uniform calls (float64),
+and its plasma_fractal alone (float64, where the summation order decides the last bit).
 Usage: pip install --target /tmp/icpkg imagecorruptions opencv-python-headless
        PYTHONPATH=/tmp/icpkg python3 scripts/imagecorruptions-fixtures.py crates/corrupt/tests/fixtures/imagecorruptions
 """
@@ -105,3 +107,26 @@ for h, w in [(32, 32), (37, 41)]:
         np.random.uniform = lambda low, high: SNOW_ANGLES[s - 1]
         corrupt(p, corruption_name="snow", severity=s).tofile(f"{out}/snow-{h}x{w}-{s}.raw")
         np.random.normal, np.random.uniform = _normal, _uniform
+
+# Fog with its random draws fixed: np.random.uniform(low, high, size) returns low + (high - low) * u,
+# NumPy's own formula, with u from a seeded generator; the u of all calls are saved in order.
+for h, w in [(32, 32), (37, 41)]:
+    p = picture(h, w)
+    for s in range(1, 6):
+        units, generator = [], np.random.default_rng(s * 100 + h)
+
+        def fixed_uniform(low, high, size):
+            u = generator.random(size)
+            units.append(u.ravel())
+            return low + (high - low) * u
+
+        np.random.uniform = fixed_uniform
+        corrupt(p, corruption_name="fog", severity=s).tofile(f"{out}/fog-{h}x{w}-{s}.raw")
+        np.random.uniform = _uniform
+        np.concatenate(units).astype("<f8").tofile(f"{out}/fog_units-{h}x{w}-{s}.raw")
+for size, decay in [(32, 2.0), (64, 1.4)]:
+    units, generator = [], np.random.default_rng(size)
+    np.random.uniform = fixed_uniform
+    ic.plasma_fractal(mapsize=size, wibbledecay=decay).astype("<f8").tofile(f"{out}/plasma-{size}-{decay}.raw")
+    np.random.uniform = _uniform
+    np.concatenate(units).astype("<f8").tofile(f"{out}/plasma_units-{size}-{decay}.raw")

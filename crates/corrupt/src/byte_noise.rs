@@ -6,6 +6,7 @@
 //! then costs one 64-bit draw and one alias-table look-up (Walker 1977, Vose 1991). The bytes follow
 //! the same distribution as the reference's, to within 2⁻³² per outcome (the alias thresholds are
 //! 32-bit); the random stream differs, as it does from NumPy anyway.
+use crate::wyrand::Wyrand;
 use crate::Image;
 use rand::Rng;
 use std::collections::HashMap;
@@ -57,15 +58,8 @@ impl Noise {
 /// The noisy image: one draw per value from the input byte's output distribution.
 pub fn apply(img: &Image, noise: Noise, rng: &mut impl Rng) -> Image {
     let tables = tables_for(noise);
-    let mut counter = rng.gen::<u64>();
-    let data = img
-        .data
-        .iter()
-        .map(|&v| {
-            counter = counter.wrapping_add(WYRAND_INCREMENT);
-            tables[v as usize].sample(wyrand_mix(counter))
-        })
-        .collect();
+    let mut draws = Wyrand::new(rng.gen());
+    let data = img.data.iter().map(|&v| tables[v as usize].sample(draws.next())).collect();
     Image { data, ..*img }
 }
 
@@ -114,16 +108,6 @@ impl AliasTable {
         }
         p
     }
-}
-
-/// wyrand's increment (Wang Yi's wyhash generator, public domain).
-const WYRAND_INCREMENT: u64 = 0xa076_1d64_78bd_642f;
-
-/// wyrand's output for a counter: one 64×64→128-bit multiply folded, a counter-based generator.
-#[inline(always)]
-fn wyrand_mix(counter: u64) -> u64 {
-    let product = counter as u128 * (counter ^ 0xe703_7ed1_a0b4_28db) as u128;
-    (product as u64) ^ (product >> 64) as u64
 }
 
 type ByteTables = Arc<Vec<AliasTable>>;

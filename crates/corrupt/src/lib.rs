@@ -22,6 +22,7 @@ mod presets;
 mod simd;
 pub mod spatter;
 pub mod weather;
+mod wyrand;
 
 pub use crate::batch::{corrupt_set, ImageSet};
 pub use crate::frost::FrostSource;

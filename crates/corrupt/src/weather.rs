@@ -2,6 +2,7 @@
 use crate::blurs::{motion_blur_values, motion_kernel};
 use crate::geometry::{clipped_zoom, zoom_centre_crop};
 use crate::image::unit_to_byte;
+use crate::wyrand::Wyrand;
 use crate::Image;
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
@@ -80,63 +81,132 @@ pub fn snow_from_draws(img: &Image, p: Snow, layer: &[f64], angle: f64) -> Image
 }
 
 /// The diamond-square height map of the reference's `plasma_fractal`, side `size` (a power of two),
-/// normalised to [0,1]; every wibble is `wibble·U(−wibble, wibble)`, drawn in NumPy's order, and
-/// wibble is divided by `decay` at each level.
+/// normalised to [0,1], with its wibbles drawn from `rng` ([`plasma_fractal_with`]).
 pub fn plasma_fractal(size: usize, decay: f64, rng: &mut impl Rng) -> Vec<f64> {
+    plasma_fractal_with(size, decay, || rng.gen::<f64>())
+}
+
+/// The reference's `plasma_fractal` given its uniform draws ([`plasma_heights`]), shifted to 0 and
+/// divided by its maximum.
+pub fn plasma_fractal_with(size: usize, decay: f64, unit: impl FnMut() -> f64) -> Vec<f64> {
+    let heights = plasma_heights(size, decay, unit);
+    let (min, range) = min_and_range(&heights);
+    heights.iter().map(|&v| normalised(v, min, range)).collect()
+}
+
+/// The diamond-square heights of the reference's `plasma_fractal` before its normalisation: `unit()`
+/// in [0,1) is NumPy's `random_sample`, each wibble is wibble·(−wibble + 2·wibble·u)
+/// (`uniform(−wibble, wibble)`), drawn in NumPy's order (squares, top diamonds, left diamonds, row by
+/// row); each new value is sum/4 + wibble, its neighbours summed pairwise as the reference's rolled
+/// arrays are, and wibble is divided by `decay` at each level.
+fn plasma_heights(size: usize, decay: f64, mut unit: impl FnMut() -> f64) -> Vec<f64> {
     let mut m = vec![0.0f64; size * size];
-    let mut step = size;
-    let mut wibble = 100.0f64;
+    let (mut step, mut wibble) = (size, 100.0f64);
     while step >= 2 {
         let (g, half) = (size / step, step / 2);
-        let at = |y: usize, x: usize| y * size + x;
-        let corner = |m: &[f64], i: usize, j: usize| m[at((i % g) * step, (j % g) * step)];
-        let noise = |sum: f64, rng: &mut dyn rand::RngCore| sum / 4.0 + wibble * rng.gen_range(-wibble..wibble);
-        // Squares: the centre of each square of corners.
+        let mut noise = |sum: f64| sum / 4.0 + wibble * (-wibble + 2.0 * wibble * unit());
+        // Grid index k's successor and predecessor, wrapping as np.roll does.
+        let (next, prev) =
+            (|k: usize| if k + 1 == g { 0 } else { k + 1 }, |k: usize| if k == 0 { g - 1 } else { k - 1 });
+        // Corners at (i·step, j·step), centres at (i·step + half, j·step + half).
+        let corner = |m: &[f64], i: usize, j: usize| m[i * step * size + j * step];
+        let centre = |m: &[f64], i: usize, j: usize| m[(i * step + half) * size + j * step + half];
         for i in 0..g {
             for j in 0..g {
-                let s = corner(&m, i, j) + corner(&m, i + 1, j) + corner(&m, i, j + 1) + corner(&m, i + 1, j + 1);
-                m[at(i * step + half, j * step + half)] = noise(s, rng);
-            }
-        }
-        // Diamonds: the centres of the top edges, then of the left edges.
-        let centre = |m: &[f64], i: usize, j: usize| m[at((i % g) * step + half, (j % g) * step + half)];
-        for i in 0..g {
-            for j in 0..g {
-                let s = centre(&m, i, j) + centre(&m, i + g - 1, j) + corner(&m, i, j) + corner(&m, i, j + 1);
-                m[at(i * step, j * step + half)] = noise(s, rng);
+                let s = (corner(&m, i, j) + corner(&m, next(i), j))
+                    + (corner(&m, i, next(j)) + corner(&m, next(i), next(j)));
+                m[(i * step + half) * size + j * step + half] = noise(s);
             }
         }
         for i in 0..g {
             for j in 0..g {
-                let s = centre(&m, i, j) + centre(&m, i, j + g - 1) + corner(&m, i, j) + corner(&m, i + 1, j);
-                m[at(i * step + half, j * step)] = noise(s, rng);
+                let s = (centre(&m, i, j) + centre(&m, prev(i), j)) + (corner(&m, i, j) + corner(&m, i, next(j)));
+                m[i * step * size + j * step + half] = noise(s);
+            }
+        }
+        for i in 0..g {
+            for j in 0..g {
+                let s = (centre(&m, i, j) + centre(&m, i, prev(j))) + (corner(&m, i, j) + corner(&m, next(i), j));
+                m[(i * step + half) * size + j * step] = noise(s);
             }
         }
         step /= 2;
         wibble /= decay;
     }
-    let min = m.iter().cloned().fold(f64::INFINITY, f64::min);
-    m.iter_mut().for_each(|v| *v -= min);
-    let max = m.iter().cloned().fold(0.0, f64::max);
-    if max > 0.0 {
-        m.iter_mut().for_each(|v| *v /= max);
-    }
     m
+}
+
+/// The heights' minimum and the maximum of the shifted map, max(v − min), found in one pass: the
+/// rounding of a subtraction is monotonic, so it is fl(max − min). Eight running extremes at a time
+/// (a loop that vectorises; the heights are finite).
+fn min_and_range(heights: &[f64]) -> (f64, f64) {
+    let (mut lo, mut hi) = ([f64::INFINITY; 8], [f64::NEG_INFINITY; 8]);
+    let chunks = heights.chunks_exact(8);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for k in 0..8 {
+            lo[k] = if chunk[k] < lo[k] { chunk[k] } else { lo[k] };
+            hi[k] = if chunk[k] > hi[k] { chunk[k] } else { hi[k] };
+        }
+    }
+    let min = lo.iter().chain(tail).fold(f64::INFINITY, |a, &b| a.min(b));
+    let max = hi.iter().chain(tail).fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+    (min, max - min)
+}
+
+/// One normalised height, (v − min)/range as the reference's `maparray -= min; maparray / max`
+/// (a flat map stays 0).
+#[inline(always)]
+fn normalised(v: f64, min: f64, range: f64) -> f64 {
+    if range > 0.0 {
+        (v - min) / range
+    } else {
+        v - min
+    }
 }
 
 /// Fog: x + c·plasma (side the next power of two of the larger image side, cropped to the image),
 /// then scaled by max(x)/(max(x) + c).
 pub fn fog(img: &Image, c: f64, decay: f64, rng: &mut impl Rng) -> Image {
-    let (h, w, ch) = (img.height, img.width, img.channels);
-    let size = h.max(w).next_power_of_two();
-    let plasma = plasma_fractal(size, decay, rng);
-    let x = img.to_unit();
-    let max = x.iter().cloned().fold(0.0, f64::max);
-    let out: Vec<f64> = (0..h * w * ch)
-        .map(|i| {
-            let (y, xx) = (i / ch / w, i / ch % w);
-            (x[i] + c * plasma[y * size + xx]) * max / (max + c)
-        })
-        .collect();
-    img.from_unit(&out)
+    let mut draws = Wyrand::new(rng.gen());
+    fog_with(img, c, decay, || draws.unit())
+}
+
+/// [`fog`] given the plasma's uniform draws ([`plasma_heights`]): ((x + c·p)·max)/(max + c) in
+/// float64, as the reference computes it, clipped, scaled by 255 and truncated; only the crop of the
+/// plasma that the image covers is normalised.
+pub fn fog_with(img: &Image, c: f64, decay: f64, unit: impl FnMut() -> f64) -> Image {
+    let size = img.height.max(img.width).next_power_of_two();
+    let heights = plasma_heights(size, decay, unit);
+    let max = img.data.iter().copied().max().unwrap_or(0) as f64 / 255.0;
+    let data = crate::simd::dispatch!(fog_rows(img, &heights, size, min_and_range(&heights), (c, max)));
+    Image { data, ..*img }
+}
+
+/// [`fog_with`]'s per-value loop, row by row: the row's c·p spread over its channels, then every
+/// value in one loop that vectorises.
+#[inline(always)]
+fn fog_rows(img: &Image, heights: &[f64], size: usize, (min, range): (f64, f64), (c, max): (f64, f64)) -> Vec<u8> {
+    let (line, ch) = (img.width * img.channels, img.channels);
+    let denominator = max + c;
+    let (mut haze, mut added) = (vec![0.0; img.width], vec![0.0; line]);
+    let mut data = vec![0u8; img.data.len()];
+    for ((out, row), heights) in
+        data.chunks_exact_mut(line).zip(img.data.chunks_exact(line)).zip(heights.chunks_exact(size))
+    {
+        // c·p for the row's pixels (the flat-map test hoisted out of the loop, so it vectorises).
+        if range > 0.0 {
+            haze.iter_mut().zip(heights).for_each(|(p, &h)| *p = c * ((h - min) / range));
+        } else {
+            haze.iter_mut().zip(heights).for_each(|(p, &h)| *p = c * (h - min));
+        }
+        match ch {
+            3 => added.chunks_exact_mut(3).zip(&haze).for_each(|(a, &p)| a.copy_from_slice(&[p; 3])),
+            _ => added.chunks_exact_mut(ch).zip(&haze).for_each(|(a, &p)| a.fill(p)),
+        }
+        for ((o, &v), &a) in out.iter_mut().zip(row).zip(&added) {
+            *o = unit_to_byte((v as f64 / 255.0 + a) * max / denominator);
+        }
+    }
+    data
 }

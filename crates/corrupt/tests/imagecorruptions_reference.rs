@@ -164,3 +164,39 @@ fn snow_is_byte_identical_to_the_reference_given_its_draws() {
         }
     }
 }
+
+/// The plasma map alone, given the reference's draws, to the bit: its neighbours are summed
+/// pairwise, as the reference's rolled arrays are (a running sum differs in the last bit).
+#[test]
+fn plasma_fractal_equals_the_reference_to_the_bit_given_its_draws() {
+    use corrupt::weather::plasma_fractal_with;
+    for (size, decay) in [(32, "2.0"), (64, "1.4")] {
+        let units = fixture_f64(&format!("plasma_units-{size}-{decay}"));
+        let mut draws = units.iter().copied();
+        let map = plasma_fractal_with(size, decay.parse().unwrap(), || draws.next().expect("enough draws"));
+        assert_eq!(draws.next(), None, "every draw used");
+        let want = fixture_f64(&format!("plasma-{size}-{decay}"));
+        let differing = map.iter().zip(&want).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+        assert_eq!(differing, 0, "plasma {size} decay {decay}: values differ from imagecorruptions");
+    }
+}
+
+/// Fog with the reference's uniform draws handed in (the fixture script replaces np.random.uniform
+/// by NumPy's formula on fixed draws): the plasma's pairwise neighbour sums, wibbles and
+/// normalisation, and ((x + c·p)·max)/(max + c).
+#[test]
+fn fog_is_byte_identical_to_the_reference_given_its_draws() {
+    use corrupt::weather::fog_with;
+    let params = [(1.5, 2.0), (2.0, 2.0), (2.5, 1.7), (2.5, 1.5), (3.0, 1.4)];
+    for (h, w) in SHAPES {
+        let img = input(h, w);
+        for (severity, (c, decay)) in (1..=5).zip(params) {
+            let units = fixture_f64(&format!("fog_units-{h}x{w}-{severity}"));
+            let mut draws = units.iter().copied();
+            let out = fog_with(&img, c, decay, || draws.next().expect("enough draws"));
+            assert_eq!(draws.next(), None, "every draw used");
+            let name = format!("fog-{h}x{w}-{severity}");
+            assert_eq!(differing(&out, &name), 0, "{name}: values differ from imagecorruptions");
+        }
+    }
+}

@@ -56,10 +56,18 @@ fn plasma_fractal_spans_zero_to_one_and_fog_follows_its_formula() {
     assert_eq!(p.len(), 32 * 32);
     let (min, max) = p.iter().fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
     assert_eq!((min, max), (0.0, 1.0));
-    // Fog at CIFAR severity 1 (c = 0.2, decay 3) on a 32×32 image: (x + c·plasma)·max/(max + c).
+    // Fog at CIFAR severity 1 (c = 0.2, decay 3) on a 32×32 image: (x + c·plasma)·max/(max + c), the
+    // plasma drawn from the same uniform draws.
+    let draws = || {
+        let mut k = 0u32;
+        move || {
+            k += 1;
+            (k.wrapping_mul(2_654_435_761) >> 8) as f64 / (1u32 << 24) as f64
+        }
+    };
     let img = Image::new((0..32 * 32 * 3).map(|i| (i % 200) as u8).collect(), 32, 32, 3).unwrap();
-    let out = Corruptor::with_preset(Preset::Cifar).apply(&img, "fog", 1, &mut rng_for(3, "fog", 1, 0)).unwrap();
-    let plasma = weather::plasma_fractal(32, 3.0, &mut rng_for(3, "fog", 1, 0));
+    let out = weather::fog_with(&img, 0.2, 3.0, draws());
+    let plasma = weather::plasma_fractal_with(32, 3.0, draws());
     let m = 199.0 / 255.0;
     for i in [0, 500, 3071] {
         let expect = ((img.data[i] as f64 / 255.0 + 0.2 * plasma[i / 3]) * m / (m + 0.2)).clamp(0.0, 1.0);
