@@ -79,6 +79,14 @@ pub(crate) fn clip_to_byte(v: f64) -> u8 {
     (shifted.to_bits() as u8).wrapping_sub((shifted - TWO_52 > x) as u8)
 }
 
+/// `np.round(v).astype(np.uint8)` for v clipped to [0, 255] (NumPy rounds half to even): x + 2⁵²
+/// − 2⁵² rounds x to the nearest integer, ties to even, in plain operations that vectorise.
+#[inline(always)]
+pub(crate) fn round_to_byte(v: f64) -> u8 {
+    const TWO_52: f64 = 4_503_599_627_370_496.0;
+    (v.clamp(0.0, 255.0) + TWO_52 - TWO_52) as u8
+}
+
 /// v / 255 for every byte value, the same f64 as the division (a table: the division is slow).
 pub(crate) fn unit_table() -> &'static [f64; 256] {
     static TABLE: std::sync::OnceLock<[f64; 256]> = std::sync::OnceLock::new();
@@ -118,6 +126,10 @@ mod tests {
             assert_eq!(clip_to_byte(v), v.clamp(0.0, 255.0) as u8, "{v:e}");
             let unit = v / 255.0;
             assert_eq!(unit_to_byte(unit), (unit.clamp(0.0, 1.0) * 255.0) as u8, "{unit:e}");
+            if !v.is_nan() {
+                assert_eq!(round_to_byte(v), v.clamp(0.0, 255.0).round_ties_even() as u8, "{v:e}");
+            }
         }
+        assert_eq!([0.5, 1.5, 2.5, 254.5].map(round_to_byte), [0, 2, 2, 254], "ties go to even");
     }
 }

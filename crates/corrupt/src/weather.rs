@@ -1,7 +1,7 @@
 //! Snow and fog (METHODS.md §4.1.2, §4.1.5); frost is in `frost.rs`.
 use crate::blurs::{motion_blur_values, motion_kernel};
 use crate::geometry::{clipped_zoom, zoom_centre_crop};
-use crate::image::unit_to_byte;
+use crate::image::{round_to_byte, unit_table, unit_to_byte};
 use crate::wyrand::Wyrand;
 use crate::Image;
 use rand::Rng;
@@ -42,7 +42,8 @@ const CV_GRAY: [f32; 3] = [0.299, 0.587, 0.114];
 /// The layer is blurred with the ImageMagick-free motion blur of `imagecorruptions`.
 pub fn snow(img: &Image, p: Snow, rng: &mut impl Rng) -> Image {
     let normal = Normal::new(p.mean, p.std).expect("positive std");
-    let layer: Vec<f64> = (0..img.height * img.width).map(|_| normal.sample(rng)).collect();
+    let mut draws = Wyrand::new(rng.gen());
+    let layer: Vec<f64> = (0..img.height * img.width).map(|_| normal.sample(&mut draws)).collect();
     let angle = rng.gen_range(-135.0..-45.0);
     snow_from_draws(img, p, &layer, angle)
 }
@@ -52,32 +53,49 @@ pub fn snow(img: &Image, p: Snow, rng: &mut impl Rng) -> Image {
 /// left-to-right order: OpenCV's vectorised `cvtColor` may differ in the last float32 bit), the layer
 /// float64; their sum is clipped, scaled by 255 and truncated.
 pub fn snow_from_draws(img: &Image, p: Snow, layer: &[f64], angle: f64) -> Image {
-    let (h, w, c) = (img.height, img.width, img.channels);
+    let (h, w) = (img.height, img.width);
     let (zoomed, zh, zw) = match p.crop {
         SnowCrop::Centre => (clipped_zoom(layer, (h, w, 1), p.zoom), h, w),
         SnowCrop::TopLeftAfterBlur => zoom_centre_crop(layer, (h, w, 1), p.zoom),
     };
     let zoomed: Vec<f64> = zoomed.into_iter().map(|v| if v < p.threshold { 0.0 } else { v.min(1.0) }).collect();
     let blurred = motion_blur_values(&zoomed, (zh, zw, 1), &motion_kernel(p.radius, p.sigma), angle);
-    let layer: Vec<f64> = blurred
-        .chunks_exact(zw)
-        .take(h)
-        .flat_map(|row| &row[..w])
-        .map(|&v| (v * 255.0).round_ties_even().clamp(0.0, 255.0) / 255.0)
-        .collect();
-    let unit: [f32; 256] = std::array::from_fn(|v| v as f32 / 255.0);
-    let (keep, lift) = (p.blend as f32, (1.0 - p.blend) as f32);
-    let mut data = Vec::with_capacity(h * w * c);
-    for (px, pixel) in img.data.chunks_exact(c).enumerate() {
-        let x = |k: usize| unit[pixel[k] as usize];
-        let gray = if c == 3 { x(0) * CV_GRAY[0] + x(1) * CV_GRAY[1] + x(2) * CV_GRAY[2] } else { x(0) };
-        let (flake, rotated) = (layer[px], layer[h * w - 1 - px]);
-        data.extend((0..c).map(|k| {
-            let lit = keep * x(k) + lift * x(k).max(gray * 1.5 + 0.5);
-            unit_to_byte(lit as f64 + flake + rotated)
-        }));
-    }
+    let levels: Vec<u8> =
+        blurred.chunks_exact(zw).take(h).flat_map(|row| &row[..w]).map(|&v| round_to_byte(v * 255.0)).collect();
+    let data = crate::simd::dispatch!(snow_blend(img, &levels, p.blend));
     Image { data, ..*img }
+}
+
+/// [`snow_from_draws`]'s per-value work, row by row: the row's lightened values in float32 (per
+/// pixel, for the gray value), then lit + flake + rotated flake (the layer's levels/255, the flake of
+/// the 180°-rotated position) in float64, clipped, scaled and truncated in a loop that vectorises.
+#[inline(always)]
+fn snow_blend(img: &Image, levels: &[u8], blend: f64) -> Vec<u8> {
+    let (w, c) = (img.width, img.channels);
+    let last = levels.len() - 1;
+    let unit: [f32; 256] = std::array::from_fn(|v| v as f32 / 255.0);
+    let table = unit_table();
+    let (keep, lift) = (blend as f32, (1.0 - blend) as f32);
+    let (mut lit, mut flakes, mut rotated) = (vec![0.0f32; w * c], vec![0.0; w * c], vec![0.0; w * c]);
+    let mut data = vec![0u8; img.data.len()];
+    for (y, (out, row)) in data.chunks_exact_mut(w * c).zip(img.data.chunks_exact(w * c)).enumerate() {
+        for (l, pixel) in lit.chunks_exact_mut(c).zip(row.chunks_exact(c)) {
+            let x = |k: usize| unit[pixel[k] as usize];
+            let gray = if c == 3 { x(0) * CV_GRAY[0] + x(1) * CV_GRAY[1] + x(2) * CV_GRAY[2] } else { x(0) };
+            for (k, l) in l.iter_mut().enumerate() {
+                *l = keep * x(k) + lift * x(k).max(gray * 1.5 + 0.5);
+            }
+        }
+        for (x, (f, r)) in flakes.chunks_exact_mut(c).zip(rotated.chunks_exact_mut(c)).enumerate() {
+            let px = y * w + x;
+            f.fill(table[levels[px] as usize]);
+            r.fill(table[levels[last - px] as usize]);
+        }
+        for (((o, &l), &f), &r) in out.iter_mut().zip(&lit).zip(&flakes).zip(&rotated) {
+            *o = unit_to_byte(l as f64 + f + r);
+        }
+    }
+    data
 }
 
 /// The diamond-square height map of the reference's `plasma_fractal`, side `size` (a power of two),

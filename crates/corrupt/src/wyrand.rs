@@ -1,5 +1,6 @@
 //! wyrand (Wang Yi's wyhash generator, public domain): a counter-based generator, one 64×64→128-bit
-//! multiply per draw, for the corruptions that draw one number per value.
+//! multiply per draw, for the corruptions that draw one number per value (the byte noises, fog's
+//! plasma, snow's layer).
 
 /// wyrand's increment.
 const INCREMENT: u64 = 0xa076_1d64_78bd_642f;
@@ -26,5 +27,26 @@ impl Wyrand {
     #[inline(always)]
     pub(crate) fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+}
+
+impl rand::RngCore for Wyrand {
+    fn next_u32(&mut self) -> u32 {
+        (self.next() >> 32) as u32
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.next()
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(8) {
+            chunk.copy_from_slice(&self.next().to_le_bytes()[..chunk.len()]);
+        }
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand::Error> {
+        self.fill_bytes(dest);
+        Ok(())
     }
 }
