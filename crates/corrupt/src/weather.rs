@@ -62,34 +62,57 @@ pub fn snow_from_draws(img: &Image, p: Snow, layer: &[f64], angle: f64) -> Image
     let blurred = motion_blur_values(&zoomed, (zh, zw, 1), &motion_kernel(p.radius, p.sigma), angle);
     let levels: Vec<u8> =
         blurred.chunks_exact(zw).take(h).flat_map(|row| &row[..w]).map(|&v| round_to_byte(v * 255.0)).collect();
-    let data = crate::simd::dispatch!(snow_blend(img, &levels, p.blend));
+    let data = snow_blend(img, &levels, p.blend);
     Image { data, ..*img }
 }
 
-/// [`snow_from_draws`]'s per-value work, row by row: the row's lightened values in float32 (per
-/// pixel, for the gray value), then lit + flake + rotated flake (the layer's levels/255, the flake of
-/// the 180°-rotated position) in float64, clipped, scaled and truncated in a loop that vectorises.
-#[inline(always)]
+/// [`snow_from_draws`]'s per-value work for 1 or 3 channels ([`snow_blend_with`]).
 fn snow_blend(img: &Image, levels: &[u8], blend: f64) -> Vec<u8> {
-    let (w, c) = (img.width, img.channels);
+    if img.channels == 3 {
+        crate::simd::dispatch!(snow_blend_rgb(img, levels, blend))
+    } else {
+        crate::simd::dispatch!(snow_blend_gray(img, levels, blend))
+    }
+}
+
+#[inline(always)]
+fn snow_blend_rgb(img: &Image, levels: &[u8], blend: f64) -> Vec<u8> {
+    snow_blend_with::<3>(img, levels, blend)
+}
+
+#[inline(always)]
+fn snow_blend_gray(img: &Image, levels: &[u8], blend: f64) -> Vec<u8> {
+    snow_blend_with::<1>(img, levels, blend)
+}
+
+/// Row by row, for `C` channels: the row's lightened values in float32 (per pixel, for the gray
+/// value), then lit + flake + rotated flake (the layer's levels/255, the flake of the 180°-rotated
+/// position) in float64, clipped, scaled and truncated in a loop that vectorises.
+#[inline(always)]
+fn snow_blend_with<const C: usize>(img: &Image, levels: &[u8], blend: f64) -> Vec<u8> {
+    let w = img.width;
     let last = levels.len() - 1;
     let unit: [f32; 256] = std::array::from_fn(|v| v as f32 / 255.0);
     let table = unit_table();
     let (keep, lift) = (blend as f32, (1.0 - blend) as f32);
-    let (mut lit, mut flakes, mut rotated) = (vec![0.0f32; w * c], vec![0.0; w * c], vec![0.0; w * c]);
+    let (mut lit, mut flakes, mut rotated) = (vec![0.0f32; w * C], vec![0.0; w * C], vec![0.0; w * C]);
     let mut data = vec![0u8; img.data.len()];
-    for (y, (out, row)) in data.chunks_exact_mut(w * c).zip(img.data.chunks_exact(w * c)).enumerate() {
-        for (l, pixel) in lit.chunks_exact_mut(c).zip(row.chunks_exact(c)) {
-            let x = |k: usize| unit[pixel[k] as usize];
-            let gray = if c == 3 { x(0) * CV_GRAY[0] + x(1) * CV_GRAY[1] + x(2) * CV_GRAY[2] } else { x(0) };
-            for (k, l) in l.iter_mut().enumerate() {
-                *l = keep * x(k) + lift * x(k).max(gray * 1.5 + 0.5);
+    for (y, (out, row)) in data.chunks_exact_mut(w * C).zip(img.data.chunks_exact(w * C)).enumerate() {
+        for (l, pixel) in lit.chunks_exact_mut(C).zip(row.chunks_exact(C)) {
+            let x: [f32; C] = std::array::from_fn(|k| unit[pixel[k] as usize]);
+            let gray = if C == 3 { x[0] * CV_GRAY[0] + x[1] * CV_GRAY[1] + x[2] * CV_GRAY[2] } else { x[0] };
+            for (l, &x) in l.iter_mut().zip(&x) {
+                *l = keep * x + lift * x.max(gray * 1.5 + 0.5);
             }
         }
-        for (x, (f, r)) in flakes.chunks_exact_mut(c).zip(rotated.chunks_exact_mut(c)).enumerate() {
-            let px = y * w + x;
-            f.fill(table[levels[px] as usize]);
-            r.fill(table[levels[last - px] as usize]);
+        let (flake_row, rotated_row) = (&levels[y * w..][..w], &levels[last + 1 - (y + 1) * w..][..w]);
+        for ((f, r), (&a, &b)) in flakes
+            .chunks_exact_mut(C)
+            .zip(rotated.chunks_exact_mut(C))
+            .zip(flake_row.iter().zip(rotated_row.iter().rev()))
+        {
+            f.copy_from_slice(&[table[a as usize]; C]);
+            r.copy_from_slice(&[table[b as usize]; C]);
         }
         for (((o, &l), &f), &r) in out.iter_mut().zip(&lit).zip(&flakes).zip(&rotated) {
             *o = unit_to_byte(l as f64 + f + r);
