@@ -1,6 +1,8 @@
 //! Elastic transform and JPEG compression (METHODS.md §4.1.2, §4.1.5).
 use crate::filters::{gaussian_filter, Border};
 use crate::geometry::{affine_from_points, map_coordinates_reflect, warp_affine_reflect101};
+use crate::image::clip_to_byte;
+use crate::wyrand::Wyrand;
 use crate::{Error, Image, Result};
 use rand::Rng;
 
@@ -20,7 +22,9 @@ pub struct Elastic {
 pub fn elastic(img: &Image, p: Elastic, rng: &mut impl Rng) -> Image {
     let (h, w) = (img.height, img.width);
     let jitter = p.affine.map(|j| [(); 3].map(|_| [(); 2].map(|_| rng.gen_range(-j..j))));
-    let mut noise = || (0..h * w).map(|_| rng.gen_range(-p.noise..p.noise)).collect::<Vec<f64>>();
+    // NumPy's uniform(−a, a): −a + 2a·u, u from a wyrand stream seeded by the image's generator.
+    let mut draws = Wyrand::new(rng.gen());
+    let mut noise = || (0..h * w).map(|_| -p.noise + 2.0 * p.noise * draws.unit()).collect::<Vec<f64>>();
     let noise_x = noise();
     let noise_y = noise();
     elastic_from_draws(img, p, jitter, &noise_x, &noise_y)
@@ -59,7 +63,9 @@ pub fn elastic_from_draws(
     };
     let (dx, dy) = (field(noise_x), field(noise_y));
     let moved = map_coordinates_reflect(&x, (h, w, c), &dy, &dx);
-    let data = moved.into_iter().map(|v| ((v as f32).clamp(0.0, 1.0) * 255.0) as u8).collect();
+    // np.uint8 of the float32 clip ×255 (truncation; `clip_to_byte` is that cast, in operations that
+    // vectorise).
+    let data = moved.iter().map(|&v| clip_to_byte(((v as f32).clamp(0.0, 1.0) * 255.0) as f64)).collect();
     Image { data, ..*img }
 }
 

@@ -200,8 +200,24 @@ pub fn warp_affine_reflect101(data: &[f64], (h, w, c): (usize, usize, usize), m:
 /// [`scipy_reflect_coordinate`], weights 1 − t and 1 − (1 − t) for t = v − ⌊v⌋, and the four corners
 /// summed from zero in order as value·w_y·w_x.
 pub fn map_coordinates_reflect(data: &[f64], (h, w, c): (usize, usize, usize), dy: &[f64], dx: &[f64]) -> Vec<f64> {
-    // The two neighbours (reflected into range) and their weights along an axis of length n.
+    match c {
+        3 => map_coordinates_with::<3>(data, (h, w), dy, dx),
+        _ => map_coordinates_with::<1>(data, (h, w), dy, dx),
+    }
+}
+
+/// [`map_coordinates_reflect`] for `C` channels (1 or 3), so each corner's values are read as one
+/// fixed-size pixel.
+fn map_coordinates_with<const C: usize>(data: &[f64], (h, w): (usize, usize), dy: &[f64], dx: &[f64]) -> Vec<f64> {
+    // The two neighbours (reflected into range) and their weights along an axis of length n: inside
+    // [0, n − 1) directly (truncation is the floor there), elsewhere through SciPy's folding.
     let taps = |v: f64, n: usize| {
+        if v >= 0.0 && v < (n - 1) as f64 {
+            let i = v as usize;
+            let w0 = 1.0 - (v - i as f64);
+            return (i, i + 1, w0, 1.0 - w0);
+        }
+        let v = scipy_reflect_coordinate(v, n);
         let below = floor(v);
         let w0 = 1.0 - (v - below);
         let i = below as isize;
@@ -212,23 +228,24 @@ pub fn map_coordinates_reflect(data: &[f64], (h, w, c): (usize, usize, usize), d
         };
         (i0, i1, w0, 1.0 - w0)
     };
+    let pixel = |at: usize| -> &[f64; C] { data[at * C..][..C].try_into().expect("C values") };
     let mut out = vec![0.0; data.len()];
-    for (y, row) in out.chunks_exact_mut(w * c).enumerate() {
-        for (x, px) in row.chunks_exact_mut(c).enumerate() {
+    for (y, row) in out.chunks_exact_mut(w * C).enumerate() {
+        for (x, px) in row.chunks_exact_mut(C).enumerate() {
             let i = y * w + x;
-            let (r0, r1, wy0, wy1) = taps(scipy_reflect_coordinate(y as f64 + dy[i], h), h);
-            let (c0, c1, wx0, wx1) = taps(scipy_reflect_coordinate(x as f64 + dx[i], w), w);
+            let (r0, r1, wy0, wy1) = taps(y as f64 + dy[i], h);
+            let (c0, c1, wx0, wx1) = taps(x as f64 + dx[i], w);
             let (r0, r1) = (r0 * w, r1 * w);
             let corners = [
-                ((r0 + c0) * c, wy0, wx0),
-                ((r0 + c1) * c, wy0, wx1),
-                ((r1 + c0) * c, wy1, wx0),
-                ((r1 + c1) * c, wy1, wx1),
+                (pixel(r0 + c0), wy0, wx0),
+                (pixel(r0 + c1), wy0, wx1),
+                (pixel(r1 + c0), wy1, wx0),
+                (pixel(r1 + c1), wy1, wx1),
             ];
             for (ch, o) in px.iter_mut().enumerate() {
                 let mut t = 0.0;
-                for &(at, wy, wx) in &corners {
-                    t += data[at + ch] * wy * wx;
+                for &(values, wy, wx) in &corners {
+                    t += values[ch] * wy * wx;
                 }
                 *o = t;
             }
