@@ -200,15 +200,30 @@ pub fn warp_affine_reflect101(data: &[f64], (h, w, c): (usize, usize, usize), m:
 /// [`scipy_reflect_coordinate`], weights 1 − t and 1 − (1 − t) for t = v − ⌊v⌋, and the four corners
 /// summed from zero in order as value·w_y·w_x.
 pub fn map_coordinates_reflect(data: &[f64], (h, w, c): (usize, usize, usize), dy: &[f64], dx: &[f64]) -> Vec<f64> {
-    match c {
-        3 => map_coordinates_with::<3>(data, (h, w), dy, dx),
-        _ => map_coordinates_with::<1>(data, (h, w), dy, dx),
+    if c == 3 {
+        // RGB pixels padded to four lanes, so each corner is one vector load and two multiplies.
+        let padded: Vec<[f64; 4]> = data.chunks_exact(3).map(|p| [p[0], p[1], p[2], 0.0]).collect();
+        crate::simd::dispatch!(map_rgb(&padded, (h, w), dy, dx))
+    } else {
+        let pixels: Vec<[f64; 1]> = data.iter().map(|&v| [v]).collect();
+        map_pixels::<1, 1>(&pixels, (h, w), dy, dx)
     }
 }
 
-/// [`map_coordinates_reflect`] for `C` channels (1 or 3), so each corner's values are read as one
-/// fixed-size pixel.
-fn map_coordinates_with<const C: usize>(data: &[f64], (h, w): (usize, usize), dy: &[f64], dx: &[f64]) -> Vec<f64> {
+#[inline(always)]
+fn map_rgb(pixels: &[[f64; 4]], shape: (usize, usize), dy: &[f64], dx: &[f64]) -> Vec<f64> {
+    map_pixels::<3, 4>(pixels, shape, dy, dx)
+}
+
+/// [`map_coordinates_reflect`] on pixels of `L` lanes whose first `C` are the channels (each lane's
+/// sum is its own, so the padding does not touch the channels' arithmetic).
+#[inline(always)]
+fn map_pixels<const C: usize, const L: usize>(
+    pixels: &[[f64; L]],
+    (h, w): (usize, usize),
+    dy: &[f64],
+    dx: &[f64],
+) -> Vec<f64> {
     // The two neighbours (reflected into range) and their weights along an axis of length n: inside
     // [0, n − 1) directly (truncation is the floor there), elsewhere through SciPy's folding.
     let taps = |v: f64, n: usize| {
@@ -228,27 +243,22 @@ fn map_coordinates_with<const C: usize>(data: &[f64], (h, w): (usize, usize), dy
         };
         (i0, i1, w0, 1.0 - w0)
     };
-    let pixel = |at: usize| -> &[f64; C] { data[at * C..][..C].try_into().expect("C values") };
-    let mut out = vec![0.0; data.len()];
+    let mut out = vec![0.0; h * w * C];
     for (y, row) in out.chunks_exact_mut(w * C).enumerate() {
         for (x, px) in row.chunks_exact_mut(C).enumerate() {
             let i = y * w + x;
             let (r0, r1, wy0, wy1) = taps(y as f64 + dy[i], h);
             let (c0, c1, wx0, wx1) = taps(x as f64 + dx[i], w);
             let (r0, r1) = (r0 * w, r1 * w);
-            let corners = [
-                (pixel(r0 + c0), wy0, wx0),
-                (pixel(r0 + c1), wy0, wx1),
-                (pixel(r1 + c0), wy1, wx0),
-                (pixel(r1 + c1), wy1, wx1),
-            ];
-            for (ch, o) in px.iter_mut().enumerate() {
-                let mut t = 0.0;
-                for &(values, wy, wx) in &corners {
-                    t += values[ch] * wy * wx;
+            let corners = [(r0 + c0, wy0, wx0), (r0 + c1, wy0, wx1), (r1 + c0, wy1, wx0), (r1 + c1, wy1, wx1)];
+            let mut t = [0.0; L];
+            for (at, wy, wx) in corners {
+                let values = &pixels[at];
+                for k in 0..L {
+                    t[k] += values[k] * wy * wx;
                 }
-                *o = t;
             }
+            px.copy_from_slice(&t[..C]);
         }
     }
     out
