@@ -91,7 +91,6 @@ fn snow_blend_gray(img: &Image, levels: &[u8], blend: f64) -> Vec<u8> {
 #[inline(always)]
 fn snow_blend_with<const C: usize>(img: &Image, levels: &[u8], blend: f64) -> Vec<u8> {
     let w = img.width;
-    let last = levels.len() - 1;
     let unit: [f32; 256] = std::array::from_fn(|v| v as f32 / 255.0);
     let table = unit_table();
     let (keep, lift) = (blend as f32, (1.0 - blend) as f32);
@@ -105,7 +104,8 @@ fn snow_blend_with<const C: usize>(img: &Image, levels: &[u8], blend: f64) -> Ve
                 *l = keep * x + lift * x.max(gray * 1.5 + 0.5);
             }
         }
-        let (flake_row, rotated_row) = (&levels[y * w..][..w], &levels[last + 1 - (y + 1) * w..][..w]);
+        // The 180° rotation's row y is row h − 1 − y read backwards.
+        let (flake_row, rotated_row) = (&levels[y * w..][..w], &levels[levels.len() - (y + 1) * w..][..w]);
         for ((f, r), (&a, &b)) in flakes
             .chunks_exact_mut(C)
             .zip(rotated.chunks_exact_mut(C))
