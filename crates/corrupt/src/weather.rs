@@ -251,3 +251,21 @@ fn fog_rows(img: &Image, heights: &[f64], size: usize, (min, range): (f64, f64),
     }
     data
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The AVX copies of fog's and snow's per-value loops give the portable loops' bytes.
+    #[test]
+    fn the_dispatched_fog_and_snow_loops_equal_the_portable_ones() {
+        let img = crate::sample_picture(40, 3);
+        let heights: Vec<f64> = (0..64 * 64).map(|i| ((i * 7919) % 1009) as f64 / 100.0 - 5.0).collect();
+        let range = min_and_range(&heights);
+        let wide = crate::simd::dispatch!(fog_rows(&img, &heights, 64, range, (1.7, 0.9)));
+        assert_eq!(wide, fog_rows(&img, &heights, 64, range, (1.7, 0.9)));
+        let levels: Vec<u8> = (0..40 * 40).map(|i| (i * 37 % 256) as u8).collect();
+        let wide = crate::simd::dispatch!(snow_blend_rgb(&img, &levels, 0.65));
+        assert_eq!(wide, snow_blend_rgb(&img, &levels, 0.65));
+    }
+}
