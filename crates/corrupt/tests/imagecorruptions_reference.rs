@@ -58,12 +58,14 @@ fn brightness_contrast_and_saturate_are_byte_identical_to_the_reference() {
     }
 }
 
+/// A little-endian float64 fixture.
+fn fixture_f64(name: &str) -> Vec<f64> {
+    fixture(name).chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes"))).collect()
+}
+
 /// The reference's motion-blur weights, per severity.
 fn reference_motion_kernel(severity: usize) -> Vec<f64> {
-    fixture(&format!("motion_kernel-{severity}"))
-        .chunks_exact(8)
-        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
-        .collect()
+    fixture_f64(&format!("motion_kernel-{severity}"))
 }
 
 const MOTION: [(usize, f64); 5] = [(10, 3.0), (15, 5.0), (15, 8.0), (15, 12.0), (20, 15.0)];
@@ -107,11 +109,6 @@ fn numpy_sum_is_numpys_pairwise_sum() {
     assert_eq!(corrupt::filters::numpy_sum(&density).to_bits(), 0x3FE2_20B0_6EFB_E408);
     assert_eq!(density.iter().fold(0.0, |s, &v| s + v).to_bits(), 0x3FE2_20B0_6EFB_E407);
     assert_eq!(corrupt::filters::numpy_sum(&[1.5, 2.0]), 3.5);
-}
-
-/// A little-endian float64 fixture.
-fn fixture_f64(name: &str) -> Vec<f64> {
-    fixture(name).chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes"))).collect()
 }
 
 /// Elastic transform with the reference's noise fields handed in (its NumPy draws replaced by fixed
