@@ -11,7 +11,9 @@ decides the last bit); and elastic_transform at severities 1-5 with its two unif
 handed in (NumPy's generator replaced by fixed fields, saved as little-endian float64); and snow at
 severities 1-5 with its normal layer (little-endian float64) and its angle (SNOW_ANGLES) handed in;
 and fog at severities 1-5 with the unit draws behind its plasma's np.random.uniform calls (float64),
-and its plasma_fractal alone (float64, where the summation order decides the last bit).
+and its plasma_fractal alone (float64, where the summation order decides the last bit); and spatter
+at severities 1-5 with its normal layer fixed and its blurred layer saved (float64), and the OpenCV
+steps of its water texture one by one on a 64x64 plane.
 Usage: pip install --target /tmp/icpkg imagecorruptions opencv-python-headless
        PYTHONPATH=/tmp/icpkg python3 scripts/imagecorruptions-fixtures.py crates/corrupt/tests/fixtures/imagecorruptions
 """
@@ -130,3 +132,45 @@ for size, decay in [(32, 2.0), (64, 1.4)]:
     ic.plasma_fractal(mapsize=size, wibbledecay=decay).astype("<f8").tofile(f"{out}/plasma-{size}-{decay}.raw")
     np.random.uniform = _uniform
     np.concatenate(units).astype("<f8").tofile(f"{out}/plasma_units-{size}-{decay}.raw")
+
+# Spatter with its random draw fixed: np.random.normal returns a layer with drops in it (loc + scale
+# * (z + bumps), z from a seeded generator), and the layer after the Gaussian blur is saved as float64
+# for the test to hand in (NumPy's own exp gives the blur's weights, which differ from libm's in the
+# last bit on CPUs with AVX-512, so the test starts after the blur).
+SPATTER_LAYER = [(0.65, 0.3), (0.65, 0.3), (0.65, 0.3), (0.65, 0.3), (0.67, 0.4)]
+for h, w in [(32, 32), (37, 41)]:
+    p = np.fromfile(f"{out}/input-snow-{h}x{w}.raw", np.uint8).reshape(h, w, 3)
+    y, x = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    z = np.random.default_rng(h * 7 + w).standard_normal((h, w)) + 0.8 * np.sin(x / 2.5) * np.cos(y / 3.0)
+    for s in range(1, 6):
+        loc, scale = SPATTER_LAYER[s - 1]
+        blurred = []
+
+        def first_blur(image, sigma, **kw):
+            result = _gaussian(image, sigma=sigma, **kw)
+            if not blurred:
+                blurred.append(result.copy())
+            return result
+
+        np.random.normal = lambda size, loc, scale: loc + scale * z
+        ic.gaussian = first_blur
+        corrupt(p, corruption_name="spatter", severity=s).tofile(f"{out}/spatter-{h}x{w}-{s}.raw")
+        np.random.normal = _normal
+        blurred[0].astype("<f8").tofile(f"{out}/spatter_layer-{h}x{w}-{s}.raw")
+
+# The OpenCV steps of spatter's water texture one by one, each on the reference's previous output: a
+# 64x64 layer as spatter makes it (bytes of a thresholded blurred normal layer), its Canny edges,
+# distance transform (float32), 3x3 mean (float32), equalised bytes, emboss and 3x3 mean.
+import cv2  # noqa: E402
+
+layer = _gaussian(0.65 + 0.3 * np.random.default_rng(64).standard_normal((64, 64)), sigma=2)
+layer[layer < 0.68] = 0
+steps = {"levels": (layer * 255).astype(np.uint8)}
+steps["canny"] = cv2.Canny(steps["levels"], 50, 150)
+steps["distance"] = cv2.distanceTransform(255 - steps["canny"], cv2.DIST_L2, 5)
+steps["blur_f32"] = cv2.blur(np.minimum(steps["distance"], np.float32(20)), (3, 3))
+steps["equalised"] = cv2.equalizeHist(steps["blur_f32"].astype(np.uint8))
+steps["emboss"] = cv2.filter2D(steps["equalised"], cv2.CV_8U, np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]))
+steps["blur_u8"] = cv2.blur(steps["emboss"], (3, 3))
+for name, plane in steps.items():
+    plane.astype(plane.dtype.newbyteorder("<")).tofile(f"{out}/water_{name}.raw")

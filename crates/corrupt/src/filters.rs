@@ -187,9 +187,13 @@ pub fn gaussian_nearest(plane: &[f64], h: usize, w: usize, sigma: f64) -> Vec<f6
     gaussian_filter(plane, h, w, (sigma, sigma), 4.0, Border::Nearest)
 }
 
-/// OpenCV `blur(src, (3, 3))`: the 3×3 mean with BORDER_REFLECT_101.
-pub fn box3_reflect101(plane: &[f64], h: usize, w: usize) -> Vec<f64> {
-    filter2d_reflect101(plane, h, w, &[1.0 / 9.0; 9], 3)
+/// scikit-image `gaussian` defaults on a float32 plane: SciPy computes each pass in f64 and stores it
+/// in the float32 output, so each pass is rounded to float32.
+pub fn gaussian_nearest_f32(plane: &[f64], h: usize, w: usize, sigma: f64) -> Vec<f32> {
+    let k = gaussian_weights(sigma, 4.0);
+    let down: Vec<f64> =
+        filter_axis(plane, h, w, &k, true, Border::Nearest).into_iter().map(|v| v as f32 as f64).collect();
+    filter_axis(&down, h, w, &k, false, Border::Nearest).into_iter().map(|v| v as f32).collect()
 }
 
 /// OpenCV `resize` with INTER_LINEAR on one plane (half-pixel centres, edges clamped).

@@ -17,6 +17,7 @@ pub mod frost;
 pub mod geometry;
 mod image;
 pub mod npy;
+pub mod opencv;
 pub mod ops;
 mod presets;
 mod simd;

@@ -1,8 +1,10 @@
 //! Spatter (METHODS.md §4.1.2): water drops drawn from the edges of a thresholded noise layer, or mud
-//! blobs; with the OpenCV steps the water texture needs (Canny, distance transform, histogram
-//! equalisation) written out.
-use crate::filters::{box3_reflect101, filter2d_reflect101, gaussian_nearest};
-use crate::image::{clip_to_byte, unit_table, unit_to_byte};
+//! blobs, in the dtypes `imagecorruptions` 1.1.2 computes them in: the image float32, the water
+//! texture from the OpenCV operations of [`crate::opencv`], the mud mask float32.
+use crate::filters::{gaussian_nearest, gaussian_nearest_f32};
+use crate::image::{clip_to_byte, unit_to_byte};
+use crate::opencv::{blur3_f32, blur3_u8, canny, distance_transform, equalize_hist, filter3_u8};
+use crate::wyrand::Wyrand;
 use crate::Image;
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
@@ -18,182 +20,100 @@ pub struct Spatter {
     pub mud: bool,
 }
 
-/// Water is pale turquoise, mud is brown (RGB, /255).
+/// Water is pale turquoise, mud is brown (RGB bytes).
 const WATER: [f64; 3] = [175.0, 238.0, 238.0];
 const MUD: [f64; 3] = [63.0, 42.0, 20.0];
 /// The gray weights the size-adaptive reference uses for gray images.
 const GRAY: [f64; 3] = [0.2989, 0.5870, 0.1140];
+/// The reference's emboss kernel for the water texture.
+const EMBOSS: [i32; 9] = [-2, -1, 0, -1, 1, 1, 0, 1, 2];
 
 /// Spatter: a N(μ, σ) layer blurred (σ_b) and zeroed below the threshold. Water: the layer's Canny
 /// edges → distance transform truncated at 20 → 3×3 mean → equalised → embossed → 3×3 mean, times
 /// the layer, normalised to `intensity`, added in turquoise. Mud: the thresholded layer blurred by
 /// σ = intensity, kept where ≥ 0.8, replaces the image by brown in proportion.
 pub fn spatter(img: &Image, p: Spatter, rng: &mut impl Rng) -> Image {
-    let (h, w, c) = (img.height, img.width, img.channels);
+    let (h, w) = (img.height, img.width);
     let normal = Normal::new(p.mean, p.std).expect("positive std");
-    let layer: Vec<f64> = (0..h * w).map(|_| normal.sample(rng)).collect();
-    let layer: Vec<f64> =
-        gaussian_nearest(&layer, h, w, p.sigma).into_iter().map(|v| if v < p.threshold { 0.0 } else { v }).collect();
-    let colour_at = |k: usize, colour: &[f64; 3], m: f64| {
-        if c == 3 {
-            (colour[k] / 255.0 * m).min(1.0)
-        } else {
-            (0..3).map(|j| GRAY[j] * (colour[j] / 255.0 * m).min(1.0)).sum::<f64>()
-        }
-    };
-    let (m, colour) = if p.mud {
-        let mask: Vec<f64> = layer.iter().map(|&v| if v > p.threshold { 1.0 } else { 0.0 }).collect();
-        let m = gaussian_nearest(&mask, h, w, p.intensity).into_iter().map(|v| if v < 0.8 { 0.0 } else { v }).collect();
-        (m, &MUD)
+    let mut draws = Wyrand::new(rng.gen());
+    let layer: Vec<f64> = (0..h * w).map(|_| normal.sample(&mut draws)).collect();
+    spatter_from_layer(img, p, &gaussian_nearest(&layer, h, w, p.sigma))
+}
+
+/// [`spatter`] given its layer after the Gaussian blur (H×W float64), the rest as imagecorruptions
+/// computes it. Where the water layer is zero everywhere the reference divides by a zero maximum and
+/// returns black; this returns the image unchanged.
+pub fn spatter_from_layer(img: &Image, p: Spatter, blurred: &[f64]) -> Image {
+    let thresholded = blurred.iter().map(|&v| if v < p.threshold { 0.0 } else { v });
+    if p.mud {
+        mud(img, p, thresholded.map(|v| if v > p.threshold { 1.0 } else { 0.0 }).collect())
     } else {
-        (water_mask(&layer, (h, w), p.intensity), &WATER)
+        water(img, p, thresholded.map(|v| clip_to_byte(v * 255.0)).collect())
+    }
+}
+
+/// x / 255 in float32 for every byte, as `np.array(x, dtype=np.float32) / 255.`.
+fn unit_f32() -> [f32; 256] {
+    std::array::from_fn(|v| v as f32 / 255.0)
+}
+
+/// Water: x + mask·turquoise in float32, clipped to [0, 1], ×255 and truncated. Gray images add the
+/// gray value (float64) of the clipped turquoise, as the reference's own `rgb2gray`.
+fn water(img: &Image, p: Spatter, levels: Vec<u8>) -> Image {
+    let (h, w, c) = (img.height, img.width, img.channels);
+    let Some(m) = water_mask(&levels, (h, w), p.intensity as f32) else {
+        return img.clone();
     };
-    let unit = unit_table();
+    let (unit, colour) = (unit_f32(), WATER.map(|v| (v / 255.0) as f32));
     let mut data = Vec::with_capacity(h * w * c);
-    for (pixel, &mv) in img.data.chunks_exact(c).zip(&m) {
-        data.extend(pixel.iter().enumerate().map(|(k, &v)| {
-            let x = unit[v as usize];
-            // Mud replaces the image in proportion; water adds to it.
-            unit_to_byte(if p.mud { x * (1.0 - mv) + colour_at(k, colour, mv) } else { x + colour_at(k, colour, mv) })
-        }));
+    if c == 3 {
+        for (pixel, &mv) in img.data.chunks_exact(3).zip(&m) {
+            data.extend(
+                pixel.iter().zip(&colour).map(|(&v, &k)| ((unit[v as usize] + mv * k).clamp(0.0, 1.0) * 255.0) as u8),
+            );
+        }
+    } else {
+        for (&v, &mv) in img.data.iter().zip(&m) {
+            let gray = colour.iter().zip(GRAY).fold(0.0, |s, (&k, g)| s + (mv * k).clamp(0.0, 1.0) as f64 * g);
+            data.push(unit_to_byte(unit[v as usize] as f64 + gray));
+        }
     }
     Image { data, ..*img }
 }
 
-/// The water-drop mask of the reference's spatter (mode 0), scaled so its maximum is `intensity`.
-fn water_mask(layer: &[f64], (h, w): (usize, usize), intensity: f64) -> Vec<f64> {
-    let levels: Vec<u8> = layer.iter().map(|&v| clip_to_byte(v * 255.0)).collect();
-    let edges = canny(&levels, (h, w), 50.0, 150.0);
-    let not_edge: Vec<bool> = edges.iter().map(|&e| !e).collect();
-    let dist: Vec<f64> = distance_transform(&not_edge, (h, w)).into_iter().map(|d| d.min(20.0)).collect();
-    let dist: Vec<u8> = box3_reflect101(&dist, h, w).into_iter().map(|v| v as u8).collect();
-    let dist: Vec<f64> = equalize_hist(&dist).into_iter().map(|v| v as f64).collect();
-    let emboss = [-2.0, -1.0, 0.0, -1.0, 1.0, 1.0, 0.0, 1.0, 2.0];
-    let dist: Vec<f64> =
-        filter2d_reflect101(&dist, h, w, &emboss, 3).into_iter().map(|v| v.round().clamp(0.0, 255.0)).collect();
-    let dist: Vec<f64> = box3_reflect101(&dist, h, w).into_iter().map(|v| v.round().clamp(0.0, 255.0)).collect();
-    let m: Vec<f64> = levels.iter().zip(&dist).map(|(&l, &d)| l as f64 * d).collect();
-    let max = m.iter().cloned().fold(0.0, f64::max);
-    if max <= 0.0 {
-        return vec![0.0; h * w];
-    }
-    m.into_iter().map(|v| v / max * intensity).collect()
+/// The water mask of the reference's spatter (mode 0): the Canny edges of the layer's bytes, their
+/// float32 distance transform truncated at 20, 3×3 mean, truncated to bytes, equalised, embossed,
+/// 3×3 mean; times the layer's bytes, divided by the maximum and times `intensity`, in float32.
+/// None where the product is zero everywhere.
+fn water_mask(levels: &[u8], (h, w): (usize, usize), intensity: f32) -> Option<Vec<f32>> {
+    let not_edge: Vec<bool> = canny(levels, (h, w), 50.0, 150.0).into_iter().map(|e| !e).collect();
+    let dist: Vec<f32> = distance_transform(&not_edge, (h, w)).into_iter().map(|d| d.min(20.0)).collect();
+    let dist: Vec<u8> = blur3_f32(&dist, (h, w)).into_iter().map(|v| v as u8).collect();
+    let texture = blur3_u8(&filter3_u8(&equalize_hist(&dist), (h, w), &EMBOSS), (h, w));
+    let m: Vec<f32> = levels.iter().zip(&texture).map(|(&l, &t)| l as f32 * t as f32).collect();
+    let max = m.iter().copied().fold(0.0, f32::max);
+    (max > 0.0).then(|| m.into_iter().map(|v| v / max * intensity).collect())
 }
 
-/// OpenCV `Canny(img, low, high)` with the 3×3 Sobel, L1 gradient magnitude, non-maximum suppression
-/// in four directions (tan 22.5° split) and 8-connected hysteresis. True marks an edge.
-pub fn canny(img: &[u8], (h, w): (usize, usize), low: f64, high: f64) -> Vec<bool> {
-    let at =
-        |y: isize, x: isize| img[y.clamp(0, h as isize - 1) as usize * w + x.clamp(0, w as isize - 1) as usize] as f64;
-    let mut gx = vec![0.0; h * w];
-    let mut gy = vec![0.0; h * w];
-    for y in 0..h as isize {
-        for x in 0..w as isize {
-            let i = y as usize * w + x as usize;
-            gx[i] = (at(y - 1, x + 1) + 2.0 * at(y, x + 1) + at(y + 1, x + 1))
-                - (at(y - 1, x - 1) + 2.0 * at(y, x - 1) + at(y + 1, x - 1));
-            gy[i] = (at(y + 1, x - 1) + 2.0 * at(y + 1, x) + at(y + 1, x + 1))
-                - (at(y - 1, x - 1) + 2.0 * at(y - 1, x) + at(y - 1, x + 1));
-        }
-    }
-    let mag: Vec<f64> = gx.iter().zip(&gy).map(|(a, b)| a.abs() + b.abs()).collect();
-    let m = |y: isize, x: isize| {
-        if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
-            0.0
+/// Mud: the mask of the layer above the threshold, blurred by σ = intensity in float32 and zeroed
+/// below 0.8; the image (float32) times 1 − mask, plus brown times the mask in float64, clipped, ×255
+/// and truncated, as the reference mixes the dtypes. Gray images add brown's gray value.
+fn mud(img: &Image, p: Spatter, mask: Vec<f64>) -> Image {
+    let (h, w, c) = (img.height, img.width, img.channels);
+    let m: Vec<f32> =
+        gaussian_nearest_f32(&mask, h, w, p.intensity).into_iter().map(|v| if v < 0.8 { 0.0 } else { v }).collect();
+    let (unit, brown) = (unit_f32(), MUD.map(|v| v / 255.0));
+    let mut data = Vec::with_capacity(h * w * c);
+    for (pixel, &mv) in img.data.chunks_exact(c).zip(&m) {
+        let keep = 1.0 - mv;
+        if c == 3 {
+            data.extend(
+                pixel.iter().zip(brown).map(|(&v, b)| unit_to_byte((unit[v as usize] * keep) as f64 + b * mv as f64)),
+            );
         } else {
-            mag[y as usize * w + x as usize]
-        }
-    };
-    let tan22 = (std::f64::consts::PI / 8.0).tan();
-    // 0: not an edge, 1: candidate, 2: strong edge.
-    let mut state = vec![0u8; h * w];
-    let mut stack = Vec::new();
-    for y in 0..h as isize {
-        for x in 0..w as isize {
-            let i = y as usize * w + x as usize;
-            let v = mag[i];
-            if v <= low {
-                continue;
-            }
-            let (ax, ay) = (gx[i].abs(), gy[i].abs());
-            let peak = if ay < ax * tan22 {
-                v > m(y, x - 1) && v >= m(y, x + 1)
-            } else if ay > ax * (tan22 + 2.0) {
-                v > m(y - 1, x) && v >= m(y + 1, x)
-            } else {
-                let s = if (gx[i] < 0.0) != (gy[i] < 0.0) { -1 } else { 1 };
-                v > m(y - 1, x - s) && v > m(y + 1, x + s)
-            };
-            if peak {
-                state[i] = if v > high { 2 } else { 1 };
-                if v > high {
-                    stack.push(i);
-                }
-            }
+            let gray = brown.iter().zip(GRAY).fold(0.0, |s, (&b, g)| s + b * mv as f64 * g);
+            data.push(unit_to_byte((unit[pixel[0] as usize] * keep) as f64 + gray));
         }
     }
-    while let Some(i) = stack.pop() {
-        let (y, x) = ((i / w) as isize, (i % w) as isize);
-        for (dy, dx) in [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)] {
-            let (ny, nx) = (y + dy, x + dx);
-            if ny >= 0 && nx >= 0 && ny < h as isize && nx < w as isize {
-                let j = ny as usize * w + nx as usize;
-                if state[j] == 1 {
-                    state[j] = 2;
-                    stack.push(j);
-                }
-            }
-        }
-    }
-    state.into_iter().map(|s| s == 2).collect()
-}
-
-/// OpenCV `distanceTransform(DIST_L2, 5)`: the 5×5 chamfer distance (a = 1, b = 1.4, c = 2.1969) from
-/// every `true` pixel to the nearest `false` one, in two raster passes.
-pub fn distance_transform(foreground: &[bool], (h, w): (usize, usize)) -> Vec<f64> {
-    const INF: f64 = 1e9;
-    let (a, b, c) = (1.0, 1.4, 2.1969);
-    let forward: [(isize, isize, f64); 8] =
-        [(-2, -1, c), (-2, 1, c), (-1, -2, c), (-1, -1, b), (-1, 0, a), (-1, 1, b), (-1, 2, c), (0, -1, a)];
-    let mut d: Vec<f64> = foreground.iter().map(|&f| if f { INF } else { 0.0 }).collect();
-    let get = |d: &[f64], y: isize, x: isize| {
-        if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
-            INF
-        } else {
-            d[y as usize * w + x as usize]
-        }
-    };
-    for y in 0..h as isize {
-        for x in 0..w as isize {
-            let i = y as usize * w + x as usize;
-            let best = forward.iter().map(|&(dy, dx, k)| get(&d, y + dy, x + dx) + k).fold(d[i], f64::min);
-            d[i] = best;
-        }
-    }
-    for y in (0..h as isize).rev() {
-        for x in (0..w as isize).rev() {
-            let i = y as usize * w + x as usize;
-            let best = forward.iter().map(|&(dy, dx, k)| get(&d, y - dy, x - dx) + k).fold(d[i], f64::min);
-            d[i] = best;
-        }
-    }
-    d
-}
-
-/// OpenCV `equalizeHist`: the cumulative histogram above the lowest occupied level, scaled to 0–255.
-pub fn equalize_hist(img: &[u8]) -> Vec<u8> {
-    let mut hist = [0usize; 256];
-    img.iter().for_each(|&v| hist[v as usize] += 1);
-    let first = hist.iter().position(|&n| n > 0).unwrap_or(0);
-    if hist[first] == img.len() {
-        return vec![first as u8; img.len()];
-    }
-    let scale = 255.0 / (img.len() - hist[first]) as f64;
-    let mut lut = [0u8; 256];
-    let mut sum = 0;
-    for v in first + 1..256 {
-        sum += hist[v];
-        lut[v] = (sum as f64 * scale).round().clamp(0.0, 255.0) as u8;
-    }
-    img.iter().map(|&v| lut[v as usize]).collect()
+    Image { data, ..*img }
 }

@@ -1,6 +1,6 @@
 //! wyrand (Wang Yi's wyhash generator, public domain): a counter-based generator, one 64×64→128-bit
 //! multiply per draw, for the corruptions that draw one number per value (the byte noises, fog's
-//! plasma, snow's layer, elastic's noise fields).
+//! plasma, snow's and spatter's layers, elastic's noise fields).
 
 /// wyrand's increment.
 const INCREMENT: u64 = 0xa076_1d64_78bd_642f;

@@ -197,3 +197,54 @@ fn fog_is_byte_identical_to_the_reference_given_its_draws() {
         }
     }
 }
+
+/// Spatter with the reference's blurred layer handed in (the fixture script fixes its normal draws
+/// and saves the layer after skimage's Gaussian): water's Canny, float32 distance transform, blurs,
+/// equalisation and emboss as OpenCV computes them and the float32 blend; mud's float32 mask and its
+/// float32/float64 blend. The picture's random lower half lands the float32 sums near byte edges.
+#[test]
+fn spatter_is_byte_identical_to_the_reference_given_its_layer() {
+    use corrupt::spatter::{spatter_from_layer, Spatter};
+    let params = [
+        (0.65, 0.3, 4.0, 0.69, 0.6, false),
+        (0.65, 0.3, 3.0, 0.68, 0.6, false),
+        (0.65, 0.3, 2.0, 0.68, 0.5, false),
+        (0.65, 0.3, 1.0, 0.65, 1.5, true),
+        (0.67, 0.4, 1.0, 0.65, 1.5, true),
+    ];
+    for (h, w) in SHAPES {
+        let img = Image::new(fixture(&format!("input-snow-{h}x{w}")), h, w, 3).unwrap();
+        for (severity, (mean, std, sigma, threshold, intensity, mud)) in (1..=5).zip(params) {
+            let p = Spatter { mean, std, sigma, threshold, intensity, mud };
+            let layer = fixture_f64(&format!("spatter_layer-{h}x{w}-{severity}"));
+            let name = format!("spatter-{h}x{w}-{severity}");
+            assert_eq!(differing(&spatter_from_layer(&img, p, &layer), &name), 0, "{name}: values differ");
+        }
+    }
+}
+
+/// A little-endian float32 fixture.
+fn fixture_f32(name: &str) -> Vec<f32> {
+    fixture(name).chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect()
+}
+
+/// Each OpenCV step of spatter's water texture on OpenCV's own previous output (a 64×64 plane), to
+/// the bit: Canny, the float32 distance transform (IPP's float32 chamfer sums; OpenCV's fixed point
+/// or float64 sums differ), the float32 3×3 mean, equalisation, emboss and the 8-bit 3×3 mean.
+#[test]
+fn spatter_water_steps_equal_opencv_to_the_bit() {
+    use corrupt::opencv::{blur3_f32, blur3_u8, canny, distance_transform, equalize_hist, filter3_u8};
+    let size = (64, 64);
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let edges: Vec<u8> = canny(&fixture("water_levels"), size, 50.0, 150.0).iter().map(|&e| 255 * e as u8).collect();
+    assert_eq!(edges, fixture("water_canny"), "Canny");
+    let not_edge: Vec<bool> = fixture("water_canny").iter().map(|&v| v == 0).collect();
+    assert_eq!(bits(&distance_transform(&not_edge, size)), bits(&fixture_f32("water_distance")), "distance");
+    let truncated: Vec<f32> = fixture_f32("water_distance").iter().map(|d| d.min(20.0)).collect();
+    assert_eq!(bits(&blur3_f32(&truncated, size)), bits(&fixture_f32("water_blur_f32")), "float32 blur");
+    let bytes: Vec<u8> = fixture_f32("water_blur_f32").iter().map(|&v| v as u8).collect();
+    assert_eq!(equalize_hist(&bytes), fixture("water_equalised"), "equalisation");
+    let emboss = [-2, -1, 0, -1, 1, 1, 0, 1, 2];
+    assert_eq!(filter3_u8(&fixture("water_equalised"), size, &emboss), fixture("water_emboss"), "emboss");
+    assert_eq!(blur3_u8(&fixture("water_emboss"), size), fixture("water_blur_u8"), "8-bit blur");
+}

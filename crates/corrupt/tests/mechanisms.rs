@@ -1,6 +1,8 @@
 //! The building blocks of blur, weather, digital and spatter corruptions against their definitions,
 //! and the preset and group selection.
-use corrupt::{blurs, digital, filters, frost, geometry, rng_for, select, spatter, weather, Corruptor, Image, Preset};
+use corrupt::{
+    blurs, digital, filters, frost, geometry, opencv, rng_for, select, spatter, weather, Corruptor, Image, Preset,
+};
 
 fn constant(h: usize, w: usize, c: usize, v: u8) -> Image {
     Image::new(vec![v; h * w * c], h, w, c).unwrap()
@@ -196,18 +198,26 @@ fn jpeg_artefacts_grow_as_quality_falls() {
 fn canny_distance_and_histogram_steps_of_spatter() {
     // A vertical step edge: Canny marks one column next to it, nothing elsewhere.
     let img: Vec<u8> = (0..16 * 16).map(|i| if i % 16 < 8 { 0 } else { 200 }).collect();
-    let edges = spatter::canny(&img, (16, 16), 50.0, 150.0);
+    let edges = opencv::canny(&img, (16, 16), 50.0, 150.0);
     let cols: std::collections::BTreeSet<usize> = (0..256).filter(|&i| edges[i]).map(|i| i % 16).collect();
     assert_eq!(cols.len(), 1, "{cols:?}");
     assert!(cols.contains(&7) || cols.contains(&8));
-    assert!(spatter::canny(&[90; 64], (8, 8), 50.0, 150.0).iter().all(|&e| !e));
+    assert!(opencv::canny(&[90; 64], (8, 8), 50.0, 150.0).iter().all(|&e| !e));
     // Chamfer distances from one zero pixel: 1 straight, 1.4 diagonal, 2.1969 a knight's move away.
     let mut fg = vec![true; 49];
     fg[24] = false;
-    let d = spatter::distance_transform(&fg, (7, 7));
+    let d = opencv::distance_transform(&fg, (7, 7));
     assert_eq!((d[24], d[25], d[32], d[33], d[26]), (0.0, 1.0, 1.4, 2.1969, 2.0));
-    assert_eq!(spatter::equalize_hist(&[10, 10, 20, 30]), vec![0, 0, 128, 255]);
-    assert_eq!(spatter::equalize_hist(&[7, 7]), vec![7, 7]);
+    assert_eq!(opencv::equalize_hist(&[10, 10, 20, 30]), vec![0, 0, 128, 255]);
+    assert_eq!(opencv::equalize_hist(&[7, 7]), vec![7, 7]);
+}
+
+#[test]
+fn water_spatter_without_drops_leaves_the_image_alone() {
+    // No layer value reaches the threshold: the reference divides by a zero maximum and returns black.
+    let img = constant(40, 40, 3, 200);
+    let p = spatter::Spatter { mean: 0.65, std: 0.3, sigma: 4.0, threshold: 0.69, intensity: 0.6, mud: false };
+    assert_eq!(spatter::spatter_from_layer(&img, p, &vec![0.5; 40 * 40]).data, img.data);
 }
 
 #[test]
