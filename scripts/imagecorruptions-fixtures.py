@@ -138,6 +138,7 @@ for size, decay in [(32, 2.0), (64, 1.4)]:
 # for the test to hand in (NumPy's own exp gives the blur's weights, which differ from libm's in the
 # last bit on CPUs with AVX-512, so the test starts after the blur).
 SPATTER_LAYER = [(0.65, 0.3), (0.65, 0.3), (0.65, 0.3), (0.65, 0.3), (0.67, 0.4)]
+_adapted_gaussian = ic.gaussian
 for h, w in [(32, 32), (37, 41)]:
     p = np.fromfile(f"{out}/input-snow-{h}x{w}.raw", np.uint8).reshape(h, w, 3)
     y, x = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
@@ -155,7 +156,7 @@ for h, w in [(32, 32), (37, 41)]:
         np.random.normal = lambda size, loc, scale: loc + scale * z
         ic.gaussian = first_blur
         corrupt(p, corruption_name="spatter", severity=s).tofile(f"{out}/spatter-{h}x{w}-{s}.raw")
-        np.random.normal = _normal
+        np.random.normal, ic.gaussian = _normal, _adapted_gaussian
         blurred[0].astype("<f8").tofile(f"{out}/spatter_layer-{h}x{w}-{s}.raw")
 
 # The OpenCV steps of spatter's water texture one by one, each on the reference's previous output: a
@@ -174,3 +175,21 @@ steps["emboss"] = cv2.filter2D(steps["equalised"], cv2.CV_8U, np.array([[-2, -1,
 steps["blur_u8"] = cv2.blur(steps["emboss"], (3, 3))
 for name, plane in steps.items():
     plane.astype(plane.dtype.newbyteorder("<")).tofile(f"{out}/water_{name}.raw")
+
+# Glass blur with its random draws fixed: np.random.randint(low, high, size=2) returns the next two
+# offsets of a seeded sequence (saved as int8, in the order drawn: dx, then dy, per pixel).
+for h, w in [(32, 32), (37, 41)]:
+    p = picture(h, w)
+    for s in range(1, 6):
+        offsets, generator = [], np.random.default_rng(s * 10 + h)
+
+        def fixed_randint(low, high, size):
+            pair = generator.integers(low, high, size)
+            offsets.extend(pair)
+            return pair
+
+        _randint = np.random.randint
+        np.random.randint = fixed_randint
+        corrupt(p, corruption_name="glass_blur", severity=s).tofile(f"{out}/glass_blur-{h}x{w}-{s}.raw")
+        np.random.randint = _randint
+        np.array(offsets, dtype=np.int8).tofile(f"{out}/glass_offsets-{h}x{w}-{s}.raw")

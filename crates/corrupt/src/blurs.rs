@@ -7,25 +7,37 @@ use crate::Image;
 use rand::Rng;
 use std::f64::consts::PI;
 
-/// Glass blur: Gaussian blur (σ), truncate to u8, `iterations` passes of local swaps — for rows and
-/// columns from size−δ down to δ+1, swap the pixel with the one at offset (dy, dx) ∈ U{−δ..δ−1}²,
-/// dx drawn first — then blur again (`make_cifar_c.py::glass_blur`, generalised from 32 to H×W).
+/// Glass blur: Gaussian blur (σ), truncate to u8, `iterations` passes of local moves, then blur
+/// again (`make_cifar_c.py::glass_blur`, generalised from 32 to H×W), with offsets from U{−δ..δ−1}.
 pub fn glass_blur(img: &Image, sigma: f64, delta: usize, iterations: usize, rng: &mut impl Rng) -> Image {
+    let d = delta as isize;
+    glass_blur_with(img, sigma, delta, iterations, || rng.gen_range(-d..d))
+}
+
+/// [`glass_blur`] with its offsets from `offset` (dx, then dy, per pixel). For rows and columns from
+/// size−δ down to δ+1 the pixel takes the value of the one at (dy, dx) from it, which keeps its own:
+/// the reference's `x[h, w], x[h', w'] = x[h', w'], x[h, w]` on an RGB array swaps two views, so the
+/// second assignment copies back the value the first one wrote (gray images are RGB by then in
+/// `imagecorruptions`). `make_cifar_c.py` and `make_imagenet_c.py` have the same line.
+pub fn glass_blur_with(
+    img: &Image,
+    sigma: f64,
+    delta: usize,
+    iterations: usize,
+    mut offset: impl FnMut() -> isize,
+) -> Image {
     let (h, w, c) = (img.height, img.width, img.channels);
     let mut x = per_plane(img, |p| gaussian_nearest(p, h, w, sigma));
-    let d = delta as isize;
     for _ in 0..iterations {
         for row in (delta + 1..=h.saturating_sub(delta)).rev() {
             for col in (delta + 1..=w.saturating_sub(delta)).rev() {
-                let dx = rng.gen_range(-d..d);
-                let dy = rng.gen_range(-d..d);
+                let dx = offset();
+                let dy = offset();
                 let (r2, c2) = ((row as isize + dy) as usize, (col as isize + dx) as usize);
                 if row >= h || col >= w || r2 >= h || c2 >= w {
                     continue;
                 }
-                for ch in 0..c {
-                    x.data.swap((row * w + col) * c + ch, (r2 * w + c2) * c + ch);
-                }
+                x.data.copy_within((r2 * w + c2) * c..(r2 * w + c2 + 1) * c, (row * w + col) * c);
             }
         }
     }

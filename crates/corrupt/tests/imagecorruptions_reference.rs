@@ -248,3 +248,23 @@ fn spatter_water_steps_equal_opencv_to_the_bit() {
     assert_eq!(filter3_u8(&fixture("water_equalised"), size, &emboss), fixture("water_emboss"), "emboss");
     assert_eq!(blur3_u8(&fixture("water_emboss"), size), fixture("water_blur_u8"), "8-bit blur");
 }
+
+/// Glass blur with the reference's offsets handed in (the fixture script fixes np.random.randint):
+/// blur, truncate, the pixel moves (each pixel takes the value at its offset, which keeps its own,
+/// as the reference's swap of two RGB views does) and blur again.
+#[test]
+fn glass_blur_is_byte_identical_to_the_reference_given_its_offsets() {
+    use corrupt::blurs::glass_blur_with;
+    let params = [(0.7, 1, 2), (0.9, 2, 1), (1.0, 2, 3), (1.1, 3, 2), (1.5, 4, 2)];
+    for (h, w) in SHAPES {
+        let img = input(h, w);
+        for (severity, (sigma, delta, iterations)) in (1..=5).zip(params) {
+            let offsets = fixture(&format!("glass_offsets-{h}x{w}-{severity}"));
+            let mut draws = offsets.iter().map(|&b| b as i8 as isize);
+            let out = glass_blur_with(&img, sigma, delta, iterations, || draws.next().expect("enough offsets"));
+            assert_eq!(draws.next(), None, "every offset used");
+            let name = format!("glass_blur-{h}x{w}-{severity}");
+            assert_eq!(differing(&out, &name), 0, "{name}: values differ from imagecorruptions");
+        }
+    }
+}

@@ -78,17 +78,24 @@ fn plasma_fractal_spans_zero_to_one_and_fog_follows_its_formula() {
 }
 
 #[test]
-fn glass_blur_at_severity_one_only_moves_pixels_locally() {
-    // CIFAR severity 1 blurs with σ = 0.05, whose kernel is a single tap: only the swaps remain.
+fn glass_blur_at_severity_one_only_copies_pixels_locally() {
+    // CIFAR severity 1 blurs with σ = 0.05, whose kernel is a single tap: only the moves remain. With
+    // δ = 1 each pixel, visited from the bottom right, takes the value at an offset in {−1, 0}², still
+    // unvisited: its own, or its upper, left or upper-left neighbour's, which keeps its value (the
+    // reference's swap of two views is a copy), so the pixels are not a permutation of the input's.
     let img = Image::new((0..32 * 32).map(|i| (i % 256) as u8).collect(), 32, 32, 1).unwrap();
     let out = Corruptor::with_preset(Preset::Cifar).apply(&img, "glass_blur", 1, &mut rng_for(0, "g", 1, 0)).unwrap();
-    let (mut a, mut b) = (img.from_unit(&img.to_unit()).data, out.data.clone());
+    let same = img.from_unit(&img.to_unit());
+    let at = |y: usize, x: usize| same.data[y * 32 + x];
+    for (y, x) in (1..32).flat_map(|y| (1..32).map(move |x| (y, x))) {
+        let v = out.data[y * 32 + x];
+        assert!([at(y, x), at(y - 1, x), at(y, x - 1), at(y - 1, x - 1)].contains(&v), "pixel ({y}, {x})");
+    }
+    let (mut a, mut b) = (same.data.clone(), out.data.clone());
     a.sort();
     b.sort();
-    assert_eq!(a, b, "a permutation of the pixels");
-    assert_ne!(out.data, img.data);
-    // Swaps start at row and column δ+1 = 2 and reach back by at most δ: row 0 and column 0 never move.
-    let same = img.from_unit(&img.to_unit());
+    assert_ne!(a, b, "copies, not a permutation");
+    // Moves start at row and column δ+1 = 2 and reach back by at most δ: row 0 and column 0 never move.
     assert_eq!(&out.data[..32], &same.data[..32]);
     assert!((0..32).all(|y| out.data[y * 32] == same.data[y * 32]));
 }
