@@ -50,7 +50,7 @@ out = sys.argv[1]
 for h, w in [(32, 32), (37, 41)]:
     p = picture(h, w)
     p.tofile(f"{out}/input-{h}x{w}.raw")
-    for name in ["gaussian_blur", "defocus_blur", "zoom_blur", "brightness", "contrast", "saturate"]:
+    for name in ["gaussian_blur", "defocus_blur", "zoom_blur", "brightness", "contrast", "saturate", "pixelate", "jpeg_compression"]:
         for s in range(1, 6):
             corrupt(p, corruption_name=name, severity=s).tofile(f"{out}/{name}-{h}x{w}-{s}.raw")
     for s in range(1, 6):

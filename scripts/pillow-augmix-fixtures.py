@@ -2,7 +2,8 @@
 """Writes the Pillow outputs that crates/corrupt/tests/augmix_pillow.rs compares byte for byte, as raw
 HWC u8 files: the 13 AugMix operations at fixed parameters on one 32x32 RGB picture, pixelate
 (BOX down, then BOX or NEAREST back up) on it and on a 61x47 one, and both through PIL's JPEG
-(libjpeg, default 4:2:0) at the qualities the corruption uses.
+(libjpeg-turbo, default 4:2:0) at the qualities the corruption's presets use, with the 61x47 one's
+first channel as a grayscale JPEG and a 3x5 RGB picture (chroma 2 samples wide: no fancy upsampling).
 Usage: pip install pillow numpy && python3 scripts/pillow-augmix-fixtures.py crates/corrupt/tests/fixtures/pillow
 """
 import sys
@@ -41,8 +42,11 @@ for tag, picture in [("32", p), ("61x47", Image.fromarray(odd))]:
         outputs[f"pixelate{tag}-{c}-box"] = small.resize((w, h), Image.BOX)
         outputs[f"pixelate{tag}-{c}-nearest"] = small.resize((w, h), Image.NEAREST)
 import io
-for tag, picture in [("32", p), ("61x47", Image.fromarray(odd))]:
-    for q in [80, 50, 25, 10]:
+tiny = odd[:3, :5].copy()
+tiny.tofile(f"{out}/input3x5.raw")
+pictures = [("32", p), ("61x47", Image.fromarray(odd)), ("61x47gray", Image.fromarray(odd[..., 0].copy())), ("3x5", Image.fromarray(tiny))]
+for tag, picture in pictures:
+    for q in [80, 65, 58, 50, 40, 25, 18, 15, 10, 7]:
         encoded = io.BytesIO()
         picture.save(encoded, "JPEG", quality=q)
         outputs[f"jpeg{tag}-{q}"] = Image.open(encoded)

@@ -3,7 +3,7 @@ use crate::filters::{gaussian_filter, Border};
 use crate::geometry::{affine_from_points, map_coordinates_reflect, warp_affine_reflect101};
 use crate::image::clip_to_byte;
 use crate::wyrand::Wyrand;
-use crate::{Error, Image, Result};
+use crate::{Image, Result};
 use rand::Rng;
 
 /// Elastic parameters in pixels: displacement scale α, smoothing σ (per axis), affine jitter, and the
@@ -69,23 +69,10 @@ pub fn elastic_from_draws(
     Image { data, ..*img }
 }
 
-/// JPEG at `quality` (1–100), encoded by `jpeg-encoder` and decoded by `image` (zune-jpeg). Like
-/// the reference's PIL (libjpeg), the encoder scales the standard (Annex K) quantisation tables by
-/// libjpeg's quality formula and subsamples chroma 4:2:0, so the artefacts are of the same kind; the
-/// DCT, colour conversion and chroma resampling round differently, so the bytes are not identical:
-/// the error against the clean image is 0.95–1.5 times PIL's (tests/augmix_pillow.rs). Gray images
-/// stay gray.
+/// JPEG at `quality` (1–100) as PIL's `save(..., "JPEG", quality=q)` and `Image.open` give it back
+/// ([`crate::libjpeg`]: libjpeg-turbo's lossy stages with PIL's settings, byte-identical to Pillow
+/// on the fixtures of tests/augmix_pillow.rs). Gray images stay gray (a grayscale JPEG).
 pub fn jpeg(img: &Image, quality: u8) -> Result<Image> {
-    use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
-    let fail = |what: String| Error::Shape(format!("JPEG round trip of a {}x{} image: {what}", img.height, img.width));
-    let side = |n: usize| u16::try_from(n).map_err(|_| fail(format!("sides above {} px do not fit JPEG", u16::MAX)));
-    let colour = if img.channels == 3 { ColorType::Rgb } else { ColorType::Luma };
-    let mut bytes = Vec::new();
-    let mut encoder = Encoder::new(&mut bytes, quality.clamp(1, 100));
-    encoder.set_sampling_factor(SamplingFactor::R_4_2_0);
-    encoder.encode(&img.data, side(img.width)?, side(img.height)?, colour).map_err(|e| fail(e.to_string()))?;
-    let decoded =
-        image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg).map_err(|e| fail(e.to_string()))?;
-    let data = if img.channels == 3 { decoded.to_rgb8().into_raw() } else { decoded.to_luma8().into_raw() };
+    let data = crate::libjpeg::round_trip(&img.data, (img.height, img.width, img.channels), quality);
     Image::new(data, img.height, img.width, img.channels)
 }

@@ -3,8 +3,8 @@
 //!
 //! All 19 corruptions with three parameter presets ([`Preset`]): the CIFAR-10-C generator
 //! (`make_cifar_c.py`), the ImageNet-C one (`make_imagenet_c.py`) and the size-adaptive
-//! `imagecorruptions`. Where an operation cannot be bit-identical to the Python reference (codecs,
-//! ImageMagick, OpenCV fixed-point resampling), its doc comment says what differs.
+//! `imagecorruptions`. Where an operation cannot be bit-identical to the Python reference (ImageMagick,
+//! OpenCV fixed-point resampling, NumPy's random streams), its doc comment says what differs.
 pub mod augmix;
 pub mod batch;
 pub mod blurs;
@@ -16,6 +16,7 @@ pub mod filters;
 pub mod frost;
 pub mod geometry;
 mod image;
+mod libjpeg;
 pub mod npy;
 pub mod opencv;
 pub mod ops;

@@ -51,6 +51,15 @@ fn zoom_blur_is_byte_identical_to_the_reference() {
     assert_identical("zoom_blur");
 }
 
+/// Pixelate (Pillow's BOX down, NEAREST up) and JPEG (libjpeg-turbo's lossy stages as Pillow runs
+/// them) through the corruption itself, at the reference's five qualities and factors.
+#[test]
+fn pixelate_and_jpeg_compression_are_byte_identical_to_the_reference() {
+    for corruption in ["pixelate", "jpeg_compression"] {
+        assert_identical(corruption);
+    }
+}
+
 #[test]
 fn brightness_contrast_and_saturate_are_byte_identical_to_the_reference() {
     for corruption in ["brightness", "contrast", "saturate"] {
