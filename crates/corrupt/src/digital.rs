@@ -70,7 +70,7 @@ pub fn elastic_from_draws(
 }
 
 /// JPEG at `quality` (1–100) as PIL's `save(..., "JPEG", quality=q)` and `Image.open` give it back
-/// ([`crate::libjpeg`]: libjpeg-turbo's lossy stages with PIL's settings, byte-identical to Pillow
+/// (`crate::libjpeg`: libjpeg-turbo's lossy stages with PIL's settings, byte-identical to Pillow
 /// on the fixtures of tests/augmix_pillow.rs). Gray images stay gray (a grayscale JPEG).
 pub fn jpeg(img: &Image, quality: u8) -> Result<Image> {
     let data = crate::libjpeg::round_trip(&img.data, (img.height, img.width, img.channels), quality);
