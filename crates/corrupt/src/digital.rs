@@ -1,7 +1,7 @@
 //! Elastic transform and JPEG compression (METHODS.md §4.1.2, §4.1.5).
 use crate::filters::{gaussian_filter, Border};
 use crate::geometry::{affine_from_points, map_coordinates_reflect, warp_affine_reflect101};
-use crate::image::clip_to_byte;
+use crate::image::{clip_to_byte, unit_table_f32};
 use crate::wyrand::Wyrand;
 use crate::{Image, Result};
 use rand::Rng;
@@ -43,7 +43,8 @@ pub fn elastic_from_draws(
     noise_y: &[f64],
 ) -> Image {
     let (h, w, c) = (img.height, img.width, img.channels);
-    let mut x: Vec<f64> = img.data.iter().map(|&v| (v as f32 / 255.0) as f64).collect();
+    let unit = unit_table_f32();
+    let mut x: Vec<f64> = img.data.iter().map(|&v| unit[v as usize] as f64).collect();
     if let Some(jitter) = jitter {
         let (cy, cx) = ((h / 2) as f64, (w / 2) as f64);
         let s = (h.min(w) / 3) as f64;

@@ -93,6 +93,12 @@ pub(crate) fn unit_table() -> &'static [f64; 256] {
     TABLE.get_or_init(|| std::array::from_fn(|v| v as f64 / 255.0))
 }
 
+/// v / 255 in float32 for every byte value, as the reference's `np.float32(x) / 255.`.
+pub(crate) fn unit_table_f32() -> &'static [f32; 256] {
+    static TABLE: std::sync::OnceLock<[f32; 256]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| std::array::from_fn(|v| v as f32 / 255.0))
+}
+
 /// A smooth synthetic RGB picture (waves and a bright square, phase shifted by `index`), closer to a
 /// photograph than noise: blurs, codecs and edge detectors do real work on it. For tests and benchmarks.
 pub fn sample_picture(side: usize, index: usize) -> Image {

@@ -66,34 +66,25 @@ fn scaled_table(base: &[u16; 64], quality: u8) -> [u16; 64] {
     base.map(|b| ((b as u32 * scale + 50) / 100).clamp(1, 255) as u16)
 }
 
-/// libjpeg-turbo's quantiser for one table entry: division by 8·q with rounding, done as
-/// ((|x| + correction)·reciprocal) >> shift (`compute_reciprocal`, `quantize`).
-#[derive(Clone, Copy)]
-struct Divisor {
-    reciprocal: u32,
-    correction: u32,
-    shift: u32,
-}
-
-impl Divisor {
-    fn new(q: u16) -> Divisor {
-        let d = (q as u32) << 3;
-        let mut shift = 16 + (31 - d.leading_zeros());
-        let (mut reciprocal, rest) = ((1u32 << shift) / d, (1u32 << shift) % d);
-        let mut correction = d / 2;
-        if rest == 0 {
-            reciprocal >>= 1;
-            shift -= 1;
-        } else if rest <= d / 2 {
-            correction += 1;
-        } else {
-            reciprocal += 1;
-        }
-        Divisor { reciprocal, correction, shift }
+/// libjpeg-turbo's quantiser for one table entry, (reciprocal, correction, shift): division by 8·q
+/// with rounding, done as ((|x| + correction)·reciprocal) >> shift (`compute_reciprocal`).
+fn divisor(q: u16) -> [i32; 3] {
+    let d = (q as u32) << 3;
+    let mut shift = 16 + (31 - d.leading_zeros());
+    let (mut reciprocal, rest) = ((1u32 << shift) / d, (1u32 << shift) % d);
+    let mut correction = d / 2;
+    if rest == 0 {
+        reciprocal >>= 1;
+        shift -= 1;
+    } else if rest <= d / 2 {
+        correction += 1;
+    } else {
+        reciprocal += 1;
     }
+    [reciprocal, correction, shift].map(|v| v as i32)
 }
 
-/// A table's [`Divisor`]s row by row in lanes, and its steps q for the dequantisation.
+/// A table's [`divisor`]s row by row in lanes, and its steps q for the dequantisation.
 struct Quantiser {
     reciprocal: Block,
     correction: Block,
@@ -103,12 +94,12 @@ struct Quantiser {
 
 impl Quantiser {
     fn new(q: &[u16; 64]) -> Quantiser {
-        let d = q.map(Divisor::new);
+        let d = q.map(divisor);
         let rows = |f: &dyn Fn(usize) -> i32| std::array::from_fn(|r| std::array::from_fn(|c| f(r * 8 + c)));
         Quantiser {
-            reciprocal: rows(&|k| d[k].reciprocal as i32),
-            correction: rows(&|k| d[k].correction as i32),
-            shift: rows(&|k| d[k].shift as i32),
+            reciprocal: rows(&|k| d[k][0]),
+            correction: rows(&|k| d[k][1]),
+            shift: rows(&|k| d[k][2]),
             step: rows(&|k| q[k] as i32),
         }
     }

@@ -2,7 +2,7 @@
 //! blobs, in the dtypes `imagecorruptions` 1.1.2 computes them in: the image float32, the water
 //! texture from the OpenCV operations of [`crate::opencv`], the mud mask float32.
 use crate::filters::{gaussian_nearest, gaussian_nearest_f32};
-use crate::image::{clip_to_byte, unit_to_byte};
+use crate::image::{clip_to_byte, unit_table_f32, unit_to_byte};
 use crate::opencv::{blur3_f32, blur3_u8, canny, distance_transform, equalize_hist, filter3_u8};
 use crate::wyrand::Wyrand;
 use crate::Image;
@@ -52,11 +52,6 @@ pub fn spatter_from_layer(img: &Image, p: Spatter, blurred: &[f64]) -> Image {
     }
 }
 
-/// x / 255 in float32 for every byte, as `np.array(x, dtype=np.float32) / 255.`.
-fn unit_f32() -> [f32; 256] {
-    std::array::from_fn(|v| v as f32 / 255.0)
-}
-
 /// Water: x + mask·turquoise in float32, clipped to [0, 1], ×255 and truncated. Gray images add the
 /// gray value (float64) of the clipped turquoise, as the reference's own `rgb2gray`.
 fn water(img: &Image, p: Spatter, levels: Vec<u8>) -> Image {
@@ -64,7 +59,7 @@ fn water(img: &Image, p: Spatter, levels: Vec<u8>) -> Image {
     let Some(m) = water_mask(&levels, (h, w), p.intensity as f32) else {
         return img.clone();
     };
-    let (unit, colour) = (unit_f32(), WATER.map(|v| (v / 255.0) as f32));
+    let (unit, colour) = (unit_table_f32(), WATER.map(|v| (v / 255.0) as f32));
     let mut data = Vec::with_capacity(h * w * c);
     if c == 3 {
         for (pixel, &mv) in img.data.chunks_exact(3).zip(&m) {
@@ -102,7 +97,7 @@ fn mud(img: &Image, p: Spatter, mask: Vec<f64>) -> Image {
     let (h, w, c) = (img.height, img.width, img.channels);
     let m: Vec<f32> =
         gaussian_nearest_f32(&mask, h, w, p.intensity).into_iter().map(|v| if v < 0.8 { 0.0 } else { v }).collect();
-    let (unit, brown) = (unit_f32(), MUD.map(|v| v / 255.0));
+    let (unit, brown) = (unit_table_f32(), MUD.map(|v| v / 255.0));
     let mut data = Vec::with_capacity(h * w * c);
     for (pixel, &mv) in img.data.chunks_exact(c).zip(&m) {
         let keep = 1.0 - mv;

@@ -1,7 +1,7 @@
 //! Snow and fog (METHODS.md §4.1.2, §4.1.5); frost is in `frost.rs`.
 use crate::blurs::{motion_blur_values, motion_kernel};
 use crate::geometry::{clipped_zoom, zoom_centre_crop};
-use crate::image::{round_to_byte, unit_table, unit_to_byte};
+use crate::image::{round_to_byte, unit_table, unit_table_f32, unit_to_byte};
 use crate::wyrand::Wyrand;
 use crate::Image;
 use rand::Rng;
@@ -91,7 +91,7 @@ fn snow_blend_gray(img: &Image, levels: &[u8], blend: f64) -> Vec<u8> {
 #[inline(always)]
 fn snow_blend_with<const C: usize>(img: &Image, levels: &[u8], blend: f64) -> Vec<u8> {
     let w = img.width;
-    let unit: [f32; 256] = std::array::from_fn(|v| v as f32 / 255.0);
+    let unit = unit_table_f32();
     let table = unit_table();
     let (keep, lift) = (blend as f32, (1.0 - blend) as f32);
     let (mut lit, mut flakes, mut rotated) = (vec![0.0f32; w * C], vec![0.0; w * C], vec![0.0; w * C]);
