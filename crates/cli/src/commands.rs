@@ -2,8 +2,9 @@
 use crate::{BenchArgs, DemoArgs, EvalCleanArgs, TrainArgs};
 use anyhow::{bail, Context, Result};
 use robustcnn::config::Config;
-use robustcnn::data::{self, DataSource};
+use robustcnn::data::{self, DataSource, Dataset};
 use robustcnn::eval::clean::{evaluate, CleanResult};
+use robustcnn::eval::store::{self, ResultsStore};
 use robustcnn::models::{self, ModelSpec};
 use robustcnn::train::{self, RunOptions};
 use std::path::{Path, PathBuf};
@@ -71,9 +72,9 @@ pub fn train(a: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// The run an evaluation command works on, and how: weights, device, batch size.
+/// A trained run's model: which run, which weights, on which device, in batches of what size.
 #[derive(clap::Args)]
-pub struct RunArgs {
+pub struct ModelArgs {
     /// The run directory.
     pub run: PathBuf,
     /// Which weights: best (validation), last, or a .safetensors file.
@@ -86,14 +87,77 @@ pub struct RunArgs {
     pub batch_size: usize,
 }
 
-impl RunArgs {
-    /// The run with its data and model, the chosen weights loaded.
+impl ModelArgs {
+    /// The run with its data and model, the chosen weights loaded, and the weights' label.
     pub fn open(&self) -> Result<(train::RunDir, train::Prepared, String)> {
         load_run(&self.run, &self.weights, self.device.as_deref())
     }
-    pub fn batch(&self) -> usize {
-        self.batch_size.max(1)
+}
+
+/// The run an evaluation command works on, and how: its model, how many images, and where the
+/// results go. Shared by `eval clean`, `eval corruptions` and `eval attack`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Only the first N images (a quick look: kept beside, never in place of, a fuller evaluation).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Results folder [default: RUN/results]; each evaluation is kept in its evals/<kind>-<protocol>/
+    /// sub-folder and listed in index.json.
+    #[arg(long, value_name = "DIR")]
+    pub results: Option<PathBuf>,
+}
+
+/// A run opened for evaluation: its data and model with the chosen weights, and its results folder.
+pub struct Opened {
+    pub run: train::RunDir,
+    pub prepared: train::Prepared,
+    /// The weights' label (best, last or the file given).
+    pub label: String,
+    pub store: ResultsStore,
+}
+
+impl RunArgs {
+    /// The run with its data and model, the chosen weights loaded; `--limit 0` fails first.
+    pub fn open(&self) -> Result<Opened> {
+        self.check_limit()?;
+        let (run, prepared, label) = self.model.open()?;
+        let store = ResultsStore::new(self.results.clone().unwrap_or_else(|| run.dir.join("results")));
+        Ok(Opened { run, prepared, label, store })
     }
+
+    /// `--limit 0` asks for a number computed from nothing.
+    pub fn check_limit(&self) -> Result<()> {
+        if self.limit == Some(0) {
+            bail!("--limit 0: nothing to evaluate (give at least 1 image, or leave --limit out for the whole set)");
+        }
+        Ok(())
+    }
+
+    /// The first `--limit` images of `ds` (the `split` of the run); an error when there are none.
+    pub fn limited(&self, ds: &Dataset, split: &str) -> Result<Dataset> {
+        self.check_limit()?;
+        if ds.is_empty() {
+            bail!("{}: the {split} set has no images, so there is nothing to evaluate", self.model.run.display());
+        }
+        Ok(robustcnn::eval::protocol::limited(ds, self.limit, &self.model.run)?)
+    }
+
+    /// The protocol fields naming what is evaluated: weights and their MD5, split, images, limit.
+    pub fn subject(&self, o: &Opened, kind: &str, split: &str, images: usize) -> Result<serde_json::Value> {
+        let (file, weights) = train::weights_file(&o.run.dir, &self.model.weights);
+        Ok(store::subject(kind, &weights, &file, split, images, self.limit)?)
+    }
+
+    pub fn batch(&self) -> usize {
+        self.model.batch_size.max(1)
+    }
+}
+
+/// Prints where an evaluation's results went, and what was kept.
+pub fn print_stored(o: &Opened, stored: &store::Stored) {
+    println!("{}", stored.describe(&o.store.dir));
 }
 
 /// Opens a finished run with its data and model, and loads the chosen weights (best, last or a file).
@@ -102,15 +166,19 @@ pub fn load_run(dir: &Path, weights: &str, device: Option<&str>) -> Result<(trai
 }
 
 pub fn eval_clean(a: &EvalCleanArgs) -> Result<()> {
-    let (run, p, label) = a.run_args.open()?;
-    let ds = match a.split.as_str() {
-        "val" => p.val.as_ref().context("this run has no validation split (data.val_fraction = 0)")?,
-        _ => &p.test,
+    let o = a.run_args.open()?;
+    let (split, ds) = match a.split.as_str() {
+        "val" => {
+            ("validation", o.prepared.val.as_ref().context("this run has no validation split (data.val_fraction = 0)")?)
+        }
+        _ => ("test", &o.prepared.test),
     };
-    let r = evaluate(&p.net, ds, a.run_args.batch(), p.device);
-    run.write_clean_results(&r, &label)?;
+    let ds = a.run_args.limited(ds, split)?;
+    let r = evaluate(&o.prepared.net, &ds, a.run_args.batch(), o.prepared.device);
+    let protocol = a.run_args.subject(&o, "clean", &a.split, r.samples)?;
+    let stored = o.store.write(r.evaluation(&o.label, protocol))?;
     print_clean(&r);
-    println!("results: {}", run.dir.join("results/clean.json").display());
+    print_stored(&o, &stored);
     Ok(())
 }
 

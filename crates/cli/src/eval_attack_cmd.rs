@@ -1,12 +1,16 @@
 //! `robustcnn eval attack RUN`: robust accuracy under FGSM, PGD and APGD per budget, the worst case,
 //! the gradient-masking checks, per-sample outcomes and a plot (METHODS.md §4.3).
-use crate::commands::RunArgs;
+use crate::commands::{print_stored, RunArgs};
 use anyhow::{bail, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use robustcnn::attacks::{by_name, parse_budget, Attack, LossKind, Norm, Pgd, Target, NAMES};
+use robustcnn::attacks::{
+    by_name, check_l2_budget, check_linf_budget, parse_budget, step_warnings, Attack, LossKind, Norm, Pgd, Target,
+    NAMES,
+};
 use robustcnn::eval::attack_report::AttackReport;
 use robustcnn::eval::attacks::{AttackSet, LARGE_BUDGET_SAMPLES};
+use robustcnn::eval::store;
 use std::time::Instant;
 
 /// The attacks `--attack` accepts.
@@ -47,9 +51,6 @@ pub struct EvalAttackArgs {
     /// APGD iterations per run (AutoAttack uses 100).
     #[arg(long, default_value_t = 100)]
     pub apgd_iters: usize,
-    /// Only the first N test images (a quick look; numbers then differ from papers').
-    #[arg(long)]
-    pub limit: Option<usize>,
     /// Seed of the random starts and random targets.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -86,6 +87,11 @@ fn plan(a: &EvalAttackArgs) -> Result<Plan> {
     let text = a.eps.as_deref().unwrap_or(default_eps);
     let budgets =
         text.split(',').map(|s| Ok((parse_budget(s, "--eps")?, s.trim().to_string()))).collect::<Result<Vec<_>>>()?;
+    if norm == Norm::Linf {
+        for (eps, text) in &budgets {
+            check_linf_budget(*eps, "--eps", text)?;
+        }
+    }
     if a.steps == 0 {
         bail!("--steps 0: PGD needs at least 1 step");
     }
@@ -140,10 +146,14 @@ fn build(name: &str, eps: f64, p: &Plan, a: &EvalAttackArgs, target: Target, cla
 
 pub fn run(a: &EvalAttackArgs) -> Result<()> {
     let p = plan(a)?;
-    let (run, prepared, label) = a.run_args.open()?;
-    let mut test = prepared.test.clone();
-    if let Some(n) = a.limit {
-        test = test.select(&(0..n.min(test.len())).collect::<Vec<_>>());
+    let o = a.run_args.open()?;
+    let (prepared, label) = (&o.prepared, o.label.clone());
+    let test = a.run_args.limited(&prepared.test, "test")?;
+    if p.norm == Norm::L2 {
+        let dims = test.channels * test.height * test.width;
+        for (eps, text) in &p.budgets {
+            check_l2_budget(*eps, "--eps", text, dims)?;
+        }
     }
     let classes = test.num_classes() as i64;
     let target = parse_target(&a.target, classes)?;
@@ -154,10 +164,10 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
     if needs_dlr && classes < min_classes {
         bail!("the DLR loss needs at least {min_classes} classes; this dataset has {classes}");
     }
-    if let Some(alpha) = p.alpha {
-        for (eps, text) in &p.budgets {
-            if p.norm == Norm::Linf && alpha > *eps && p.attacks.iter().any(|n| n == "pgd") {
-                eprintln!("warning: --alpha {alpha:.5} is larger than ε={text}: every PGD step overshoots the ball and the projection does the work");
+    if p.attacks.iter().any(|n| n == "pgd") {
+        for (eps, text) in p.budgets.iter().filter(|b| b.0 > 0.0) {
+            for w in step_warnings(*eps, text, p.alpha.unwrap_or(eps / 4.0), a.steps) {
+                eprintln!("warning: PGD: {w}");
             }
         }
     }
@@ -190,10 +200,30 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
     };
     pb.finish_and_clear();
     let report = AttackReport::new(label, a.seed, test.labels.clone(), clean, results, check);
-    run.write_attack_results(&report)?;
+    let protocol = store::with(a.run_args.subject(&o, "attacks", "test", test.len())?, settings(a, &p));
+    let stored = o.store.write(report.evaluation(protocol))?;
     print_report(&report);
-    println!("({:.1} s) results: {}", started.elapsed().as_secs_f64(), run.dir.join("results/attacks.json").display());
+    println!("({:.1} s)", started.elapsed().as_secs_f64());
+    print_stored(&o, &stored);
     Ok(())
+}
+
+/// What defines this attack evaluation, for its results' protocol.
+fn settings(a: &EvalAttackArgs, p: &Plan) -> serde_json::Value {
+    serde_json::json!({
+        "attacks": p.attacks,
+        "norm": a.norm,
+        "eps": p.budgets.iter().map(|b| b.1.clone()).collect::<Vec<_>>(),
+        "pgd_steps": a.steps,
+        "pgd_alpha": a.alpha.clone().unwrap_or_else(|| "ε/4".into()),
+        "pgd_restarts": a.restarts,
+        "pgd_loss": a.loss,
+        "pgd_target": a.target,
+        "pgd_random_start": !a.no_random_start,
+        "apgd_iters": a.apgd_iters,
+        "seed": a.seed,
+        "large_budget_check": !a.no_sanity,
+    })
 }
 
 /// Robust accuracy per attack (rows) and budget (columns), the worst case, and the warnings.

@@ -1,12 +1,13 @@
 //! `robustcnn eval corruptions RUN`: accuracy under the common corruptions, on the fly or from a
 //! published -C directory, with CE and mCE (METHODS.md §4.1.4).
-use crate::commands::RunArgs;
+use crate::commands::{print_stored, RunArgs};
 use crate::corrupt_cmd::{corruption_list, severity_list, EngineArgs};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use robustcnn::eval::clean::evaluate;
 use robustcnn::eval::corruptions::{self, CorruptionReport, Evaluator, OnTheFly};
+use robustcnn::eval::store;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -24,9 +25,6 @@ pub struct EvalCorruptionsArgs {
     pub corruptions: String,
     #[arg(long, default_value = "1,2,3,4,5", value_delimiter = ',')]
     pub severities: Vec<u8>,
-    /// Only the first N test images (a quick look; the numbers are then not comparable to papers').
-    #[arg(long)]
-    pub limit: Option<usize>,
     #[command(flatten)]
     pub engine: EngineArgs,
     /// Also normalise mCE and relative mCE by this run's corruption results (e.g. the baseline's),
@@ -47,11 +45,12 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
     }
     let corruptor = a.engine.corruptor()?;
     let reference = a.reference.as_deref().map(|r| CorruptionReport::read_reference(r, &severities)).transpose()?;
-    let (run, p, label) = a.run_args.open()?;
-    let mut test = p.test.clone();
-    if let Some(n) = a.limit {
-        test = test.select(&(0..n.min(test.len())).collect::<Vec<_>>());
+    if a.from.as_ref().is_some_and(|d| corruptions::is_folder_layout(d)) && a.run_args.limit.is_some() {
+        bail!("--limit: applies to generated or .npy sets; an ImageNet-C folder is evaluated whole");
     }
+    let o = a.run_args.open()?;
+    let (p, label) = (&o.prepared, o.label.clone());
+    let test = a.run_args.limited(&p.test, "test")?;
     if a.from.is_none() {
         corruptor.preset_for(test.height, test.width).map_err(|e| anyhow!("--preset: {e}"))?;
     }
@@ -68,14 +67,19 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
     let started = Instant::now();
     let (cells, used, source) = match &a.from {
         Some(dir) if corruptions::is_folder_layout(dir) => {
-            if a.limit.is_some() {
-                bail!("--limit: applies to generated or .npy sets; an ImageNet-C folder is evaluated whole");
-            }
             let cells = corruptions::evaluate_from_folders(model, &test, dir, &names, &severities, &mut progress)?;
             (cells, severities.clone(), format!("from {} (image folders)", dir.display()))
         }
         Some(dir) => {
-            let (cells, used) = corruptions::evaluate_from_dir(model, &test, dir, &names, &severities, &mut progress)?;
+            let (cells, used) = corruptions::evaluate_from_dir(
+                model,
+                &test,
+                dir,
+                &names,
+                &severities,
+                a.run_args.limit,
+                &mut progress,
+            )?;
             (cells, used, format!("from {}", dir.display()))
         }
         None => {
@@ -100,13 +104,20 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
     if let (Some(r), Some(dir)) = (&reference, &a.reference) {
         report.normalize_by(r, &dir.display().to_string());
     }
-    run.write_corruption_results(&report)?;
+    let settings = serde_json::json!({
+        "source": match &a.from { Some(d) => d.display().to_string(), None => "on the fly".into() },
+        "corruptions": names,
+        "severities": used,
+        "preset": a.engine.preset,
+        "frost": a.engine.frost_dir.as_ref().map_or("procedural".to_string(), |d| d.display().to_string()),
+        "seed": a.engine.seed,
+        "reference": a.reference.as_ref().map(|r| r.display().to_string()),
+    });
+    let protocol = store::with(a.run_args.subject(&o, "corruptions", "test", report.samples)?, settings);
+    let stored = o.store.write(report.evaluation(protocol))?;
     print_report(&report);
-    println!(
-        "({:.1} s) results: {}",
-        started.elapsed().as_secs_f64(),
-        run.dir.join("results/corruptions.json").display()
-    );
+    println!("({:.1} s)", started.elapsed().as_secs_f64());
+    print_stored(&o, &stored);
     Ok(())
 }
 

@@ -1,5 +1,5 @@
 //! `robustcnn explain RUN IMAGE`: what LFM, TENET and FMA do to one image, as a PNG and a JSON.
-use crate::commands::RunArgs;
+use crate::commands::ModelArgs;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use tch::Tensor;
 #[derive(Args)]
 pub struct ExplainArgs {
     #[command(flatten)]
-    pub run_args: RunArgs,
+    pub run_args: ModelArgs,
     /// A PNG or JPEG file (resized to the run's input), or test:N for the N-th test image.
     pub image: String,
     /// The picture to write (a JSON with the same name beside it describes each tile).

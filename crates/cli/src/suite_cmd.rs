@@ -204,6 +204,10 @@ pub fn run_suite(suite: &Suite, out: &Path, device: Option<String>, verbose: boo
     for s in &skipped {
         eprintln!("not in the comparison: {s}");
     }
+    // After the work, beside the numbers they qualify, so that a refusal stays one line.
+    for w in suite.protocol.warnings() {
+        eprintln!("warning: {w}");
+    }
     if !failed.is_empty() {
         bail!(
             "{} of {} runs failed ({}); the others are in the comparison. Fix the cause and run the same command again: finished runs are skipped",

@@ -54,5 +54,5 @@ fn eval_attack_writes_results_that_recompute_from_the_per_sample_outcomes() {
         robustcnn(&[&base[..], &["--attack", "pgd", "--eps", "1/255", "--alpha", "2/255", "--no-sanity"]].concat());
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("warning: --alpha 0.00784 is larger than ε=1/255"), "{err}");
+    assert!(err.contains("warning: PGD: step size α=0.00784 is larger than ε=1/255"), "{err}");
 }

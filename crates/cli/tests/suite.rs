@@ -51,7 +51,12 @@ fn a_suite_trains_evaluates_compares_and_reruns_idempotently() {
     }
     // The table's PGD cell for the baseline is the mean over seeds of the per-sample outcomes.
     let cmp = json(&out.join("comparison.json"));
-    let col = cmp["columns"].as_array().unwrap().iter().position(|c| c["key"] == "attack:PGD-2@2/255").unwrap();
+    let col = cmp["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|c| c["key"].as_str().unwrap().starts_with("attack:PGD-2@2/255#"))
+        .unwrap();
     let row = &cmp["rows"][0];
     assert_eq!(row["method"], "baseline");
     let mut per_seed = Vec::new();

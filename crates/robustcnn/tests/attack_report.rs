@@ -49,7 +49,7 @@ fn each_gradient_masking_check_fires_on_its_symptom() {
         result("PGD-20", e2, vec![0, 1, 2, 3], &LABELS),
         AttackResult { restart_disagreement: Some(0.5), ..result("PGD-20 ×3", e2, vec![0, 1, 2, 3], &LABELS) },
     ];
-    let large = LargeBudgetCheck { attack: "PGD-20".into(), eps: 0.5, robust_accuracy: 0.5, chance: 0.25 };
+    let large = LargeBudgetCheck { attack: "PGD-20".into(), eps: 0.5, robust_accuracy: 0.5, samples: 4, chance: 0.25 };
     let r = AttackReport::new("best".into(), 0, LABELS.to_vec(), clean, results, Some(large));
     let w = r.warnings.join("\n");
     assert_eq!(r.warnings.len(), 4, "{w}");

@@ -2,7 +2,7 @@
 //! the baseline, the best marks, Welch's test, and the Markdown / CSV renderings.
 use robustcnn::eval::corruptions::{summarize, Cell};
 use robustcnn::report::compare::{compare, relative_mce};
-use robustcnn::report::results::{AttackCell, RunResults};
+use robustcnn::report::results::{AttackCell, Provenance, RunResults};
 use robustcnn::report::stats::{incomplete_beta, mean_std, student_t_two_sided, welch_p};
 use std::path::PathBuf;
 
@@ -35,7 +35,13 @@ fn welch_test_matches_a_hand_computation() {
     assert_eq!(mean_std(&[3.0]).1, None);
 }
 
-/// A run with clean accuracy `clean`, the same error `e` on every benchmark corruption, and one PGD result.
+/// Evaluated under setting `setting` on `samples` images.
+fn from(setting: &str, samples: usize) -> Provenance {
+    Provenance { id: format!("{setting}-id"), setting: setting.into(), samples, others: 0 }
+}
+
+/// A run with clean accuracy `clean`, the same error `e` on every benchmark corruption, and one PGD
+/// result, all evaluated under setting "s" on 100 images.
 fn run(method: &str, seed: u64, clean: f64, e: f64, pgd: f64) -> RunResults {
     let cells: Vec<Cell> = corrupt::BENCHMARK
         .iter()
@@ -49,13 +55,17 @@ fn run(method: &str, seed: u64, clean: f64, e: f64, pgd: f64) -> RunResults {
         dataset: "fashion-mnist-mini".into(),
         train_fraction: 1.0,
         clean,
+        clean_from: from("s", 100),
         corruption: Some(summarize(String::new(), "best".into(), clean, &[1], cells, false)),
+        corruption_from: Some(from("s", 100)),
         attacks: vec![AttackCell {
             attack: "PGD-10".into(),
             eps: 2.0 / 255.0,
             eps_text: "2/255".into(),
             robust_accuracy: pgd,
+            samples: 100,
         }],
+        attacks_from: Some(from("s", 100)),
         epochs: Vec::new(),
         explain_png: None,
     }
@@ -73,7 +83,7 @@ fn comparison_summarises_seeds_and_compares_with_the_baseline() {
     let labels: Vec<&str> = cmp.rows.iter().map(|r| r.label.as_str()).collect();
     assert_eq!(labels, ["baseline", "lfm"], "the baseline comes first");
     let col = |key: &str| cmp.columns.iter().position(|c| c.key == key).unwrap();
-    let (clean, mce, rel, pgd) = (col("clean"), col("mce"), col("relative_mce"), col("attack:PGD-10@2/255"));
+    let (clean, mce, rel, pgd) = (col("clean#s"), col("mce#s"), col("relative_mce#s"), col("attack:PGD-10@2/255#s"));
     let lfm = &cmp.rows[1];
     let cell = |j: usize| lfm.cells[j].as_ref().unwrap();
     assert!(close(cell(clean).mean, 83.0, 1e-9) && close(cell(clean).std.unwrap(), 2f64.sqrt(), 1e-9));
@@ -103,20 +113,44 @@ fn markdown_and_csv_carry_the_same_numbers() {
     let cmp = compare(&runs, Some("baseline"));
     let md = cmp.markdown();
     assert!(md.contains("| baseline | 2 | 80.50 ± 0.71 |"), "{md}");
+    assert!(md.contains("| images | | 100 | 100 |"), "every column says how many images: {md}");
     assert!(md.contains("| tenet | 1 | **85.00** |"), "{md}");
     assert!(md.contains("Difference to baseline") && md.contains("+4.50"), "{md}");
     let csv = cmp.csv();
-    assert!(csv.starts_with("label,method,model,dataset,train_fraction,column,mean,std,seeds,values,best"));
+    assert!(
+        csv.starts_with("label,method,model,dataset,train_fraction,column,setting,images,mean,std,seeds,values,best")
+    );
     assert!(
         csv.contains(
-            "baseline,baseline,small-cnn,fashion-mnist-mini,1,clean,80.5000,0.707107,2,80.0000;81.0000,false,,"
+            "baseline,baseline,small-cnn,fashion-mnist-mini,1,clean,s,100,80.5000,0.707107,2,80.0000;81.0000,false,,"
         ),
         "{csv}"
     );
     assert!(
-        csv.contains("tenet,tenet,small-cnn,fashion-mnist-mini,1,PGD-10 2/255,55.0000,,1,55.0000,true,5.000000,"),
+        csv.contains("tenet,tenet,small-cnn,fashion-mnist-mini,1,PGD-10 2/255,s,100,55.0000,,1,55.0000,true,5.000000,"),
         "{csv}"
     );
+}
+
+#[test]
+fn runs_evaluated_under_two_protocols_never_share_a_column() {
+    let mut quick = run("lfm", 0, 0.90, 0.30, 0.70);
+    quick.attacks_from = Some(from("q", 10));
+    quick.attacks[0].samples = 10;
+    let runs = vec![run("baseline", 0, 0.80, 0.40, 0.50), run("lfm", 1, 0.84, 0.34, 0.64), quick];
+    let cmp = compare(&runs, Some("baseline"));
+    let labels: Vec<&str> = cmp.columns.iter().map(|c| c.label.as_str()).collect();
+    assert!(labels.contains(&"PGD-10 2/255 [s]") && labels.contains(&"PGD-10 2/255 [q]"), "{labels:?}");
+    let j = cmp.columns.iter().position(|c| c.key == "attack:PGD-10@2/255#s").unwrap();
+    let k = cmp.columns.iter().position(|c| c.key == "attack:PGD-10@2/255#q").unwrap();
+    let lfm = cmp.rows.iter().find(|r| r.method == "lfm").unwrap();
+    assert_eq!(lfm.cells[j].as_ref().unwrap().values, [64.0], "only the run evaluated under s");
+    assert_eq!(lfm.cells[k].as_ref().unwrap().values, [70.0], "only the run evaluated under q");
+    assert!(lfm.diffs[k].is_none(), "the baseline has no value under q: no difference to it");
+    assert_eq!((cmp.columns[j].samples, cmp.columns[k].samples), (Some(100), Some(10)));
+    assert!(cmp.markdown().contains("| images | | 100 |"));
+    // The clean column is one protocol for all three runs.
+    assert_eq!(cmp.columns.iter().filter(|c| c.key.starts_with("clean#")).count(), 1);
 }
 
 #[test]

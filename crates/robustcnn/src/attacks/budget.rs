@@ -22,6 +22,48 @@ pub fn parse_budget(s: &str, what: &str) -> Result<f64> {
     Ok(v)
 }
 
+/// Checks an ℓ∞ budget against the pixel range: images lie in [0, 1], so ε above 1 means nothing.
+pub fn check_linf_budget(eps: f64, what: &str, text: &str) -> Result<()> {
+    if eps > 1.0 {
+        let hint =
+            if eps <= 255.0 && !text.contains('/') { format!("; did you mean {text}/255?") } else { String::new() };
+        return Err(Error::Config(format!(
+            "{what} {text}: an ℓ∞ budget must lie in [0, 1], the pixel range of images in [0, 1]{hint}"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks an ℓ2 budget against the largest distance two images of `dims` values in [0, 1] can have,
+/// the diagonal √dims.
+pub fn check_l2_budget(eps: f64, what: &str, text: &str, dims: usize) -> Result<()> {
+    let diagonal = (dims as f64).sqrt();
+    if eps > diagonal {
+        return Err(Error::Config(format!(
+            "{what} {text}: an ℓ2 budget must lie in [0, {diagonal:.2}], the diagonal of images of {dims} values in [0, 1]"
+        )));
+    }
+    Ok(())
+}
+
+/// Warnings for a PGD schedule that cannot work as meant: a step larger than ε, or too few steps of
+/// size α to reach the boundary of the ε-ball from its centre (steps × α < ε).
+pub fn step_warnings(eps: f64, eps_text: &str, alpha: f64, steps: usize) -> Vec<String> {
+    let mut w = Vec::new();
+    if alpha > eps {
+        w.push(format!(
+            "step size α={alpha:.5} is larger than ε={eps_text}: every PGD step overshoots the ball and the projection does the work"
+        ));
+    }
+    if (steps as f64) * alpha < eps * (1.0 - 1e-9) {
+        w.push(format!(
+            "{steps} steps of α={alpha:.5} cover {:.5}, less than ε={eps_text}: PGD cannot reach the boundary of the budget from the clean image",
+            steps as f64 * alpha
+        ));
+    }
+    w
+}
+
 /// A budget in a config file: a number, or a string fraction like "8/255"; written back as written.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Budget {

@@ -9,7 +9,7 @@ mod objective;
 mod pgd;
 
 pub use apgd::{Apgd, ApgdEnsemble};
-pub use budget::{parse_budget, Budget};
+pub use budget::{check_l2_budget, check_linf_budget, parse_budget, step_warnings, Budget};
 pub use fgsm::Fgsm;
 pub use noise::start_noise;
 pub use objective::{objective, LossKind};

@@ -17,6 +17,7 @@ pub struct WorstCase {
     pub eps: f64,
     pub eps_text: String,
     pub robust_accuracy: f64,
+    pub samples: usize,
     pub attacks: Vec<String>,
 }
 
@@ -26,6 +27,8 @@ pub struct LargeBudgetCheck {
     pub attack: String,
     pub eps: f64,
     pub robust_accuracy: f64,
+    /// Images attacked (the first up to LARGE_BUDGET_SAMPLES of the set).
+    pub samples: usize,
     pub chance: f64,
 }
 
@@ -77,6 +80,21 @@ impl AttackReport {
         r
     }
 
+    /// attacks.json, the per-sample attack_samples.json, attacks.csv and attacks.svg, to keep under `protocol`.
+    pub fn evaluation(&self, protocol: serde_json::Value) -> super::store::Evaluation<'static> {
+        super::store::Evaluation {
+            kind: "attacks",
+            protocol,
+            samples: self.samples,
+            files: vec![
+                ("attacks.json", serde_json::to_string_pretty(self).unwrap_or_default()),
+                ("attack_samples.json", serde_json::to_string(&self.samples_json()).unwrap_or_default()),
+                ("attacks.csv", self.csv()),
+                ("attacks.svg", self.plot_svg()),
+            ],
+        }
+    }
+
     /// The attacks run, in the order they were run.
     pub fn attack_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::new();
@@ -114,6 +132,7 @@ impl AttackReport {
                     eps,
                     eps_text,
                     robust_accuracy: survived as f64 / self.samples.max(1) as f64,
+                    samples: self.samples,
                     attacks: at.iter().map(|r| r.attack.clone()).collect(),
                 }
             })

@@ -152,6 +152,7 @@ impl AttackSet<'_> {
             attack: pgd.label(),
             eps,
             robust_accuracy: r.robust_accuracy,
+            samples: r.samples,
             chance: 1.0 / classes as f64,
         })
     }

@@ -2,6 +2,7 @@
 //! error (15 equal-width confidence bins, Guo et al. 2017).
 use crate::data::loader::{make_batch, LoaderSpec};
 use crate::data::Dataset;
+use crate::eval::store::Evaluation;
 use crate::models::Network;
 use serde::Serialize;
 use tch::{Device, Kind, Tensor};
@@ -16,7 +17,10 @@ pub struct CleanResult {
     pub top5: Option<f64>,
     pub nll: f64,
     pub ece: f64,
+    /// Accuracy per class; null for a class with no images among those evaluated.
     pub per_class_accuracy: Vec<f64>,
+    /// Images per class among those evaluated.
+    pub per_class_samples: Vec<u64>,
     /// confusion[true][predicted] counts.
     pub confusion: Vec<Vec<u64>>,
     pub class_names: Vec<String>,
@@ -77,6 +81,7 @@ pub fn metrics_from_probs(probs: &[f32], labels: &[u16], class_names: &[String])
         nll: nll / n.max(1) as f64,
         ece,
         per_class_accuracy: per_class,
+        per_class_samples: confusion.iter().map(|row| row.iter().sum()).collect(),
         confusion,
         class_names: class_names.to_vec(),
     }
@@ -95,12 +100,29 @@ pub fn loss_and_accuracy(logits: &Tensor, labels: &Tensor) -> (f64, f64) {
 }
 
 impl CleanResult {
+    /// clean.json (with the weights' label), clean_per_class.csv and confusion.csv, to keep under `protocol`.
+    pub fn evaluation(&self, weights: &str, protocol: serde_json::Value) -> Evaluation<'static> {
+        let mut json = serde_json::to_value(self).unwrap_or_default();
+        json["weights"] = serde_json::json!(weights);
+        Evaluation {
+            kind: "clean",
+            protocol,
+            samples: self.samples,
+            files: vec![
+                ("clean.json", serde_json::to_string_pretty(&json).unwrap_or_default()),
+                ("clean_per_class.csv", self.per_class_csv()),
+                ("confusion.csv", self.confusion_csv()),
+            ],
+        }
+    }
+
     /// Per-class rows as CSV: class, accuracy, samples.
     pub fn per_class_csv(&self) -> String {
         let mut s = String::from("class,accuracy,samples\n");
         for (c, name) in self.class_names.iter().enumerate() {
             let total: u64 = self.confusion[c].iter().sum();
-            s += &format!("{},{:.6},{}\n", csv_field(name), self.per_class_accuracy[c], total);
+            let acc = if total == 0 { String::new() } else { format!("{:.6}", self.per_class_accuracy[c]) };
+            s += &format!("{},{acc},{}\n", csv_field(name), total);
         }
         s
     }

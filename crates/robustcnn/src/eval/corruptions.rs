@@ -55,6 +55,9 @@ pub struct PerCorruption {
     pub family: String,
     /// Accuracy pooled over the evaluated severities.
     pub accuracy: f64,
+    /// Images behind `accuracy`: the cells' samples added up.
+    #[serde(default)]
+    pub samples: usize,
     /// Unnormalised corruption error, 100·(1 − accuracy) (the CIFAR protocol).
     pub error: f64,
     /// CE normalised by AlexNet, 100·Σₛ E / Σₛ E_AlexNet (ImageNet data and all 5 severities only).
@@ -69,6 +72,9 @@ pub struct CorruptionReport {
     /// How the images were obtained ("on the fly: seed …" or "from DIR").
     pub source: String,
     pub weights: String,
+    /// Test images: the clean accuracy's sample count, and each cell's.
+    #[serde(default)]
+    pub samples: usize,
     pub clean_accuracy: f64,
     pub severities: Vec<u8>,
     pub cells: Vec<Cell>,
@@ -128,6 +134,7 @@ pub fn summarize(
                 corruption: name.to_string(),
                 family: corrupt::family(name).to_string(),
                 accuracy,
+                samples,
                 error: 100.0 * mean_error,
                 ce_alexnet: ce,
                 relative_ce_alexnet: rel,
@@ -154,6 +161,7 @@ pub fn summarize(
     CorruptionReport {
         source,
         weights,
+        samples: cells.iter().map(|c| c.samples).min().unwrap_or(0),
         clean_accuracy,
         severities: severities.to_vec(),
         cells,
@@ -271,6 +279,9 @@ pub fn evaluate_from_folders(
                 map.push(idx as u16);
             }
             let labels: Vec<u16> = set.labels.iter().map(|&l| map[l as usize]).collect();
+            if labels.is_empty() {
+                return Err(Error::format(&sub, "holds no images, so there is nothing to evaluate"));
+            }
             let accuracy = accuracy_on(model, like, set.images, &labels);
             cells.push(Cell { corruption: name.to_string(), severity: s, samples: labels.len(), accuracy });
             progress(cells.len(), total);
@@ -294,6 +305,7 @@ pub fn evaluate_from_dir(
     dir: &Path,
     corruptions: &[&'static str],
     keep: &[u8],
+    limit: Option<usize>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(Vec<Cell>, Vec<u8>)> {
     let npy_err = |e: corrupt::Error| Error::Config(e.to_string());
@@ -316,6 +328,11 @@ pub fn evaluate_from_dir(
         return Err(Error::format(&labels_file, format!("shape {:?} is not ({blocks}·N,)", labels.shape)));
     }
     let n = labels.shape[0] / blocks;
+    if n == 0 {
+        return Err(Error::format(&labels_file, "holds no labels, so there is nothing to evaluate"));
+    }
+    // The first `limit` images of each severity block, as for generated sets.
+    let used_n = limit.map_or(n, |l| l.min(n));
     let labels: Vec<u16> = labels.data.iter().map(|&l| l as u16).collect();
     if let Some(&bad) = labels.iter().find(|&&l| l as usize >= like.num_classes()) {
         return Err(Error::format(
@@ -344,9 +361,9 @@ pub fn evaluate_from_dir(
         let len = like.height * like.width * like.channels;
         for &s in &used {
             let b = stored.iter().position(|&x| x == s).unwrap_or(0);
-            let images = arr.data[b * n * len..(b + 1) * n * len].to_vec();
-            let accuracy = accuracy_on(model, like, images, &labels[b * n..(b + 1) * n]);
-            cells.push(Cell { corruption: name.to_string(), severity: s, samples: n, accuracy });
+            let images = arr.data[b * n * len..(b * n + used_n) * len].to_vec();
+            let accuracy = accuracy_on(model, like, images, &labels[b * n..b * n + used_n]);
+            cells.push(Cell { corruption: name.to_string(), severity: s, samples: used_n, accuracy });
             progress(cells.len(), total);
         }
     }
@@ -354,6 +371,20 @@ pub fn evaluate_from_dir(
 }
 
 impl CorruptionReport {
+    /// corruptions.json, corruptions.csv and corruptions.svg, to keep under `protocol`.
+    pub fn evaluation(&self, protocol: serde_json::Value) -> super::store::Evaluation<'static> {
+        super::store::Evaluation {
+            kind: "corruptions",
+            protocol,
+            samples: self.cells.iter().map(|c| c.samples).min().unwrap_or(0),
+            files: vec![
+                ("corruptions.json", serde_json::to_string_pretty(self).unwrap_or_default()),
+                ("corruptions.csv", self.cells_csv()),
+                ("corruptions.svg", self.plot_svg()),
+            ],
+        }
+    }
+
     /// One row per corruption × severity: corruption, family, severity, samples, accuracy, error.
     pub fn cells_csv(&self) -> String {
         let mut s = String::from("corruption,family,severity,samples,accuracy,error\n");

@@ -6,3 +6,4 @@ pub mod corruptions;
 pub mod plot;
 pub mod protocol;
 pub mod reference;
+pub mod store;

@@ -7,6 +7,7 @@ use crate::eval::attack_report::AttackReport;
 use crate::eval::attacks::{AttackSet, LARGE_BUDGET_SAMPLES};
 use crate::eval::clean::evaluate;
 use crate::eval::corruptions::{self, Evaluator, OnTheFly};
+use crate::eval::store::{self, ResultsStore};
 use crate::train::{self, RunDir};
 use corrupt::Preset;
 use serde::{Deserialize, Serialize};
@@ -119,7 +120,8 @@ impl Protocol {
             return bad("eps", "must list at least one budget when attacks are named".into());
         }
         for e in &self.eps {
-            parse_budget(e, &format!("{origin}: evaluate.eps"))?;
+            let what = format!("{origin}: evaluate.eps");
+            attacks::check_linf_budget(parse_budget(e, &what)?, &what, e)?;
         }
         if self.pgd_steps == 0 || self.apgd_iters == 0 {
             return bad("pgd_steps/apgd_iters", "must be at least 1".into());
@@ -128,6 +130,50 @@ impl Protocol {
             return bad("pgd_alpha_fraction", "must be a positive number".into());
         }
         Ok(())
+    }
+
+    /// Warnings for a PGD schedule that cannot work as meant (evaluate.pgd_alpha_fraction, pgd_steps).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.attacks.iter().any(|a| a == "pgd") {
+            for e in &self.eps {
+                let eps = parse_budget(e, "evaluate.eps").unwrap_or(0.0);
+                if eps > 0.0 {
+                    let lines = attacks::step_warnings(eps, e, eps * self.pgd_alpha_fraction, self.pgd_steps);
+                    w.extend(lines.into_iter().map(|l| format!("evaluate: {l}")));
+                }
+            }
+        }
+        w
+    }
+
+    /// What defines the corruption evaluation, for its results' protocol.
+    fn corruption_settings(&self) -> serde_json::Value {
+        serde_json::json!({
+            "source": "on the fly",
+            "corruptions": self.corruptions,
+            "severities": self.severities,
+            "preset": self.preset,
+            "frost": self.frost_dir.as_ref().map_or("procedural".to_string(), |d| d.display().to_string()),
+            "seed": self.corruption_seed,
+        })
+    }
+
+    /// What defines the attack evaluation, for its results' protocol.
+    fn attack_settings(&self) -> serde_json::Value {
+        serde_json::json!({
+            "attacks": self.attacks,
+            "norm": "linf",
+            "eps": self.eps,
+            "pgd_steps": self.pgd_steps,
+            "pgd_alpha": format!("{}·ε", self.pgd_alpha_fraction),
+            "pgd_restarts": 1,
+            "pgd_loss": "ce",
+            "pgd_random_start": true,
+            "apgd_iters": self.apgd_iters,
+            "seed": self.attack_seed,
+            "large_budget_check": self.large_budget_check,
+        })
     }
 
     /// One attack by name (checked by [`Protocol::validate`]) at budget `eps` (ℓ∞).
@@ -154,28 +200,23 @@ pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &m
     if marker.exists() {
         std::fs::remove_file(&marker).at(&marker)?;
     }
-    let mut test = prepared.test.clone();
-    if let Some(n) = p.limit {
-        test = test.select(&(0..n.min(test.len())).collect::<Vec<_>>());
-    }
+    let test = limited(&prepared.test, p.limit, &run.dir)?;
     let (net, device) = (&prepared.net, prepared.device);
+    let store = ResultsStore::of_run(&run.dir);
+    let (file, weights) = train::weights_file(&run.dir, &p.weights);
+    let subject = |kind: &str| store::subject(kind, &weights, &file, "test", test.len(), p.limit);
     progress("clean");
     let clean = evaluate(net, &test, p.batch_size, device);
-    run.write_clean_results(&clean, &label)?;
+    store.write(clean.evaluation(&label, subject("clean")?))?;
     if !p.corruptions.trim().is_empty() {
-        corruption_results(
-            &run,
-            p,
-            &label,
-            &test,
-            Evaluator { net, batch: p.batch_size, device },
-            clean.top1,
-            progress,
-        )?;
+        let report =
+            corruption_results(p, &label, &test, Evaluator { net, batch: p.batch_size, device }, clean.top1, progress)?;
+        store.write(report.evaluation(store::with(subject("corruptions")?, p.corruption_settings())))?;
     }
     if !p.attacks.is_empty() {
         let set = AttackSet { net, data: &test, batch: p.batch_size, device, seed: p.attack_seed };
-        attack_results(&run, p, label, &set, progress)?;
+        let report = attack_results(p, label, &set, progress)?;
+        store.write(report.evaluation(store::with(subject("attacks")?, p.attack_settings())))?;
     }
     if let Some(i) = p.explain_image {
         explain_picture(&run, &prepared, i)?;
@@ -184,15 +225,33 @@ pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &m
     crate::train::checkpoint::write_bytes_atomic(&marker, text.as_bytes())
 }
 
+/// The first `limit` images of `test` (all without a limit); an error when that leaves none.
+pub fn limited(test: &crate::data::Dataset, limit: Option<usize>, run: &Path) -> Result<crate::data::Dataset> {
+    if limit == Some(0) {
+        return Err(Error::Config(
+            "limit 0: nothing to evaluate (give at least 1 image, or no limit for the whole test set)".into(),
+        ));
+    }
+    if test.is_empty() {
+        return Err(Error::Config(format!(
+            "{}: the test set has no images, so there is nothing to evaluate",
+            run.display()
+        )));
+    }
+    Ok(match limit {
+        Some(n) if n < test.len() => test.select(&(0..n).collect::<Vec<_>>()),
+        _ => test.clone(),
+    })
+}
+
 fn corruption_results(
-    run: &RunDir,
     p: &Protocol,
     label: &str,
     test: &crate::data::Dataset,
     model: Evaluator,
     clean: f64,
     progress: &mut dyn FnMut(&str),
-) -> Result<()> {
+) -> Result<corruptions::CorruptionReport> {
     let names = corrupt::select(&p.corruptions).map_err(|e| Error::Config(format!("evaluate.corruptions: {e}")))?;
     let corruptor =
         corruptions::corruptor(&p.preset, p.frost_dir.as_deref(), ["evaluate.preset", "evaluate.frost_dir"])?;
@@ -210,17 +269,15 @@ fn corruption_results(
     let source =
         format!("on the fly: {}", corruptions::describe(&corruptor, p.corruption_seed, (test.height, test.width)));
     let imagenet = (test.height, test.width) == (224, 224) && test.num_classes() == 1000;
-    let report = corruptions::summarize(source, label.to_string(), clean, &p.severities, cells, imagenet);
-    run.write_corruption_results(&report)
+    Ok(corruptions::summarize(source, label.to_string(), clean, &p.severities, cells, imagenet))
 }
 
 fn attack_results(
-    run: &RunDir,
     p: &Protocol,
     label: String,
     set: &AttackSet,
     progress: &mut dyn FnMut(&str),
-) -> Result<()> {
+) -> Result<AttackReport> {
     let classes = set.data.num_classes() as i64;
     if p.attacks.iter().any(|a| a.starts_with("apgd")) && classes < 4 {
         return Err(Error::Config(format!(
@@ -243,8 +300,7 @@ fn attack_results(
     } else {
         None
     };
-    let report = AttackReport::new(label, p.attack_seed, set.data.labels.clone(), clean, results, check);
-    run.write_attack_results(&report)
+    Ok(AttackReport::new(label, p.attack_seed, set.data.labels.clone(), clean, results, check))
 }
 
 /// results/explain.png and explain.json for runs whose method acts on feature maps.

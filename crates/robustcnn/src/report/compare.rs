@@ -6,12 +6,16 @@ use super::stats::{mean_std, welch_p};
 use crate::eval::reference::{normalize, Errors};
 use serde::Serialize;
 
-/// A column of the table; every value is in percent.
+/// A column of the table; every value is in percent, from one evaluation protocol.
 #[derive(Clone, Debug, Serialize)]
 pub struct Column {
     pub key: String,
     pub label: String,
     pub higher_is_better: bool,
+    /// The protocol setting every value of the column comes from (docs/results.md).
+    pub setting: String,
+    /// Images behind each run's value (None when the runs differ).
+    pub samples: Option<usize>,
 }
 
 /// One cell: the per-seed values and their summary.
@@ -66,35 +70,77 @@ fn attack_key(attack: &str, eps_text: &str) -> String {
     format!("attack:{attack}@{eps_text}")
 }
 
-/// The columns the runs have values for, in table order.
-fn columns(runs: &[RunResults], baseline: bool) -> Vec<Column> {
-    let col = |key: &str, label: &str, higher: bool| Column {
-        key: key.into(),
-        label: label.into(),
-        higher_is_better: higher,
+/// The setting of the evaluation a metric key (before its '#') comes from, for one run.
+fn setting_of<'a>(r: &'a RunResults, metric: &str) -> Option<&'a str> {
+    let from = match metric {
+        "clean" => Some(&r.clean_from),
+        "mce" | "relative_mce" => r.corruption_from.as_ref(),
+        m if m.starts_with("family:") => r.corruption_from.as_ref(),
+        _ => r.attacks_from.as_ref(),
     };
-    let mut cols = vec![col("clean", "clean", true)];
+    from.map(|p| p.setting.as_str())
+}
+
+/// The columns the runs have values for, in table order: one per metric and evaluation setting, so
+/// that no column mixes two protocols.
+fn columns(runs: &[RunResults], baseline: bool) -> Vec<Column> {
+    let mut metrics: Vec<(String, String, bool)> = vec![("clean".into(), "clean".into(), true)];
     if runs.iter().any(|r| r.mce().is_some()) {
-        cols.push(col("mce", "mCE", false));
+        metrics.push(("mce".into(), "mCE".into(), false));
         if baseline {
-            cols.push(col("relative_mce", "rel. mCE", false));
+            metrics.push(("relative_mce".into(), "rel. mCE".into(), false));
         }
     }
     for fam in ["noise", "blur", "weather", "digital"] {
         if runs.iter().any(|r| r.family_accuracy(fam).is_some()) {
-            cols.push(col(&format!("family:{fam}"), fam, true));
+            metrics.push((format!("family:{fam}"), fam.into(), true));
         }
     }
-    let mut attacks: Vec<(String, f64, String)> = Vec::new();
+    let mut attacks: Vec<(String, String)> = Vec::new();
     for a in runs.iter().flat_map(|r| &r.attacks) {
-        if !attacks.iter().any(|x| x.0 == a.attack && x.2 == a.eps_text) {
-            attacks.push((a.attack.clone(), a.eps, a.eps_text.clone()));
+        if !attacks.iter().any(|x| x.0 == a.attack && x.1 == a.eps_text) {
+            attacks.push((a.attack.clone(), a.eps_text.clone()));
         }
     }
-    for (attack, _, eps) in attacks {
-        cols.push(col(&attack_key(&attack, &eps), &format!("{attack} {eps}"), true));
+    for (attack, eps) in attacks {
+        metrics.push((attack_key(&attack, &eps), format!("{attack} {eps}"), true));
+    }
+    let mut cols = Vec::new();
+    for (metric, label, higher) in metrics {
+        let mut settings: Vec<&str> = Vec::new();
+        for r in runs
+            .iter()
+            .filter(|r| raw_value(r, &metric, &[]).is_some() || (metric == "relative_mce" && r.mce().is_some()))
+        {
+            if let Some(s) = setting_of(r, &metric).filter(|s| !settings.contains(s)) {
+                settings.push(s);
+            }
+        }
+        for setting in &settings {
+            let key = format!("{metric}#{setting}");
+            let mut counts: Vec<usize> = runs.iter().filter_map(|r| samples(r, &key)).collect();
+            counts.dedup();
+            let label = if settings.len() > 1 { format!("{label} [{setting}]") } else { label.clone() };
+            let samples = (counts.len() == 1).then(|| counts[0]);
+            cols.push(Column { key, label, higher_is_better: higher, setting: setting.to_string(), samples });
+        }
     }
     cols
+}
+
+/// Images behind a run's value in column `key`, when it has one.
+fn samples(r: &RunResults, key: &str) -> Option<usize> {
+    let (metric, setting) = key.split_once('#')?;
+    if setting_of(r, metric)? != setting {
+        return None;
+    }
+    match metric {
+        "clean" => Some(r.clean_from.samples),
+        m if m.starts_with("attack:") => {
+            r.attacks.iter().find(|a| attack_key(&a.attack, &a.eps_text) == m).map(|a| a.samples)
+        }
+        _ => r.corruption_from.as_ref().map(|p| p.samples),
+    }
 }
 
 /// Relative mCE (METHODS.md §4.1.4, with the baseline in AlexNet's place): 100 × mean over the
@@ -114,8 +160,20 @@ pub fn relative_mce(run: &RunResults, baseline: &[&RunResults]) -> Option<f64> {
     normalize(&Errors { corruption: &own_error, clean: 1.0 - run.clean }, &base)?.relative_mce
 }
 
-/// The value of column `key` for one run, in percent.
+/// The value of column `key` (metric#setting) for one run, in percent; None when the run's
+/// evaluation of that kind was under another protocol. The baseline counts only where it was
+/// evaluated under the same one.
 fn value(r: &RunResults, key: &str, baseline: &[&RunResults]) -> Option<f64> {
+    let (metric, setting) = key.split_once('#')?;
+    if setting_of(r, metric)? != setting {
+        return None;
+    }
+    let base: Vec<&RunResults> = baseline.iter().copied().filter(|b| setting_of(b, metric) == Some(setting)).collect();
+    raw_value(r, metric, &base)
+}
+
+/// The value of `metric` for one run, in percent, whatever its protocol.
+fn raw_value(r: &RunResults, key: &str, baseline: &[&RunResults]) -> Option<f64> {
     match key {
         "clean" => Some(100.0 * r.clean),
         "mce" => r.mce(),
@@ -229,7 +287,57 @@ pub fn compare(runs: &[RunResults], baseline: Option<&str>) -> Comparison {
             "Differences are to {b} on the same model, data and fraction; p: Welch's two-sided t-test over seeds (needs two or more seeds on both sides)."
         ));
     }
+    notes.extend(provenance_notes(runs, &cols));
     Comparison { baseline, columns: cols, rows, notes }
+}
+
+/// Which protocols the columns come from, and the other evaluations each run keeps but the table
+/// does not use.
+fn provenance_notes(runs: &[RunResults], cols: &[Column]) -> Vec<String> {
+    let mut notes = vec![
+        "images: the test images behind each column's values (per run); every value comes from one evaluation protocol, listed in each run's results/index.json.".to_string(),
+    ];
+    let mut settings: Vec<String> = Vec::new();
+    for c in cols {
+        let kind = match c.key.split('#').next().unwrap_or_default() {
+            "clean" => "clean",
+            k if k.starts_with("attack:") => "attacks",
+            _ => "corruptions",
+        };
+        let images = c.samples.map_or("images vary".to_string(), |n| format!("{n} images"));
+        let text = format!("{kind} {} ({images})", c.setting);
+        if !settings.contains(&text) {
+            settings.push(text);
+        }
+    }
+    if !settings.is_empty() {
+        notes.push(format!("Evaluation settings (protocols without the weights): {}.", settings.join("; ")));
+    }
+    if cols.iter().any(|c| c.label.ends_with(']')) {
+        notes.push(
+            "Some runs were evaluated under different protocols: each protocol has its own columns, marked [setting], and values are never mixed across them."
+                .into(),
+        );
+    }
+    for r in runs {
+        let kinds = [
+            ("clean", Some(&r.clean_from)),
+            ("corruptions", r.corruption_from.as_ref()),
+            ("attacks", r.attacks_from.as_ref()),
+        ];
+        for (kind, from) in kinds {
+            if let Some(p) = from.filter(|p| p.others > 0) {
+                notes.push(format!(
+                    "{}: {kind} from the most complete of its {} evaluations (protocol {}, {} images); the others are in results/evals.",
+                    r.dir.display(),
+                    p.others + 1,
+                    p.id,
+                    p.samples
+                ));
+            }
+        }
+    }
+    notes
 }
 
 /// The benchmark corruptions on which the baseline runs lose, on average, under one point of accuracy.

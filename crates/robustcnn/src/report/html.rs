@@ -47,6 +47,8 @@ fn mean(xs: impl Iterator<Item = f64>) -> Option<f64> {
 fn table_html(cmp: &Comparison) -> String {
     let head: String = cmp.columns.iter().map(|c| format!("<th>{}</th>", escape(&c.label))).collect();
     let mut s = format!("<table><tr><th>method</th><th>seeds</th>{head}</tr>\n");
+    let images: String = cmp.images_row().iter().map(|n| format!("<td class=\"note\">{n}</td>")).collect();
+    s += &format!("<tr><td class=\"note\">images</td><td></td>{images}</tr>\n");
     for r in &cmp.rows {
         let cells: String = r
             .cells

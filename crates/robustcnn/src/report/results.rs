@@ -2,6 +2,7 @@
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::eval::corruptions::{Cell, CorruptionReport};
+use crate::eval::store::ResultsStore;
 use crate::train::{RunDir, METRICS_FILE};
 use serde::Serialize;
 use serde_json::Value;
@@ -14,6 +15,30 @@ pub struct AttackCell {
     pub eps: f64,
     pub eps_text: String,
     pub robust_accuracy: f64,
+    pub samples: usize,
+}
+
+/// Which evaluation a run's numbers of one kind come from (docs/results.md).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Provenance {
+    /// The evaluation's protocol id, or "unrecorded" for results written before protocols were kept.
+    pub id: String,
+    /// The protocol without the weights: runs with the same setting were evaluated alike.
+    pub setting: String,
+    /// Images evaluated.
+    pub samples: usize,
+    /// Other evaluations of this kind kept in the run's results/evals (not used here).
+    pub others: usize,
+}
+
+impl Provenance {
+    /// From a summary file's "protocol" block (its image count `fallback` for unrecorded ones).
+    fn of(json: &Value, fallback: usize, others: usize) -> Provenance {
+        let p = &json["protocol"];
+        let text = |k: &str| p[k].as_str().unwrap_or("unrecorded").to_string();
+        let samples = p["samples"].as_u64().map_or(fallback, |n| n as usize);
+        Provenance { id: text("id"), setting: text("setting"), samples, others }
+    }
 }
 
 /// One epoch of the training curves.
@@ -36,9 +61,12 @@ pub struct RunResults {
     pub train_fraction: f64,
     /// Clean top-1 accuracy on the evaluated test images.
     pub clean: f64,
+    pub clean_from: Provenance,
     /// results/corruptions.json, when the run was evaluated on corruptions.
     pub corruption: Option<CorruptionReport>,
+    pub corruption_from: Option<Provenance>,
     pub attacks: Vec<AttackCell>,
+    pub attacks_from: Option<Provenance>,
     pub epochs: Vec<EpochPoint>,
     /// results/explain.png, when the evaluation drew one.
     pub explain_png: Option<PathBuf>,
@@ -72,6 +100,15 @@ impl RunResults {
         let clean = read_json(&clean_path)?.ok_or_else(|| {
             Error::Config(format!("{}: no results/clean.json (has the run finished?)", dir.display()))
         })?;
+        let index = ResultsStore::new(&results).index().unwrap_or_default();
+        let others = |kind: &str| index.others(kind).len();
+        let clean_samples = clean["samples"].as_u64().unwrap_or(0) as usize;
+        if clean_samples == 0 {
+            return Err(Error::format(
+                &clean_path,
+                "records no evaluated images: no accuracy to report (run eval clean again)",
+            ));
+        }
         let mut r = RunResults {
             dir: dir.to_path_buf(),
             method: cfg.method.name.clone(),
@@ -80,13 +117,19 @@ impl RunResults {
             dataset: cfg.data.dataset.clone(),
             train_fraction: cfg.data.train_fraction,
             clean: num(&clean, "top1", &clean_path)?,
+            clean_from: Provenance::of(&clean, clean_samples, others("clean")),
             corruption: None,
+            corruption_from: None,
             attacks: Vec::new(),
+            attacks_from: None,
             epochs: read_epochs(&dir.join(METRICS_FILE)),
             explain_png: Some(results.join("explain.png")).filter(|p| p.is_file()),
         };
         let cpath = results.join("corruptions.json");
-        if let Some(c) = read_json(&cpath)? {
+        // Cells of no images hold no accuracy: such a file counts as no corruption evaluation.
+        if let Some(c) = read_json(&cpath)?.filter(|c| c["cells"].get(0).is_some_and(|x| x["samples"] != 0)) {
+            let fallback = c["cells"][0]["samples"].as_u64().unwrap_or(0) as usize;
+            r.corruption_from = Some(Provenance::of(&c, fallback, others("corruptions")));
             r.corruption = Some(
                 serde_json::from_value(c)
                     .map_err(|e| Error::format(&cpath, format!("not a corruption report: {e}")))?,
@@ -94,12 +137,15 @@ impl RunResults {
         }
         let apath = results.join("attacks.json");
         if let Some(a) = read_json(&apath)? {
-            for x in a["results"].as_array().into_iter().flatten() {
+            let fallback = a["samples"].as_u64().unwrap_or(0) as usize;
+            r.attacks_from = Some(Provenance::of(&a, fallback, others("attacks")));
+            for x in a["results"].as_array().into_iter().flatten().filter(|x| x["samples"].as_u64() != Some(0)) {
                 r.attacks.push(AttackCell {
                     attack: text(x, "attack", &apath)?,
                     eps: num(x, "eps", &apath)?,
                     eps_text: text(x, "eps_text", &apath)?,
                     robust_accuracy: num(x, "robust_accuracy", &apath)?,
+                    samples: x["samples"].as_u64().map_or(fallback, |n| n as usize),
                 });
             }
         }

@@ -22,6 +22,7 @@ impl Comparison {
     pub fn markdown(&self) -> String {
         let head: Vec<&str> = self.columns.iter().map(|c| c.label.as_str()).collect();
         let mut s = format!("| method | seeds | {} |\n|---|---|{}\n", head.join(" | "), "---|".repeat(head.len()));
+        s += &format!("| images | | {} |\n", self.images_row().join(" | "));
         for r in &self.rows {
             let cells: Vec<String> = r
                 .cells
@@ -49,10 +50,15 @@ impl Comparison {
         s
     }
 
+    /// The test images behind each column's values: a count, or "varies".
+    pub fn images_row(&self) -> Vec<String> {
+        self.columns.iter().map(|c| c.samples.map_or("varies".into(), |n| n.to_string())).collect()
+    }
+
     /// One line per row and column: the summary, the seeds' values and the difference to the baseline.
     pub fn csv(&self) -> String {
         let mut s = String::from(
-            "label,method,model,dataset,train_fraction,column,mean,std,seeds,values,best,delta_to_baseline,p_value\n",
+            "label,method,model,dataset,train_fraction,column,setting,images,mean,std,seeds,values,best,delta_to_baseline,p_value\n",
         );
         let quote =
             |t: &str| if t.contains([',', '"']) { format!("\"{}\"", t.replace('"', "\"\"")) } else { t.to_string() };
@@ -62,13 +68,15 @@ impl Comparison {
                 let values: Vec<String> = st.values.iter().map(|v| format!("{v:.4}")).collect();
                 let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6}"));
                 s += &format!(
-                    "{},{},{},{},{},{},{:.4},{},{},{},{},{},{}\n",
+                    "{},{},{},{},{},{},{},{},{:.4},{},{},{},{},{},{}\n",
                     quote(&r.label),
                     quote(&r.method),
                     quote(&r.model),
                     quote(&r.dataset),
                     r.train_fraction,
                     quote(&c.label),
+                    c.setting,
+                    c.samples.map_or(String::new(), |n| n.to_string()),
                     st.mean,
                     opt(st.std),
                     st.values.len(),

@@ -260,7 +260,9 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         None => "last epoch (model.safetensors)".to_string(),
     };
     let test = evaluate(&p.net, &p.test, cfg.data.batch_size.max(256), device);
-    run.write_clean_results(&test, &selected)?;
+    let (file, weights) = weights_file(&run.dir, "best");
+    let protocol = crate::eval::store::subject("clean", &weights, &file, "test", test.samples, None)?;
+    crate::eval::store::ResultsStore::of_run(&run.dir).write(test.evaluation(&selected, protocol))?;
     log.write(json!({"event": "end", "step": st.step, "test_accuracy": test.top1, "selected": selected}))?;
     cleanup.armed = false;
     Ok(TrainSummary { run: run.dir.clone(), steps: st.step, selected, best_val_accuracy: st.best_val, test })
@@ -289,13 +291,19 @@ impl Drop for RemoveUnlessCheckpointed {
 pub fn open_trained(dir: &std::path::Path, weights: &str, device: Option<&str>) -> Result<(RunDir, Prepared, String)> {
     let run = RunDir::open(dir)?;
     let p = prepare(&run.read_config_on(device)?)?;
-    let (file, label) = match weights {
-        "best" if run.dir.join("best.safetensors").is_file() => (run.dir.join("best.safetensors"), "best".to_string()),
-        "best" | "last" => (run.dir.join("model.safetensors"), "last".to_string()),
-        other => (PathBuf::from(other), other.to_string()),
-    };
+    let (file, label) = weights_file(&run.dir, weights);
     checkpoint::load_into(&p.vs, &file, &checkpoint::read(&file)?)?;
     Ok((run, p, label))
+}
+
+/// The file and label of a run's weights: `best` (the validation-selected ones, else the last),
+/// `last`, or a .safetensors path.
+pub fn weights_file(dir: &std::path::Path, weights: &str) -> (PathBuf, String) {
+    match weights {
+        "best" if dir.join("best.safetensors").is_file() => (dir.join("best.safetensors"), "best".to_string()),
+        "best" | "last" => (dir.join("model.safetensors"), "last".to_string()),
+        other => (PathBuf::from(other), other.to_string()),
+    }
 }
 
 /// Loads the starting weights of a finetuning run: a run directory's best (else last) weights or a file.

@@ -4,7 +4,6 @@ use super::optim::Optimizer;
 use super::LoopState;
 use crate::config::Config;
 use crate::error::{Error, IoContext, Result};
-use crate::eval::clean::CleanResult;
 use crate::methods::Method;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -143,42 +142,5 @@ impl RunDir {
         checkpoint::load_into(vs, &path, &tensors)?;
         method.load_state(&tensors);
         checkpoint::restore_loop(&path, &tensors, opt)
-    }
-
-    /// Writes each (file name, contents) pair atomically into results/.
-    fn write_results(&self, files: &[(&str, String)]) -> Result<()> {
-        let dir = self.dir.join("results");
-        std::fs::create_dir_all(&dir).at(&dir)?;
-        files.iter().try_for_each(|(name, text)| checkpoint::write_bytes_atomic(&dir.join(name), text.as_bytes()))
-    }
-
-    /// Writes results/clean.json, results/clean_per_class.csv and results/confusion.csv.
-    pub fn write_clean_results(&self, r: &CleanResult, weights: &str) -> Result<()> {
-        let mut json = serde_json::to_value(r).unwrap_or_default();
-        json["weights"] = serde_json::json!(weights);
-        self.write_results(&[
-            ("clean.json", serde_json::to_string_pretty(&json).unwrap_or_default()),
-            ("clean_per_class.csv", r.per_class_csv()),
-            ("confusion.csv", r.confusion_csv()),
-        ])
-    }
-
-    /// Writes results/corruptions.json, results/corruptions.csv and results/corruptions.svg.
-    pub fn write_corruption_results(&self, r: &crate::eval::corruptions::CorruptionReport) -> Result<()> {
-        self.write_results(&[
-            ("corruptions.json", serde_json::to_string_pretty(r).unwrap_or_default()),
-            ("corruptions.csv", r.cells_csv()),
-            ("corruptions.svg", r.plot_svg()),
-        ])
-    }
-
-    /// Writes results/attacks.json, attacks.csv, attacks.svg and the per-sample attack_samples.json.
-    pub fn write_attack_results(&self, r: &crate::eval::attack_report::AttackReport) -> Result<()> {
-        self.write_results(&[
-            ("attacks.json", serde_json::to_string_pretty(r).unwrap_or_default()),
-            ("attack_samples.json", serde_json::to_string(&r.samples_json()).unwrap_or_default()),
-            ("attacks.csv", r.csv()),
-            ("attacks.svg", r.plot_svg()),
-        ])
     }
 }

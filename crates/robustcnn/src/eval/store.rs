@@ -1,0 +1,288 @@
+//! Evaluation results kept per protocol (docs/results.md): every evaluation is written whole to
+//! results/evals/<kind>-<id>/ and listed in results/index.json; the top-level files of each kind
+//! (clean.json, corruptions.json, attacks.json, …) hold its most complete evaluation, so a quick look
+//! on a few images never replaces a full one.
+use crate::error::{Error, IoContext, Result};
+use crate::train::checkpoint::write_bytes_atomic;
+use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The index of every evaluation kept in a results folder.
+pub const INDEX_FILE: &str = "index.json";
+/// The folder, under results/, that holds one sub-folder per evaluation.
+pub const EVALS_DIR: &str = "evals";
+/// The protocol keys that name the weights; the rest is the setting shared by runs evaluated alike.
+const WEIGHT_KEYS: [&str; 2] = ["weights", "weights_md5"];
+
+/// One evaluation as the index lists it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Entry {
+    /// clean, corruptions or attacks.
+    pub kind: String,
+    /// Hash of the whole protocol, weights included.
+    pub id: String,
+    /// Hash of the protocol without the weights: runs evaluated the same way share it.
+    pub setting: String,
+    /// Images evaluated.
+    pub samples: usize,
+    /// This evaluation's folder, relative to the results folder.
+    pub dir: String,
+    /// When it was written, in seconds since the Unix epoch.
+    pub written_unix: u64,
+    pub protocol: Value,
+}
+
+/// results/index.json: every evaluation, and which one of each kind the top-level files hold.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Index {
+    pub evaluations: Vec<Entry>,
+    /// Kind → id of the evaluation in the top-level files.
+    pub primary: BTreeMap<String, String>,
+}
+
+impl Index {
+    /// The evaluation the top-level files of `kind` hold.
+    pub fn primary(&self, kind: &str) -> Option<&Entry> {
+        let id = self.primary.get(kind)?;
+        self.evaluations.iter().find(|e| e.kind == kind && &e.id == id)
+    }
+
+    /// The other evaluations of `kind` kept beside the primary one.
+    pub fn others(&self, kind: &str) -> Vec<&Entry> {
+        let primary = self.primary.get(kind);
+        self.evaluations.iter().filter(|e| e.kind == kind && Some(&e.id) != primary).collect()
+    }
+}
+
+/// One finished evaluation to keep: its protocol, its image count and its files, the first of which
+/// is the JSON summary that receives the protocol block.
+pub struct Evaluation<'a> {
+    pub kind: &'a str,
+    pub protocol: Value,
+    pub samples: usize,
+    pub files: Vec<(&'a str, String)>,
+}
+
+/// Where an evaluation went.
+#[derive(Debug)]
+pub struct Stored {
+    pub entry: Entry,
+    /// The evaluation the top-level files hold now (the new one, or a more complete one kept).
+    pub primary: Entry,
+    /// The evaluation the new one moved out of the top-level files, still kept in its folder.
+    pub displaced: Option<Entry>,
+}
+
+impl Stored {
+    /// A sentence on where the results are, and what was kept or moved.
+    pub fn describe(&self, results: &Path) -> String {
+        let here = results.join(&self.entry.dir);
+        if self.entry.protocol["split"].as_str().is_some_and(|s| s != "test") {
+            return format!(
+                "results: {} (the {} split, kept beside the test-set results)",
+                here.display(),
+                self.entry.protocol["split"].as_str().unwrap_or_default()
+            );
+        }
+        if self.primary.id != self.entry.id {
+            return format!(
+                "results: {} (this evaluation, {} images); {} keeps the more complete one ({} images, protocol {})",
+                here.display(),
+                self.entry.samples,
+                results.display(),
+                self.primary.samples,
+                self.primary.id
+            );
+        }
+        let moved = self.displaced.as_ref().map_or(String::new(), |d| {
+            format!(
+                "; the earlier evaluation ({} images, protocol {}) stays in {}",
+                d.samples,
+                d.id,
+                results.join(&d.dir).display()
+            )
+        });
+        format!("results: {} (protocol {}, also in {}){moved}", results.display(), self.entry.id, here.display())
+    }
+}
+
+/// A results folder (a run's results/, or one given with --results).
+pub struct ResultsStore {
+    pub dir: PathBuf,
+}
+
+/// Short hex MD5 of a JSON value's canonical text.
+fn hash(v: &Value) -> String {
+    let digest = Md5::digest(serde_json::to_string(v).unwrap_or_default().as_bytes());
+    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The protocol without the keys that name the weights.
+pub fn setting_of(protocol: &Value) -> Value {
+    let mut s = protocol.clone();
+    if let Some(map) = s.as_object_mut() {
+        for k in WEIGHT_KEYS {
+            map.remove(k);
+        }
+    }
+    s
+}
+
+/// The MD5 of a weights file, in hex: two evaluations of different weights never share a protocol.
+pub fn file_md5(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).at(path)?;
+    Ok(Md5::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The image count a legacy summary file records (before protocols were kept).
+fn legacy_samples(json: &Value) -> usize {
+    json["samples"].as_u64().or_else(|| json["cells"].get(0).and_then(|c| c["samples"].as_u64())).unwrap_or(0) as usize
+}
+
+impl ResultsStore {
+    pub fn new(dir: impl Into<PathBuf>) -> ResultsStore {
+        ResultsStore { dir: dir.into() }
+    }
+
+    /// The run directory's own results folder.
+    pub fn of_run(run: &Path) -> ResultsStore {
+        ResultsStore::new(run.join("results"))
+    }
+
+    /// The index; an empty one when the folder has none yet.
+    pub fn index(&self) -> Result<Index> {
+        let path = self.dir.join(INDEX_FILE);
+        match std::fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| Error::format(&path, format!("not a results index: {e}"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Index::default()),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+
+    /// Files in the top-level folder written before protocols were kept: moved into their own
+    /// evaluation folder as "unrecorded", so that nothing is lost when a new evaluation arrives.
+    fn adopt_legacy(&self, index: &mut Index, kind: &str, names: &[&str]) -> Result<()> {
+        let main = self.dir.join(names[0]);
+        if index.primary.contains_key(kind) || !main.is_file() {
+            return Ok(());
+        }
+        let json: Value = std::fs::read(&main).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        let protocol = serde_json::json!({"kind": kind, "recorded": false});
+        let id = format!("legacy-{}", hash(&json));
+        let dir = format!("{EVALS_DIR}/{kind}-{id}");
+        std::fs::create_dir_all(self.dir.join(&dir)).at(&self.dir.join(&dir))?;
+        for name in names {
+            let from = self.dir.join(name);
+            if from.is_file() {
+                let bytes = std::fs::read(&from).at(&from)?;
+                write_bytes_atomic(&self.dir.join(&dir).join(name), &bytes)?;
+            }
+        }
+        let entry = Entry {
+            kind: kind.into(),
+            setting: hash(&setting_of(&protocol)),
+            id: id.clone(),
+            samples: legacy_samples(&json),
+            dir,
+            written_unix: now_unix(),
+            protocol,
+        };
+        index.evaluations.push(entry);
+        index.primary.insert(kind.into(), id);
+        Ok(())
+    }
+
+    /// Keeps an evaluation: its own folder always, the top-level files when it is on the test set
+    /// and at least as complete (as many images or more) as the one they hold, then the index. Every file is written
+    /// atomically; an evaluation of no images is refused.
+    pub fn write(&self, eval: Evaluation) -> Result<Stored> {
+        if eval.samples == 0 {
+            return Err(Error::Config(format!("{} evaluation of 0 images: nothing to report", eval.kind)));
+        }
+        std::fs::create_dir_all(&self.dir).at(&self.dir)?;
+        let mut index = self.index()?;
+        let names: Vec<&str> = eval.files.iter().map(|f| f.0).collect();
+        self.adopt_legacy(&mut index, eval.kind, &names)?;
+        let id = hash(&eval.protocol);
+        let entry = Entry {
+            kind: eval.kind.into(),
+            id: id.clone(),
+            setting: hash(&setting_of(&eval.protocol)),
+            samples: eval.samples,
+            dir: format!("{EVALS_DIR}/{}-{id}", eval.kind),
+            written_unix: now_unix(),
+            protocol: eval.protocol.clone(),
+        };
+        let mut block = eval.protocol.clone();
+        if let Some(m) = block.as_object_mut() {
+            m.insert("id".into(), Value::String(id.clone()));
+            m.insert("setting".into(), Value::String(entry.setting.clone()));
+            m.insert("samples".into(), Value::from(eval.samples));
+        }
+        let mut files = eval.files;
+        if let Some(first) = files.first_mut() {
+            let mut json: Value = serde_json::from_str(&first.1).unwrap_or_default();
+            if let Some(m) = json.as_object_mut() {
+                m.insert("protocol".into(), block);
+                first.1 = serde_json::to_string_pretty(&json).unwrap_or_default();
+            }
+        }
+        let own = self.dir.join(&entry.dir);
+        std::fs::create_dir_all(&own).at(&own)?;
+        for (name, text) in &files {
+            write_bytes_atomic(&own.join(name), text.as_bytes())?;
+        }
+        let current = index.primary(eval.kind).cloned();
+        // The top-level files report the test set: a validation-split evaluation is only kept.
+        let on_test = eval.protocol["split"].as_str().is_none_or(|s| s == "test");
+        let promote = on_test && current.as_ref().is_none_or(|c| c.id == id || eval.samples >= c.samples);
+        if promote {
+            for (name, text) in &files {
+                write_bytes_atomic(&self.dir.join(name), text.as_bytes())?;
+            }
+            index.primary.insert(eval.kind.into(), id.clone());
+        }
+        index.evaluations.retain(|e| !(e.kind == eval.kind && e.id == id));
+        index.evaluations.push(entry.clone());
+        let text = serde_json::to_string_pretty(&index).unwrap_or_default();
+        write_bytes_atomic(&self.dir.join(INDEX_FILE), text.as_bytes())?;
+        let displaced = current.clone().filter(|c| promote && c.id != id);
+        let primary = if promote { entry.clone() } else { current.unwrap_or_else(|| entry.clone()) };
+        Ok(Stored { entry, primary, displaced })
+    }
+}
+
+/// The part of every protocol that names what was evaluated: which weights (and their MD5), which
+/// split, how many images and under which `--limit`; `kind` and its own settings are added to it.
+pub fn subject(
+    kind: &str,
+    weights: &str,
+    weights_file: &Path,
+    split: &str,
+    images: usize,
+    limit: Option<usize>,
+) -> Result<Value> {
+    Ok(serde_json::json!({
+        "kind": kind,
+        "weights": weights,
+        "weights_md5": file_md5(weights_file)?,
+        "split": split,
+        "images": images,
+        "limit": limit,
+    }))
+}
+
+/// `base` with the keys of `more` added (both JSON objects).
+pub fn with(mut base: Value, more: Value) -> Value {
+    if let (Some(b), Value::Object(m)) = (base.as_object_mut(), more) {
+        b.extend(m);
+    }
+    base
+}
