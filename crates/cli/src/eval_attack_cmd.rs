@@ -5,23 +5,32 @@ use anyhow::{bail, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use robustcnn::attacks::{
-    by_name, check_l2_budget, check_linf_budget, parse_budget, step_warnings, Attack, LossKind, Norm, Pgd, Target,
-    NAMES,
+    check_l2_budget, check_linf_budget, parse_budget, registry, step_warnings, Attack, AttackRequest, Norm, Setting,
+    ATTACKS,
 };
 use robustcnn::eval::attack_report::AttackReport;
 use robustcnn::eval::attacks::{AttackSet, LARGE_BUDGET_SAMPLES};
 use robustcnn::eval::store;
 use std::time::Instant;
 
-/// The attacks `--attack` accepts.
-pub const ATTACK_NAMES: &str = "fgsm, pgd, apgd-ce, apgd-t, apgd (= APGD-CE + APGD-T)";
+/// `--attack`'s help: every attack of the registry with its parameters and defaults.
+fn attack_help() -> String {
+    let mut s = String::from(
+        "Attacks, comma-separated; each NAME or NAME:KEY=VALUE:… (e.g. pgd:steps=50:alpha=eps/8). The attacks:",
+    );
+    for e in ATTACKS {
+        let params: Vec<String> = e.params.iter().map(|p| format!("{}={}", p.key, p.default)).collect();
+        let params = if params.is_empty() { String::new() } else { format!(" [{}]", params.join(", ")) };
+        s += &format!("\n  {}: {}{params}", e.name, e.summary);
+    }
+    s
+}
 
 #[derive(Args)]
 pub struct EvalAttackArgs {
     #[command(flatten)]
     pub run_args: RunArgs,
-    /// Attacks, comma-separated: fgsm, pgd, apgd-ce, apgd-t, apgd (APGD-CE then APGD-T on the survivors).
-    #[arg(long, default_value = "fgsm,pgd")]
+    #[arg(long, default_value = "fgsm,pgd", help = "Attacks, comma-separated (NAME or NAME:KEY=VALUE:…; see --help)", long_help = attack_help())]
     pub attack: String,
     /// Budgets in pixel units, comma-separated; fractions allowed [default: 1/255,2/255,4/255,8/255
     /// for linf, 0.25,0.5,1 for l2].
@@ -30,27 +39,27 @@ pub struct EvalAttackArgs {
     /// Threat model: linf or l2 (FGSM is ℓ∞ only).
     #[arg(long, default_value = "linf")]
     pub norm: String,
-    /// PGD steps.
-    #[arg(long, default_value_t = 20)]
-    pub steps: usize,
-    /// PGD step size, e.g. 2/255 [default: ε/4, which is 2/255 at ε = 8/255].
+    /// PGD steps (pgd:steps) [default: 20].
+    #[arg(long)]
+    pub steps: Option<String>,
+    /// PGD step size, e.g. 2/255 or eps/8 (pgd:alpha) [default: eps/4, which is 2/255 at ε = 8/255].
     #[arg(long, allow_hyphen_values = true)]
     pub alpha: Option<String>,
-    /// PGD random restarts; the worst case per sample is kept.
-    #[arg(long, default_value_t = 1)]
-    pub restarts: usize,
-    /// PGD loss: ce, cw (margin) or dlr.
-    #[arg(long, default_value = "ce")]
-    pub loss: String,
-    /// PGD target: none, random, least-likely, or a class index.
-    #[arg(long, default_value = "none")]
-    pub target: String,
-    /// PGD without the random start (starts at the clean image).
+    /// PGD random restarts; the worst case per sample is kept (pgd:restarts) [default: 1].
+    #[arg(long)]
+    pub restarts: Option<String>,
+    /// PGD loss: ce, cw (margin) or dlr (pgd:loss) [default: ce].
+    #[arg(long)]
+    pub loss: Option<String>,
+    /// PGD target: none, random, least-likely, or a class index (pgd:target) [default: none].
+    #[arg(long)]
+    pub target: Option<String>,
+    /// PGD without the random start: it starts at the clean image (pgd:random_start=false).
     #[arg(long)]
     pub no_random_start: bool,
-    /// APGD iterations per run (AutoAttack uses 100).
-    #[arg(long, default_value_t = 100)]
-    pub apgd_iters: usize,
+    /// APGD iterations per run, for apgd-ce, apgd-t and apgd (AutoAttack uses 100) [default: 100].
+    #[arg(long)]
+    pub apgd_iters: Option<String>,
     /// Seed of the random starts and random targets.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -61,28 +70,14 @@ pub struct EvalAttackArgs {
 
 /// What was asked, checked before the model is loaded.
 struct Plan {
-    attacks: Vec<String>,
+    attacks: Vec<AttackRequest>,
     budgets: Vec<(f64, String)>,
     norm: Norm,
-    alpha: Option<f64>,
-    loss: LossKind,
 }
 
 fn plan(a: &EvalAttackArgs) -> Result<Plan> {
     let norm = Norm::parse(&a.norm)?;
-    let loss = LossKind::parse(&a.loss)?;
-    let attacks: Vec<String> = a.attack.split(',').map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()).collect();
-    if attacks.is_empty() {
-        bail!("--attack: name at least one attack ({ATTACK_NAMES})");
-    }
-    for name in &attacks {
-        if !NAMES.contains(&name.as_str()) {
-            bail!("--attack {name}: unknown attack (attacks: {ATTACK_NAMES})");
-        }
-        if name == "fgsm" && norm == Norm::L2 {
-            bail!("--attack fgsm: FGSM is an ℓ∞ attack; for ℓ2 use pgd --steps 1 --no-random-start");
-        }
-    }
+    let attacks = registry::parse_list(&a.attack, "--attack")?;
     let default_eps = if norm == Norm::Linf { "1/255,2/255,4/255,8/255" } else { "0.25,0.5,1" };
     let text = a.eps.as_deref().unwrap_or(default_eps);
     let budgets =
@@ -92,56 +87,54 @@ fn plan(a: &EvalAttackArgs) -> Result<Plan> {
             check_linf_budget(*eps, "--eps", text)?;
         }
     }
-    if a.steps == 0 {
-        bail!("--steps 0: PGD needs at least 1 step");
+    if let Some(t) = a.target.as_deref().filter(|t| *t != "none") {
+        if attacks.iter().any(|r| r.entry.name != "pgd") {
+            bail!("--target {t}: only pgd takes a target (apgd-t picks its own targets); run the others separately");
+        }
     }
-    if a.apgd_iters == 0 {
-        bail!("--apgd-iters 0: APGD needs at least 1 iteration");
-    }
-    if a.restarts == 0 {
-        bail!("--restarts 0: at least 1 run is needed");
-    }
-    let alpha = a.alpha.as_deref().map(|s| parse_budget(s, "--alpha")).transpose()?;
-    if alpha == Some(0.0) {
-        bail!("--alpha 0: the step size must be positive");
-    }
-    if a.target != "none" && attacks.iter().any(|n| n != "pgd") {
-        bail!(
-            "--target {}: only pgd takes a target (apgd-t picks its own targets); run the others separately",
-            a.target
-        );
-    }
-    Ok(Plan { attacks, budgets, norm, alpha, loss })
+    Ok(Plan { attacks, budgets, norm })
 }
 
-fn parse_target(s: &str, classes: i64) -> Result<Target> {
-    Ok(match s {
-        "none" => Target::Untargeted,
-        "random" => Target::Random,
-        "least-likely" => Target::LeastLikely,
-        other => match other.parse::<i64>() {
-            Ok(c) if (0..classes).contains(&c) => Target::Class(c),
-            Ok(c) => bail!("--target {c}: class out of range (the dataset has {classes} classes, 0–{})", classes - 1),
-            Err(_) => bail!("--target {other}: expected none, random, least-likely or a class index"),
-        },
-    })
-}
-
-/// Builds one attack by name (checked by [`plan`]) at budget `eps`.
-fn build(name: &str, eps: f64, p: &Plan, a: &EvalAttackArgs, target: Target, classes: i64) -> Result<Box<dyn Attack>> {
-    let pgd = Pgd {
-        eps,
-        alpha: p.alpha.unwrap_or(eps / 4.0),
-        steps: a.steps,
-        norm: p.norm,
-        random_start: !a.no_random_start,
-        restarts: a.restarts,
-        loss: p.loss,
-        target,
-        num_classes: classes,
-        train_mode: false,
+/// The options that set a parameter of `attack` (the PGD flags for pgd, --apgd-iters for the APGDs).
+fn shared_for(a: &EvalAttackArgs, attack: &str) -> Vec<Setting> {
+    let set = |key: &str, value: &Option<String>, origin: &str| {
+        value.as_ref().map(|v| Setting { key: key.into(), value: v.clone(), origin: format!("{origin} {v}") })
     };
-    by_name(name, pgd, a.apgd_iters).ok_or_else(|| anyhow::anyhow!("--attack {name}: unknown attack"))
+    let settings = match attack {
+        "pgd" => vec![
+            set("steps", &a.steps, "--steps"),
+            set("alpha", &a.alpha, "--alpha"),
+            set("restarts", &a.restarts, "--restarts"),
+            set("loss", &a.loss, "--loss"),
+            set("target", &a.target, "--target"),
+            set("random_start", &a.no_random_start.then(|| "false".to_string()), "--no-random-start"),
+        ],
+        "apgd-ce" | "apgd-t" | "apgd" => vec![set("iters", &a.apgd_iters, "--apgd-iters")],
+        _ => Vec::new(),
+    };
+    settings.into_iter().flatten().collect()
+}
+
+/// Every attack at every budget, built before any runs, so that a bad parameter fails at once;
+/// PGD schedules that cannot work as meant are warned about.
+fn build_all(a: &EvalAttackArgs, p: &Plan, classes: i64) -> Result<Vec<(Box<dyn Attack>, String)>> {
+    let (mut out, mut warnings) = (Vec::new(), Vec::new());
+    for r in &p.attacks {
+        let shared = shared_for(a, r.entry.name);
+        for (eps, text) in &p.budgets {
+            let spec = r.spec(*eps, p.norm, classes, &shared)?;
+            out.push(((r.entry.build)(&spec)?, text.clone()));
+            if r.entry.name == "pgd" && *eps > 0.0 {
+                let (alpha, steps) = (spec.step("alpha")?, spec.count("steps", 1, "PGD needs at least 1 step")?);
+                warnings.extend(step_warnings(*eps, text, alpha, steps));
+            }
+        }
+    }
+    // Only once everything built: a refused request stays one line.
+    for w in warnings {
+        eprintln!("warning: PGD: {w}");
+    }
+    Ok(out)
 }
 
 pub fn run(a: &EvalAttackArgs) -> Result<()> {
@@ -156,26 +149,11 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
         }
     }
     let classes = test.num_classes() as i64;
-    let target = parse_target(&a.target, classes)?;
-    let targeted_dlr = p.attacks.iter().any(|n| n == "apgd-t" || n == "apgd")
-        || (p.loss == LossKind::Dlr && target != Target::Untargeted && p.attacks.iter().any(|n| n == "pgd"));
-    let needs_dlr = targeted_dlr || (p.loss == LossKind::Dlr && p.attacks.iter().any(|n| n == "pgd"));
-    let min_classes = if targeted_dlr { 4 } else { 3 };
-    if needs_dlr && classes < min_classes {
-        bail!("the DLR loss needs at least {min_classes} classes; this dataset has {classes}");
-    }
-    if p.attacks.iter().any(|n| n == "pgd") {
-        for (eps, text) in p.budgets.iter().filter(|b| b.0 > 0.0) {
-            for w in step_warnings(*eps, text, p.alpha.unwrap_or(eps / 4.0), a.steps) {
-                eprintln!("warning: PGD: {w}");
-            }
-        }
-    }
+    let attacks = build_all(a, &p, classes)?;
     let set =
         AttackSet { net: &prepared.net, data: &test, batch: a.run_args.batch(), device: prepared.device, seed: a.seed };
-    let jobs = p.attacks.len() * p.budgets.len();
     let sanity_n = if a.no_sanity { 0 } else { test.len().min(LARGE_BUDGET_SAMPLES) };
-    let pb = ProgressBar::new((jobs * test.len() + sanity_n) as u64);
+    let pb = ProgressBar::new((attacks.len() * test.len() + sanity_n) as u64);
     pb.set_style(
         ProgressStyle::with_template("attacks [{bar:30}] {pos}/{len} images  {msg}  eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -184,13 +162,9 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
     let started = Instant::now();
     let clean = set.clean_predictions();
     let mut results = Vec::new();
-    for name in &p.attacks {
-        for (eps, text) in &p.budgets {
-            let attack = build(name, *eps, &p, a, target, classes)?;
-            pb.set_message(format!("{} ε={text}", attack.label()));
-            let r = set.run(attack.as_ref(), text, &mut |n| pb.inc(n as u64))?;
-            results.push(r);
-        }
+    for (attack, text) in &attacks {
+        pb.set_message(format!("{} ε={text}", attack.label()));
+        results.push(set.run(attack.as_ref(), text, &mut |n| pb.inc(n as u64))?);
     }
     let check = if a.no_sanity {
         None
@@ -200,7 +174,8 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
     };
     pb.finish_and_clear();
     let report = AttackReport::new(label, a.seed, test.labels.clone(), clean, results, check);
-    let protocol = store::with(a.run_args.subject(&o, "attacks", "test", test.len())?, settings(a, &p));
+    let settings = settings(a, &p, classes)?;
+    let protocol = store::with(a.run_args.subject(&o, "attacks", "test", test.len())?, settings);
     let stored = o.store.write(report.evaluation(protocol))?;
     print_report(&report);
     println!("({:.1} s)", started.elapsed().as_secs_f64());
@@ -208,22 +183,29 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
     Ok(())
 }
 
-/// What defines this attack evaluation, for its results' protocol.
-fn settings(a: &EvalAttackArgs, p: &Plan) -> serde_json::Value {
-    serde_json::json!({
-        "attacks": p.attacks,
+/// What defines this attack evaluation, for its results' protocol: each attack with every
+/// parameter's value, the norm, the budgets, the seed and the large-budget check.
+fn settings(a: &EvalAttackArgs, p: &Plan, classes: i64) -> Result<serde_json::Value> {
+    let attacks = p
+        .attacks
+        .iter()
+        .map(|r| {
+            let spec = r.spec(p.budgets[0].0, p.norm, classes, &shared_for(a, r.entry.name))?;
+            let mut m = serde_json::Map::new();
+            m.insert("name".into(), r.entry.name.into());
+            for s in spec.settings {
+                m.insert(s.key, s.value.into());
+            }
+            Ok(serde_json::Value::Object(m))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(serde_json::json!({
+        "attacks": attacks,
         "norm": a.norm,
         "eps": p.budgets.iter().map(|b| b.1.clone()).collect::<Vec<_>>(),
-        "pgd_steps": a.steps,
-        "pgd_alpha": a.alpha.clone().unwrap_or_else(|| "ε/4".into()),
-        "pgd_restarts": a.restarts,
-        "pgd_loss": a.loss,
-        "pgd_target": a.target,
-        "pgd_random_start": !a.no_random_start,
-        "apgd_iters": a.apgd_iters,
         "seed": a.seed,
         "large_budget_check": !a.no_sanity,
-    })
+    }))
 }
 
 /// Robust accuracy per attack (rows) and budget (columns), the worst case, and the warnings.

@@ -46,7 +46,16 @@ fn eval_attack_writes_results_that_recompute_from_the_per_sample_outcomes() {
     let e = fails(&[&base[..], &["--attack", "pgd", "--target", "10"]].concat());
     assert!(e.contains("--target 10: class out of range (the dataset has 10 classes, 0–9)"), "{e}");
     let e = fails(&[&base[..], &["--attack", "fgsm", "--norm", "l2"]].concat());
-    assert!(e.contains("FGSM is an ℓ∞ attack"), "{e}");
+    assert!(e.contains("--attack fgsm: fgsm is defined for ℓ∞ only"), "{e}");
+    // Parameters given per attack (NAME:KEY=VALUE) come from the registry and are checked there.
+    let e = fails(&[&base[..], &["--attack", "pgd:steps=0"]].concat());
+    assert!(e.contains("--attack pgd:steps=0: PGD needs at least 1 step"), "{e}");
+    let e = fails(&[&base[..], &["--attack", "fgsm,pgd:foo=1"]].concat());
+    assert!(e.contains("--attack pgd:foo=1: pgd has no parameter 'foo' (it has: steps, alpha, restarts"), "{e}");
+    let e = fails(&[&base[..], &["--attack", "apgd-t:targets=0"]].concat());
+    assert!(e.contains("--attack apgd-t:targets=0: at least 1 target class is needed"), "{e}");
+    let text = ok(&[&base[..], &["--attack", "pgd:steps=2:alpha=eps/2", "--eps", "4/255", "--no-sanity"]].concat());
+    assert!(text.contains("PGD-2"), "the per-attack steps override --steps 3: {text}");
     let e = fails(&[&base[..], &["--norm", "l1"]].concat());
     assert!(e.contains("--norm l1: expected linf or l2"), "{e}");
     // A step larger than ε is allowed, with a warning.

@@ -188,7 +188,7 @@ const CASES: &[(&str, &str)] = &[
     ("suite {d}/suite-method.toml --out {d}/o", "suite-method.toml: suite.methods: unknown method 'nope'"),
     (
         "suite {d}/suite-attack.toml --out {d}/o",
-        "suite-attack.toml: evaluate.attacks 'nope': unknown attack (attacks: fgsm, pgd",
+        "suite-attack.toml: evaluate.attacks nope: unknown attack (attacks: fgsm, pgd",
     ),
     ("suite {d}/suite-unused.toml --out {d}/o", "suite-unused.toml: method.lfm: no method of the suite uses it"),
     (

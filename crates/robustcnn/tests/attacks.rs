@@ -1,8 +1,8 @@
 //! Attacks on their contract (METHODS.md §4.3, DESIGN.md): inside the budget and [0,1], eval mode,
 //! stronger with more steps and budget, targets reached, and the gradient of the stated loss.
 use robustcnn::attacks::{
-    input_gradient, objective, parse_budget, start_noise, Apgd, ApgdEnsemble, Attack, AttackBatch, Fgsm, LossKind,
-    Norm, Pgd, Target,
+    input_gradient, objective, parse_budget, start_noise, Apgd, ApgdEnsemble, Attack, AttackBatch, AttackRequest, Fgsm,
+    LossKind, Norm, Pgd, Setting, Target, ATTACKS,
 };
 use robustcnn::config::Config;
 use robustcnn::models::{self, ModelSpec, Network};
@@ -95,6 +95,43 @@ fn every_attack_stays_in_its_budget_and_in_0_1_and_leaves_the_model_in_eval_mode
     // Eval mode: batch-norm running statistics are untouched by every attack.
     for ((name, s0), (_, s1)) in stats_before.iter().zip(&snapshot()) {
         assert_eq!(max_abs(&(s0 - s1)), 0.0, "{name} changed");
+    }
+}
+
+/// The registry's contract, for every entry and every norm it is defined for: built from its
+/// defaults (iteration counts cut to keep the test short), it stays in [0,1] and in the budget, and
+/// flips a correctly classified point of the undefended model. A new entry is tested here without a
+/// new test.
+#[test]
+fn every_registered_attack_keeps_its_contract() {
+    let (p, x, y, ids) = model_and_batch(24);
+    let b = AttackBatch { x: &x, y: &y, ids: &ids, seed: 3 };
+    let correct = tch::no_grad(|| p.net.forward(&x, false).argmax(-1, false).eq_tensor(&y));
+    assert!(correct.sum(Kind::Int64).int64_value(&[]) > 0, "the model gets some points right");
+    let short =
+        |key: &str, value: &str| Setting { key: key.into(), value: value.into(), origin: format!("test {key}") };
+    let cheap = [short("steps", "5"), short("iters", "5"), short("targets", "2")];
+    for entry in ATTACKS {
+        for &norm in entry.norms {
+            let eps = if norm == Norm::Linf { 8.0 / 255.0 } else { 1.0 };
+            let request = AttackRequest::parse(entry.name, "test").unwrap();
+            let attack = request.build(eps, norm, 10, &cheap).unwrap();
+            let name = format!("{} ({})", entry.name, norm.symbol());
+            let adv = attack.perturb(&p.net, &b).adv;
+            assert!(adv.min().double_value(&[]) >= 0.0 && adv.max().double_value(&[]) <= 1.0, "{name} left [0,1]");
+            let d = (&adv - &x).reshape([24, -1]);
+            let size = match norm {
+                Norm::Linf => max_abs(&d),
+                Norm::L2 => d.norm_scalaropt_dim(2, [1i64].as_slice(), false).max().double_value(&[]),
+            };
+            assert!(size <= eps * (1.0 + 1e-5) + 1e-7, "{name}: perturbation {size} > ε {eps}");
+            let fooled =
+                tch::no_grad(|| p.net.forward(&adv, false).argmax(-1, false).ne_tensor(&y).logical_and(&correct));
+            assert!(fooled.sum(Kind::Int64).int64_value(&[]) > 0, "{name} flipped no correctly classified point");
+        }
+        // Every parameter's default is a value the entry accepts (built above); an unknown key is refused.
+        let err = AttackRequest::parse(&format!("{}:no_such_key=1", entry.name), "--attack").err().unwrap();
+        assert!(err.to_string().contains("has no parameter 'no_such_key'"), "{err}");
     }
 }
 

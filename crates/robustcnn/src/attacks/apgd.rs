@@ -2,11 +2,73 @@
 //! checkpoints where progress stalls, momentum 0.75, best point kept. APGD-CE is untargeted on
 //! cross-entropy; APGD-T is targeted on the DLR loss, one run per target among the top classes.
 //! [`ApgdEnsemble`] runs them the AutoAttack way and is reported as "APGD-CE + APGD-T", never AutoAttack.
+use super::registry::{AttackEntry, AttackSpec, Param};
 use super::{
     ascent_direction, input_gradient, l2_norms, project, start_noise, Attack, AttackBatch, LossKind, Norm, Outcome,
 };
+use crate::error::{Error, Result};
 use crate::models::Network;
 use tch::{Kind, Tensor};
+
+const ITERS: Param = Param { key: "iters", default: "100", help: "iterations per run (AutoAttack: 100)" };
+const RESTARTS: Param = Param { key: "restarts", default: "1", help: "runs from new random starts" };
+
+/// `apgd-ce` in the registry: untargeted APGD on cross-entropy, AutoAttack's standard settings.
+pub const APGD_CE: AttackEntry = AttackEntry {
+    name: "apgd-ce",
+    summary: "APGD on cross-entropy, untargeted (Croce & Hein 2020)",
+    params: &[ITERS, RESTARTS],
+    norms: &[Norm::Linf, Norm::L2],
+    build: build_ce,
+};
+
+/// `apgd-t` in the registry: targeted APGD on the DLR loss over the most likely other classes.
+pub const APGD_T: AttackEntry = AttackEntry {
+    name: "apgd-t",
+    summary: "APGD on the targeted DLR loss, one run per target among the top classes",
+    params: &[ITERS, RESTARTS, Param { key: "targets", default: "9", help: "target classes (AutoAttack: 9)" }],
+    norms: &[Norm::Linf, Norm::L2],
+    build: build_t,
+};
+
+/// `apgd` in the registry: APGD-CE, then APGD-T on the survivors (reported as "APGD-CE + APGD-T").
+pub const APGD_PAIR: AttackEntry = AttackEntry {
+    name: "apgd",
+    summary: "APGD-CE, then APGD-T on the points it did not fool (not AutoAttack, which adds FAB-T and Square)",
+    params: &[ITERS],
+    norms: &[Norm::Linf, Norm::L2],
+    build: build_pair,
+};
+
+fn build_ce(s: &AttackSpec) -> Result<Box<dyn Attack>> {
+    let iters = s.count("iters", 1, "APGD needs at least 1 iteration")?;
+    let restarts = s.count("restarts", 1, "at least 1 run is needed")?;
+    Ok(Box::new(Apgd { restarts, ..Apgd::ce(s.eps, s.norm, iters) }))
+}
+
+/// The targeted DLR loss compares the true class with the target and the third-largest logit.
+fn check_dlr_classes(classes: i64) -> Result<()> {
+    if classes < 4 {
+        return Err(Error::Config(format!("the DLR loss needs at least 4 classes; this dataset has {classes}")));
+    }
+    Ok(())
+}
+
+fn build_t(s: &AttackSpec) -> Result<Box<dyn Attack>> {
+    check_dlr_classes(s.num_classes)?;
+    let iters = s.count("iters", 1, "APGD needs at least 1 iteration")?;
+    let restarts = s.count("restarts", 1, "at least 1 run is needed")?;
+    let targets = s.count("targets", 1, "at least 1 target class is needed")?;
+    let mut a = Apgd::targeted(s.eps, s.norm, iters, s.num_classes);
+    a.targets = a.targets.min(targets);
+    Ok(Box::new(Apgd { restarts, ..a }))
+}
+
+fn build_pair(s: &AttackSpec) -> Result<Box<dyn Attack>> {
+    check_dlr_classes(s.num_classes)?;
+    let iters = s.count("iters", 1, "APGD needs at least 1 iteration")?;
+    Ok(Box::new(ApgdEnsemble::new(s.eps, s.norm, iters, s.num_classes)))
+}
 
 /// Momentum of the update, α in the paper (0.75 for ℓ∞ and ℓ2).
 const MOMENTUM: f64 = 0.75;

@@ -1,6 +1,21 @@
 //! FGSM (Goodfellow et al. 2014; METHODS.md §4.3): one signed-gradient step of size ε on cross-entropy.
+use super::registry::{AttackEntry, AttackSpec};
 use super::{input_gradient, Attack, AttackBatch, LossKind, Norm, Outcome};
+use crate::error::Result;
 use crate::models::Network;
+
+/// `fgsm` in the registry: ℓ∞ only, no parameters.
+pub const ENTRY: AttackEntry = AttackEntry {
+    name: "fgsm",
+    summary: "one signed-gradient step of size ε on cross-entropy (Goodfellow et al. 2014)",
+    params: &[],
+    norms: &[Norm::Linf],
+    build,
+};
+
+fn build(s: &AttackSpec) -> Result<Box<dyn Attack>> {
+    Ok(Box::new(Fgsm { eps: s.eps }))
+}
 
 /// x_adv = clip_[0,1](x + ε·sign(∇ₓ CE(f(x), y))).
 pub struct Fgsm {

@@ -7,6 +7,7 @@ mod fgsm;
 mod noise;
 mod objective;
 mod pgd;
+pub mod registry;
 
 pub use apgd::{Apgd, ApgdEnsemble};
 pub use budget::{check_l2_budget, check_linf_budget, parse_budget, step_warnings, Budget};
@@ -14,26 +15,11 @@ pub use fgsm::Fgsm;
 pub use noise::start_noise;
 pub use objective::{objective, LossKind};
 pub use pgd::{Pgd, Target};
+pub use registry::{AttackEntry, AttackRequest, AttackSpec, Setting, ATTACKS};
 
 use crate::error::{Error, Result};
 use crate::models::Network;
 
-/// The attacks evaluation can name: `apgd` is APGD-CE then APGD-T on the survivors (AutoAttack's pair).
-pub const NAMES: [&str; 5] = ["fgsm", "pgd", "apgd-ce", "apgd-t", "apgd"];
-
-/// One attack by name at `pgd`'s budget and norm: FGSM, `pgd` itself, or APGD-CE / APGD-T / both
-/// with `apgd_iters` iterations. Names outside [`NAMES`] are None.
-pub fn by_name(name: &str, pgd: Pgd, apgd_iters: usize) -> Option<Box<dyn Attack>> {
-    let (eps, norm, classes) = (pgd.eps, pgd.norm, pgd.num_classes);
-    Some(match name {
-        "fgsm" => Box::new(Fgsm { eps }),
-        "pgd" => Box::new(pgd),
-        "apgd-ce" => Box::new(Apgd::ce(eps, norm, apgd_iters)),
-        "apgd-t" => Box::new(Apgd::targeted(eps, norm, apgd_iters, classes)),
-        "apgd" => Box::new(ApgdEnsemble::new(eps, norm, apgd_iters, classes)),
-        _ => return None,
-    })
-}
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 

@@ -1,14 +1,61 @@
 //! PGD (Madry et al. 2017; METHODS.md §4.3): random start in the ball, then steps of size α along the
 //! steepest-ascent direction, projected back onto the ε-ball ∩ [0,1]; ℓ∞ or ℓ2; restarts keep the worst
 //! case per sample.
+use super::registry::{AttackEntry, AttackSpec, Param};
 use super::{
     ascent_direction, input_gradient, l2_norms, project, start_noise, to_bools, Attack, AttackBatch, LossKind, Norm,
     Outcome,
 };
+use crate::error::{Error, Result};
 use crate::models::Network;
 use crate::rng::rng_for;
 use rand::Rng;
 use tch::{Kind, Tensor};
+
+/// `pgd` in the registry, with the evaluation defaults of docs/methods.md (20 steps of ε/4 from a
+/// random start, cross-entropy, untargeted).
+pub const ENTRY: AttackEntry = AttackEntry {
+    name: "pgd",
+    summary: "projected gradient descent from a random start in the ball (Madry et al. 2017)",
+    params: &[
+        Param { key: "steps", default: "20", help: "steps" },
+        Param { key: "alpha", default: "eps/4", help: "step size: eps/K, eps*F or absolute (2/255)" },
+        Param { key: "restarts", default: "1", help: "random restarts; the worst case per sample is kept" },
+        Param { key: "loss", default: "ce", help: "ce, cw (margin) or dlr" },
+        Param { key: "target", default: "none", help: "none, random, least-likely or a class index" },
+        Param { key: "random_start", default: "true", help: "start at a random point of the ball" },
+    ],
+    norms: &[Norm::Linf, Norm::L2],
+    build,
+};
+
+fn build(s: &AttackSpec) -> Result<Box<dyn Attack>> {
+    let steps = s.count("steps", 1, "PGD needs at least 1 step")?;
+    let alpha = s.step("alpha")?;
+    let restarts = s.count("restarts", 1, "at least 1 run is needed")?;
+    let loss = LossKind::parse(s.text("loss")).map_err(|_| s.error("loss", "expected ce, cw (margin) or dlr"))?;
+    let classes = s.num_classes;
+    let target = Target::parse(s.text("target"), classes).map_err(|e| s.error("target", &e))?;
+    if loss == LossKind::Dlr {
+        let min = if target == Target::Untargeted { 3 } else { 4 };
+        if classes < min {
+            return Err(Error::Config(format!(
+                "the DLR loss needs at least {min} classes; this dataset has {classes}"
+            )));
+        }
+    }
+    let random_start = s.flag("random_start")?;
+    Ok(Box::new(Pgd {
+        alpha,
+        steps,
+        norm: s.norm,
+        random_start,
+        restarts,
+        loss,
+        target,
+        ..Pgd::linf(s.eps, alpha, steps, classes)
+    }))
+}
 
 const TARGET_DRAW: u64 = 0x5441_5247;
 /// Noise stream offset of the ℓ2 start radius (restart r draws stream RADIUS + r).
@@ -24,6 +71,24 @@ pub enum Target {
     Random,
     /// The class the model finds least likely on the clean image.
     LeastLikely,
+}
+
+impl Target {
+    /// none, random, least-likely or a class index below `classes`; the error says what was expected.
+    pub fn parse(s: &str, classes: i64) -> std::result::Result<Target, String> {
+        Ok(match s {
+            "none" => Target::Untargeted,
+            "random" => Target::Random,
+            "least-likely" => Target::LeastLikely,
+            other => match other.parse::<i64>() {
+                Ok(c) if (0..classes).contains(&c) => Target::Class(c),
+                Ok(_) => {
+                    return Err(format!("class out of range (the dataset has {classes} classes, 0–{})", classes - 1))
+                }
+                Err(_) => return Err("expected none, random, least-likely or a class index".into()),
+            },
+        })
+    }
 }
 
 /// Projected gradient descent on `loss`, `steps` steps of size `alpha` in an `eps` ball.

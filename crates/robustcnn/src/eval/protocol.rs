@@ -1,7 +1,7 @@
 //! One evaluation protocol for every run of a suite: clean accuracy, the common corruptions
 //! (generated on the fly, METHODS.md §4.1) and adversarial attacks (§4.3), written into the run's
 //! results/ with the protocol itself as the marker that the evaluation finished.
-use crate::attacks::{self, parse_budget, Attack, Norm, Pgd};
+use crate::attacks::{self, parse_budget, Attack, AttackRequest, Norm, Setting};
 use crate::error::{Error, IoContext, Result};
 use crate::eval::attack_report::AttackReport;
 use crate::eval::attacks::{AttackSet, LARGE_BUDGET_SAMPLES};
@@ -112,8 +112,9 @@ impl Protocol {
             return bad("limit", "must be at least 1 image".into());
         }
         for a in &self.attacks {
-            if !attacks::NAMES.contains(&a.as_str()) {
-                return bad("attacks", format!("'{a}': unknown attack (attacks: {})", attacks::NAMES.join(", ")));
+            let request = AttackRequest::parse(a, &format!("{origin}: evaluate.attacks"))?;
+            if !request.entry.norms.contains(&Norm::Linf) {
+                return bad("attacks", format!("'{a}': suites evaluate ℓ∞ attacks only"));
             }
         }
         if !self.attacks.is_empty() && self.eps.is_empty() {
@@ -176,11 +177,23 @@ impl Protocol {
         })
     }
 
-    /// One attack by name (checked by [`Protocol::validate`]) at budget `eps` (ℓ∞).
+    /// One attack as `evaluate.attacks` names it (checked by [`Protocol::validate`]) at budget `eps`
+    /// (ℓ∞); `pgd_steps`, `pgd_alpha_fraction` and `apgd_iters` set what the name leaves to them.
     fn attack(&self, name: &str, eps: f64, classes: i64) -> Result<Box<dyn Attack>> {
-        let pgd = Pgd::linf(eps, eps * self.pgd_alpha_fraction, self.pgd_steps, classes);
-        attacks::by_name(name, pgd, self.apgd_iters)
-            .ok_or_else(|| Error::Config(format!("evaluate.attacks '{name}': unknown attack")))
+        let request = AttackRequest::parse(name, "evaluate.attacks")?;
+        let set = |key: &str, value: String, origin: &str| Setting {
+            key: key.into(),
+            origin: format!("{origin} = {value}"),
+            value,
+        };
+        let shared = match request.entry.name {
+            "pgd" => vec![
+                set("steps", self.pgd_steps.to_string(), "evaluate.pgd_steps"),
+                set("alpha", format!("eps*{}", self.pgd_alpha_fraction), "evaluate.pgd_alpha_fraction"),
+            ],
+            _ => vec![set("iters", self.apgd_iters.to_string(), "evaluate.apgd_iters")],
+        };
+        request.build(eps, Norm::Linf, classes, &shared)
     }
 }
 
