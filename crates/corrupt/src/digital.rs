@@ -2,9 +2,11 @@
 use crate::filters::{gaussian_filter, Border};
 use crate::geometry::{affine_from_points, map_coordinates_reflect, warp_affine_reflect101};
 use crate::image::{clip_to_byte, unit_table_f32};
+use crate::registry::{At, Corruption};
 use crate::wyrand::Wyrand;
-use crate::{Image, Result};
+use crate::{Image, Preset, Result};
 use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 
 /// Elastic parameters in pixels: displacement scale α, smoothing σ (per axis), affine jitter, and the
 /// range of the uniform noise the displacement field is smoothed from.
@@ -76,4 +78,39 @@ pub fn elastic_from_draws(
 pub fn jpeg(img: &Image, quality: u8) -> Result<Image> {
     let data = crate::libjpeg::round_trip(&img.data, (img.height, img.width, img.channels), quality);
     Image::new(data, img.height, img.width, img.channels)
+}
+
+// The registry entries of JPEG and the elastic transform (docs/corruptions.md).
+
+pub const JPEG_COMPRESSION: Corruption = Corruption { name: "jpeg_compression", family: "digital", apply: jpeg_at };
+fn jpeg_at(p: &At, img: &Image, _: &mut ChaCha8Rng) -> Result<Image> {
+    jpeg(img, p.pick([80, 65, 58, 50, 40], [25, 18, 15, 10, 7]))
+}
+
+pub const ELASTIC_TRANSFORM: Corruption =
+    Corruption { name: "elastic_transform", family: "digital", apply: elastic_at };
+fn elastic_at(p: &At, img: &Image, rng: &mut ChaCha8Rng) -> Result<Image> {
+    Ok(elastic(img, elastic_params(p, (img.height as f64, img.width as f64)), rng))
+}
+
+/// Elastic parameters: CIFAR's and ImageNet's are fractions of 32 and of 244 px with an affine step; the size-adaptive ones are α = 250·[.05 .065 .085 .1 .12], σ = 0.01·side,
+/// noise ±0.005·height and no affine step.
+fn elastic_params(at: &At, (h, w): (f64, f64)) -> Elastic {
+    let (p, s) = (at.preset, at.s);
+    match p {
+        Preset::Cifar | Preset::ImageNet => {
+            let cifar = [(0.0, 0.0, 0.08), (0.05, 0.2, 0.07), (0.08, 0.06, 0.06), (0.1, 0.04, 0.05), (0.1, 0.03, 0.03)];
+            let imagenet =
+                [(2.0, 0.7, 0.1), (2.0, 0.08, 0.2), (0.05, 0.01, 0.02), (0.07, 0.01, 0.02), (0.12, 0.01, 0.02)];
+            let size = if p == Preset::Cifar { 32.0 } else { 244.0 };
+            let (a, sg, af) = at.pick(cifar, imagenet);
+            Elastic { alpha: a * size, sigma: (sg * size, sg * size), affine: Some(af * size), noise: 1.0 }
+        }
+        Preset::Sized => Elastic {
+            alpha: 250.0 * [0.05, 0.065, 0.085, 0.1, 0.12][s],
+            sigma: (0.01 * h, 0.01 * w),
+            affine: None,
+            noise: 0.005 * h,
+        },
+    }
 }

@@ -21,6 +21,7 @@ pub mod npy;
 pub mod opencv;
 pub mod ops;
 mod presets;
+pub mod registry;
 mod simd;
 pub mod spatter;
 pub mod weather;
@@ -48,63 +49,21 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// The 15 benchmark corruptions, in the order of the CIFAR-10-C tables (METHODS.md §4.1.1).
-pub const BENCHMARK: [&str; 15] = [
-    "gaussian_noise",
-    "shot_noise",
-    "impulse_noise",
-    "defocus_blur",
-    "glass_blur",
-    "motion_blur",
-    "zoom_blur",
-    "snow",
-    "frost",
-    "fog",
-    "brightness",
-    "contrast",
-    "elastic_transform",
-    "pixelate",
-    "jpeg_compression",
-];
+/// The 15 benchmark corruptions, in the order of the CIFAR-10-C tables (docs/corruptions.md).
+pub const BENCHMARK: [&str; 15] = registry::names::<{ registry::BENCHMARK_COUNT }>(0);
 
 /// The 4 extra ("validation") corruptions.
-pub const EXTRA: [&str; 4] = ["speckle_noise", "gaussian_blur", "spatter", "saturate"];
+pub const EXTRA: [&str; 4] = registry::names::<4>(registry::BENCHMARK_COUNT);
 
 /// All 19: the benchmark ones, then the extras.
-pub const ALL: [&str; 19] = [
-    BENCHMARK[0],
-    BENCHMARK[1],
-    BENCHMARK[2],
-    BENCHMARK[3],
-    BENCHMARK[4],
-    BENCHMARK[5],
-    BENCHMARK[6],
-    BENCHMARK[7],
-    BENCHMARK[8],
-    BENCHMARK[9],
-    BENCHMARK[10],
-    BENCHMARK[11],
-    BENCHMARK[12],
-    BENCHMARK[13],
-    BENCHMARK[14],
-    EXTRA[0],
-    EXTRA[1],
-    EXTRA[2],
-    EXTRA[3],
-];
+pub const ALL: [&str; 19] = registry::names::<19>(0);
 
 /// Group names, as `imagecorruptions.get_corruption_names` takes them.
 pub const GROUPS: [&str; 7] = ["common", "validation", "all", "noise", "blur", "weather", "digital"];
 
-/// The family of a corruption (noise, blur, weather, digital, or extra).
+/// The family of a corruption (noise, blur, weather, digital, or extra); extra for unknown names.
 pub fn family(name: &str) -> &'static str {
-    match BENCHMARK.iter().position(|&c| c == name) {
-        Some(0..=2) => "noise",
-        Some(3..=6) => "blur",
-        Some(7..=10) => "weather",
-        Some(_) => "digital",
-        None => "extra",
-    }
+    registry::find(name).map_or("extra", |c| c.family)
 }
 
 /// The corruptions of a group, or None for an unknown group name.

@@ -204,3 +204,22 @@ fn bad_names_severities_and_shapes_are_errors() {
     );
     assert!(Image::new(vec![0; 10], 2, 2, 3).unwrap_err().to_string().contains("10 bytes do not make a 2x2 image"));
 }
+
+#[test]
+fn one_list_defines_the_benchmark_the_extras_and_the_families() {
+    use corrupt::registry::CORRUPTIONS;
+    use corrupt::{family, group, BENCHMARK, EXTRA};
+    let names: Vec<&str> = CORRUPTIONS.iter().map(|c| c.name).collect();
+    assert_eq!(names, ALL, "ALL is the list, in order");
+    assert_eq!([&BENCHMARK[..], &EXTRA[..]].concat(), ALL);
+    let mut unique = names.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), 19, "no name twice");
+    // imagecorruptions' groups: 3 noises, 4 blurs, 4 weathers, 4 digitals; the extras are their own family.
+    for (f, n) in [("noise", 3), ("blur", 4), ("weather", 4), ("digital", 4)] {
+        assert_eq!(group(f).unwrap().len(), n, "{f}");
+    }
+    assert!(EXTRA.iter().all(|c| family(c) == "extra"));
+    assert_eq!(group("weather").unwrap(), ["snow", "frost", "fog", "brightness"]);
+}
