@@ -1,4 +1,5 @@
 //! What each subcommand does, in terms of the library.
+use crate::interrupt::interrupt_flag;
 use crate::{BenchArgs, DemoArgs, EvalCleanArgs, TrainArgs};
 use anyhow::{bail, Context, Result};
 use robustcnn::config::Config;
@@ -8,24 +9,9 @@ use robustcnn::eval::store::{self, ResultsStore};
 use robustcnn::models::{self, ModelSpec};
 use robustcnn::train::{self, RunOptions};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 /// The demo's recipe, as committed in configs/.
 const DEMO_CONFIG: &str = include_str!("../../../configs/demo.toml");
-
-/// A flag that Ctrl-C sets; a second Ctrl-C exits at once.
-pub fn interrupt_flag() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    let _ = ctrlc::set_handler(move || {
-        if f.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!("\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to quit at once)");
-    });
-    flag
-}
 
 /// The config file plus the shorthand flags, as `--set` overrides.
 fn config_from(a: &TrainArgs) -> Result<Config> {

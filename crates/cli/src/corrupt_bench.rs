@@ -1,5 +1,5 @@
 //! `robustcnn corrupt bench`: the speed of the corruption engine, printed as numbers to record.
-use crate::corrupt_cmd::EngineArgs;
+use crate::engine_args::EngineArgs;
 use anyhow::Result;
 use corrupt::{Image, ImageSet, BENCHMARK, EXTRA};
 use std::time::Instant;

@@ -1,66 +1,14 @@
 //! `robustcnn corrupt`: writes corrupted copies of a dataset in the CIFAR-10-C or ImageNet-C layout,
 //! and `corrupt preview`: one picture of every corruption at every severity.
 use crate::bitmap_font::{draw_text, text_width};
+use crate::engine_args::{corruption_list, severity_list, EngineArgs};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 use corrupt::{npy, Corruptor, Image, ImageSet};
 use indicatif::{ProgressBar, ProgressStyle};
 use robustcnn::data::{self, DataSource, Dataset};
-use robustcnn::eval::corruptions;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// How images are corrupted: shared by `corrupt`, `corrupt preview` and `eval corruptions`.
-#[derive(Args, Clone, Debug)]
-pub struct EngineArgs {
-    /// Seed of every random draw (per corruption, severity and image index).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Parameter preset: auto (by image size: cifar up to 64 px, imagenet at 224, else sized), cifar,
-    /// imagenet, or sized (imagecorruptions).
-    #[arg(long, default_value = "auto")]
-    pub preset: String,
-    /// A directory of frost photographs (frost1.png … frost6.jpg of the reference); procedural frost
-    /// textures otherwise.
-    #[arg(long)]
-    pub frost_dir: Option<PathBuf>,
-    /// Worker threads for corrupting (0: all cores).
-    #[arg(long, default_value_t = 0)]
-    pub workers: usize,
-}
-
-impl EngineArgs {
-    /// The corruptor these options describe.
-    pub fn corruptor(&self) -> Result<Corruptor> {
-        Ok(corruptions::corruptor(&self.preset, self.frost_dir.as_deref(), ["--preset", "--frost-dir"])?)
-    }
-
-    /// A one-line description for results and manifests.
-    pub fn describe(&self, corruptor: &Corruptor, size: (usize, usize)) -> String {
-        corruptions::describe(corruptor, self.seed, size)
-    }
-}
-
-/// Parses a corruption list (names and groups) for option `option`.
-pub fn corruption_list(spec: &str, option: &str) -> Result<Vec<&'static str>> {
-    corrupt::select(spec).map_err(|e| anyhow::anyhow!("{option}: {e}"))
-}
-
-/// Checks a severity list: each in 1–5, no repeats.
-pub fn severity_list(list: &[u8]) -> Result<Vec<u8>> {
-    for (i, &s) in list.iter().enumerate() {
-        if !(1..=5).contains(&s) {
-            bail!("--severities: {s} is outside 1–5");
-        }
-        if list[..i].contains(&s) {
-            bail!("--severities: {s} is listed twice");
-        }
-    }
-    if list.is_empty() {
-        bail!("--severities: give at least one of 1–5");
-    }
-    Ok(list.to_vec())
-}
 
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = true)]

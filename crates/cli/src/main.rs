@@ -3,9 +3,11 @@ mod bitmap_font;
 mod commands;
 mod corrupt_bench;
 mod corrupt_cmd;
+mod engine_args;
 mod eval_attack_cmd;
 mod eval_corruptions_cmd;
 mod explain_cmd;
+mod interrupt;
 mod out_of_memory;
 mod suite_cmd;
 

@@ -1,6 +1,6 @@
 //! `robustcnn suite`, `compare`, `report` and `demo`: the grid of methods × seeds trained and
 //! evaluated under one protocol, the comparison table and report.html.
-use crate::commands::interrupt_flag;
+use crate::interrupt::interrupt_flag;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};

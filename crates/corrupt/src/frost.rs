@@ -1,9 +1,9 @@
 //! Frost: a crop of a frost texture blended into the image (METHODS.md §4.1.2). The reference ships
 //! six photographs of frost; this crate draws procedural ones (ice dendrites over a plasma haze) and
 //! reads the photographs from a directory when the user holds them (`--frost-dir`).
+use crate::corruption::{At, Corruption};
 use crate::filters::{box_resize, gaussian_nearest, resize_bilinear};
 use crate::image::clip_to_byte;
-use crate::registry::{At, Corruption};
 use crate::weather::plasma_fractal;
 use crate::{Error, Image, Preset, Result};
 use rand::{Rng, SeedableRng};

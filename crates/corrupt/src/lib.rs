@@ -10,6 +10,7 @@ pub mod batch;
 pub mod blurs;
 pub mod byte_noise;
 mod color;
+pub mod corruption;
 pub mod digital;
 pub mod fft_filter;
 pub mod filters;

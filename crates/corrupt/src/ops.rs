@@ -2,11 +2,11 @@
 //! scaled to [0,1], corrupted, clipped to [0,1], scaled by 255 and truncated to u8.
 use crate::byte_noise::{self, Noise};
 use crate::color::{hsv_to_rgb, rgb_to_hsv};
+use crate::corruption::{At, Corruption};
 use crate::filters::{
     box_resize, filter2d_reflect101, gaussian_kernel_1d, gaussian_nearest, nearest_resize, symmetric_blur_f32,
 };
 use crate::image::{unit_table, unit_to_byte};
-use crate::registry::{At, Corruption};
 use crate::{fft_filter, Image, Preset, Result};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;

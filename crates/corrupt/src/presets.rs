@@ -1,7 +1,8 @@
 //! Parameter presets (docs/corruptions.md: CIFAR, ImageNet and size-adaptive) and the dispatch from a
 //! corruption name and severity to its entry in [`crate::registry`].
+use crate::corruption::At;
 use crate::frost::FrostSource;
-use crate::registry::{self, At};
+use crate::registry;
 use crate::{Error, Image, Result};
 use rand_chacha::ChaCha8Rng;
 

@@ -1,8 +1,8 @@
 //! Snow and fog (METHODS.md §4.1.2, §4.1.5); frost is in `frost.rs`.
 use crate::blurs::{motion_blur_values, motion_kernel};
+use crate::corruption::{At, Corruption};
 use crate::geometry::{clipped_zoom, zoom_centre_crop};
 use crate::image::{round_to_byte, unit_table, unit_table_f32, unit_to_byte};
-use crate::registry::{At, Corruption};
 use crate::wyrand::Wyrand;
 use crate::{Image, Preset, Result};
 use rand::Rng;

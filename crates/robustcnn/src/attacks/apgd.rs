@@ -2,7 +2,7 @@
 //! checkpoints where progress stalls, momentum 0.75, best point kept. APGD-CE is untargeted on
 //! cross-entropy; APGD-T is targeted on the DLR loss, one run per target among the top classes.
 //! [`ApgdEnsemble`] runs them the AutoAttack way and is reported as "APGD-CE + APGD-T", never AutoAttack.
-use super::registry::{AttackEntry, AttackSpec, Param};
+use super::entry::{AttackEntry, AttackSpec, Param};
 use super::{
     ascent_direction, input_gradient, l2_norms, project, start_noise, Attack, AttackBatch, LossKind, Norm, Outcome,
 };

@@ -1,5 +1,5 @@
 //! FGSM (Goodfellow et al. 2014; METHODS.md §4.3): one signed-gradient step of size ε on cross-entropy.
-use super::registry::{AttackEntry, AttackSpec};
+use super::entry::{AttackEntry, AttackSpec};
 use super::{input_gradient, Attack, AttackBatch, LossKind, Norm, Outcome};
 use crate::error::Result;
 use crate::models::Network;

@@ -3,6 +3,7 @@
 //! forward and one input-gradient backward per step; parameter gradients are never computed.
 mod apgd;
 mod budget;
+pub mod entry;
 mod fgsm;
 mod noise;
 mod objective;
@@ -11,11 +12,12 @@ pub mod registry;
 
 pub use apgd::{Apgd, ApgdEnsemble};
 pub use budget::{check_l2_budget, check_linf_budget, parse_budget, step_warnings, Budget};
+pub use entry::{AttackEntry, AttackSpec, Param, Setting};
 pub use fgsm::Fgsm;
 pub use noise::start_noise;
 pub use objective::{objective, LossKind};
 pub use pgd::{Pgd, Target};
-pub use registry::{AttackEntry, AttackRequest, AttackSpec, Setting, ATTACKS};
+pub use registry::{AttackRequest, ATTACKS};
 
 use crate::error::{Error, Result};
 use crate::models::Network;

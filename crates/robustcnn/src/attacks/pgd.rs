@@ -1,7 +1,7 @@
 //! PGD (Madry et al. 2017; METHODS.md §4.3): random start in the ball, then steps of size α along the
 //! steepest-ascent direction, projected back onto the ε-ball ∩ [0,1]; ℓ∞ or ℓ2; restarts keep the worst
 //! case per sample.
-use super::registry::{AttackEntry, AttackSpec, Param};
+use super::entry::{AttackEntry, AttackSpec, Param};
 use super::{
     ascent_direction, input_gradient, l2_norms, project, start_noise, to_bools, Attack, AttackBatch, LossKind, Norm,
     Outcome,

@@ -1,6 +1,6 @@
 //! Train-time augmentation on u8 HWC images: random crop with zero padding, horizontal flip, and what
 //! methods add on top: AugMix (METHODS.md §4.2), Cutout and Random Erasing.
-use crate::config::{CaConfig, CutoutConfig, ErasingConfig, ErasingFill, Granularity};
+use super::augment_settings::{CaConfig, CutoutConfig, ErasingConfig, ErasingFill, Granularity};
 use corrupt::augmix::{augment_and_mix, AugMixParams};
 use corrupt::Image;
 use rand::Rng;

@@ -1,5 +1,6 @@
 //! Datasets: readers for the published formats, the registry of names, splits and the loader.
 pub mod augment;
+pub mod augment_settings;
 pub mod cifar;
 mod dataset;
 pub mod fetch;

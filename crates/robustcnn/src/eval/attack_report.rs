@@ -1,5 +1,6 @@
 //! The attack evaluation's report: robust accuracy per attack and budget, the worst case over the
 //! attacks, the gradient-masking checks (printed as warnings), per-sample outcomes, CSV and a plot.
+pub use super::attacks::LargeBudgetCheck;
 use super::attacks::{correct_flags, AttackResult};
 use crate::attacks::Norm;
 use serde::Serialize;
@@ -19,17 +20,6 @@ pub struct WorstCase {
     pub robust_accuracy: f64,
     pub samples: usize,
     pub attacks: Vec<String>,
-}
-
-/// The large-budget check: PGD at a budget that should reach (almost) every point.
-#[derive(Clone, Debug, Serialize)]
-pub struct LargeBudgetCheck {
-    pub attack: String,
-    pub eps: f64,
-    pub robust_accuracy: f64,
-    /// Images attacked (the first up to LARGE_BUDGET_SAMPLES of the set).
-    pub samples: usize,
-    pub chance: f64,
 }
 
 /// Everything `eval attack` writes to results/attacks.json.

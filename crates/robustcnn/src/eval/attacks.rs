@@ -35,6 +35,17 @@ pub struct AttackResult {
     pub predictions: Vec<i64>,
 }
 
+/// The large-budget check: PGD at a budget that should reach (almost) every point.
+#[derive(Clone, Debug, Serialize)]
+pub struct LargeBudgetCheck {
+    pub attack: String,
+    pub eps: f64,
+    pub robust_accuracy: f64,
+    /// Images attacked (the first up to LARGE_BUDGET_SAMPLES of the set).
+    pub samples: usize,
+    pub chance: f64,
+}
+
 /// The evaluation set of an attack run, prepared once.
 #[derive(Clone, Copy)]
 pub struct AttackSet<'a> {
@@ -137,7 +148,7 @@ impl AttackSet<'_> {
         norm: Norm,
         samples: usize,
         progress: &mut dyn FnMut(usize),
-    ) -> Result<super::attack_report::LargeBudgetCheck> {
+    ) -> Result<LargeBudgetCheck> {
         use crate::attacks::Pgd;
         let classes = self.data.num_classes() as i64;
         let sub = self.data.select(&(0..samples.min(self.data.len())).collect::<Vec<_>>());
@@ -148,7 +159,7 @@ impl AttackSet<'_> {
         };
         let pgd = Pgd { alpha: eps / 8.0, norm, ..Pgd::linf(eps, eps / 8.0, 20, classes) };
         let r = sub_set.run(&pgd, &format!("{eps}"), progress)?;
-        Ok(super::attack_report::LargeBudgetCheck {
+        Ok(LargeBudgetCheck {
             attack: pgd.label(),
             eps,
             robust_accuracy: r.robust_accuracy,

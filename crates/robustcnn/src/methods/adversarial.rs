@@ -2,10 +2,46 @@
 //! each batch is replaced by its ℓ∞ PGD examples (random start; fast-AT is one step of α = 1.25ε)
 //! and the model trains on them (METHODS.md §4.3).
 use super::{Method, StepContext, StepOutput};
-use crate::attacks::{Attack, AttackBatch, LossKind, Norm, Pgd, Target};
+use crate::attacks::{Attack, AttackBatch, Budget, LossKind, Norm, Pgd, Target};
 use crate::error::Result;
 use crate::rng::{derive, with_torch_seed};
+use serde::{Deserialize, Serialize};
 use tch::Tensor;
+
+/// Whether the training-time attack runs the model in training mode (batch-norm statistics of the
+/// attacked batch, as in Madry's and Wong et al.'s code) or in eval mode.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AttackMode {
+    Train,
+    Eval,
+}
+
+/// Adversarial training (METHODS.md §4.3, §2.9); unset values take the method's published defaults
+/// and are written out resolved in the run's config.toml.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdversarialConfig {
+    /// ℓ∞ budget in pixel units, a number or a fraction string such as "8/255".
+    pub eps: Option<Budget>,
+    /// Attack step size (pgd-at, fast-at); free-at steps by eps.
+    pub alpha: Option<Budget>,
+    /// PGD steps (pgd-at).
+    pub steps: Option<usize>,
+    /// Replays of each mini-batch (free-at's m).
+    pub replays: Option<usize>,
+    /// Clip the weight-gradient norm to this before each update (TENET's free-AT code uses 20).
+    pub grad_clip: Option<f64>,
+    /// The model's mode during the attack.
+    pub attack_mode: Option<AttackMode>,
+}
+
+impl AdversarialConfig {
+    /// True when nothing is set (methods other than the adversarial ones).
+    pub fn is_unset(&self) -> bool {
+        *self == AdversarialConfig::default()
+    }
+}
 
 /// Seed paths of the attack's random starts and of its dropout masks.
 const ATTACK_SEED: u64 = 0x4154;

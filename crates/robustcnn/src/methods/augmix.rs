@@ -2,7 +2,47 @@
 //! go through the network in one batch; L = CE(clean) + λ·JS(p_clean, p_aug1, p_aug2).
 use super::{Method, StepContext, StepOutput};
 use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
+
+/// AugMix's settings (METHODS.md §4.2), defaults from the CIFAR code.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AugMixConfig {
+    /// Upper end of each operation's level U[0.1, severity] (3 on CIFAR, 1 on ImageNet).
+    pub severity: f64,
+    /// Augmentation chains mixed.
+    pub width: usize,
+    /// Operations per chain; 0 draws 1–3 per chain.
+    pub depth: usize,
+    /// Dirichlet and Beta concentration.
+    pub alpha: f64,
+    /// Add color, contrast, brightness and sharpness to the nine default operations.
+    pub all_ops: bool,
+    /// Jensen–Shannon consistency over the clean image and two AugMix views. Unset: on for `augmix`
+    /// alone (the AugMix paper), off when combined with another method (TENET's recipe).
+    pub jsd: Option<bool>,
+    /// Weight of the Jensen–Shannon term (λ).
+    pub lambda: f64,
+    /// Each epoch holds an AugMix copy and a clean copy of the training set (TENET's recipe, §2.7).
+    /// Unset: off for `augmix` alone, on when combined with another method.
+    pub clean_copy: Option<bool>,
+}
+
+impl Default for AugMixConfig {
+    fn default() -> Self {
+        AugMixConfig {
+            severity: 3.0,
+            width: 3,
+            depth: 0,
+            alpha: 1.0,
+            all_ops: false,
+            jsd: None,
+            lambda: 12.0,
+            clean_copy: None,
+        }
+    }
+}
 
 /// JS = ⅓ Σ_i KL(p_i ‖ M), M = clamp((p_0 + p_1 + p_2)/3, 1e-7, 1), each KL a batch mean, from logits.
 pub fn jensen_shannon(logits: &[Tensor]) -> Tensor {

@@ -3,7 +3,23 @@
 use super::{Method, StepContext, StepOutput};
 use crate::error::Result;
 use crate::rng::with_torch_seed;
+use serde::{Deserialize, Serialize};
 use tch::Tensor;
+
+/// Dropout as a method: element-wise dropout on a stage's output map during training.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DropoutConfig {
+    pub probability: f64,
+    /// The stage whose output is dropped; unset means the last convolutional stage (the head's input).
+    pub stage: Option<String>,
+}
+
+impl Default for DropoutConfig {
+    fn default() -> Self {
+        DropoutConfig { probability: 0.5, stage: None }
+    }
+}
 
 const DROPOUT_MASK_SEED: u64 = 0x4452;
 

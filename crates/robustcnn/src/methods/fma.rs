@@ -4,9 +4,62 @@
 //! whose defaults (MSE, 1, clean maps as fixed targets, CE on x̃) are ours.
 use super::stability::perturbed;
 use super::{Method, StepContext, StepOutput};
-use crate::config::{FmaCe, FmaConfig, FmaDistance};
 use crate::error::Result;
+use serde::{Deserialize, Serialize};
 use tch::{Kind, Reduction, Tensor};
+
+/// The feature-map distance of FMA.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FmaDistance {
+    /// Mean squared difference per element.
+    Mse,
+    /// Euclidean norm of the difference per sample, averaged.
+    L2,
+    /// Mean absolute difference per element.
+    L1,
+    /// 1 − cosine similarity of the flattened maps per sample, averaged.
+    Cosine,
+}
+
+/// Which images the cross-entropy of FMA sees.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FmaCe {
+    Augmented,
+    Clean,
+    Both,
+}
+
+/// The FMA loss (Kapoor et al. 2020; METHODS.md §3.3, a documented template): CE + λ·Σ_l d(F_l(x), F_l(x̃)),
+/// x̃ the CA view when `ca` is combined, else x + N(0, σ²).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FmaConfig {
+    /// Stages whose output maps are compared; unset means every convolutional stage.
+    pub stages: Option<Vec<String>>,
+    pub distance: FmaDistance,
+    /// Weight λ of the feature-map term.
+    pub weight: f64,
+    /// Treat the clean maps as fixed targets (stop-gradient).
+    pub detach_clean: bool,
+    pub ce: FmaCe,
+    /// σ of the Gaussian perturbation when there is no CA view.
+    pub sigma: f64,
+}
+
+impl Default for FmaConfig {
+    fn default() -> Self {
+        FmaConfig {
+            stages: None,
+            distance: FmaDistance::Mse,
+            weight: 1.0,
+            detach_clean: true,
+            ce: FmaCe::Augmented,
+            sigma: 0.04,
+        }
+    }
+}
 
 /// d(a, b) for feature maps of a batch (METHODS.md §3.3).
 pub fn distance(a: &Tensor, b: &Tensor, d: FmaDistance) -> Tensor {

@@ -2,12 +2,80 @@
 //! randomly chosen channels of a shallow feature map are overwritten with a constant, so the rest of
 //! the network learns to do without local evidence. Evaluation never masks.
 use super::{Method, StepContext, StepOutput};
-use crate::config::{LfmConfig, LfmFill, LfmGate, LfmRegion};
 use crate::data::augment::erasing_box;
 use crate::error::Result;
 use crate::rng::rng_for;
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
+
+/// Which samples of a batch LFM's gate acts on (METHODS.md §1.5).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LfmGate {
+    /// One draw for the whole batch, as the released code does.
+    Batch,
+    /// One draw per sample, as the paper's summaries describe it.
+    Sample,
+}
+
+/// What LFM writes into a masked region.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LfmFill {
+    /// A constant drawn from U[0,1) per region (the released code).
+    Random,
+    Zero,
+    /// The mean of that channel of that sample's feature map.
+    Mean,
+}
+
+/// The shape of the masked region (METHODS.md §1.2).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LfmRegion {
+    /// The Random-Erasing rectangle the paper describes.
+    Rectangle,
+    /// The full-width horizontal stripe the released code's chained slices actually write.
+    Stripe,
+}
+
+/// LFM's settings, defaults from the released code's banner `CRE_P015_RC-32` (METHODS.md §1.2).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LfmConfig {
+    /// The stage whose output is masked (`robustcnn models` lists them); the first, "stem", by default.
+    pub stage: String,
+    /// Probability that masking happens (per batch or per sample, see gate).
+    pub probability: f64,
+    pub gate: LfmGate,
+    /// Channels drawn (with replacement) per batch; each gets one region per masked sample.
+    pub channels: usize,
+    /// Mask at most the first N samples of a batch (the released code: 8); all when unset.
+    pub max_samples: Option<usize>,
+    /// Area of a region as a fraction of the map, [low, high] (Random Erasing's s).
+    pub area: [f64; 2],
+    /// Aspect ratio h/w of a region, [low, high] (Random Erasing's r).
+    pub aspect: [f64; 2],
+    pub fill: LfmFill,
+    pub region: LfmRegion,
+}
+
+impl Default for LfmConfig {
+    fn default() -> Self {
+        LfmConfig {
+            stage: "stem".into(),
+            probability: 0.15,
+            gate: LfmGate::Batch,
+            channels: 32,
+            max_samples: None,
+            area: [0.02, 0.4],
+            aspect: [0.3, 1.0 / 0.3],
+            fill: LfmFill::Random,
+            region: LfmRegion::Rectangle,
+        }
+    }
+}
 
 const LFM_SEED: u64 = 0x004c_464d;
 

@@ -1,23 +1,24 @@
 //! Training methods: each owns one training step — its forward passes, losses and updates — and
 //! reports its loss terms by name (DESIGN.md "Methods and attacks"). Adding a method touches no other
 //! method and not the loop.
-mod adversarial;
+pub mod adversarial;
 pub mod augmix;
 mod baseline;
-mod dropout;
+pub mod dropout;
 pub mod fma;
 mod free_at;
 pub mod lfm;
-mod settings;
+pub mod settings;
 pub mod stability;
 pub mod tenet;
 
 use crate::attacks::Budget;
-use crate::config::{AttackMode, MethodConfig};
 use crate::error::{Error, Result};
 use crate::models::Network;
 use crate::rng::with_torch_seed;
 use crate::train::optim::Optimizer;
+pub use adversarial::AttackMode;
+pub use settings::MethodConfig;
 use std::collections::HashMap;
 use tch::{Reduction, Tensor};
 

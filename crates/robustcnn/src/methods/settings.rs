@@ -1,8 +1,72 @@
 //! Checking a recipe's `[method]`: the composition's name and each method's settings, one clear
 //! error per problem naming the key.
+use super::adversarial::AdversarialConfig;
+use super::augmix::AugMixConfig;
+use super::dropout::DropoutConfig;
+use super::fma::FmaConfig;
+use super::lfm::LfmConfig;
+use super::stability::StConfig;
+use super::tenet::TenetConfig;
 use super::{parts, step_name, uses, MethodInfo};
-use crate::config::{LfmConfig, MethodConfig, TenetConfig};
+use crate::data::augment_settings::{CaConfig, CutoutConfig, ErasingConfig};
 use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// The training method: what one training step does (DESIGN.md "Methods and attacks").
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MethodConfig {
+    /// A step method's name (`robustcnn methods` lists them): baseline, pgd-at, fast-at or free-at.
+    pub name: String,
+    /// Settings of the adversarial-training methods; defaults depend on the method.
+    #[serde(skip_serializing_if = "AdversarialConfig::is_unset")]
+    pub adversarial: AdversarialConfig,
+    /// Settings of LFM (local feature masking, METHODS.md §1); filled with the defaults for `lfm`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lfm: Option<LfmConfig>,
+    /// Settings of TENET (group-wise inhibition, METHODS.md §2); filled with the defaults for `tenet`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenet: Option<TenetConfig>,
+    /// Settings of AugMix (METHODS.md §4.2); filled with the defaults for `augmix`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub augmix: Option<AugMixConfig>,
+    /// Settings of Cutout (DeVries & Taylor 2017); filled with the defaults for `cutout`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cutout: Option<CutoutConfig>,
+    /// Settings of Random Erasing (Zhong et al. 2020); filled with the defaults for `random-erasing`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub random_erasing: Option<ErasingConfig>,
+    /// Settings of CA, combined augmentations (METHODS.md §3.4); filled with the defaults for `ca`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca: Option<CaConfig>,
+    /// Settings of stability training (METHODS.md §3.2); filled with the defaults for `st`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub st: Option<StConfig>,
+    /// Settings of the FMA loss (METHODS.md §3.3); filled with the defaults for `fma`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fma: Option<FmaConfig>,
+    /// Settings of dropout as a method; filled with the defaults for `dropout`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropout: Option<DropoutConfig>,
+}
+
+impl Default for MethodConfig {
+    fn default() -> Self {
+        MethodConfig {
+            name: "baseline".into(),
+            adversarial: AdversarialConfig::default(),
+            lfm: None,
+            tenet: None,
+            augmix: None,
+            cutout: None,
+            random_erasing: None,
+            ca: None,
+            st: None,
+            fma: None,
+            dropout: None,
+        }
+    }
+}
 
 const AREA: &str = "must be [low, high] with 0 < low <= high < 1";
 const ASPECT: &str = "must be [low, high] with 0 < low <= high";

@@ -3,10 +3,29 @@
 //! Clean and perturbed images take separate forward passes (each batch norm sees its own batch's
 //! statistics; faster on CPU than one concatenated batch in an A/B run, BENCHMARKS.md).
 use super::{Method, StepContext, StepOutput};
-use crate::config::StConfig;
 use crate::error::Result;
 use crate::rng::with_torch_seed;
+use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
+
+/// Stability training (Zheng et al. 2016; METHODS.md §3.2): CE(x) + α·KL(p(x) ‖ p(x′)), x′ the CA view
+/// when `ca` is combined, else x + N(0, σ²).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StConfig {
+    /// Weight α of the KL term.
+    pub alpha: f64,
+    /// Standard deviation σ of the Gaussian perturbation (pixel units in [0,1]) when there is no CA view.
+    pub sigma: f64,
+    /// Stop the gradient through the clean branch of the KL term (default: both branches train).
+    pub detach_clean: bool,
+}
+
+impl Default for StConfig {
+    fn default() -> Self {
+        StConfig { alpha: 0.1, sigma: 0.04, detach_clean: false }
+    }
+}
 
 const NOISE_SEED: u64 = 0x5354;
 

@@ -4,11 +4,52 @@
 //! of σ(true-class logit), and a second update trains the rest of the network on the inhibited maps,
 //! plus an orthogonality loss between the groups. Everything runs batched on the model's device.
 use super::{AfterUpdate, StepContext};
-use crate::config::TenetConfig;
 use crate::error::{Error, Result};
 use crate::models::Network;
 use crate::rng::with_torch_seed;
+use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
+
+/// TENET's settings, defaults from the released CIFAR code (METHODS.md §2.8, §2.12).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenetConfig {
+    /// The stage whose output is grouped and inhibited; unset means the second-to-last convolutional
+    /// stage (the code's layer 3 of 4: ResNeXt-29's stage2, ResNet-50's stage3), written out resolved.
+    pub stage: Option<String>,
+    /// Channel groups per sample (K).
+    pub groups: usize,
+    /// First global iteration (counted from 1) that may take a TENET step (T_switch).
+    pub switch: usize,
+    /// A TENET step on every k-th iteration (`thinking_alpha`).
+    pub every: usize,
+    /// Weight of the cross-entropy of the masked pass (λ_t).
+    pub lambda_tenet: f64,
+    /// Weight of the orthogonality loss (λ_o; 1e-3 on CIFAR, 0.1 in the code's default config).
+    pub lambda_orth: f64,
+    /// k-means iterations at most.
+    pub kmeans_iters: usize,
+    /// k-means stops when the squared centre shift falls below this.
+    pub kmeans_tol: f64,
+    /// Added to the standard deviation in the z-normalisation of a group's map.
+    pub std_eps: f64,
+}
+
+impl Default for TenetConfig {
+    fn default() -> Self {
+        TenetConfig {
+            stage: None,
+            groups: 6,
+            switch: 500,
+            every: 3,
+            lambda_tenet: 0.1,
+            lambda_orth: 1e-3,
+            kmeans_iters: 50,
+            kmeans_tol: 1e-4,
+            std_eps: 1e-8,
+        }
+    }
+}
 
 /// Seed path of the k-means initial centres.
 const TENET_SEED: u64 = 0x5445_4e45;

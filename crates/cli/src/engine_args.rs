@@ -1,0 +1,59 @@
+//! The options that say which corruptions, at which severities, and how they are drawn: shared by
+//! `corrupt`, `corrupt preview`, `corrupt bench` and `eval corruptions`.
+use anyhow::{bail, Result};
+use clap::Args;
+use corrupt::Corruptor;
+use robustcnn::eval::corruptions;
+use std::path::PathBuf;
+
+/// How images are corrupted: shared by `corrupt`, `corrupt preview` and `eval corruptions`.
+#[derive(Args, Clone, Debug)]
+pub struct EngineArgs {
+    /// Seed of every random draw (per corruption, severity and image index).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Parameter preset: auto (by image size: cifar up to 64 px, imagenet at 224, else sized), cifar,
+    /// imagenet, or sized (imagecorruptions).
+    #[arg(long, default_value = "auto")]
+    pub preset: String,
+    /// A directory of frost photographs (frost1.png … frost6.jpg of the reference); procedural frost
+    /// textures otherwise.
+    #[arg(long)]
+    pub frost_dir: Option<PathBuf>,
+    /// Worker threads for corrupting (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
+}
+
+impl EngineArgs {
+    /// The corruptor these options describe.
+    pub fn corruptor(&self) -> Result<Corruptor> {
+        Ok(corruptions::corruptor(&self.preset, self.frost_dir.as_deref(), ["--preset", "--frost-dir"])?)
+    }
+
+    /// A one-line description for results and manifests.
+    pub fn describe(&self, corruptor: &Corruptor, size: (usize, usize)) -> String {
+        corruptions::describe(corruptor, self.seed, size)
+    }
+}
+
+/// Parses a corruption list (names and groups) for option `option`.
+pub fn corruption_list(spec: &str, option: &str) -> Result<Vec<&'static str>> {
+    corrupt::select(spec).map_err(|e| anyhow::anyhow!("{option}: {e}"))
+}
+
+/// Checks a severity list: each in 1–5, no repeats.
+pub fn severity_list(list: &[u8]) -> Result<Vec<u8>> {
+    for (i, &s) in list.iter().enumerate() {
+        if !(1..=5).contains(&s) {
+            bail!("--severities: {s} is outside 1–5");
+        }
+        if list[..i].contains(&s) {
+            bail!("--severities: {s} is listed twice");
+        }
+    }
+    if list.is_empty() {
+        bail!("--severities: give at least one of 1–5");
+    }
+    Ok(list.to_vec())
+}
