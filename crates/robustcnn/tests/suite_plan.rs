@@ -58,14 +58,16 @@ fn malformed_recipes_are_one_clear_error() {
         let sets: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         Suite::from_toml("recipe.toml", RECIPE, &sets).unwrap_err().to_string()
     };
-    let cases: [(&[&str], &str); 10] = [
+    let cases: [(&[&str], &str); 12] = [
         (&["suite.methods=[\"baseline\",\"dropin\"]"], "unknown method 'dropin'"),
         (&["suite.baseline=\"lfm\""], "suite.baseline 'lfm' is not one of suite.methods"),
         (&["suite.seeds=[1,1]"], "suite.seeds lists 1 twice"),
         (&["suite.methods=[]"], "suite.methods must name at least one method"),
         (&["suite.train_fractions=[0.0]"], "suite.train_fractions must list fractions in (0, 1]"),
         (&["suite.epochs=3"], "[suite]: unknown field `epochs`"),
-        (&["evaluate.attacks=[\"cw\"]"], "evaluate.attacks 'cw': unknown attack"),
+        (&["evaluate.attacks=[\"cw\"]"], "evaluate.attacks cw: unknown attack"),
+        (&["evaluate.attacks=[\"pgd:step=3\"]"], "pgd has no parameter 'step' (it has: steps, alpha"),
+        (&["evaluate.eps=[\"2\"]"], "evaluate.eps 2: an ℓ∞ budget must lie in [0, 1]"),
         (&["evaluate.corruptions=\"haze\""], "evaluate.corruptions"),
         (&["method.name=\"lfm\""], "a suite names its methods in suite.methods"),
         (&["optim.lr=-1"], "optim.lr must be a positive number"),
