@@ -183,7 +183,9 @@ pub fn methods() -> Result<()> {
         "combine with +: at most one step method, optionally tenet, any data methods (e.g. free-at+tenet, \
          tenet+augmix, st+ca)"
     );
-    println!("settings: [method.<name>] in the recipe, e.g. [method.tenet] or [method.adversarial] (see README)");
+    println!(
+        "settings: [method.<name>] in the recipe, e.g. [method.tenet] or [method.adversarial] (see docs/usage.md)"
+    );
     Ok(())
 }
 

@@ -41,71 +41,64 @@ pub struct MethodInfo {
     pub name: &'static str,
     pub role: Role,
     pub summary: &'static str,
+    /// Builds the update an [`Role::AfterUpdate`] method adds after each step (None for the others).
+    pub after_update: Option<AfterUpdateBuilder>,
 }
+
+/// Builds an after-update method from the resolved settings, for a model.
+pub type AfterUpdateBuilder = fn(&MethodConfig, &Network) -> Result<Box<dyn AfterUpdate>>;
 
 /// Every method, by name.
 pub const METHODS: &[MethodInfo] = &[
-    MethodInfo { name: "baseline", role: Role::Step, summary: "cross-entropy on the (augmented) training images" },
+    MethodInfo { name: "baseline", role: Role::Step, summary: "cross-entropy on the (augmented) training images", after_update: None },
     MethodInfo {
         name: "lfm",
         role: Role::Step,
-        summary: "local feature masking (Gong et al. 2024): regions of random channels of the stem's output masked, p 0.15, 32 channels",
-    },
+        summary: "local feature masking (Gong et al. 2024): regions of random channels of the stem's output masked, p 0.15, 32 channels", after_update: None },
     MethodInfo {
         name: "pgd-at",
         role: Role::Step,
-        summary: "PGD adversarial training (Madry et al. 2018): train on PGD-7 examples, ε 8/255, α 2/255",
-    },
+        summary: "PGD adversarial training (Madry et al. 2018): train on PGD-7 examples, ε 8/255, α 2/255", after_update: None },
     MethodInfo {
         name: "fast-at",
         role: Role::Step,
-        summary: "fast adversarial training (Wong et al. 2020): one FGSM step of α 10/255 from a random start, ε 8/255",
-    },
+        summary: "fast adversarial training (Wong et al. 2020): one FGSM step of α 10/255 from a random start, ε 8/255", after_update: None },
     MethodInfo {
         name: "free-at",
         role: Role::Step,
-        summary: "free adversarial training (Shafahi et al. 2019): each batch replayed m = 8 times, perturbation carried over",
-    },
+        summary: "free adversarial training (Shafahi et al. 2019): each batch replayed m = 8 times, perturbation carried over", after_update: None },
     MethodInfo {
         name: "tenet",
         role: Role::AfterUpdate,
-        summary: "group-wise inhibition (Liu et al. 2021): every 3rd step from step 500, a second update on feature maps whose salient channel groups are inhibited, plus an orthogonality loss; composes, e.g. free-at+tenet",
-    },
+        summary: "group-wise inhibition (Liu et al. 2021): every 3rd step from step 500, a second update on feature maps whose salient channel groups are inhibited, plus an orthogonality loss; composes, e.g. free-at+tenet", after_update: Some(tenet::build_after_update) },
     MethodInfo {
         name: "augmix",
         role: Role::Data,
-        summary: "AugMix (Hendrycks et al. 2020): mixed chains of 9 Pillow operations; alone with the Jensen-Shannon loss (lambda 12), combined (tenet+augmix) as TENET's AugMix copy plus clean copy",
-    },
+        summary: "AugMix (Hendrycks et al. 2020): mixed chains of 9 Pillow operations; alone with the Jensen-Shannon loss (lambda 12), combined (tenet+augmix) as TENET's AugMix copy plus clean copy", after_update: None },
     MethodInfo {
         name: "cutout",
         role: Role::Data,
-        summary: "Cutout (DeVries & Taylor 2017): a 16x16 square of each image set to the mean",
-    },
+        summary: "Cutout (DeVries & Taylor 2017): a 16x16 square of each image set to the mean", after_update: None },
     MethodInfo {
         name: "random-erasing",
         role: Role::Data,
-        summary: "Random Erasing (Zhong et al. 2020): p 0.5, a rectangle of 2-40% of the image filled with random values",
-    },
+        summary: "Random Erasing (Zhong et al. 2020): p 0.5, a rectangle of 2-40% of the image filled with random values", after_update: None },
     MethodInfo {
         name: "dropout",
         role: Role::Step,
-        summary: "dropout (p 0.5) on the last convolutional stage's output map during training",
-    },
+        summary: "dropout (p 0.5) on the last convolutional stage's output map during training", after_update: None },
     MethodInfo {
         name: "ca",
         role: Role::Data,
-        summary: "combined augmentations (Kapoor et al. 2020): each image gets one of 8 photometric, blur and noise corruptions at severity 1-5; the view of st+ca and fma+ca",
-    },
+        summary: "combined augmentations (Kapoor et al. 2020): each image gets one of 8 photometric, blur and noise corruptions at severity 1-5; the view of st+ca and fma+ca", after_update: None },
     MethodInfo {
         name: "st",
         role: Role::Step,
-        summary: "stability training (Zheng et al. 2016): CE + 0.1 KL(p(x) || p(x')), x' Gaussian noise (sigma 0.04) or the CA view (st+ca)",
-    },
+        summary: "stability training (Zheng et al. 2016): CE + 0.1 KL(p(x) || p(x')), x' Gaussian noise (sigma 0.04) or the CA view (st+ca)", after_update: None },
     MethodInfo {
         name: "fma",
         role: Role::Step,
-        summary: "feature-map augmentation loss (Kapoor et al. 2020): CE on x' + MSE between clean and augmented stage outputs; fma+ca finetunes with CA views (train --init RUN)",
-    },
+        summary: "feature-map augmentation loss (Kapoor et al. 2020): CE on x' + MSE between clean and augmented stage outputs; fma+ca finetunes with CA views (train --init RUN)", after_update: None },
 ];
 
 /// What a training step reports.
@@ -481,11 +474,9 @@ pub fn build(m: &MethodConfig, net: &Network, num_classes: i64) -> Result<Box<dy
             _ => Box::new(baseline::Baseline),
         },
     };
-    if !uses(&parts, "tenet") {
-        return Ok(step);
+    // Composition by role: the after-update part, if any, wraps the step.
+    match parts.iter().find_map(|p| p.after_update) {
+        Some(after) => Ok(Box::new(Composite { step, after: Some(after(m, net)?) })),
+        None => Ok(step),
     }
-    let cfg = m.tenet.clone().unwrap_or_default();
-    let stage_name = cfg.stage.clone().unwrap_or_else(|| default_tenet_stage(net).to_string());
-    let stage = conv_stage(net, &stage_name, "method.tenet.stage")?;
-    Ok(Box::new(Composite { step, after: Some(Box::new(tenet::Tenet { cfg, stage })) }))
 }

@@ -247,3 +247,11 @@ impl AfterUpdate for Tenet {
         ])
     }
 }
+
+/// TENET as the after-update part of a composition, at its configured (else default) stage.
+pub fn build_after_update(m: &super::MethodConfig, net: &Network) -> Result<Box<dyn AfterUpdate>> {
+    let cfg = m.tenet.clone().unwrap_or_default();
+    let stage_name = cfg.stage.clone().unwrap_or_else(|| super::default_tenet_stage(net).to_string());
+    let stage = super::conv_stage(net, &stage_name, "method.tenet.stage")?;
+    Ok(Box::new(Tenet { cfg, stage }))
+}
