@@ -66,6 +66,7 @@ fn run(method: &str, seed: u64, clean: f64, e: f64, pgd: f64) -> RunResults {
             samples: 100,
         }],
         attacks_from: Some(from("s", 100)),
+        attack_clean: Some(clean),
         epochs: Vec::new(),
         explain_png: None,
     }
@@ -98,6 +99,12 @@ fn comparison_summarises_seeds_and_compares_with_the_baseline() {
     assert!(close(d.delta, 11.0, 1e-9));
     assert_eq!(d.p, welch_p(&[60.0, 64.0], &[50.0, 52.0]));
     assert!(cmp.rows[0].diffs.iter().all(Option::is_none), "no difference of the baseline to itself");
+    // Relative mCE takes E_clean from the corruption evaluation's own images: a clean column from a
+    // fuller evaluation (another protocol) does not enter it.
+    let mut fuller = runs[0].clone();
+    fuller.clean = 0.5;
+    let base = [&runs[1], &runs[2]];
+    assert_eq!(relative_mce(&fuller, &base), relative_mce(&runs[0], &base));
     // With all of the baseline's corruption errors equal to its clean error, relative mCE is undefined.
     let flat = run("baseline", 0, 0.80, 0.20, 0.5);
     assert_eq!(relative_mce(&runs[0], &[&flat]), None);

@@ -145,7 +145,8 @@ fn samples(r: &RunResults, key: &str) -> Option<usize> {
 
 /// Relative mCE (METHODS.md §4.1.4, with the baseline in AlexNet's place): 100 × mean over the
 /// corruptions of (E_c − E_clean) / (E_c^base − E_clean^base), baseline errors averaged over its
-/// seeds; corruptions where the baseline loses nothing are left out.
+/// seeds, E_clean measured on the corruption evaluation's own images; corruptions where the
+/// baseline loses nothing are left out.
 pub fn relative_mce(run: &RunResults, baseline: &[&RunResults]) -> Option<f64> {
     if baseline.is_empty() || run.mce().is_none() {
         return None;
@@ -156,8 +157,13 @@ pub fn relative_mce(run: &RunResults, baseline: &[&RunResults]) -> Option<f64> {
         (e.len() == baseline.len()).then(|| e.iter().sum::<f64>() / n)
     };
     let own_error = |c: &str| run.corruption_error(c);
-    let base = Errors { corruption: &base_error, clean: 1.0 - baseline.iter().map(|b| b.clean).sum::<f64>() / n };
-    normalize(&Errors { corruption: &own_error, clean: 1.0 - run.clean }, &base)?.relative_mce
+    // Clean errors from the corruption evaluations themselves, so that no term mixes two protocols.
+    let base_clean: Vec<f64> = baseline.iter().filter_map(|b| b.corruption_clean()).collect();
+    if base_clean.len() != baseline.len() {
+        return None;
+    }
+    let base = Errors { corruption: &base_error, clean: 1.0 - base_clean.iter().sum::<f64>() / n };
+    normalize(&Errors { corruption: &own_error, clean: 1.0 - run.corruption_clean()? }, &base)?.relative_mce
 }
 
 /// The value of column `key` (metric#setting) for one run, in percent; None when the run's
@@ -346,7 +352,8 @@ fn small_degradations(base: &[&RunResults]) -> Vec<&'static str> {
         .iter()
         .copied()
         .filter(|c| {
-            let d: Vec<f64> = base.iter().filter_map(|r| Some(r.corruption_error(c)? - (1.0 - r.clean))).collect();
+            let d: Vec<f64> =
+                base.iter().filter_map(|r| Some(r.corruption_error(c)? - (1.0 - r.corruption_clean()?))).collect();
             !d.is_empty() && d.iter().sum::<f64>() / (d.len() as f64) < 0.01
         })
         .collect()

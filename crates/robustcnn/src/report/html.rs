@@ -141,8 +141,8 @@ fn corruption_charts(rows: &[(String, String, Vec<&RunResults>)]) -> String {
     let series_for = |only: Option<&str>| -> Vec<Series> {
         rows.iter()
             .map(|(label, colour, members)| {
-                let mut points: Vec<(f64, f64)> =
-                    mean(members.iter().map(|x| 100.0 * x.clean)).map(|m| (0.0, m)).into_iter().collect();
+                let clean = members.iter().map(|x| 100.0 * x.corruption_clean().unwrap_or(x.clean));
+                let mut points: Vec<(f64, f64)> = mean(clean).map(|m| (0.0, m)).into_iter().collect();
                 for s in 1..=5u8 {
                     let cells = members
                         .iter()
@@ -252,8 +252,8 @@ fn attack_charts(rows: &[(String, String, Vec<&RunResults>)]) -> String {
         let series: Vec<Series> = rows
             .iter()
             .map(|(label, colour, members)| {
-                let mut points: Vec<(f64, f64)> =
-                    mean(members.iter().map(|x| 100.0 * x.clean)).map(|m| (0.0, m)).into_iter().collect();
+                let clean = members.iter().map(|x| 100.0 * x.attack_clean.unwrap_or(x.clean));
+                let mut points: Vec<(f64, f64)> = mean(clean).map(|m| (0.0, m)).into_iter().collect();
                 for (eps, _) in &budgets {
                     let vals =
                         members.iter().flat_map(|x| x.attacks.iter()).filter(|a| &a.attack == attack && a.eps == *eps);

@@ -67,6 +67,8 @@ pub struct RunResults {
     pub corruption_from: Option<Provenance>,
     pub attacks: Vec<AttackCell>,
     pub attacks_from: Option<Provenance>,
+    /// Clean accuracy on the images the attacks ran on (attacks.json), when attacked.
+    pub attack_clean: Option<f64>,
     pub epochs: Vec<EpochPoint>,
     /// results/explain.png, when the evaluation drew one.
     pub explain_png: Option<PathBuf>,
@@ -122,6 +124,7 @@ impl RunResults {
             corruption_from: None,
             attacks: Vec::new(),
             attacks_from: None,
+            attack_clean: None,
             epochs: read_epochs(&dir.join(METRICS_FILE)),
             explain_png: Some(results.join("explain.png")).filter(|p| p.is_file()),
         };
@@ -139,6 +142,7 @@ impl RunResults {
         if let Some(a) = read_json(&apath)? {
             let fallback = a["samples"].as_u64().unwrap_or(0) as usize;
             r.attacks_from = Some(Provenance::of(&a, fallback, others("attacks")));
+            r.attack_clean = a["clean_accuracy"].as_f64();
             for x in a["results"].as_array().into_iter().flatten().filter(|x| x["samples"].as_u64() != Some(0)) {
                 r.attacks.push(AttackCell {
                     attack: text(x, "attack", &apath)?,
@@ -150,6 +154,12 @@ impl RunResults {
             }
         }
         Ok(r)
+    }
+
+    /// Clean accuracy on the images the corruptions were evaluated on: the reference of relative
+    /// mCE and of the severity curves, from the same protocol as the corruption errors.
+    pub fn corruption_clean(&self) -> Option<f64> {
+        self.corruption.as_ref().map(|c| c.clean_accuracy)
     }
 
     /// Corruption error E_c = 1 − pooled accuracy of corruption `c`.
