@@ -1,5 +1,5 @@
 //! Seeded randomness: every draw comes from a generator derived from (seed, what it is for), so results
-//! do not depend on thread count or batch order (DESIGN.md "Randomness and reproducibility").
+//! do not depend on thread count or batch order (docs/usage.md, "Runs").
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -73,7 +73,7 @@ impl Outcome {
     }
 }
 
-/// One attack with one budget: the contract torchattacks made familiar (DESIGN.md "Methods and attacks").
+/// One attack with one budget: the contract torchattacks made familiar (docs/extending.md).
 pub trait Attack {
     /// A name for tables, e.g. "PGD-20".
     fn label(&self) -> String;

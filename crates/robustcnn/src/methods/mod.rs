@@ -1,6 +1,6 @@
 //! Training methods: each owns one training step — its forward passes, losses and updates — and
-//! reports its loss terms by name (DESIGN.md "Methods and attacks"). Adding a method touches no other
-//! method and not the loop.
+//! reports its loss terms by name. A method touches no other method and not the loop; its settings
+//! live in its own file, and `METHODS` lists it with its role in compositions.
 pub mod adversarial;
 pub mod augmix;
 mod baseline;

@@ -12,7 +12,7 @@ use crate::data::augment_settings::{CaConfig, CutoutConfig, ErasingConfig};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-/// The training method: what one training step does (DESIGN.md "Methods and attacks").
+/// The training method: what one training step does.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct MethodConfig {

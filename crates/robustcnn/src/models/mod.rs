@@ -1,5 +1,5 @@
 //! The model zoo. Every model is a [`Network`]: normalization, then named stages, the last of which
-//! ("head") produces logits, so methods can cut the forward pass at any stage (DESIGN.md "staged model").
+//! ("head") produces logits, so methods can cut the forward pass at any stage.
 pub mod blocks;
 mod preact;
 mod resnet_cifar;

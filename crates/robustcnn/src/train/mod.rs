@@ -1,4 +1,4 @@
-//! The training loop: optimizer, schedule, checkpoints, resume, metrics stream (DESIGN.md "Runs").
+//! The training loop: optimizer, schedule, checkpoints, resume, metrics stream (docs/usage.md, "Runs").
 pub mod checkpoint;
 pub mod optim;
 mod run_dir;
