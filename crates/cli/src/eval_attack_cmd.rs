@@ -1,5 +1,5 @@
 //! `robustcnn eval attack RUN`: robust accuracy under FGSM, PGD and APGD per budget, the worst case,
-//! the gradient-masking checks, per-sample outcomes and a plot (METHODS.md §4.3).
+//! the gradient-masking checks, per-sample outcomes and a plot (docs/methods.md §4.3).
 use crate::commands::{print_stored, RunArgs};
 use anyhow::{bail, Result};
 use clap::Args;

@@ -1,5 +1,5 @@
 //! `robustcnn eval corruptions RUN`: accuracy under the common corruptions, on the fly or from a
-//! published -C directory, with CE and mCE (METHODS.md §4.1.4).
+//! published -C directory, with CE and mCE (docs/methods.md §4.1.4).
 use crate::commands::{print_stored, RunArgs};
 use crate::engine_args::{corruption_list, severity_list, EngineArgs};
 use anyhow::{anyhow, bail, Result};

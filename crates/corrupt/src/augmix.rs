@@ -1,4 +1,4 @@
-//! AugMix (Hendrycks et al. 2020; METHODS.md §4.2): the Pillow operations of `augmentations.py` on u8
+//! AugMix (Hendrycks et al. 2020; docs/methods.md §4.2): the Pillow operations of `augmentations.py` on u8
 //! HWC images, and `augment_and_mix`. Each operation follows Pillow's own code (lookup tables, affine
 //! sampling at pixel centres with truncating bilinear interpolation, `ImageEnhance` blends); all 13 were
 //! byte-identical to Pillow 13.0 on a 32×32 RGB picture (tests/augmix_pillow.rs; fixtures written by

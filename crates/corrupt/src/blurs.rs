@@ -1,4 +1,4 @@
-//! Glass, motion and zoom blur (METHODS.md §4.1.2, §4.1.5).
+//! Glass, motion and zoom blur (docs/methods.md §4.1.2, §4.1.5).
 use crate::corruption::{At, Corruption};
 use crate::filters::{gaussian_nearest, numpy_sum, weighted_sum};
 use crate::geometry::add_clipped_zoom;

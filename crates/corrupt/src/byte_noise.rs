@@ -1,4 +1,4 @@
-//! The four pointwise noises (METHODS.md §4.1.2) drawn as what they are: each output byte depends
+//! The four pointwise noises (docs/methods.md §4.1.2) drawn as what they are: each output byte depends
 //! only on its input byte and fresh randomness, so for each input byte v the output follows a fixed
 //! distribution over the 256 bytes, computed once per (noise, parameter, v) from the definition —
 //! the Gaussian CDF for gaussian and speckle noise, the Poisson pmf for shot noise, the flip

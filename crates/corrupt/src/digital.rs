@@ -1,4 +1,4 @@
-//! Elastic transform and JPEG compression (METHODS.md §4.1.2, §4.1.5).
+//! Elastic transform and JPEG compression (docs/methods.md §4.1.2, §4.1.5).
 use crate::corruption::{At, Corruption};
 use crate::filters::{gaussian_filter, Border};
 use crate::geometry::{affine_from_points, map_coordinates_reflect, warp_affine_reflect101};

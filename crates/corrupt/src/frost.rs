@@ -1,4 +1,4 @@
-//! Frost: a crop of a frost texture blended into the image (METHODS.md §4.1.2). The reference ships
+//! Frost: a crop of a frost texture blended into the image (docs/methods.md §4.1.2). The reference ships
 //! six photographs of frost; this crate draws procedural ones (ice dendrites over a plasma haze) and
 //! reads the photographs from a directory when the user holds them (`--frost-dir`).
 use crate::corruption::{At, Corruption};

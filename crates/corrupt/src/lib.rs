@@ -1,4 +1,4 @@
-//! Common corruptions for robustness benchmarks (Hendrycks & Dietterich 2019; METHODS.md §4.1), on
+//! Common corruptions for robustness benchmarks (Hendrycks & Dietterich 2019; docs/methods.md §4.1), on
 //! u8 HWC images of any size, gray or RGB, with every random draw from a seeded generator.
 //!
 //! All 19 corruptions with three parameter presets ([`Preset`]): the CIFAR-10-C generator

@@ -1,4 +1,4 @@
-//! The OpenCV operations behind spatter's water texture (METHODS.md §4.1.2), as the OpenCV 5 wheels
+//! The OpenCV operations behind spatter's water texture (docs/methods.md §4.1.2), as the OpenCV 5 wheels
 //! of PyPI compute them on one 8-bit or float32 plane: `Canny`, `distanceTransform(DIST_L2, 5)`,
 //! `blur(3, 3)`, `equalizeHist` and a 3×3 integer `filter2D`. Each equals OpenCV's output to the bit
 //! on the fixture planes of `crates/corrupt/tests/imagecorruptions_reference.rs`.

@@ -1,4 +1,4 @@
-//! The corruptions, one function each, following `make_cifar_c.py` (METHODS.md §4.1.2): the image is
+//! The corruptions, one function each, following `make_cifar_c.py` (docs/methods.md §4.1.2): the image is
 //! scaled to [0,1], corrupted, clipped to [0,1], scaled by 255 and truncated to u8.
 use crate::byte_noise::{self, Noise};
 use crate::color::{hsv_to_rgb, rgb_to_hsv};

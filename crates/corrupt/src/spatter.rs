@@ -1,4 +1,4 @@
-//! Spatter (METHODS.md §4.1.2): water drops drawn from the edges of a thresholded noise layer, or mud
+//! Spatter (docs/methods.md §4.1.2): water drops drawn from the edges of a thresholded noise layer, or mud
 //! blobs, in the dtypes `imagecorruptions` 1.1.2 computes them in: the image float32, the water
 //! texture from the OpenCV operations of [`crate::opencv`], the mud mask float32.
 use crate::corruption::{At, Corruption};

@@ -1,4 +1,4 @@
-//! Snow and fog (METHODS.md §4.1.2, §4.1.5); frost is in `frost.rs`.
+//! Snow and fog (docs/methods.md §4.1.2, §4.1.5); frost is in `frost.rs`.
 use crate::blurs::{motion_blur_values, motion_kernel};
 use crate::corruption::{At, Corruption};
 use crate::geometry::{clipped_zoom, zoom_centre_crop};

@@ -1,4 +1,4 @@
-//! The pointwise noises as per-byte output distributions (METHODS.md §4.1.2): the alias tables realise
+//! The pointwise noises as per-byte output distributions (docs/methods.md §4.1.2): the alias tables realise
 //! the distributions, and the distributions are those of the definitions simulated directly.
 use corrupt::byte_noise::{AliasTable, Noise};
 use rand::SeedableRng;

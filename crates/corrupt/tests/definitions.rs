@@ -1,4 +1,4 @@
-//! Each corruption against its definition on known inputs (METHODS.md §4.1.2).
+//! Each corruption against its definition on known inputs (docs/methods.md §4.1.2).
 use corrupt::{corrupt, filters, rng_for, Corruptor, Image, Preset, ALL};
 
 fn constant(h: usize, w: usize, c: usize, v: u8) -> Image {
@@ -11,7 +11,7 @@ fn picture(h: usize, w: usize) -> Image {
     Image::new(data, h, w, 3).unwrap()
 }
 
-/// The CIFAR-10-C parameters (METHODS.md §4.1.2), whatever the test image's size.
+/// The CIFAR-10-C parameters (docs/methods.md §4.1.2), whatever the test image's size.
 fn run(img: &Image, name: &str, severity: u8) -> Image {
     run_with(Preset::Cifar, img, name, severity, 0)
 }

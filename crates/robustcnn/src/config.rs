@@ -90,7 +90,7 @@ pub enum OptimName {
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Schedule {
-    /// Per-step cosine from lr to min_lr (AugMix / TENET, METHODS.md §2.8).
+    /// Per-step cosine from lr to min_lr (AugMix / TENET, docs/methods.md §2.8).
     Cosine,
     /// Multiply by gamma at each milestone epoch.
     Step,

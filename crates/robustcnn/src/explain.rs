@@ -1,5 +1,5 @@
 //! `explain`: what the feature-level methods do to one image, drawn as one PNG (rows of tiles) with a
-//! JSON description: LFM's masked regions (METHODS.md §1), TENET's channel groups and inhibition masks
+//! JSON description: LFM's masked regions (docs/methods.md §1), TENET's channel groups and inhibition masks
 //! (§2), and FMA's feature-map differences between the image and a CA view of it (§3.3).
 use crate::config::{CaConfig, LfmConfig, MethodConfig};
 use crate::data::augment::CaSpec;
@@ -149,7 +149,7 @@ struct TenetFindings {
     importance: Vec<f64>,
 }
 
-/// TENET (METHODS.md §2.3): the group-mean maps and the group masks, one row each.
+/// TENET (docs/methods.md §2.3): the group-mean maps and the group masks, one row each.
 fn tenet_rows(
     net: &Network,
     method: &MethodConfig,
@@ -195,7 +195,7 @@ fn tenet_rows(
     Ok(((groups, group_row), (mask_tiles, mask_row), TenetFindings { stage: stage_name, sizes, importance }))
 }
 
-/// FMA (METHODS.md §3.3): mean |F_l(x) − F_l(x̃)| over channels per convolutional stage.
+/// FMA (docs/methods.md §3.3): mean |F_l(x) − F_l(x̃)| over channels per convolutional stage.
 fn fma_row(net: &Network, x: &Tensor, view: &Tensor, size: u32) -> (TileRow, Vec<(String, f64)>) {
     let names = net.stages();
     let (clean, viewed) = tch::no_grad(|| (net.stage_outputs(x, false), net.stage_outputs(view, false)));

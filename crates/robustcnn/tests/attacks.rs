@@ -1,4 +1,4 @@
-//! Attacks on their contract (METHODS.md §4.3): inside the budget and [0,1], eval mode,
+//! Attacks on their contract (docs/methods.md §4.3): inside the budget and [0,1], eval mode,
 //! stronger with more steps and budget, targets reached, and the gradient of the stated loss.
 use robustcnn::attacks::{
     input_gradient, objective, parse_budget, start_noise, Apgd, ApgdEnsemble, Attack, AttackBatch, AttackRequest, Fgsm,

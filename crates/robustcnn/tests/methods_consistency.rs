@@ -1,4 +1,4 @@
-//! Stability training, FMA, CA and dropout on their mechanism (METHODS.md §3): the KL and feature-map
+//! Stability training, FMA, CA and dropout on their mechanism (docs/methods.md §3): the KL and feature-map
 //! terms against their formulas, zero for identical inputs and positive otherwise; CA's view beside the
 //! clean image; dropout only in training; default stages resolved per model.
 use robustcnn::config::{Config, FmaDistance, Granularity, OptimConfig};

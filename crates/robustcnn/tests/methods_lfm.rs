@@ -1,4 +1,4 @@
-//! LFM on its mechanism (METHODS.md §1): Random-Erasing boxes of the sampled area and aspect, the
+//! LFM on its mechanism (docs/methods.md §1): Random-Erasing boxes of the sampled area and aspect, the
 //! released code's stripe, regions written with their fill and no gradient, the gates, and masking
 //! only inside the training step.
 use robustcnn::config::{Config, LfmConfig, LfmFill, LfmGate, LfmRegion, OptimConfig};

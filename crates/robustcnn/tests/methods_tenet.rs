@@ -1,5 +1,5 @@
-//! TENET on its mechanism (METHODS.md §2): the importance gradient against finite differences, the
-//! k-means against the §2.4 steps (by hand and against a literal host implementation), the masks as
+//! TENET on its mechanism (docs/methods.md §2): the importance gradient against finite differences, the
+//! k-means against the docs/methods.md §2.4 steps (by hand and against a literal host implementation), the masks as
 //! the reverse sigmoid of the z-normalised group map with all-ones for non-positive importance, the
 //! orthogonality loss by hand, the schedule, the second update, and the composition rules.
 mod common;
@@ -79,7 +79,7 @@ fn kmeans_follows_the_medoid_steps_by_hand() {
     assert_eq!(longs(&kmeans(&x, &init, 1, 1e-4)), vec![0, 0, 0, 0, 0]);
 }
 
-/// METHODS.md §2.4 written out literally for one sample (f64, per point), the reference for the test
+/// docs/methods.md §2.4 written out literally for one sample (f64, per point), the reference for the test
 /// below; also says whether any argmin was a near-tie (a two-point cluster's mean is equidistant from
 /// both), which float rounding may break either way in any implementation.
 fn reference_kmeans(x: &[Vec<f64>], init: &[usize], max_iter: usize, tol: f64) -> (Vec<usize>, bool) {

@@ -1,4 +1,4 @@
-//! APGD (Croce & Hein 2020, `fra31/auto-attack` `apgd`; METHODS.md §4.3): step size 2ε halved at
+//! APGD (Croce & Hein 2020, `fra31/auto-attack` `apgd`; docs/methods.md §4.3): step size 2ε halved at
 //! checkpoints where progress stalls, momentum 0.75, best point kept. APGD-CE is untargeted on
 //! cross-entropy; APGD-T is targeted on the DLR loss, one run per target among the top classes.
 //! [`ApgdEnsemble`] runs them the AutoAttack way and is reported as "APGD-CE + APGD-T", never AutoAttack.

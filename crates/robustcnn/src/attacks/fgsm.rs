@@ -1,4 +1,4 @@
-//! FGSM (Goodfellow et al. 2014; METHODS.md §4.3): one signed-gradient step of size ε on cross-entropy.
+//! FGSM (Goodfellow et al. 2014; docs/methods.md §4.3): one signed-gradient step of size ε on cross-entropy.
 use super::entry::{AttackEntry, AttackSpec};
 use super::{input_gradient, Attack, AttackBatch, LossKind, Norm, Outcome};
 use crate::error::Result;

@@ -1,4 +1,4 @@
-//! Adversarial attacks (METHODS.md §4.3): images in [0,1] and labels in, adversarial images in [0,1]
+//! Adversarial attacks (docs/methods.md §4.3): images in [0,1] and labels in, adversarial images in [0,1]
 //! inside the budget out. Normalization is inside the model, so budgets are in pixel units. One
 //! forward and one input-gradient backward per step; parameter gradients are never computed.
 mod apgd;

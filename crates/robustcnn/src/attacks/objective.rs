@@ -1,5 +1,5 @@
 //! The per-sample objectives attacks ascend: cross-entropy, the CW margin and the DLR loss
-//! (Croce & Hein 2020), untargeted or towards a target class (METHODS.md §4.3).
+//! (Croce & Hein 2020), untargeted or towards a target class (docs/methods.md §4.3).
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};

@@ -1,4 +1,4 @@
-//! PGD (Madry et al. 2017; METHODS.md §4.3): random start in the ball, then steps of size α along the
+//! PGD (Madry et al. 2017; docs/methods.md §4.3): random start in the ball, then steps of size α along the
 //! steepest-ascent direction, projected back onto the ε-ball ∩ [0,1]; ℓ∞ or ℓ2; restarts keep the worst
 //! case per sample.
 use super::entry::{AttackEntry, AttackSpec, Param};
@@ -108,7 +108,7 @@ pub struct Pgd {
 }
 
 impl Pgd {
-    /// The ℓ∞ PGD METHODS.md §4.3 recommends for evaluation: ε, α = 2/255, 20 steps, random start, CE.
+    /// The ℓ∞ PGD docs/methods.md §4.3 recommends for evaluation: ε, α = 2/255, 20 steps, random start, CE.
     pub fn linf(eps: f64, alpha: f64, steps: usize, num_classes: i64) -> Pgd {
         Pgd {
             eps,

@@ -1,5 +1,5 @@
 //! Train-time augmentation on u8 HWC images: random crop with zero padding, horizontal flip, and what
-//! methods add on top: AugMix (METHODS.md §4.2), Cutout and Random Erasing.
+//! methods add on top: AugMix (docs/methods.md §4.2), Cutout and Random Erasing.
 use super::augment_settings::{CaConfig, CutoutConfig, ErasingConfig, ErasingFill, Granularity};
 use corrupt::augmix::{augment_and_mix, AugMixParams};
 use corrupt::Image;
@@ -90,7 +90,7 @@ pub struct AugMixSpec {
     pub clean_copy: bool,
 }
 
-/// CA in the loader (METHODS.md §3.4): one corruption of a list at a severity of a range per image.
+/// CA in the loader (docs/methods.md §3.4): one corruption of a list at a severity of a range per image.
 #[derive(Clone, Debug)]
 pub struct CaSpec {
     pub corruptions: Vec<&'static str>,

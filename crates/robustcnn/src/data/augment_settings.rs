@@ -55,7 +55,7 @@ pub enum Granularity {
     Batch,
 }
 
-/// CA, combined augmentations (Kapoor et al. 2020; METHODS.md §3.4, every choice ours and documented):
+/// CA, combined augmentations (Kapoor et al. 2020; docs/methods.md §3.4, every choice ours and documented):
 /// each image gets one corruption drawn from a list at a severity drawn from a range.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]

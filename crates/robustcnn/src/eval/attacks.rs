@@ -1,4 +1,4 @@
-//! Robust accuracy under adversarial attacks (METHODS.md §4.3): each attack at each budget over the
+//! Robust accuracy under adversarial attacks (docs/methods.md §4.3): each attack at each budget over the
 //! evaluation set, with per-sample outcomes, the measured perturbation size, and the worst case over
 //! all attacks per budget.
 use crate::attacks::{predict, Attack, AttackBatch, Norm};
@@ -140,7 +140,7 @@ impl AttackSet<'_> {
 pub const LARGE_BUDGET_SAMPLES: usize = 1000;
 
 impl AttackSet<'_> {
-    /// The large-budget check (METHODS.md §4.3): PGD-20 at ε = 0.5 (ℓ∞, or the ℓ2 distance to mid-grey
+    /// The large-budget check (docs/methods.md §4.3): PGD-20 at ε = 0.5 (ℓ∞, or the ℓ2 distance to mid-grey
     /// scaled to the image) on the first `samples` images must bring accuracy to about zero;
     /// otherwise the gradients are masked.
     pub fn large_budget_check(

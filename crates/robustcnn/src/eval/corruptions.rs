@@ -1,4 +1,4 @@
-//! Common-corruption evaluation (METHODS.md §4.1.4): accuracy per corruption × severity, generated on
+//! Common-corruption evaluation (docs/methods.md §4.1.4): accuracy per corruption × severity, generated on
 //! the fly or read from a published -C directory, and the field's summary numbers.
 use super::clean::{metrics_from_probs, predict};
 use crate::data::Dataset;
@@ -10,7 +10,7 @@ use std::path::Path;
 use tch::Device;
 
 /// AlexNet's top-1 errors averaged over the 5 severities, in [`corrupt::BENCHMARK`] order
-/// (METHODS.md §4.1.4, from `augmix/imagenet.py`).
+/// (docs/methods.md §4.1.4, from `augmix/imagenet.py`).
 pub const ALEXNET_ERRORS: [f64; 15] = [
     0.886428, 0.894468, 0.922640, 0.819880, 0.826268, 0.785948, 0.798360, 0.866816, 0.826572, 0.819324, 0.564592,
     0.853204, 0.646056, 0.717840, 0.606500,
@@ -96,7 +96,7 @@ pub struct CorruptionReport {
     pub reference: Option<super::reference::Normalized>,
 }
 
-/// Summarises cells into per-corruption numbers and the mean corruption errors (METHODS.md §4.1.4).
+/// Summarises cells into per-corruption numbers and the mean corruption errors (docs/methods.md §4.1.4).
 /// The AlexNet-normalised numbers are computed only for `imagenet` data, the only data AlexNet's
 /// errors describe.
 pub fn summarize(
@@ -478,7 +478,7 @@ impl CorruptionReport {
         Ok(r)
     }
 
-    /// Adds mCE and relative mCE normalised by `reference`'s errors (METHODS.md §4.1.4).
+    /// Adds mCE and relative mCE normalised by `reference`'s errors (docs/methods.md §4.1.4).
     pub fn normalize_by(&mut self, reference: &CorruptionReport, name: &str) {
         let (own, theirs) = (|c: &str| self.corruption_error(c), |c: &str| reference.corruption_error(c));
         let model = super::reference::Errors { corruption: &own, clean: 1.0 - self.clean_accuracy };

@@ -1,5 +1,5 @@
 //! One evaluation protocol for every run of a suite: clean accuracy, the common corruptions
-//! (generated on the fly, METHODS.md §4.1) and adversarial attacks (§4.3), written into the run's
+//! (generated on the fly, docs/methods.md §4.1) and adversarial attacks (§4.3), written into the run's
 //! results/ with the protocol itself as the marker that the evaluation finished.
 use crate::attacks::{self, parse_budget, Attack, AttackRequest, Norm, Setting};
 use crate::error::{Error, IoContext, Result};

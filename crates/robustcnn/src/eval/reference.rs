@@ -1,5 +1,5 @@
 //! Corruption errors normalised by a reference model's, the ImageNet-C protocol with the reference in
-//! AlexNet's place (METHODS.md §4.1.4): CE_c = E_c / E_c^ref and relative CE_c = (E_c − E_clean) /
+//! AlexNet's place (docs/methods.md §4.1.4): CE_c = E_c / E_c^ref and relative CE_c = (E_c − E_clean) /
 //! (E_c^ref − E_clean^ref), each averaged over the 15 benchmark corruptions.
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
 //! PGD adversarial training (Madry et al. 2018) and fast adversarial training (Wong et al. 2020):
 //! each batch is replaced by its ℓ∞ PGD examples (random start; fast-AT is one step of α = 1.25ε)
-//! and the model trains on them (METHODS.md §4.3).
+//! and the model trains on them (docs/methods.md §4.3).
 use super::{Method, StepContext, StepOutput};
 use crate::attacks::{Attack, AttackBatch, Budget, LossKind, Norm, Pgd, Target};
 use crate::error::Result;
@@ -17,7 +17,7 @@ pub enum AttackMode {
     Eval,
 }
 
-/// Adversarial training (METHODS.md §4.3, §2.9); unset values take the method's published defaults
+/// Adversarial training (docs/methods.md §4.3, §2.9); unset values take the method's published defaults
 /// and are written out resolved in the run's config.toml.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]

@@ -1,11 +1,11 @@
-//! AugMix's Jensen–Shannon consistency step (METHODS.md §4.2): the clean image and its two AugMix views
+//! AugMix's Jensen–Shannon consistency step (docs/methods.md §4.2): the clean image and its two AugMix views
 //! go through the network in one batch; L = CE(clean) + λ·JS(p_clean, p_aug1, p_aug2).
 use super::{Method, StepContext, StepOutput};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-/// AugMix's settings (METHODS.md §4.2), defaults from the CIFAR code.
+/// AugMix's settings (docs/methods.md §4.2), defaults from the CIFAR code.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AugMixConfig {
@@ -24,7 +24,7 @@ pub struct AugMixConfig {
     pub jsd: Option<bool>,
     /// Weight of the Jensen–Shannon term (λ).
     pub lambda: f64,
-    /// Each epoch holds an AugMix copy and a clean copy of the training set (TENET's recipe, §2.7).
+    /// Each epoch holds an AugMix copy and a clean copy of the training set (TENET's recipe, docs/methods.md §2.7).
     /// Unset: off for `augmix` alone, on when combined with another method.
     pub clean_copy: Option<bool>,
 }

@@ -1,4 +1,4 @@
-//! The FMA loss (Kapoor et al. 2020; METHODS.md §3.3): L = CE + λ·Σ_l d(F_l(x), F_l(x̃)) over chosen
+//! The FMA loss (Kapoor et al. 2020; docs/methods.md §3.3): L = CE + λ·Σ_l d(F_l(x), F_l(x̃)) over chosen
 //! stages, x̃ the CA view when `ca` is combined (FMA + CA), else clamp(x + N(0, σ²), 0, 1). The paper's
 //! details are not public: distance, weight, stop-gradient and which images the CE sees are options
 //! whose defaults (MSE, 1, clean maps as fixed targets, CE on x̃) are ours.
@@ -31,7 +31,7 @@ pub enum FmaCe {
     Both,
 }
 
-/// The FMA loss (Kapoor et al. 2020; METHODS.md §3.3, a documented template): CE + λ·Σ_l d(F_l(x), F_l(x̃)),
+/// The FMA loss (Kapoor et al. 2020; docs/methods.md §3.3, a documented template): CE + λ·Σ_l d(F_l(x), F_l(x̃)),
 /// x̃ the CA view when `ca` is combined, else x + N(0, σ²).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -61,7 +61,7 @@ impl Default for FmaConfig {
     }
 }
 
-/// d(a, b) for feature maps of a batch (METHODS.md §3.3).
+/// d(a, b) for feature maps of a batch (docs/methods.md §3.3).
 pub fn distance(a: &Tensor, b: &Tensor, d: FmaDistance) -> Tensor {
     match d {
         // libtorch's fused losses: one kernel each way instead of three.

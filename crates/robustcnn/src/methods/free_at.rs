@@ -1,4 +1,4 @@
-//! Free adversarial training (Shafahi et al. 2019; METHODS.md §2.9 and §4.3): each mini-batch is
+//! Free adversarial training (Shafahi et al. 2019; docs/methods.md §2.9 and §4.3): each mini-batch is
 //! replayed m times; one backward pass gives the weight gradient, used for an optimizer step, and the
 //! input gradient, used for an FGSM step of size ε on a perturbation δ that is carried over to the next
 //! mini-batch. Images stay in [0,1] (normalization is inside the model), so unlike TENET's released

@@ -1,4 +1,4 @@
-//! LFM, local feature masking (Gong et al. 2024; METHODS.md §1): during training only, regions of
+//! LFM, local feature masking (Gong et al. 2024; docs/methods.md §1): during training only, regions of
 //! randomly chosen channels of a shallow feature map are overwritten with a constant, so the rest of
 //! the network learns to do without local evidence. Evaluation never masks.
 use super::{Method, StepContext, StepOutput};
@@ -9,7 +9,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-/// Which samples of a batch LFM's gate acts on (METHODS.md §1.5).
+/// Which samples of a batch LFM's gate acts on (docs/methods.md §1.5).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LfmGate {
@@ -30,7 +30,7 @@ pub enum LfmFill {
     Mean,
 }
 
-/// The shape of the masked region (METHODS.md §1.2).
+/// The shape of the masked region (docs/methods.md §1.2).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LfmRegion {
@@ -40,7 +40,7 @@ pub enum LfmRegion {
     Stripe,
 }
 
-/// LFM's settings, defaults from the released code's banner `CRE_P015_RC-32` (METHODS.md §1.2).
+/// LFM's settings, defaults from the released code's banner `CRE_P015_RC-32` (docs/methods.md §1.2).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LfmConfig {
@@ -110,7 +110,7 @@ pub fn covered(
     }
 }
 
-/// Draws the regions of one step for a batch of `n` maps of `c` channels, `h`×`w` (METHODS.md §1.2).
+/// Draws the regions of one step for a batch of `n` maps of `c` channels, `h`×`w` (docs/methods.md §1.2).
 pub fn plan(cfg: &LfmConfig, seed: u64, step: u64, n: usize, c: usize, h: usize, w: usize) -> Vec<Region> {
     let mut rng = rng_for(seed, &[LFM_SEED, step]);
     let candidates = cfg.max_samples.map_or(n, |m| m.min(n));

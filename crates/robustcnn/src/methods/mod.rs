@@ -226,7 +226,7 @@ impl<'a> StepContext<'a> {
     }
 }
 
-/// A method that adds its own update after each update of the step method (METHODS.md §2.3 step 3).
+/// A method that adds its own update after each update of the step method (docs/methods.md §2.3 step 3).
 pub trait AfterUpdate {
     /// Runs after an update on `x`, whose logits before that update were `logits`; returns loss terms.
     fn after_update(
@@ -419,7 +419,7 @@ fn conv_stages(net: &Network) -> &[&'static str] {
     &names[..names.len().saturating_sub(1)]
 }
 
-/// The second-to-last convolutional stage: the released code's layer 3 of 4 (METHODS.md §2.2).
+/// The second-to-last convolutional stage: the released code's layer 3 of 4 (docs/methods.md §2.2).
 pub fn default_tenet_stage(net: &Network) -> &'static str {
     let names = net.stages();
     names[names.len().saturating_sub(3)]

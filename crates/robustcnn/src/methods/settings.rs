@@ -21,13 +21,13 @@ pub struct MethodConfig {
     /// Settings of the adversarial-training methods; defaults depend on the method.
     #[serde(skip_serializing_if = "AdversarialConfig::is_unset")]
     pub adversarial: AdversarialConfig,
-    /// Settings of LFM (local feature masking, METHODS.md §1); filled with the defaults for `lfm`.
+    /// Settings of LFM (local feature masking, docs/methods.md §1); filled with the defaults for `lfm`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lfm: Option<LfmConfig>,
-    /// Settings of TENET (group-wise inhibition, METHODS.md §2); filled with the defaults for `tenet`.
+    /// Settings of TENET (group-wise inhibition, docs/methods.md §2); filled with the defaults for `tenet`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tenet: Option<TenetConfig>,
-    /// Settings of AugMix (METHODS.md §4.2); filled with the defaults for `augmix`.
+    /// Settings of AugMix (docs/methods.md §4.2); filled with the defaults for `augmix`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub augmix: Option<AugMixConfig>,
     /// Settings of Cutout (DeVries & Taylor 2017); filled with the defaults for `cutout`.
@@ -36,13 +36,13 @@ pub struct MethodConfig {
     /// Settings of Random Erasing (Zhong et al. 2020); filled with the defaults for `random-erasing`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub random_erasing: Option<ErasingConfig>,
-    /// Settings of CA, combined augmentations (METHODS.md §3.4); filled with the defaults for `ca`.
+    /// Settings of CA, combined augmentations (docs/methods.md §3.4); filled with the defaults for `ca`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca: Option<CaConfig>,
-    /// Settings of stability training (METHODS.md §3.2); filled with the defaults for `st`.
+    /// Settings of stability training (docs/methods.md §3.2); filled with the defaults for `st`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub st: Option<StConfig>,
-    /// Settings of the FMA loss (METHODS.md §3.3); filled with the defaults for `fma`.
+    /// Settings of the FMA loss (docs/methods.md §3.3); filled with the defaults for `fma`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fma: Option<FmaConfig>,
     /// Settings of dropout as a method; filled with the defaults for `dropout`.

@@ -1,4 +1,4 @@
-//! Stability training (Zheng et al. 2016; METHODS.md §3.2): L = CE(f(x), y) + α·KL(p(x) ‖ p(x′)), with
+//! Stability training (Zheng et al. 2016; docs/methods.md §3.2): L = CE(f(x), y) + α·KL(p(x) ‖ p(x′)), with
 //! x′ the CA view when `ca` is combined (ST + CA, Kapoor et al. 2020), else clamp(x + N(0, σ²), 0, 1).
 //! Clean and perturbed images take separate forward passes (each batch norm sees its own batch's
 //! statistics; faster on CPU than one concatenated batch in an A/B run, BENCHMARKS.md).
@@ -8,7 +8,7 @@ use crate::rng::with_torch_seed;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-/// Stability training (Zheng et al. 2016; METHODS.md §3.2): CE(x) + α·KL(p(x) ‖ p(x′)), x′ the CA view
+/// Stability training (Zheng et al. 2016; docs/methods.md §3.2): CE(x) + α·KL(p(x) ‖ p(x′)), x′ the CA view
 /// when `ca` is combined, else x + N(0, σ²).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]

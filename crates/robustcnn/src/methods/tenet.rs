@@ -1,4 +1,4 @@
-//! TENET, group-wise inhibition (Liu et al. ICCV 2021; METHODS.md §2): after an ordinary update, the
+//! TENET, group-wise inhibition (Liu et al. ICCV 2021; docs/methods.md §2): after an ordinary update, the
 //! correctly classified samples' feature maps at one stage are grouped by channel (per-sample k-means),
 //! each group's most salient positions are inhibited by a reverse-sigmoid mask weighted by the gradient
 //! of σ(true-class logit), and a second update trains the rest of the network on the inhibited maps,
@@ -10,7 +10,7 @@ use crate::rng::with_torch_seed;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-/// TENET's settings, defaults from the released CIFAR code (METHODS.md §2.8, §2.12).
+/// TENET's settings, defaults from the released CIFAR code (docs/methods.md §2.8, §2.12).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct TenetConfig {
@@ -55,7 +55,7 @@ impl Default for TenetConfig {
 const TENET_SEED: u64 = 0x5445_4e45;
 
 /// The feature map A after `stage` and G = ∂ Σ_b σ(z_{b,y_b}) / ∂A, both with the model in eval mode
-/// (METHODS.md §2.3 step 2). Only the gradient with respect to A is computed; no parameter gradient.
+/// (docs/methods.md §2.3 step 2). Only the gradient with respect to A is computed; no parameter gradient.
 pub fn importance_gradient(net: &Network, x: &Tensor, y: &Tensor, stage: usize) -> (Tensor, Tensor) {
     let a = tch::no_grad(|| net.forward_to(x, stage, false));
     tch::with_grad(|| {
@@ -86,7 +86,7 @@ fn membership(labels: &Tensor, k: i64) -> Tensor {
     labels.one_hot(k).to_kind(Kind::Float)
 }
 
-/// The medoid-style k-means of METHODS.md §2.4, for each sample independently: x is P×C×D (C points of
+/// The medoid-style k-means of docs/methods.md §2.4, for each sample independently: x is P×C×D (C points of
 /// dimension D per sample), `init` P×K distinct starting indices. Assign each point to the nearest
 /// centre (ties to the lowest k), then for k = 0..K−1 in turn move centre k to the point nearest the
 /// mean of its cluster, skipping points already chosen; stop when the squared centre shift is below
@@ -140,7 +140,7 @@ pub fn initial_centres(p: i64, c: i64, k: i64, seed: u64, path: &[u64], device: 
     with_torch_seed(seed, path, || Tensor::rand([p, c], (Kind::Float, device)).argsort(1, false).narrow(1, 0, k))
 }
 
-/// The reversed group maps as a mask tensor (METHODS.md §2.3 step 4): α_c = mean over positions of G,
+/// The reversed group maps as a mask tensor (docs/methods.md §2.3 step 4): α_c = mean over positions of G,
 /// I_g = Σ_{c∈g} α_c, m_g = Σ_{c∈g} α_c·A_c, RM_g = σ(−(m_g − mean)/(std + eps)) with the population std,
 /// RM_g = 1 where I_g ≤ 0 or the group is empty; every channel takes its group's map.
 pub fn inhibition_masks(a: &Tensor, g: &Tensor, labels: &Tensor, k: i64, std_eps: f64) -> Tensor {
@@ -175,7 +175,7 @@ pub fn group_means(a: &Tensor, labels: &Tensor, k: i64) -> (Tensor, Tensor) {
     (counts, u)
 }
 
-/// The orthogonality loss of METHODS.md §2.5: per sample, the mean over pairs of non-empty groups of
+/// The orthogonality loss of docs/methods.md §2.5: per sample, the mean over pairs of non-empty groups of
 /// |⟨u_g, u_g′⟩| with u_g the group's mean channel map (N_pairs = 1 when fewer than two groups), then
 /// the mean over samples. Gradients flow into `a`.
 pub fn orthogonality(a: &Tensor, labels: &Tensor, k: i64) -> Tensor {

@@ -123,7 +123,7 @@ pub const MODELS: &[ModelInfo] = &[
     ModelInfo { name: "wrn-40-2", summary: "Wide ResNet 40-2", build: |p, s| wrn::build(p, s, 40, 2) },
     ModelInfo {
         name: "resnext29-4x32d",
-        summary: "ResNeXt-29 4x32d as TENET and AugMix use it (METHODS.md 2.6)",
+        summary: "ResNeXt-29 4x32d as TENET and AugMix use it (docs/methods.md 2.6)",
         build: resnext::build,
     },
     ModelInfo {

@@ -1,4 +1,4 @@
-//! ResNeXt-29 4×32d for 32×32 inputs as TENET and AugMix define it (METHODS.md §2.6), AugMix's names.
+//! ResNeXt-29 4×32d for 32×32 inputs as TENET and AugMix define it (docs/methods.md §2.6), AugMix's names.
 use super::blocks::{conv_bn, linear};
 use super::{ModelSpec, Stage};
 use tch::nn::{self, ModuleT};
@@ -8,7 +8,7 @@ const BASE_WIDTH: i64 = 32;
 const WIDEN: i64 = 4;
 
 fn bottleneck(p: nn::Path, cin: i64, cout: i64, stride: i64) -> impl ModuleT {
-    // D = cardinality × ⌊base_width × out / (widen × 64)⌋ (§2.6): 128, 256, 512.
+    // D = cardinality × ⌊base_width × out / (widen × 64)⌋ (docs/methods.md §2.6): 128, 256, 512.
     let d = CARDINALITY * (BASE_WIDTH * cout / (WIDEN * 64));
     let reduce = conv_bn(&p / "conv_reduce", &p / "bn_reduce", cin, d, 1, 1, 1);
     let grouped = conv_bn(&p / "conv_conv", &p / "bn", d, d, 3, stride, CARDINALITY);

@@ -143,7 +143,7 @@ fn samples(r: &RunResults, key: &str) -> Option<usize> {
     }
 }
 
-/// Relative mCE (METHODS.md §4.1.4, with the baseline in AlexNet's place): 100 × mean over the
+/// Relative mCE (docs/methods.md §4.1.4, with the baseline in AlexNet's place): 100 × mean over the
 /// corruptions of (E_c − E_clean) / (E_c^base − E_clean^base), baseline errors averaged over its
 /// seeds, E_clean measured on the corruption evaluation's own images; corruptions where the
 /// baseline loses nothing are left out.

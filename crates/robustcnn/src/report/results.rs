@@ -167,7 +167,7 @@ impl RunResults {
         self.corruption.as_ref()?.corruption_error(c)
     }
 
-    /// mCE of the CIFAR protocol (METHODS.md §4.1.4); None without the 15 benchmark corruptions.
+    /// mCE of the CIFAR protocol (docs/methods.md §4.1.4); None without the 15 benchmark corruptions.
     pub fn mce(&self) -> Option<f64> {
         self.corruption.as_ref()?.mce_unnormalized
     }

@@ -10,7 +10,7 @@ pub fn lr_at(cfg: &OptimConfig, t: usize, total: usize, steps_per_epoch: usize) 
     }
     match cfg.schedule {
         Schedule::Constant => cfg.lr,
-        // lr(t) = min + (lr − min)·½(1 + cos(π·t/T)), METHODS.md §2.8 (after warm-up).
+        // lr(t) = min + (lr − min)·½(1 + cos(π·t/T)), docs/methods.md §2.8 (after warm-up).
         Schedule::Cosine => {
             let span = total.saturating_sub(warmup).max(1) as f64;
             let progress = (t - warmup) as f64 / span;
