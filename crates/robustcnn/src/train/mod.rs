@@ -49,6 +49,10 @@ pub struct LoopState {
     pub best_epoch: Option<usize>,
     pub metrics_lines: usize,
     pub finished: bool,
+    /// Loss terms (name, sum, steps) since the last step record, so that a run resumed between two
+    /// records logs the same averages as an uninterrupted one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub term_window: Vec<(String, f64, usize)>,
 }
 
 /// What a finished run reports.
@@ -122,8 +126,9 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         let mut loss_sum = Tensor::from(st.epoch_loss_sum).to_device(device);
         let mut correct = Tensor::from(st.epoch_correct).to_device(device);
         let mut seen_this_run = 0usize;
-        // Loss terms averaged over the steps since the last log line that reported them.
-        let mut window: Vec<(String, f64, usize)> = Vec::new();
+        // Loss terms averaged over the steps since the last log line that reported them (carried
+        // over from the checkpoint when resuming mid-epoch).
+        let mut window: Vec<(String, f64, usize)> = std::mem::take(&mut st.term_window);
         let mut it = loader;
         loop {
             let t0 = Instant::now();
@@ -202,6 +207,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
                 st.epoch_loss_sum = loss_sum.double_value(&[]);
                 st.epoch_correct = correct.double_value(&[]);
                 st.metrics_lines = log.lines;
+                st.term_window = window;
                 run.save_checkpoint(&p.vs, &opt, &method.state(), &st)?;
                 bar.abandon();
                 return Err(Error::Interrupted(format!(
