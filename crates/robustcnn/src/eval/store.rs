@@ -166,10 +166,10 @@ impl ResultsStore {
         }
     }
 
-    /// Files in the top-level folder written before protocols were kept: moved into their own
+    /// Files in the top-level folder written before protocols were kept: copied into their own
     /// evaluation folder as "unrecorded", so that nothing is lost when a new evaluation arrives.
     fn adopt_legacy(&self, index: &mut Index, kind: &str, names: &[&str]) -> Result<()> {
-        let main = self.dir.join(names[0]);
+        let Some(main) = names.first().map(|n| self.dir.join(n)) else { return Ok(()) };
         if index.primary.contains_key(kind) || !main.is_file() {
             return Ok(());
         }
@@ -200,8 +200,8 @@ impl ResultsStore {
     }
 
     /// Keeps an evaluation: its own folder always, the top-level files when it is on the test set
-    /// and at least as complete (as many images or more) as the one they hold, then the index. Every file is written
-    /// atomically; an evaluation of no images is refused.
+    /// and at least as complete (as many images or more) as the one they hold, then the index.
+    /// Every file is written atomically; an evaluation of no images is refused.
     pub fn write(&self, eval: Evaluation) -> Result<Stored> {
         if eval.samples == 0 {
             return Err(Error::Config(format!("{} evaluation of 0 images: nothing to report", eval.kind)));
