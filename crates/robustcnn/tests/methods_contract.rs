@@ -2,12 +2,11 @@
 //! with a finite loss, its named loss terms in metrics.jsonl, and a run stopped mid-way that resumes
 //! to exactly the uninterrupted run's metrics and weights. A new method is tested here without a
 //! new test.
+mod common;
 use robustcnn::config::Config;
 use robustcnn::methods::{Role, METHODS};
-use robustcnn::train::{self, checkpoint, RunOptions, METRICS_FILE};
+use robustcnn::train::{checkpoint, METRICS_FILE};
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 /// 162 training images (3 % of the subset, no validation split), 2 epochs of 6 batches, a log line
 /// every 2 steps; TENET acts from the first step on every step, so its update is exercised.
@@ -33,16 +32,6 @@ fn recipe(method: &str) -> Config {
     Config::load(None, &sets).unwrap()
 }
 
-fn opts(out: &Path, resume: bool, stop_after: Option<usize>) -> RunOptions {
-    RunOptions {
-        out: out.to_path_buf(),
-        resume,
-        interrupt: Arc::new(AtomicBool::new(false)),
-        stop_after,
-        progress: false,
-    }
-}
-
 /// The step records of metrics.jsonl, without wall-clock fields.
 fn steps(run: &Path) -> Vec<serde_json::Map<String, serde_json::Value>> {
     std::fs::read_to_string(run.join(METRICS_FILE))
@@ -62,11 +51,9 @@ fn steps(run: &Path) -> Vec<serde_json::Map<String, serde_json::Value>> {
 
 #[test]
 fn every_method_trains_logs_its_terms_and_resumes_exactly() {
-    let dir = tempfile::tempdir().unwrap();
     for m in METHODS {
-        let cfg = recipe(m.name);
-        let (a, b) = (dir.path().join(format!("{}-straight", m.name)), dir.path().join(format!("{}-stopped", m.name)));
-        let straight = train::train(&cfg, &opts(&a, false, None)).unwrap_or_else(|e| panic!("{}: {e}", m.name));
+        // Stopped after 3 of the 12 steps (mid-epoch, between two step records), then resumed.
+        let (_dir, a, b) = common::whole_and_resumed(&recipe(m.name), 3);
         let log = steps(&a);
         assert!(!log.is_empty(), "{}: no step records", m.name);
         for line in &log {
@@ -85,12 +72,9 @@ fn every_method_trains_logs_its_terms_and_resumes_exactly() {
                 m.name
             );
         }
-
-        // Stopped after 3 of the 12 steps (mid-epoch, between two step records), then resumed: the same run.
-        assert!(train::train(&cfg, &opts(&b, false, Some(3))).is_err(), "{}: --stop-after", m.name);
-        let resumed = train::train(&cfg, &opts(&b, true, None)).unwrap_or_else(|e| panic!("{}: resume: {e}", m.name));
         assert_eq!(steps(&a), steps(&b), "{}: resumed metrics differ", m.name);
-        assert_eq!(straight.test, resumed.test, "{}", m.name);
+        let clean = |run: &Path| std::fs::read(run.join("results/clean.json")).unwrap();
+        assert_eq!(clean(&a), clean(&b), "{}: the resumed run's test evaluation differs", m.name);
         let (wa, wb) = (
             checkpoint::read(&a.join("model.safetensors")).unwrap(),
             checkpoint::read(&b.join("model.safetensors")).unwrap(),
