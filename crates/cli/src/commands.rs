@@ -7,6 +7,7 @@ use robustcnn::data::{self, DataSource, Dataset};
 use robustcnn::eval::clean::{evaluate, CleanResult};
 use robustcnn::eval::store::{self, ResultsStore};
 use robustcnn::models::{self, ModelSpec};
+use robustcnn::precision::Precision;
 use robustcnn::train::{self, RunOptions};
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,7 @@ fn config_from(a: &TrainArgs) -> Result<Config> {
     add("optim.lr", a.lr.map(|v| format!("{v:?}")));
     add("train.seed", a.seed.map(|v| v.to_string()));
     add("train.device", a.device.as_deref().map(quoted));
+    add("train.precision", a.precision.as_deref().map(quoted));
     add("data.val_fraction", a.val_fraction.map(|v| format!("{v:?}")));
     sets.extend(a.set.iter().cloned());
     Ok(Config::load(a.config.as_deref(), &sets)?)
@@ -172,7 +174,7 @@ pub fn methods() -> Result<()> {
     use robustcnn::methods::Role;
     println!("{:<15} {:<13} summary", "method", "role");
     for m in robustcnn::methods::METHODS {
-        let role = match m.role {
+        let role = match m.role() {
             Role::Step => "step",
             Role::AfterUpdate => "after-update",
             Role::Data => "data",
@@ -270,14 +272,14 @@ fn parse_input(s: &str) -> Result<[i64; 3]> {
 }
 
 /// `bench --attacks`: FGSM and PGD-10 images/s per model.
-fn bench_attacks(a: &BenchArgs, input: [i64; 3], device: tch::Device) -> Result<()> {
+fn bench_attacks(a: &BenchArgs, input: [i64; 3], (device, precision): (tch::Device, Precision)) -> Result<()> {
     println!(
         "{:<16} {:>5} {:>8} {:>12} {:>13} {:>9}",
         "model", "batch", "input", "FGSM img/s", "PGD-10 img/s", "peak MiB"
     );
     let mut all = Vec::new();
     for m in &a.models {
-        let r = robustcnn::bench::attacks(m, a.batch, input, a.iters, device)?;
+        let r = robustcnn::bench::attacks(m, a.batch, input, a.iters, (device, precision))?;
         println!(
             "{:<16} {:>5} {:>8} {:>12.1} {:>13.1} {:>9.0}",
             r.model, r.batch, a.input, r.fgsm_images_per_s, r.pgd10_images_per_s, r.peak_rss_mib
@@ -296,17 +298,33 @@ fn bench_attacks(a: &BenchArgs, input: [i64; 3], device: tch::Device) -> Result<
     Ok(())
 }
 
+/// What the benchmark runs in: the precision and, for bf16 on the CPU, the instructions its kernels
+/// can use.
+fn precision_line(precision: Precision, device: tch::Device) -> String {
+    match (precision, device) {
+        (Precision::Bf16, tch::Device::Cpu) => match robustcnn::precision::cpu_bf16_instructions().as_slice() {
+            [] => "precision bf16 (autocast); this CPU has neither AMX-BF16 nor AVX512-BF16: bf16 kernels \
+                   emulate through fp32 and run slower than fp32"
+                .into(),
+            found => format!("precision bf16 (autocast); oneDNN's bf16 kernels use {}", found.join(", ")),
+        },
+        (p, _) => format!("precision {}", p.name()),
+    }
+}
+
 pub fn bench(a: &BenchArgs) -> Result<()> {
     let input = parse_input(&a.input)?;
     if a.batch <= 0 || a.iters == 0 {
         bail!("--batch and --iters must be at least 1");
     }
     let device = robustcnn::device::parse(&a.device)?;
+    let precision = Precision::parse(&a.precision, "--precision")?;
+    println!("{}", precision_line(precision, device));
     if a.attacks {
-        return bench_attacks(a, input, device);
+        return bench_attacks(a, input, (device, precision));
     }
     if !a.methods.is_empty() {
-        return bench_methods(a, input, device);
+        return bench_methods(a, input, (device, precision));
     }
     println!(
         "{:<16} {:>5} {:>8} {:>12} {:>12} {:>8} {:>12} {:>12} {:>9}",
@@ -314,7 +332,7 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
     );
     let mut all = Vec::new();
     for m in &a.models {
-        let r = robustcnn::bench::run(m, a.batch, input, a.iters, device)?;
+        let r = robustcnn::bench::run(m, a.batch, input, a.iters, (device, precision))?;
         println!(
             "{:<16} {:>5} {:>8} {:>12.1} {:>12.1} {:>8.2} {:>12.1} {:>12.1} {:>9.0}",
             r.model,
@@ -343,11 +361,11 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
 }
 
 /// Prints each method's step time relative to the plain step, per model.
-fn bench_methods(a: &BenchArgs, input: [i64; 3], device: tch::Device) -> Result<()> {
+fn bench_methods(a: &BenchArgs, input: [i64; 3], (device, precision): (tch::Device, Precision)) -> Result<()> {
     println!("{:<18} {:>5} {:<22} {:>10} {:>9}", "model", "batch", "method", "ms/step", "x plain");
     let mut all = Vec::new();
     for m in &a.models {
-        for r in robustcnn::bench::methods(m, a.batch, input, a.iters, device, &a.methods)? {
+        for r in robustcnn::bench::methods(m, a.batch, input, a.iters, (device, precision), &a.methods)? {
             println!("{:<18} {:>5} {:<22} {:>10.1} {:>9.2}", r.model, r.batch, r.method, r.ms_per_step, r.relative);
             all.push(r);
         }
@@ -398,7 +416,7 @@ fn epoch_throughput(model: &str, dataset: &str, a: &BenchArgs, device: tch::Devi
     let (start, epoch) = (find("start")?, find("epoch")?);
     let shape: Vec<i64> = start["input_shape"].as_array().into_iter().flatten().filter_map(|v| v.as_i64()).collect();
     let shape: [i64; 3] = shape.try_into().map_err(|_| anyhow::anyhow!("the start record has no input_shape"))?;
-    let step = robustcnn::bench::run(model, a.batch, shape, a.iters, device)?;
+    let step = robustcnn::bench::run(model, a.batch, shape, a.iters, (device, Precision::Fp32))?;
     let e2e = epoch["images_per_s"].as_f64().unwrap_or(f64::NAN);
     println!(
         "{model} one epoch of {dataset} ({} images, {}x{}x{}): {e2e:.1} img/s end to end, loader wait {:.2}%; \

@@ -102,6 +102,10 @@ pub struct TrainArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long)]
     pub device: Option<String>,
+    /// fp32, or bf16: mixed precision through libtorch's autocast for the training steps, weights
+    /// kept in fp32 (train.precision; docs/precision.md).
+    #[arg(long)]
+    pub precision: Option<String>,
     #[arg(long, allow_negative_numbers = true)]
     pub val_fraction: Option<f64>,
     /// Stop with a resumable checkpoint after this many steps in total.
@@ -185,6 +189,9 @@ pub struct BenchArgs {
     pub iters: usize,
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Numeric precision: fp32, or bf16 mixed precision through libtorch's autocast (docs/precision.md).
+    #[arg(long, default_value = "fp32")]
+    pub precision: String,
     /// Also write the results as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,

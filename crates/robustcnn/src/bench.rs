@@ -2,6 +2,7 @@
 use crate::config::OptimConfig;
 use crate::error::Result;
 use crate::models::{self, ModelSpec};
+use crate::precision::Precision;
 use crate::train::optim::Optimizer;
 use serde::Serialize;
 use std::time::Instant;
@@ -14,6 +15,7 @@ pub struct BenchResult {
     pub batch: i64,
     pub input: [i64; 3],
     pub threads: i32,
+    pub precision: Precision,
     pub train_images_per_s: f64,
     /// Forward + backward alone on the same graph: raw libtorch autograd, no optimizer, no loop.
     pub forward_backward_images_per_s: f64,
@@ -54,17 +56,29 @@ fn timed(iters: usize, warmup: usize, batch: i64, device: Device, mut f: impl Fn
 }
 
 /// `model` for 10 classes and inputs of shape `input`, with seeded initial weights.
-fn seeded_model(model: &str, input: [i64; 3], device: Device) -> Result<(VarStore, models::Network)> {
+fn seeded_model(
+    model: &str,
+    input: [i64; 3],
+    device: Device,
+    precision: Precision,
+) -> Result<(VarStore, models::Network)> {
     let vs = VarStore::new(device);
     let c = input[0] as usize;
     let spec = ModelSpec { in_channels: input[0], num_classes: 10, mean: vec![0.5; c], std: vec![0.25; c] };
     let net = crate::rng::with_torch_seed(0, &[], || models::build(&vs.root(), model, &spec))?;
+    net.set_precision(precision);
     Ok((vs, net))
 }
 
 /// Measures `model` at `batch` on random inputs of shape `input` (C, H, W) with 10 classes.
-pub fn run(model: &str, batch: i64, input: [i64; 3], iters: usize, device: Device) -> Result<BenchResult> {
-    let (vs, net) = seeded_model(model, input, device)?;
+pub fn run(
+    model: &str,
+    batch: i64,
+    input: [i64; 3],
+    iters: usize,
+    (device, precision): (Device, Precision),
+) -> Result<BenchResult> {
+    let (vs, net) = seeded_model(model, input, device, precision)?;
     let x = Tensor::rand([batch, input[0], input[1], input[2]], (Kind::Float, device));
     let y = Tensor::randint(10, [batch], (Kind::Int64, device));
     let mut opt = Optimizer::new(&vs, &OptimConfig::default());
@@ -92,6 +106,7 @@ pub fn run(model: &str, batch: i64, input: [i64; 3], iters: usize, device: Devic
         batch,
         input,
         threads: tch::get_num_threads(),
+        precision,
         train_images_per_s: train,
         forward_backward_images_per_s: fwd_bwd,
         optimizer_step_ms: opt_ms,
@@ -115,9 +130,15 @@ pub struct AttackBenchResult {
 }
 
 /// Times the real FGSM and PGD-10 attacks on random images with the model in eval mode.
-pub fn attacks(model: &str, batch: i64, input: [i64; 3], iters: usize, device: Device) -> Result<AttackBenchResult> {
+pub fn attacks(
+    model: &str,
+    batch: i64,
+    input: [i64; 3],
+    iters: usize,
+    (device, precision): (Device, Precision),
+) -> Result<AttackBenchResult> {
     use crate::attacks::{Attack, AttackBatch, Fgsm, Pgd};
-    let (_vs, net) = seeded_model(model, input, device)?;
+    let (_vs, net) = seeded_model(model, input, device, precision)?;
     let (x, y) = crate::rng::with_torch_seed(0, &[1], || {
         (
             Tensor::rand([batch, input[0], input[1], input[2]], (Kind::Float, device)),
@@ -222,11 +243,11 @@ pub fn methods(
     batch: i64,
     input: [i64; 3],
     iters: usize,
-    device: Device,
+    (device, precision): (Device, Precision),
     names: &[String],
 ) -> Result<Vec<MethodBenchRow>> {
     use crate::methods::tenet;
-    let (vs, net) = seeded_model(model, input, device)?;
+    let (vs, net) = seeded_model(model, input, device, precision)?;
     let x = crate::rng::with_torch_seed(0, &[1], || {
         Tensor::rand([batch, input[0], input[1], input[2]], (Kind::Float, device))
     });

@@ -1,16 +1,19 @@
 //! Training configuration: TOML recipes with unknown keys rejected, overridable from the command line.
 use crate::data::augment::Augment;
-pub use crate::data::augment_settings::{CaConfig, CutoutConfig, ErasingConfig, ErasingFill, Granularity};
+pub use crate::data::augment_settings::{CaConfig, Granularity};
 use crate::data::folder::Fit;
 use crate::error::{Error, IoContext, Result};
 pub use crate::methods::adversarial::{AdversarialConfig, AttackMode};
 pub use crate::methods::augmix::AugMixConfig;
+pub use crate::methods::cutout::CutoutConfig;
 pub use crate::methods::dropout::DropoutConfig;
 pub use crate::methods::fma::{FmaCe, FmaConfig, FmaDistance};
 pub use crate::methods::lfm::{LfmConfig, LfmFill, LfmGate, LfmRegion};
+pub use crate::methods::random_erasing::{ErasingConfig, ErasingFill};
 pub use crate::methods::settings::MethodConfig;
 pub use crate::methods::stability::StConfig;
 pub use crate::methods::tenet::TenetConfig;
+use crate::precision::Precision;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -146,6 +149,10 @@ pub struct TrainConfig {
     pub seed: u64,
     /// cpu, cuda or cuda:N.
     pub device: String,
+    /// fp32, or bf16: the training steps in mixed precision through autocast, weights kept in fp32
+    /// (docs/precision.md). Evaluations run in fp32.
+    #[serde(skip_serializing_if = "Precision::is_fp32")]
+    pub precision: Precision,
     /// Write a step record to metrics.jsonl every this many steps.
     pub log_every: usize,
     /// Start from these weights (a run directory, whose best or last weights are used, or a
@@ -156,7 +163,15 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { epochs: 5, steps: None, seed: 0, device: "cpu".into(), log_every: 50, init: None }
+        TrainConfig {
+            epochs: 5,
+            steps: None,
+            seed: 0,
+            device: "cpu".into(),
+            precision: Precision::Fp32,
+            log_every: 50,
+            init: None,
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! `explain`: what the feature-level methods do to one image, drawn as one PNG (rows of tiles) with a
 //! JSON description: LFM's masked regions (docs/methods.md §1), TENET's channel groups and inhibition masks
 //! (§2), and FMA's feature-map differences between the image and a CA view of it (§3.3).
-use crate::config::{CaConfig, LfmConfig, MethodConfig};
+use crate::config::{CaConfig, LfmConfig, MethodConfig, TenetConfig};
 use crate::data::augment::CaSpec;
 use crate::error::{Error, Result};
 use crate::methods::{self, lfm, tenet};
@@ -102,7 +102,7 @@ fn ca_view(
     (c, h, w): (usize, usize, usize),
     seed: u64,
 ) -> Result<(Vec<f32>, String)> {
-    let cfg = CaConfig { clean_fraction: 0.0, ..method.ca.clone().unwrap_or_default() };
+    let cfg = CaConfig { clean_fraction: 0.0, ..method.get_or_default() };
     let ca = CaSpec::new(&cfg, true);
     let (name, severity) = ca.draw(&mut crate::rng::rng_for(seed, &[0x4558])).unwrap_or(("gaussian_noise", 3));
     let hwc: Vec<u8> = (0..h * w * c).map(|i| (input[(i % c) * h * w + i / c] * 255.0).round() as u8).collect();
@@ -115,7 +115,7 @@ fn ca_view(
 
 /// LFM: up to six masked channels of its stage's map, before and after masking (probability forced to 1).
 fn lfm_row(net: &Network, method: &MethodConfig, x: &Tensor, seed: u64, size: u32) -> Result<(TileRow, String)> {
-    let cfg = LfmConfig { probability: 1.0, ..method.lfm.clone().unwrap_or_default() };
+    let cfg = LfmConfig { probability: 1.0, ..method.get_or_default() };
     let stage = methods::conv_stage(net, &cfg.stage, "method.lfm.stage")?;
     let feat = tch::no_grad(|| net.forward_to(x, stage, false));
     let (_, fc, fh, fw) = feat.size4().unwrap_or((0, 0, 0, 0));
@@ -158,7 +158,7 @@ fn tenet_rows(
     seed: u64,
     size: u32,
 ) -> Result<(TileRow, TileRow, TenetFindings)> {
-    let cfg = method.tenet.clone().unwrap_or_default();
+    let cfg: TenetConfig = method.get_or_default();
     let stage_name = cfg.stage.clone().unwrap_or_else(|| methods::default_tenet_stage(net).to_string());
     let stage = methods::conv_stage(net, &stage_name, "method.tenet.stage")?;
     let y = Tensor::from_slice(&[label]).to_device(x.device());

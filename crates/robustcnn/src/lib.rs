@@ -15,6 +15,7 @@ pub mod explain;
 pub mod fuzzing;
 pub mod methods;
 pub mod models;
+pub mod precision;
 pub mod report;
 pub mod rng;
 pub mod suite;

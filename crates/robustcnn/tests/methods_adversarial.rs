@@ -3,7 +3,7 @@
 //! (and across a resume), a non-finite loss is reported by its term before any weight changes, and
 //! the recipe's method settings are resolved and checked.
 mod common;
-use robustcnn::config::{Config, OptimConfig};
+use robustcnn::config::{AdversarialConfig, Config, OptimConfig};
 use robustcnn::methods::{self, StepContext};
 use robustcnn::models::{self, ModelSpec, Network};
 use robustcnn::train::optim::Optimizer;
@@ -108,12 +108,13 @@ fn method_settings_are_resolved_per_method_and_checked() {
         methods::resolve(&mut c.method);
         c
     };
-    let pgd = resolved("pgd-at").method.adversarial;
+    let adversarial = |c: &Config| c.method.get::<AdversarialConfig>().unwrap();
+    let pgd = adversarial(&resolved("pgd-at"));
     assert_eq!((pgd.eps.unwrap().text, pgd.alpha.unwrap().text, pgd.steps), ("8/255".into(), "2/255".into(), Some(7)));
-    let fast = resolved("fast-at").method.adversarial;
+    let fast = adversarial(&resolved("fast-at"));
     assert_eq!((fast.alpha.unwrap().value, fast.steps), (10.0 / 255.0, Some(1)));
     let free = resolved("free-at");
-    assert_eq!(free.method.adversarial.replays, Some(8));
+    assert_eq!(adversarial(&free).replays, Some(8));
     // The resolved recipe round-trips through TOML with the fraction kept as written.
     let text = free.to_toml();
     assert!(text.contains("eps = \"8/255\""), "{text}");

@@ -1,10 +1,12 @@
 //! The loader-side methods: AugMix's Jensen–Shannon term against its formula, its views and TENET's
 //! clean copy in the loader, Cutout's square and Random Erasing's rectangle, and how compositions
 //! resolve AugMix's defaults.
-use robustcnn::config::{Config, CutoutConfig, ErasingConfig, ErasingFill};
-use robustcnn::data::augment::{cutout, random_erasing, AugMixSpec, Augment, MethodAugment};
+use robustcnn::config::{AugMixConfig, Config, CutoutConfig, ErasingConfig, ErasingFill};
+use robustcnn::data::augment::{AugMixSpec, Augment, MethodAugment};
 use robustcnn::data::loader::{batches_per_epoch, make_batch, LoaderSpec};
 use robustcnn::data::Dataset;
+use robustcnn::methods::cutout::cutout;
+use robustcnn::methods::random_erasing::random_erasing;
 use robustcnn::methods::{self, augmix::jensen_shannon};
 use robustcnn::rng::rng_for;
 use std::path::Path;
@@ -122,9 +124,9 @@ fn resolved(name: &str) -> Config {
 
 #[test]
 fn augmix_alone_is_the_papers_recipe_and_combined_is_tenets() {
-    let alone = resolved("augmix").method.augmix.unwrap();
+    let alone = resolved("augmix").method.get::<AugMixConfig>().unwrap();
     assert_eq!((alone.jsd, alone.clean_copy, alone.lambda), (Some(true), Some(false), 12.0));
-    let with_tenet = resolved("tenet+augmix").method.augmix.unwrap();
+    let with_tenet = resolved("tenet+augmix").method.get::<AugMixConfig>().unwrap();
     assert_eq!((with_tenet.jsd, with_tenet.clean_copy), (Some(false), Some(true)));
     let err = Config::load(None, &["method.name=\"lfm+augmix\"".into(), "method.augmix.jsd=true".into()])
         .unwrap_err()

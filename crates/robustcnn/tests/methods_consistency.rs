@@ -1,7 +1,7 @@
 //! Stability training, FMA, CA and dropout on their mechanism (docs/methods.md §3): the KL and feature-map
 //! terms against their formulas, zero for identical inputs and positive otherwise; CA's view beside the
 //! clean image; dropout only in training; default stages resolved per model.
-use robustcnn::config::{Config, FmaDistance, Granularity, OptimConfig};
+use robustcnn::config::{Config, DropoutConfig, FmaConfig, FmaDistance, Granularity, OptimConfig};
 use robustcnn::data::augment::{Augment, CaSpec, MethodAugment};
 use robustcnn::data::loader::{make_batch, LoaderSpec};
 use robustcnn::data::Dataset;
@@ -139,11 +139,11 @@ fn default_stages_are_resolved_from_the_model_and_settings_checked() {
     let mut cfg = Config::load(None, &["method.name=\"fma+ca\"".into()]).unwrap();
     methods::resolve(&mut cfg.method);
     methods::bind(&mut cfg.method, &net);
-    assert_eq!(cfg.method.fma.unwrap().stages.unwrap(), vec!["stem", "stage1", "stage2"]);
+    assert_eq!(cfg.method.get::<FmaConfig>().unwrap().stages.unwrap(), vec!["stem", "stage1", "stage2"]);
     let mut cfg = Config::load(None, &["method.name=\"dropout\"".into()]).unwrap();
     methods::resolve(&mut cfg.method);
     methods::bind(&mut cfg.method, &net);
-    assert_eq!(cfg.method.dropout.unwrap().stage.as_deref(), Some("stage2"));
+    assert_eq!(cfg.method.get::<DropoutConfig>().unwrap().stage.as_deref(), Some("stage2"));
     let err = |sets: &[&str]| {
         Config::load(None, &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap_err().to_string()
     };

@@ -65,7 +65,7 @@ fn every_method_trains_logs_its_terms_and_resumes_exactly() {
                 assert!(line[t].as_f64().is_some_and(f64::is_finite), "{}: {t} = {}", m.name, line[t]);
             }
         }
-        if m.role == Role::AfterUpdate {
+        if m.role() == Role::AfterUpdate {
             assert!(
                 log.iter().any(|l| l.keys().any(|k| k.starts_with(m.name))),
                 "{}: its own terms never logged",

@@ -2,8 +2,8 @@
 //! released code's stripe, regions written with their fill and no gradient, the gates, and masking
 //! only inside the training step.
 use robustcnn::config::{Config, LfmConfig, LfmFill, LfmGate, LfmRegion, OptimConfig};
-use robustcnn::data::augment::erasing_box;
 use robustcnn::methods::lfm::{apply, covered, plan, Region};
+use robustcnn::methods::random_erasing::erasing_box;
 use robustcnn::methods::{self, StepContext};
 use robustcnn::models::{self, ModelSpec};
 use robustcnn::rng::rng_for;

@@ -1,4 +1,5 @@
-//! The model zoo: shapes, the staged forward, PyTorch-style names, registry errors.
+//! The model zoo's contract, for every entry of `MODELS`: shapes, the staged forward, gradients into
+//! every parameter; and PyTorch-style names and registry errors.
 use robustcnn::models::{self, ModelSpec, MODELS};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
@@ -21,6 +22,26 @@ fn every_model_gives_logits_and_splits_at_every_stage() {
                 let split = net.forward_from(&net.forward_to(&x, k, false), k, false);
                 assert!(split.allclose(&full, 1e-5, 1e-5, false), "{} at {}", m.name, net.stages()[k]);
             }
+        }
+    }
+}
+
+#[test]
+fn every_model_trains_backward_into_every_parameter() {
+    for m in MODELS {
+        let vs = VarStore::new(Device::Cpu);
+        let net = models::build(&vs.root(), m.name, &spec(3)).unwrap();
+        // Two images: training-mode batch norm needs more than one value per channel.
+        let x = Tensor::rand([2, 3, 32, 32], (Kind::Float, Device::Cpu));
+        let loss = net.forward(&x, true).log_softmax(-1, Kind::Float).mean(Kind::Float);
+        loss.backward();
+        for (name, var) in vs.variables() {
+            if !var.requires_grad() {
+                continue;
+            }
+            let grad = var.grad();
+            assert!(grad.defined(), "{}: no gradient reaches {name}", m.name);
+            assert!(grad.isfinite().all().int64_value(&[]) == 1, "{}: non-finite gradient at {name}", m.name);
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Suite recipes: the grid expands into one config per run, each method gets only its own
 //! settings, and every malformed recipe is one clear error.
+use robustcnn::config::{CaConfig, TenetConfig};
 use robustcnn::suite::{self, ExecOptions, Observer, Outcome, RunPlan, RunState, Suite};
 use robustcnn::train::{self, RunOptions};
 use std::sync::atomic::AtomicBool;
@@ -42,8 +43,8 @@ fn the_grid_expands_into_one_config_per_run() {
         assert_eq!(r.config.method.name, r.method);
         assert_eq!(r.config.train.epochs, 2, "the shared schedule");
         // Each run carries only the settings of its own methods.
-        assert_eq!(r.config.method.tenet.as_ref().map(|t| t.switch), (r.method == "tenet").then_some(1));
-        assert_eq!(r.config.method.ca.is_some(), r.method == "fma+ca");
+        assert_eq!(r.config.method.get::<TenetConfig>().map(|t| t.switch), (r.method == "tenet").then_some(1));
+        assert_eq!(r.config.method.get::<CaConfig>().is_some(), r.method == "fma+ca");
     }
     assert_eq!(s.protocol.limit, Some(100));
     // Overrides reach any table.

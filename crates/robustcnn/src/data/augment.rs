@@ -1,6 +1,6 @@
 //! Train-time augmentation on u8 HWC images: random crop with zero padding, horizontal flip, and what
 //! methods add on top: AugMix (docs/methods.md §4.2), Cutout and Random Erasing.
-use super::augment_settings::{CaConfig, CutoutConfig, ErasingConfig, ErasingFill, Granularity};
+use super::augment_settings::{CaConfig, Granularity};
 use corrupt::augmix::{augment_and_mix, AugMixParams};
 use corrupt::Image;
 use rand::Rng;
@@ -56,27 +56,6 @@ pub fn augment_to_chw(
             }
         }
     }
-}
-
-/// Random Erasing's sampler (`CREP` in the released code): area s ~ U[area], aspect r ~ U[aspect],
-/// h = round(√(s·H·W·r)), w = round(√(s·H·W/r)), accepted if h < H and w < W (100 tries), then
-/// x1 ~ U{0..H−h}, y1 ~ U{0..W−w}. None when no draw fits.
-pub fn erasing_box(
-    rng: &mut impl Rng,
-    h: usize,
-    w: usize,
-    area: [f64; 2],
-    aspect: [f64; 2],
-) -> Option<(usize, usize, usize, usize)> {
-    for _ in 0..100 {
-        let s = rng.gen_range(area[0]..=area[1]) * (h * w) as f64;
-        let r = rng.gen_range(aspect[0]..=aspect[1]);
-        let (bh, bw) = ((s * r).sqrt().round() as usize, (s / r).sqrt().round() as usize);
-        if bh < h && bw < w {
-            return Some((bh, bw, rng.gen_range(0..=h - bh), rng.gen_range(0..=w - bw)));
-        }
-    }
-    None
 }
 
 /// AugMix in the loader: how each sample is mixed and what the batch carries.
@@ -136,13 +115,19 @@ impl CaSpec {
     }
 }
 
+/// A data method's edit of one training image: C×H×W values in [0,1], `fill` the per-channel
+/// normalisation mean, `rng` the sample's generator.
+pub trait ImageEdit: Send + Sync + std::fmt::Debug {
+    fn edit(&self, chw: &mut [f32], shape: (usize, usize, usize), fill: &[f32], rng: &mut dyn rand::RngCore);
+}
+
 /// Augmentations a method adds on top of crop and flip.
 #[derive(Clone, Debug, Default)]
 pub struct MethodAugment {
     pub augmix: Option<AugMixSpec>,
     pub ca: Option<CaSpec>,
-    pub cutout: Option<CutoutConfig>,
-    pub erasing: Option<ErasingConfig>,
+    /// Edits of each image, in order, after crop, flip, AugMix or CA (Cutout, Random Erasing).
+    pub edits: Vec<std::sync::Arc<dyn ImageEdit>>,
     /// Per-channel value Cutout (and mean-filled Random Erasing) write: the model's normalisation
     /// mean, which the model maps to 0 as the reference code's fill after normalising is.
     pub fill: Vec<f32>,
@@ -207,11 +192,8 @@ pub fn sample_images(
         augmix_images(src, shape, aug, extra.augmix.as_ref().filter(|_| aug_copy), rng, &mut images);
     }
     for chw in &mut images {
-        if let Some(cut) = &extra.cutout {
-            cutout(chw, shape, cut, &extra.fill, rng);
-        }
-        if let Some(er) = &extra.erasing {
-            random_erasing(chw, shape, er, &extra.fill, rng);
+        for edit in &extra.edits {
+            edit.edit(chw, shape, &extra.fill, rng);
         }
     }
     images
@@ -251,46 +233,7 @@ fn augmix_images(
     }
 }
 
-fn fill_value(fill: &[f32], ch: usize) -> f32 {
+/// The fill of channel `ch` (0 when the model has no mean for it).
+pub fn fill_value(fill: &[f32], ch: usize) -> f32 {
     fill.get(ch).copied().unwrap_or(0.0)
-}
-
-/// Cutout: with probability p, the square of side `size` centred on a uniform pixel (clipped at the
-/// border) set to `fill`.
-pub fn cutout(chw: &mut [f32], (h, w, c): (usize, usize, usize), cfg: &CutoutConfig, fill: &[f32], rng: &mut impl Rng) {
-    if rng.gen::<f64>() >= cfg.probability {
-        return;
-    }
-    let (cy, cx) = (rng.gen_range(0..h), rng.gen_range(0..w));
-    let half = cfg.size / 2;
-    let (y1, y2) = (cy.saturating_sub(half), (cy + half).min(h));
-    let (x1, x2) = (cx.saturating_sub(half), (cx + half).min(w));
-    for ch in 0..c {
-        for y in y1..y2 {
-            chw[ch * h * w + y * w + x1..ch * h * w + y * w + x2].fill(fill_value(fill, ch));
-        }
-    }
-}
-
-/// Random Erasing: with probability p, one rectangle drawn by [`erasing_box`] filled with uniform
-/// random values or `fill`.
-pub fn random_erasing(
-    chw: &mut [f32],
-    (h, w, c): (usize, usize, usize),
-    cfg: &ErasingConfig,
-    fill: &[f32],
-    rng: &mut impl Rng,
-) {
-    if rng.gen::<f64>() >= cfg.probability {
-        return;
-    }
-    let Some((bh, bw, y1, x1)) = erasing_box(rng, h, w, cfg.area, cfg.aspect) else { return };
-    for ch in 0..c {
-        for y in y1..y1 + bh {
-            for x in x1..x1 + bw {
-                chw[ch * h * w + y * w + x] =
-                    if cfg.fill == ErasingFill::Random { rng.gen::<f32>() } else { fill_value(fill, ch) };
-            }
-        }
-    }
 }

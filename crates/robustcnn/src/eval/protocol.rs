@@ -2,6 +2,7 @@
 //! (generated on the fly, docs/methods.md §4.1) and adversarial attacks (§4.3), written into the run's
 //! results/ with the protocol itself as the marker that the evaluation finished.
 use crate::attacks::{self, parse_budget, Attack, AttackRequest, Norm, Setting};
+use crate::config::{FmaConfig, LfmConfig, TenetConfig};
 use crate::error::{Error, IoContext, Result};
 use crate::eval::attack_report::AttackReport;
 use crate::eval::attacks::{AttackSet, LARGE_BUDGET_SAMPLES};
@@ -319,7 +320,7 @@ fn attack_results(
 /// results/explain.png and explain.json for runs whose method acts on feature maps.
 fn explain_picture(run: &RunDir, prepared: &train::Prepared, index: usize) -> Result<()> {
     let m = &prepared.cfg.method;
-    if m.lfm.is_none() && m.tenet.is_none() && m.fma.is_none() {
+    if m.get::<LfmConfig>().is_none() && m.get::<TenetConfig>().is_none() && m.get::<FmaConfig>().is_none() {
         return Ok(());
     }
     let test = &prepared.test;

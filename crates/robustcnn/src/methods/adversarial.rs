@@ -1,9 +1,11 @@
 //! PGD adversarial training (Madry et al. 2018) and fast adversarial training (Wong et al. 2020):
 //! each batch is replaced by its ℓ∞ PGD examples (random start; fast-AT is one step of α = 1.25ε)
 //! and the model trains on them (docs/methods.md §4.3).
-use super::{Method, StepContext, StepOutput};
+use super::entry::{Build, Composition, Invalid, MethodInfo, Settings};
+use super::{Method, MethodConfig, StepContext, StepOutput};
 use crate::attacks::{Attack, AttackBatch, Budget, LossKind, Norm, Pgd, Target};
 use crate::error::Result;
+use crate::models::Network;
 use crate::rng::{derive, with_torch_seed};
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
@@ -36,11 +38,83 @@ pub struct AdversarialConfig {
     pub attack_mode: Option<AttackMode>,
 }
 
-impl AdversarialConfig {
-    /// True when nothing is set (methods other than the adversarial ones).
-    pub fn is_unset(&self) -> bool {
-        *self == AdversarialConfig::default()
+pub const PGD_AT: MethodInfo = MethodInfo {
+    section: Some(super::entry::section::<AdversarialConfig>()),
+    resolve: Some(|m, _| fill_defaults(m, "8/255", "2/255", 7)),
+    ..MethodInfo::new(
+        "pgd-at",
+        "PGD adversarial training (Madry et al. 2018): train on PGD-7 examples, ε 8/255, α 2/255",
+        Build::Step(build),
+    )
+};
+
+pub const FAST_AT: MethodInfo = MethodInfo {
+    section: Some(super::entry::section::<AdversarialConfig>()),
+    resolve: Some(|m, _| fill_defaults(m, "8/255", "10/255", 1)),
+    ..MethodInfo::new(
+        "fast-at",
+        "fast adversarial training (Wong et al. 2020): one FGSM step of α 10/255 from a random start, ε 8/255",
+        Build::Step(build),
+    )
+};
+
+impl Settings for AdversarialConfig {
+    const KEY: &'static str = "adversarial";
+    fn check(&self, c: &Composition) -> std::result::Result<(), Invalid> {
+        let bad = |key, what: &str| Err(Invalid::Key(key, what.into()));
+        if self.eps.as_ref().is_some_and(|e| e.value <= 0.0) {
+            return bad("eps", "must be positive");
+        }
+        if self.alpha.as_ref().is_some_and(|e| e.value <= 0.0) {
+            return bad("alpha", "must be positive");
+        }
+        if self.steps == Some(0) {
+            return bad("steps", "must be at least 1");
+        }
+        if self.replays == Some(0) {
+            return bad("replays", "must be at least 1");
+        }
+        if self.grad_clip.is_some_and(|c| c <= 0.0 || !c.is_finite()) {
+            return bad("grad_clip", "must be a positive number");
+        }
+        let free = c.step_name() == "free-at";
+        if free && (self.alpha.is_some() || self.steps.is_some() || self.attack_mode.is_some()) {
+            let what = "do not apply to free-at (it steps by eps once per replay, in training mode)";
+            return bad("alpha/steps/attack_mode", what);
+        }
+        if !free && self.replays.is_some() {
+            return bad("replays", "only applies to free-at");
+        }
+        Ok(())
     }
+}
+
+/// A budget written as in recipes, e.g. "8/255".
+pub fn budget(text: &str) -> Option<Budget> {
+    Budget::parse(text, "budget").ok()
+}
+
+/// The attack-training defaults ε, α and steps, in training mode, for what the recipe left unset.
+fn fill_defaults(m: &mut MethodConfig, eps: &str, alpha: &str, steps: usize) {
+    let mut a: AdversarialConfig = m.get_or_default();
+    a.eps = a.eps.take().or_else(|| budget(eps));
+    a.alpha = a.alpha.take().or_else(|| budget(alpha));
+    a.steps = a.steps.or(Some(steps));
+    a.attack_mode = a.attack_mode.or(Some(AttackMode::Train));
+    m.set(&a);
+}
+
+fn build(m: &MethodConfig, _: &Network, num_classes: i64) -> Result<Box<dyn Method>> {
+    let a: AdversarialConfig = m.get_or_default();
+    let value = |b: &Option<Budget>| b.as_ref().map_or(0.0, |b| b.value);
+    Ok(Box::new(AttackTraining {
+        eps: value(&a.eps),
+        alpha: value(&a.alpha),
+        steps: a.steps.unwrap_or(1),
+        train_mode: a.attack_mode != Some(AttackMode::Eval),
+        grad_clip: a.grad_clip,
+        num_classes,
+    }))
 }
 
 /// Seed paths of the attack's random starts and of its dropout masks.

@@ -1,6 +1,8 @@
 //! AugMix's Jensen–Shannon consistency step (docs/methods.md §4.2): the clean image and its two AugMix views
 //! go through the network in one batch; L = CE(clean) + λ·JS(p_clean, p_aug1, p_aug2).
-use super::{Method, StepContext, StepOutput};
+use super::entry::{Build, Composition, Invalid, MethodInfo, Settings};
+use super::{Method, MethodConfig, StepContext, StepOutput};
+use crate::data::augment::{AugMixSpec, MethodAugment};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
@@ -42,6 +44,70 @@ impl Default for AugMixConfig {
             clean_copy: None,
         }
     }
+}
+
+pub const ENTRY: MethodInfo = MethodInfo {
+    section: Some(super::entry::section::<AugMixConfig>()),
+    resolve: Some(resolve),
+    ..MethodInfo::new(
+        "augmix",
+        "AugMix (Hendrycks et al. 2020): mixed chains of 9 Pillow operations; alone with the Jensen-Shannon loss (lambda 12), combined (tenet+augmix) as TENET's AugMix copy plus clean copy",
+        Build::Data { loader, step: Some(jsd_step) },
+    )
+};
+
+impl Settings for AugMixConfig {
+    const KEY: &'static str = "augmix";
+    fn check(&self, c: &Composition) -> std::result::Result<(), Invalid> {
+        let bad = |key, what: &str| Err(Invalid::Key(key, what.into()));
+        if !(0.1..=10.0).contains(&self.severity) {
+            return bad("severity", "must be in [0.1, 10]");
+        }
+        if self.width == 0 {
+            return bad("width", "must be at least 1");
+        }
+        if !(self.alpha > 0.0 && self.alpha.is_finite()) {
+            return bad("alpha", "must be a positive number");
+        }
+        if !(self.lambda >= 0.0 && self.lambda.is_finite()) {
+            return bad("lambda", "must be a non-negative number");
+        }
+        if self.jsd == Some(true) && !c.plain_step() {
+            let what = format!("needs the plain training step; {} owns the step (set jsd = false)", c.step_name());
+            return bad("jsd", &what);
+        }
+        Ok(())
+    }
+}
+
+/// Alone: the AugMix paper (Jensen–Shannon). Combined with a step or TENET: TENET's recipe.
+fn resolve(m: &mut MethodConfig, c: &Composition) {
+    let combined = c.has_training_method();
+    let mut a: AugMixConfig = m.get_or_default();
+    a.jsd = a.jsd.or(Some(!combined));
+    a.clean_copy = a.clean_copy.or(Some(combined));
+    m.set(&a);
+}
+
+fn loader(m: &MethodConfig, _: &Composition, out: &mut MethodAugment) {
+    let a: AugMixConfig = m.get_or_default();
+    out.augmix = Some(AugMixSpec {
+        params: corrupt::augmix::AugMixParams {
+            severity: a.severity,
+            width: a.width,
+            depth: a.depth,
+            alpha: a.alpha,
+            all_ops: a.all_ops,
+        },
+        jsd_views: a.jsd == Some(true),
+        clean_copy: a.clean_copy == Some(true),
+    });
+}
+
+/// The Jensen–Shannon step, when AugMix is asked for it and no step method is named.
+fn jsd_step(m: &MethodConfig) -> Option<Box<dyn Method>> {
+    let a: AugMixConfig = m.get()?;
+    (a.jsd == Some(true)).then(|| Box::new(AugMixJsd { lambda: a.lambda }) as Box<dyn Method>)
 }
 
 /// JS = ⅓ Σ_i KL(p_i ‖ M), M = clamp((p_0 + p_1 + p_2)/3, 1e-7, 1), each KL a batch mean, from logits.

@@ -1,7 +1,14 @@
 //! The baseline: cross-entropy (with the recipe's label smoothing) on the training batch.
+use super::entry::{Build, MethodInfo};
 use super::{Method, StepContext, StepOutput};
 use crate::error::Result;
 use tch::Tensor;
+
+pub const ENTRY: MethodInfo = MethodInfo::new(
+    "baseline",
+    "cross-entropy on the (augmented) training images",
+    Build::Step(|_, _, _| Ok(Box::new(Baseline))),
+);
 
 pub struct Baseline;
 

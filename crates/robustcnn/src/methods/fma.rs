@@ -2,9 +2,12 @@
 //! stages, x̃ the CA view when `ca` is combined (FMA + CA), else clamp(x + N(0, σ²), 0, 1). The paper's
 //! details are not public: distance, weight, stop-gradient and which images the CE sees are options
 //! whose defaults (MSE, 1, clean maps as fixed targets, CE on x̃) are ours.
+use super::entry::{Build, Composition, Invalid, MethodInfo, Settings};
+use super::settings::weight;
 use super::stability::perturbed;
-use super::{Method, StepContext, StepOutput};
+use super::{conv_stage, conv_stages, Method, MethodConfig, StepContext, StepOutput};
 use crate::error::Result;
+use crate::models::Network;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Reduction, Tensor};
 
@@ -59,6 +62,50 @@ impl Default for FmaConfig {
             sigma: 0.04,
         }
     }
+}
+
+pub const ENTRY: MethodInfo = MethodInfo {
+    section: Some(super::entry::section::<FmaConfig>()),
+    bind: Some(bind),
+    takes_view: true,
+    ..MethodInfo::new(
+        "fma",
+        "feature-map augmentation loss (Kapoor et al. 2020): CE on x' + MSE between clean and augmented stage outputs; fma+ca finetunes with CA views (train --init RUN)",
+        Build::Step(build),
+    )
+};
+
+impl Settings for FmaConfig {
+    const KEY: &'static str = "fma";
+    fn check(&self, _: &Composition) -> std::result::Result<(), Invalid> {
+        if !weight(self.weight) || !weight(self.sigma) {
+            return Err(Invalid::Key("weight/sigma", "must be non-negative numbers".into()));
+        }
+        if self.stages.as_ref().is_some_and(|s| s.is_empty()) {
+            let what = "must name at least one stage (leave it out for every convolutional stage)";
+            return Err(Invalid::Key("stages", what.into()));
+        }
+        Ok(())
+    }
+}
+
+/// Every convolutional stage of the model, by name.
+fn all_stages(net: &Network) -> Vec<String> {
+    conv_stages(net).iter().map(|s| s.to_string()).collect()
+}
+
+/// Writes the default stages for the model into the settings.
+fn bind(m: &mut MethodConfig, net: &Network) {
+    let mut f: FmaConfig = m.get_or_default();
+    f.stages.get_or_insert_with(|| all_stages(net));
+    m.set(&f);
+}
+
+fn build(m: &MethodConfig, net: &Network, _: i64) -> Result<Box<dyn Method>> {
+    let cfg: FmaConfig = m.get_or_default();
+    let names = cfg.stages.clone().unwrap_or_else(|| all_stages(net));
+    let stages = names.iter().map(|s| conv_stage(net, s, "method.fma.stages")).collect::<Result<Vec<_>>>()?;
+    Ok(Box::new(Fma { cfg, stages }))
 }
 
 /// d(a, b) for feature maps of a batch (docs/methods.md §3.3).

@@ -3,10 +3,34 @@
 //! input gradient, used for an FGSM step of size ε on a perturbation δ that is carried over to the next
 //! mini-batch. Images stay in [0,1] (normalization is inside the model), so unlike TENET's released
 //! code nothing is normalized twice.
-use super::{Method, StepContext, StepOutput};
+use super::adversarial::{budget, AdversarialConfig};
+use super::entry::{Build, MethodInfo};
+use super::{Method, MethodConfig, StepContext, StepOutput};
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use tch::{Kind, Tensor};
+
+pub const ENTRY: MethodInfo = MethodInfo {
+    section: Some(super::entry::section::<AdversarialConfig>()),
+    resolve: Some(fill_defaults),
+    ..MethodInfo::new(
+        "free-at",
+        "free adversarial training (Shafahi et al. 2019): each batch replayed m = 8 times, perturbation carried over",
+        Build::Step(|m, _, _| {
+            let a: AdversarialConfig = m.get_or_default();
+            let eps = a.eps.as_ref().map_or(0.0, |b| b.value);
+            Ok(Box::new(FreeAt::new(eps, a.replays.unwrap_or(8), a.grad_clip)))
+        }),
+    )
+};
+
+/// Free-AT's defaults, ε 8/255 and m = 8, for what the recipe left unset.
+fn fill_defaults(m: &mut MethodConfig, _: &super::Composition) {
+    let mut a: AdversarialConfig = m.get_or_default();
+    a.eps = a.eps.take().or_else(|| budget("8/255"));
+    a.replays = a.replays.or(Some(8));
+    m.set(&a);
+}
 
 const DELTA: &str = "method.free_at.delta";
 

@@ -1,9 +1,12 @@
 //! LFM, local feature masking (Gong et al. 2024; docs/methods.md §1): during training only, regions of
 //! randomly chosen channels of a shallow feature map are overwritten with a constant, so the rest of
 //! the network learns to do without local evidence. Evaluation never masks.
-use super::{Method, StepContext, StepOutput};
-use crate::data::augment::erasing_box;
+use super::entry::{Build, Composition, Invalid, MethodInfo, Settings};
+use super::random_erasing::erasing_box;
+use super::settings::{area_ok, aspect_ok, AREA, ASPECT};
+use super::{conv_stage, Method, MethodConfig, StepContext, StepOutput};
 use crate::error::Result;
+use crate::models::Network;
 use crate::rng::rng_for;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -75,6 +78,47 @@ impl Default for LfmConfig {
             region: LfmRegion::Rectangle,
         }
     }
+}
+
+pub const ENTRY: MethodInfo = MethodInfo {
+    section: Some(super::entry::section::<LfmConfig>()),
+    ..MethodInfo::new(
+        "lfm",
+        "local feature masking (Gong et al. 2024): regions of random channels of the stem's output masked, p 0.15, 32 channels",
+        Build::Step(build),
+    )
+};
+
+impl Settings for LfmConfig {
+    const KEY: &'static str = "lfm";
+    fn check(&self, _: &Composition) -> std::result::Result<(), Invalid> {
+        let bad = |key, what: &str| Err(Invalid::Key(key, what.into()));
+        if !(0.0..=1.0).contains(&self.probability) {
+            return bad("probability", "must be in [0, 1]");
+        }
+        if self.channels == 0 {
+            return bad("channels", "must be at least 1");
+        }
+        if self.max_samples == Some(0) {
+            return bad("max_samples", "must be at least 1 (leave it out to mask any sample)");
+        }
+        if !area_ok(self.area) {
+            return bad("area", AREA);
+        }
+        if !aspect_ok(self.aspect) {
+            return bad("aspect", ASPECT);
+        }
+        if self.stage == "head" {
+            return bad("stage", "must be a convolutional stage, not the head");
+        }
+        Ok(())
+    }
+}
+
+fn build(m: &MethodConfig, net: &Network, _: i64) -> Result<Box<dyn Method>> {
+    let cfg: LfmConfig = m.get_or_default();
+    let stage = conv_stage(net, &cfg.stage, "method.lfm.stage")?;
+    Ok(Box::new(Lfm { cfg, stage }))
 }
 
 const LFM_SEED: u64 = 0x004c_464d;

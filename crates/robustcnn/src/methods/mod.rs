@@ -1,104 +1,51 @@
 //! Training methods: each owns one training step — its forward passes, losses and updates — and
-//! reports its loss terms by name. A method touches no other method and not the loop; its settings
-//! live in its own file, and `METHODS` lists it with its role in compositions.
+//! reports its loss terms by name. A method's file holds its settings, their defaults and checks, and
+//! its registry entry; `METHODS` lists the entries, and everything here works from them alone
+//! (docs/extending.md: adding a method).
 pub mod adversarial;
 pub mod augmix;
 mod baseline;
+pub mod ca;
+pub mod cutout;
 pub mod dropout;
+pub mod entry;
 pub mod fma;
 mod free_at;
 pub mod lfm;
+pub mod random_erasing;
 pub mod settings;
 pub mod stability;
 pub mod tenet;
 
-use crate::attacks::Budget;
+use crate::data::augment::MethodAugment;
 use crate::error::{Error, Result};
 use crate::models::Network;
 use crate::rng::with_torch_seed;
 use crate::train::optim::Optimizer;
 pub use adversarial::AttackMode;
-pub use settings::MethodConfig;
+pub use entry::{Build, Composition, MethodInfo, Role, Settings};
+pub use settings::{validate, MethodConfig};
 use std::collections::HashMap;
 use tch::{Reduction, Tensor};
 
 /// Seed path of the dropout masks of a step's forward passes.
 const DROPOUT_SEED: u64 = 3;
 
-/// How a method takes part in a composition such as `free-at+tenet`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// Owns the training step; at most one per composition (baseline when none is named).
-    Step,
-    /// Adds its own update after each update of the step (TENET).
-    AfterUpdate,
-    /// Changes the training images in the loader (AugMix, Cutout, Random Erasing); any number.
-    Data,
-}
-
-/// A method in the registry.
-pub struct MethodInfo {
-    pub name: &'static str,
-    pub role: Role,
-    pub summary: &'static str,
-    /// Builds the update an [`Role::AfterUpdate`] method adds after each step (None for the others).
-    pub after_update: Option<AfterUpdateBuilder>,
-}
-
-/// Builds an after-update method from the resolved settings, for a model.
-pub type AfterUpdateBuilder = fn(&MethodConfig, &Network) -> Result<Box<dyn AfterUpdate>>;
-
-/// Every method, by name.
-pub const METHODS: &[MethodInfo] = &[
-    MethodInfo { name: "baseline", role: Role::Step, summary: "cross-entropy on the (augmented) training images", after_update: None },
-    MethodInfo {
-        name: "lfm",
-        role: Role::Step,
-        summary: "local feature masking (Gong et al. 2024): regions of random channels of the stem's output masked, p 0.15, 32 channels", after_update: None },
-    MethodInfo {
-        name: "pgd-at",
-        role: Role::Step,
-        summary: "PGD adversarial training (Madry et al. 2018): train on PGD-7 examples, ε 8/255, α 2/255", after_update: None },
-    MethodInfo {
-        name: "fast-at",
-        role: Role::Step,
-        summary: "fast adversarial training (Wong et al. 2020): one FGSM step of α 10/255 from a random start, ε 8/255", after_update: None },
-    MethodInfo {
-        name: "free-at",
-        role: Role::Step,
-        summary: "free adversarial training (Shafahi et al. 2019): each batch replayed m = 8 times, perturbation carried over", after_update: None },
-    MethodInfo {
-        name: "tenet",
-        role: Role::AfterUpdate,
-        summary: "group-wise inhibition (Liu et al. 2021): every 3rd step from step 500, a second update on feature maps whose salient channel groups are inhibited, plus an orthogonality loss; composes, e.g. free-at+tenet", after_update: Some(tenet::build_after_update) },
-    MethodInfo {
-        name: "augmix",
-        role: Role::Data,
-        summary: "AugMix (Hendrycks et al. 2020): mixed chains of 9 Pillow operations; alone with the Jensen-Shannon loss (lambda 12), combined (tenet+augmix) as TENET's AugMix copy plus clean copy", after_update: None },
-    MethodInfo {
-        name: "cutout",
-        role: Role::Data,
-        summary: "Cutout (DeVries & Taylor 2017): a 16x16 square of each image set to the mean", after_update: None },
-    MethodInfo {
-        name: "random-erasing",
-        role: Role::Data,
-        summary: "Random Erasing (Zhong et al. 2020): p 0.5, a rectangle of 2-40% of the image filled with random values", after_update: None },
-    MethodInfo {
-        name: "dropout",
-        role: Role::Step,
-        summary: "dropout (p 0.5) on the last convolutional stage's output map during training", after_update: None },
-    MethodInfo {
-        name: "ca",
-        role: Role::Data,
-        summary: "combined augmentations (Kapoor et al. 2020): each image gets one of 8 photometric, blur and noise corruptions at severity 1-5; the view of st+ca and fma+ca", after_update: None },
-    MethodInfo {
-        name: "st",
-        role: Role::Step,
-        summary: "stability training (Zheng et al. 2016): CE + 0.1 KL(p(x) || p(x')), x' Gaussian noise (sigma 0.04) or the CA view (st+ca)", after_update: None },
-    MethodInfo {
-        name: "fma",
-        role: Role::Step,
-        summary: "feature-map augmentation loss (Kapoor et al. 2020): CE on x' + MSE between clean and augmented stage outputs; fma+ca finetunes with CA views (train --init RUN)", after_update: None },
+/// Every method, in the order `robustcnn methods` lists them and config.toml writes their settings.
+pub const METHODS: &[&MethodInfo] = &[
+    &baseline::ENTRY,
+    &lfm::ENTRY,
+    &adversarial::PGD_AT,
+    &adversarial::FAST_AT,
+    &free_at::ENTRY,
+    &tenet::ENTRY,
+    &augmix::ENTRY,
+    &cutout::ENTRY,
+    &random_erasing::ENTRY,
+    &ca::ENTRY,
+    &stability::ENTRY,
+    &fma::ENTRY,
+    &dropout::ENTRY,
 ];
 
 /// What a training step reports.
@@ -275,146 +222,60 @@ pub trait Method {
     fn load_state(&mut self, _tensors: &HashMap<String, Tensor>) {}
 }
 
-fn find(name: &str) -> Result<&'static MethodInfo> {
-    METHODS.iter().find(|m| m.name == name).ok_or_else(|| {
-        let names: Vec<_> = METHODS.iter().map(|m| m.name).collect();
-        Error::Config(format!(
-            "unknown method '{name}' (methods: {}; combine with +, e.g. free-at+tenet)",
-            names.join(", ")
-        ))
-    })
+/// The composition `name` (`a+b+…`) read against [`METHODS`].
+pub fn composition(name: &str) -> Result<Composition> {
+    Composition::parse(name, METHODS)
 }
 
 /// The parts of a composition `a+b+…`: each a known method, no repeats, at most one of each role.
 pub fn parts(name: &str) -> Result<Vec<&'static MethodInfo>> {
-    let mut out: Vec<&'static MethodInfo> = Vec::new();
-    for part in name.split('+').map(str::trim) {
-        let info = find(part)?;
-        if out.iter().any(|o| o.name == info.name) {
-            return Err(Error::Config(format!("method '{name}': {} is named twice", info.name)));
-        }
-        if let Some(other) = out.iter().find(|o| o.role == info.role && o.role != Role::Data) {
-            return Err(Error::Config(format!(
-                "method '{name}': {} and {} cannot be combined (each owns the training step)",
-                other.name, info.name
-            )));
-        }
-        out.push(info);
-    }
-    Ok(out)
+    Ok(composition(name)?.parts)
 }
 
-pub use settings::validate;
-
-/// The composition's step method (baseline when only an after-update method is named).
-fn step_name(parts: &[&'static MethodInfo]) -> &'static str {
-    parts.iter().find(|p| p.role == Role::Step).map_or("baseline", |p| p.name)
-}
-
-fn uses(parts: &[&'static MethodInfo], name: &str) -> bool {
-    parts.iter().any(|p| p.name == name)
+/// The composition's parts in registry order (the order their settings and loader steps apply in).
+fn in_registry_order(c: &Composition) -> impl Iterator<Item = &'static MethodInfo> + '_ {
+    METHODS.iter().copied().filter(|m| c.uses(m.name))
 }
 
 /// What the loader adds for the composition's data methods; `mean` is the model's normalisation mean.
-pub fn loader_augment(m: &MethodConfig, mean: &[f64]) -> crate::data::augment::MethodAugment {
-    let augmix = m.augmix.as_ref().map(|a| crate::data::augment::AugMixSpec {
-        params: corrupt::augmix::AugMixParams {
-            severity: a.severity,
-            width: a.width,
-            depth: a.depth,
-            alpha: a.alpha,
-            all_ops: a.all_ops,
-        },
-        jsd_views: a.jsd == Some(true),
-        clean_copy: a.clean_copy == Some(true),
-    });
-    let as_view = parts(&m.name).is_ok_and(|p| matches!(step_name(&p), "st" | "fma"));
-    let ca = m.ca.as_ref().map(|c| crate::data::augment::CaSpec::new(c, as_view));
-    crate::data::augment::MethodAugment {
-        augmix,
-        ca,
-        cutout: m.cutout.clone(),
-        erasing: m.random_erasing.clone(),
-        fill: mean.iter().map(|&v| v as f32).collect(),
+pub fn loader_augment(m: &MethodConfig, mean: &[f64]) -> MethodAugment {
+    let mut out = MethodAugment { fill: mean.iter().map(|&v| v as f32).collect(), ..Default::default() };
+    if let Ok(c) = composition(&m.name) {
+        for info in in_registry_order(&c) {
+            if let Build::Data { loader, .. } = info.build {
+                loader(m, &c, &mut out);
+            }
+        }
     }
-}
-
-fn budget(text: &str) -> Option<Budget> {
-    Budget::parse(text, "budget").ok()
+    out
 }
 
 /// Fills in the methods' published defaults for what the recipe left unset (written to config.toml).
 pub fn resolve(m: &mut MethodConfig) {
-    let Ok(parts) = parts(&m.name) else { return };
-    let a = &mut m.adversarial;
-    match step_name(&parts) {
-        "pgd-at" => {
-            a.eps = a.eps.take().or_else(|| budget("8/255"));
-            a.alpha = a.alpha.take().or_else(|| budget("2/255"));
-            a.steps = a.steps.or(Some(7));
-            a.attack_mode = a.attack_mode.or(Some(AttackMode::Train));
+    let Ok(c) = composition(&m.name) else { return };
+    for info in in_registry_order(&c) {
+        if let Some(section) = info.section {
+            if let Ok(v) = (section.normalize)(m.section(section.key)) {
+                m.set_section(section.key, v);
+            }
         }
-        "fast-at" => {
-            a.eps = a.eps.take().or_else(|| budget("8/255"));
-            a.alpha = a.alpha.take().or_else(|| budget("10/255"));
-            a.steps = a.steps.or(Some(1));
-            a.attack_mode = a.attack_mode.or(Some(AttackMode::Train));
+        if let Some(resolve) = info.resolve {
+            resolve(m, &c);
         }
-        "free-at" => {
-            a.eps = a.eps.take().or_else(|| budget("8/255"));
-            a.replays = a.replays.or(Some(8));
-        }
-        "lfm" => {
-            m.lfm.get_or_insert_with(Default::default);
-        }
-        _ => {}
-    }
-    if uses(&parts, "tenet") {
-        m.tenet.get_or_insert_with(Default::default);
-    }
-    if uses(&parts, "augmix") {
-        // Alone: the AugMix paper (Jensen–Shannon). Combined with a step or TENET: TENET's recipe.
-        let combined = parts.iter().any(|p| p.role != Role::Data);
-        let a = m.augmix.get_or_insert_with(Default::default);
-        a.jsd = a.jsd.or(Some(!combined));
-        a.clean_copy = a.clean_copy.or(Some(combined));
-    }
-    if uses(&parts, "cutout") {
-        m.cutout.get_or_insert_with(Default::default);
-    }
-    if uses(&parts, "ca") {
-        m.ca.get_or_insert_with(Default::default);
-    }
-    if uses(&parts, "st") {
-        m.st.get_or_insert_with(Default::default);
-    }
-    if uses(&parts, "fma") {
-        m.fma.get_or_insert_with(Default::default);
-    }
-    if uses(&parts, "dropout") {
-        m.dropout.get_or_insert_with(Default::default);
-    }
-    if uses(&parts, "random-erasing") {
-        m.random_erasing.get_or_insert_with(Default::default);
     }
 }
 
-/// Fills in what depends on the model: the default stages of TENET, FMA and dropout (written to
-/// config.toml).
+/// Fills in what depends on the model, such as the default stages of TENET, FMA and dropout
+/// (written to config.toml).
 pub fn bind(m: &mut MethodConfig, net: &Network) {
-    if let Some(t) = &mut m.tenet {
-        t.stage.get_or_insert_with(|| default_tenet_stage(net).to_string());
-    }
-    if let Some(f) = &mut m.fma {
-        f.stages.get_or_insert_with(|| conv_stages(net).iter().map(|s| s.to_string()).collect());
-    }
-    if let Some(d) = &mut m.dropout {
-        d.stage.get_or_insert_with(|| conv_stages(net).last().map_or("stem", |s| s).to_string());
+    let Ok(c) = composition(&m.name) else { return };
+    for bind in in_registry_order(&c).filter_map(|info| info.bind) {
+        bind(m, net);
     }
 }
 
 /// The convolutional stages (all but the head).
-fn conv_stages(net: &Network) -> &[&'static str] {
+pub fn conv_stages(net: &Network) -> &[&'static str] {
     let names = net.stages();
     &names[..names.len().saturating_sub(1)]
 }
@@ -434,48 +295,24 @@ pub fn conv_stage(net: &Network, name: &str, key: &str) -> Result<usize> {
     Ok(stage)
 }
 
-/// Builds the method of a resolved config for `net` with `num_classes` outputs.
+/// Builds the method of a resolved config for `net` with `num_classes` outputs: the named step method,
+/// else the step a data method supplies, else baseline; wrapped by the after-update method if any.
 pub fn build(m: &MethodConfig, net: &Network, num_classes: i64) -> Result<Box<dyn Method>> {
-    let parts = parts(&m.name)?;
-    let a = &m.adversarial;
-    let value = |b: &Option<Budget>| b.as_ref().map_or(0.0, |b| b.value);
-    let step: Box<dyn Method> = match step_name(&parts) {
-        "pgd-at" | "fast-at" => Box::new(adversarial::AttackTraining {
-            eps: value(&a.eps),
-            alpha: value(&a.alpha),
-            steps: a.steps.unwrap_or(1),
-            train_mode: a.attack_mode != Some(AttackMode::Eval),
-            grad_clip: a.grad_clip,
-            num_classes,
-        }),
-        "free-at" => Box::new(free_at::FreeAt::new(value(&a.eps), a.replays.unwrap_or(8), a.grad_clip)),
-        "lfm" => {
-            let cfg = m.lfm.clone().unwrap_or_default();
-            let stage = conv_stage(net, &cfg.stage, "method.lfm.stage")?;
-            Box::new(lfm::Lfm { cfg, stage })
-        }
-        "st" => Box::new(stability::Stability { cfg: m.st.clone().unwrap_or_default() }),
-        "fma" => {
-            let cfg = m.fma.clone().unwrap_or_default();
-            let names = cfg.stages.clone().unwrap_or_else(|| conv_stages(net).iter().map(|s| s.to_string()).collect());
-            let stages = names.iter().map(|s| conv_stage(net, s, "method.fma.stages")).collect::<Result<Vec<_>>>()?;
-            Box::new(fma::Fma { cfg, stages })
-        }
-        "dropout" => {
-            let cfg = m.dropout.clone().unwrap_or_default();
-            let name = cfg.stage.clone().unwrap_or_else(|| conv_stages(net).last().map_or("stem", |s| s).to_string());
-            Box::new(dropout::Dropout {
-                probability: cfg.probability,
-                stage: conv_stage(net, &name, "method.dropout.stage")?,
-            })
-        }
-        _ => match &m.augmix {
-            Some(a) if a.jsd == Some(true) => Box::new(augmix::AugMixJsd { lambda: a.lambda }),
-            _ => Box::new(baseline::Baseline),
-        },
+    let c = composition(&m.name)?;
+    let data_step = || {
+        c.parts.iter().find_map(|p| match p.build {
+            Build::Data { step: Some(step), .. } => step(m),
+            _ => None,
+        })
     };
-    // Composition by role: the after-update part, if any, wraps the step.
-    match parts.iter().find_map(|p| p.after_update) {
+    let step: Box<dyn Method> = match (c.step().map(|p| p.build), c.plain_step()) {
+        (Some(Build::Step(build)), false) => build(m, net, num_classes)?,
+        _ => data_step().unwrap_or_else(|| Box::new(baseline::Baseline)),
+    };
+    match c.parts.iter().find_map(|p| match p.build {
+        Build::AfterUpdate(after) => Some(after),
+        _ => None,
+    }) {
         Some(after) => Ok(Box::new(Composite { step, after: Some(after(m, net)?) })),
         None => Ok(step),
     }

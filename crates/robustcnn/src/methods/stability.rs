@@ -2,6 +2,8 @@
 //! x′ the CA view when `ca` is combined (ST + CA, Kapoor et al. 2020), else clamp(x + N(0, σ²), 0, 1).
 //! Clean and perturbed images take separate forward passes (each batch norm sees its own batch's
 //! statistics; faster on CPU than one concatenated batch in an A/B run, BENCHMARKS.md).
+use super::entry::{Build, Composition, Invalid, MethodInfo, Settings};
+use super::settings::weight;
 use super::{Method, StepContext, StepOutput};
 use crate::error::Result;
 use crate::rng::with_torch_seed;
@@ -24,6 +26,26 @@ pub struct StConfig {
 impl Default for StConfig {
     fn default() -> Self {
         StConfig { alpha: 0.1, sigma: 0.04, detach_clean: false }
+    }
+}
+
+pub const ENTRY: MethodInfo = MethodInfo {
+    section: Some(super::entry::section::<StConfig>()),
+    takes_view: true,
+    ..MethodInfo::new(
+        "st",
+        "stability training (Zheng et al. 2016): CE + 0.1 KL(p(x) || p(x')), x' Gaussian noise (sigma 0.04) or the CA view (st+ca)",
+        Build::Step(|m, _, _| Ok(Box::new(Stability { cfg: m.get_or_default() }))),
+    )
+};
+
+impl Settings for StConfig {
+    const KEY: &'static str = "st";
+    fn check(&self, _: &Composition) -> std::result::Result<(), Invalid> {
+        if !weight(self.alpha) || !weight(self.sigma) {
+            return Err(Invalid::Key("alpha/sigma", "must be non-negative numbers".into()));
+        }
+        Ok(())
     }
 }
 

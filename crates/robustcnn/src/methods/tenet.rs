@@ -3,7 +3,9 @@
 //! each group's most salient positions are inhibited by a reverse-sigmoid mask weighted by the gradient
 //! of σ(true-class logit), and a second update trains the rest of the network on the inhibited maps,
 //! plus an orthogonality loss between the groups. Everything runs batched on the model's device.
-use super::{AfterUpdate, StepContext};
+use super::entry::{Build, Composition, Invalid, MethodInfo, Settings};
+use super::settings::weight;
+use super::{conv_stage, default_tenet_stage, AfterUpdate, MethodConfig, StepContext};
 use crate::error::{Error, Result};
 use crate::models::Network;
 use crate::rng::with_torch_seed;
@@ -49,6 +51,55 @@ impl Default for TenetConfig {
             std_eps: 1e-8,
         }
     }
+}
+
+pub const ENTRY: MethodInfo = MethodInfo {
+    section: Some(super::entry::section::<TenetConfig>()),
+    bind: Some(bind),
+    ..MethodInfo::new(
+        "tenet",
+        "group-wise inhibition (Liu et al. 2021): every 3rd step from step 500, a second update on feature maps whose salient channel groups are inhibited, plus an orthogonality loss; composes, e.g. free-at+tenet",
+        Build::AfterUpdate(build_after_update),
+    )
+};
+
+impl Settings for TenetConfig {
+    const KEY: &'static str = "tenet";
+    fn check(&self, _: &Composition) -> std::result::Result<(), Invalid> {
+        let bad = |key, what: &str| Err(Invalid::Key(key, what.into()));
+        if self.groups < 2 {
+            return bad("groups", "must be at least 2");
+        }
+        if self.every == 0 {
+            return bad("every", "must be at least 1 (1 = every step)");
+        }
+        if !weight(self.lambda_tenet) {
+            return bad("lambda_tenet", "must be a non-negative number");
+        }
+        if !weight(self.lambda_orth) {
+            return bad("lambda_orth", "must be a non-negative number");
+        }
+        if self.kmeans_iters == 0 {
+            return bad("kmeans_iters", "must be at least 1");
+        }
+        if !weight(self.kmeans_tol) {
+            return bad("kmeans_tol", "must be a non-negative number");
+        }
+        if !(self.std_eps > 0.0 && self.std_eps.is_finite()) {
+            return bad("std_eps", "must be a positive number");
+        }
+        if self.stage.as_deref() == Some("head") {
+            return bad("stage", "must be a convolutional stage, not the head");
+        }
+        Ok(())
+    }
+}
+
+/// Writes the default stage for the model into the settings.
+fn bind(m: &mut MethodConfig, net: &Network) {
+    let mut t: TenetConfig = m.get_or_default();
+    t.stage.get_or_insert_with(|| default_tenet_stage(net).to_string());
+    m.set(&t);
 }
 
 /// Seed path of the k-means initial centres.
@@ -249,9 +300,9 @@ impl AfterUpdate for Tenet {
 }
 
 /// TENET as the after-update part of a composition, at its configured (else default) stage.
-pub fn build_after_update(m: &super::MethodConfig, net: &Network) -> Result<Box<dyn AfterUpdate>> {
-    let cfg = m.tenet.clone().unwrap_or_default();
-    let stage_name = cfg.stage.clone().unwrap_or_else(|| super::default_tenet_stage(net).to_string());
-    let stage = super::conv_stage(net, &stage_name, "method.tenet.stage")?;
+pub fn build_after_update(m: &MethodConfig, net: &Network) -> Result<Box<dyn AfterUpdate>> {
+    let cfg: TenetConfig = m.get_or_default();
+    let stage_name = cfg.stage.clone().unwrap_or_else(|| default_tenet_stage(net).to_string());
+    let stage = conv_stage(net, &stage_name, "method.tenet.stage")?;
     Ok(Box::new(Tenet { cfg, stage }))
 }

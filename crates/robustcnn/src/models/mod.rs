@@ -9,6 +9,8 @@ mod small_cnn;
 mod wrn;
 
 use crate::error::{Error, Result};
+use crate::precision::Precision;
+use std::sync::atomic::{AtomicU8, Ordering};
 use tch::nn::{self, ModuleT};
 use tch::{Kind, Tensor};
 
@@ -23,6 +25,8 @@ pub struct Network {
     stages: Vec<Stage>,
     mean: Tensor,
     std: Tensor,
+    /// 0 fp32, 1 bf16 ([`Precision`]), shared by the threads that read the network.
+    precision: AtomicU8,
 }
 
 impl Network {
@@ -42,42 +46,76 @@ impl Network {
         })
     }
 
-    /// The feature map after stage `stage` (normalization and stages 0..=stage applied).
-    pub fn forward_to(&self, x: &Tensor, stage: usize, train: bool) -> Tensor {
-        let mut h = (x - &self.mean) / &self.std;
+    /// The precision its forward passes run in (fp32 unless set; docs/precision.md).
+    pub fn precision(&self) -> Precision {
+        if self.precision.load(Ordering::Relaxed) == 0 {
+            Precision::Fp32
+        } else {
+            Precision::Bf16
+        }
+    }
+
+    /// Sets the precision of later forward passes; weights stay fp32 whatever it is.
+    pub fn set_precision(&self, precision: Precision) {
+        self.precision.store((precision != Precision::Fp32) as u8, Ordering::Relaxed);
+    }
+
+    /// Normalized input, in channels-last memory on the CPU.
+    fn normalize(&self, x: &Tensor) -> Tensor {
+        let h = (x - &self.mean) / &self.std;
         if h.device() == tch::Device::Cpu && h.dim() == 4 {
             // Channels-last (NHWC) memory: oneDNN's CPU convolutions then skip the layout reorders
             // around every layer, 1.3x the training and attack throughput (BENCHMARKS.md).
-            h = h.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]);
+            return h.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]);
         }
+        h
+    }
+
+    /// A stage output as fp32: under mixed precision the network's outputs leave autocast in fp32, so
+    /// losses, masks and attacks downstream compute in fp32 (docs/precision.md).
+    fn fp32(t: Tensor) -> Tensor {
+        if t.kind() == Kind::Float || !t.is_floating_point() {
+            t
+        } else {
+            t.to_kind(Kind::Float)
+        }
+    }
+
+    /// The feature map after stage `stage` (normalization and stages 0..=stage applied).
+    pub fn forward_to(&self, x: &Tensor, stage: usize, train: bool) -> Tensor {
+        let _autocast = self.precision().autocast(x.device());
+        let mut h = self.normalize(x);
         for s in &self.stages[..=stage] {
             h = s.forward_t(&h, train);
         }
-        h
+        Self::fp32(h)
     }
 
     /// Logits from the feature map after stage `stage` (stages stage+1.. applied).
     pub fn forward_from(&self, feat: &Tensor, stage: usize, train: bool) -> Tensor {
+        let _autocast = self.precision().autocast(feat.device());
         let mut h = feat.shallow_clone();
         for s in &self.stages[stage + 1..] {
             h = s.forward_t(&h, train);
         }
-        h
+        Self::fp32(h)
     }
 
     /// The output of every stage for images in [0,1]; the last is the logits.
     pub fn stage_outputs(&self, x: &Tensor, train: bool) -> Vec<Tensor> {
-        let mut outs = vec![self.forward_to(x, 0, train)];
-        for s in &self.stages[1..] {
-            let next = s.forward_t(&outs[outs.len() - 1], train);
-            outs.push(next);
+        let _autocast = self.precision().autocast(x.device());
+        let mut h = self.normalize(x);
+        let mut outs = Vec::with_capacity(self.stages.len());
+        for s in &self.stages {
+            h = s.forward_t(&h, train);
+            outs.push(Self::fp32(h.shallow_clone()));
         }
         outs
     }
 
     /// Logits for images in [0,1].
     pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        self.forward_from(&self.forward_to(x, 0, train), 0, train)
+        self.forward_to(x, self.stages.len() - 1, train)
     }
 }
 
@@ -165,7 +203,7 @@ pub fn build(root: &nn::Path, name: &str, spec: &ModelSpec) -> Result<Network> {
         std.copy_(&Tensor::from_slice(&spec.std).to_kind(Kind::Float).reshape(shape));
     });
     let (stage_names, stages) = (info.build)(root, spec);
-    Ok(Network { name: name.to_string(), stage_names, stages, mean, std })
+    Ok(Network { name: name.to_string(), stage_names, stages, mean, std, precision: AtomicU8::new(0) })
 }
 
 /// Number of trainable parameters in a var store.

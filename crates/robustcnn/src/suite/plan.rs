@@ -63,14 +63,6 @@ pub struct Suite {
     pub source: String,
 }
 
-/// The section of [method] that a method part's settings live in.
-fn settings_key(part: &str) -> String {
-    match part {
-        "pgd-at" | "fast-at" | "free-at" => "adversarial".into(),
-        p => p.replace('-', "_"),
-    }
-}
-
 /// A fraction as a directory name: "all" for 1, else e.g. "frac-0.1".
 fn fraction_label(f: f64) -> String {
     if f >= 1.0 {
@@ -173,10 +165,9 @@ fn method_table(method: &str, settings: &toml::Table) -> Result<toml::Table> {
     let parts = crate::methods::parts(method)?;
     let mut t = toml::Table::new();
     t.insert("name".into(), toml::Value::String(method.to_string()));
-    for p in parts {
-        let key = settings_key(p.name);
-        if let Some(v) = settings.get(&key) {
-            t.insert(key, v.clone());
+    for key in parts.iter().filter_map(|p| p.section.map(|s| s.key)) {
+        if let Some(v) = settings.get(key) {
+            t.insert(key.to_string(), v.clone());
         }
     }
     Ok(t)
@@ -187,7 +178,7 @@ fn check_settings_used(g: &Grid, settings: &toml::Table, origin: &str) -> Result
     let mut used = Vec::new();
     for m in &g.methods {
         let parts = crate::methods::parts(m).map_err(|e| Error::Config(format!("{origin}: suite.methods: {e}")))?;
-        used.extend(parts.iter().map(|p| settings_key(p.name)));
+        used.extend(parts.iter().filter_map(|p| p.section.map(|s| s.key.to_string())));
     }
     match settings.keys().find(|k| !used.contains(k)) {
         Some(k) => Err(Error::Config(format!(

@@ -116,8 +116,9 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     if !st.finished && st.step == 0 {
         log.write(json!({"event": "start", "model": cfg.model.name, "dataset": cfg.data.dataset,
             "train_samples": p.train.len(), "input_shape": [p.train.channels, p.train.height, p.train.width], "val_samples": p.val.as_ref().map(|v| v.len()), "steps": total,
-            "parameters": crate::models::parameter_count(&p.vs)}))?;
+            "parameters": crate::models::parameter_count(&p.vs), "precision": cfg.train.precision.name()}))?;
     }
+    p.net.set_precision(cfg.train.precision);
     while !st.finished && st.epoch < epochs {
         let epoch_start = Instant::now();
         let mut waited = 0.0;
@@ -222,7 +223,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         let elapsed = epoch_start.elapsed().as_secs_f64();
         let train_loss = loss_sum.double_value(&[]) / st.epoch_seen.max(1) as f64;
         let train_acc = correct.double_value(&[]) / st.epoch_seen.max(1) as f64;
-        let val = p.val.as_ref().map(|v| evaluate(&p.net, v, cfg.data.batch_size.max(256), device));
+        let val = p.val.as_ref().map(|v| in_fp32(&p.net, || evaluate(&p.net, v, cfg.data.batch_size.max(256), device)));
         let mut line = json!({"event": "epoch", "epoch": st.epoch + 1, "step": st.step, "train_loss": train_loss,
             "train_accuracy": train_acc, "lr": schedule::lr_at(&cfg.optim, st.step.saturating_sub(1), total, spe),
             "time_s": elapsed, "images_per_s": seen_this_run as f64 / elapsed,
@@ -265,7 +266,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         }
         None => "last epoch (model.safetensors)".to_string(),
     };
-    let test = evaluate(&p.net, &p.test, cfg.data.batch_size.max(256), device);
+    let test = in_fp32(&p.net, || evaluate(&p.net, &p.test, cfg.data.batch_size.max(256), device));
     let (file, weights) = weights_file(&run.dir, "best");
     let protocol = crate::eval::store::subject("clean", &weights, &file, "test", test.samples, None)?;
     crate::eval::store::ResultsStore::of_run(&run.dir).write(test.evaluation(&selected, protocol))?;
@@ -300,6 +301,15 @@ pub fn open_trained(dir: &std::path::Path, weights: &str, device: Option<&str>) 
     let (file, label) = weights_file(&run.dir, weights);
     checkpoint::load_into(&p.vs, &file, &checkpoint::read(&file)?)?;
     Ok((run, p, label))
+}
+
+/// Runs `f` (an evaluation) with the network in fp32, then restores its precision (docs/precision.md).
+fn in_fp32<T>(net: &crate::models::Network, f: impl FnOnce() -> T) -> T {
+    let training = net.precision();
+    net.set_precision(crate::precision::Precision::Fp32);
+    let out = f();
+    net.set_precision(training);
+    out
 }
 
 /// The file and label of a run's weights: `best` (the validation-selected ones, else the last),

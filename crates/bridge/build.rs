@@ -1,0 +1,27 @@
+//! Compiles the bridge's C++ against the libtorch that torch-sys links (its headers beside its lib/),
+//! as torch-sys compiles its own wrapper.
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-changed=src/autocast.cpp");
+    println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
+    let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
+        panic!(
+            "robustcnn-bridge: torch-sys did not say where libtorch is (DEP_TCH_LIBTORCH_LIB); run through ./dev.sh"
+        );
+    };
+    let lib = PathBuf::from(lib);
+    let root = lib.parent().map(PathBuf::from).unwrap_or_default();
+    cc::Build::new()
+        .cpp(true)
+        .pic(true)
+        .warnings(false)
+        .include(root.join("include"))
+        .flag("-std=c++17")
+        .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
+        .file("src/autocast.cpp")
+        .compile("robustcnn_bridge");
+    println!("cargo:rustc-link-search=native={}", lib.display());
+    println!("cargo:rustc-link-lib=dylib=torch_cpu");
+    println!("cargo:rustc-link-lib=dylib=c10");
+}

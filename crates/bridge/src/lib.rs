@@ -1,0 +1,68 @@
+//! A small C++ bridge to the parts of libtorch that tch does not bind: autocast for every device type
+//! (tch's `autocast` switches only CUDA's), so the CPU can run in bfloat16 (docs/precision.md).
+use std::os::raw::c_int;
+
+extern "C" {
+    fn rcb_autocast_enabled(cuda: c_int) -> bool;
+    fn rcb_autocast_dtype(cuda: c_int) -> c_int;
+    fn rcb_autocast_set(cuda: c_int, enabled: bool, dtype: c_int);
+    fn rcb_autocast_increment_nesting() -> c_int;
+    fn rcb_autocast_decrement_nesting() -> c_int;
+    fn rcb_autocast_clear_cache();
+}
+
+/// c10::ScalarType codes of the reduced precisions.
+const BFLOAT16: c_int = 15;
+const HALF: c_int = 5;
+
+/// The reduced precision autocast runs its eligible operations (convolutions, matrix products) in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduced {
+    BFloat16,
+    Float16,
+}
+
+/// Autocast on for the CPU or CUDA until dropped; dropping restores the previous state and, when
+/// this was the outermost region, clears the cache of cast weights, as `torch.autocast` does on exit
+/// (so weights updated in between are cast afresh).
+pub struct Autocast {
+    cuda: c_int,
+    was_enabled: bool,
+    was_dtype: c_int,
+}
+
+impl Autocast {
+    /// Enters an autocast region for the CPU (`cuda` false) or CUDA in `dtype`.
+    pub fn enter(cuda: bool, dtype: Reduced) -> Autocast {
+        let cuda = cuda as c_int;
+        let code = match dtype {
+            Reduced::BFloat16 => BFLOAT16,
+            Reduced::Float16 => HALF,
+        };
+        // SAFETY: the bridge's functions only read and set libtorch's thread-local autocast state.
+        unsafe {
+            let guard = Autocast { cuda, was_enabled: rcb_autocast_enabled(cuda), was_dtype: rcb_autocast_dtype(cuda) };
+            rcb_autocast_increment_nesting();
+            rcb_autocast_set(cuda, true, code);
+            guard
+        }
+    }
+
+    /// Whether autocast is on for the CPU (`cuda` false) or CUDA on this thread.
+    pub fn enabled(cuda: bool) -> bool {
+        // SAFETY: reads libtorch's thread-local autocast state.
+        unsafe { rcb_autocast_enabled(cuda as c_int) }
+    }
+}
+
+impl Drop for Autocast {
+    fn drop(&mut self) {
+        // SAFETY: restores the state read in `enter` on the same thread.
+        unsafe {
+            rcb_autocast_set(self.cuda, self.was_enabled, self.was_dtype);
+            if rcb_autocast_decrement_nesting() == 0 {
+                rcb_autocast_clear_cache();
+            }
+        }
+    }
+}

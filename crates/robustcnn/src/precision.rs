@@ -1,0 +1,73 @@
+//! Numeric precision of a network's forward pass (docs/precision.md): fp32, or mixed precision through
+//! libtorch's autocast, where convolutions and matrix products run in bfloat16 (CPU or CUDA) while
+//! weights, optimizer state and checkpoints stay fp32.
+use crate::error::{Error, Result};
+pub use robustcnn_bridge::{Autocast, Reduced};
+use serde::{Deserialize, Serialize};
+use tch::Device;
+
+/// Written as its name in recipes; unknown names get [`Precision::parse`]'s error.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Precision {
+    #[default]
+    Fp32,
+    Bf16,
+}
+
+impl Precision {
+    pub const NAMES: &'static [&'static str] = &["fp32", "bf16"];
+
+    /// Reads a precision name; `what` names the option in errors.
+    pub fn parse(text: &str, what: &str) -> Result<Precision> {
+        match text {
+            "fp32" => Ok(Precision::Fp32),
+            "bf16" => Ok(Precision::Bf16),
+            "fp16" => Err(Error::Config(format!(
+                "{what} fp16: float16 (CUDA only, with a loss scaler) is not available yet; use bf16 or fp32"
+            ))),
+            _ => {
+                Err(Error::Config(format!("{what} {text}: unknown precision (precisions: {})", Self::NAMES.join(", "))))
+            }
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    pub fn is_fp32(&self) -> bool {
+        *self == Precision::Fp32
+    }
+
+    /// The autocast region for a forward pass on `device`, None in fp32.
+    pub fn autocast(self, device: Device) -> Option<Autocast> {
+        let cuda = device != Device::Cpu;
+        match self {
+            Precision::Fp32 => None,
+            Precision::Bf16 => Some(Autocast::enter(cuda, Reduced::BFloat16)),
+        }
+    }
+}
+
+/// The CPU's bfloat16 instructions that oneDNN's kernels use when present (from /proc/cpuinfo): AMX
+/// tiles, then AVX512-BF16; without either, bf16 runs through fp32 conversions, slower.
+pub fn cpu_bf16_instructions() -> Vec<&'static str> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let flags: Vec<&str> =
+        info.lines().find(|l| l.starts_with("flags")).map(|l| l.split_whitespace().collect()).unwrap_or_default();
+    ["amx_bf16", "avx512_bf16"].into_iter().filter(|f| flags.contains(f)).collect()
+}
+
+impl TryFrom<String> for Precision {
+    type Error = Error;
+    fn try_from(text: String) -> Result<Precision> {
+        Precision::parse(&text, "precision")
+    }
+}
+
+impl From<Precision> for String {
+    fn from(p: Precision) -> String {
+        p.name().to_string()
+    }
+}
