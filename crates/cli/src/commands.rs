@@ -91,6 +91,10 @@ pub struct RunArgs {
     /// Only the first N images (a quick look: kept beside, never in place of, a fuller evaluation).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// fp32, or bf16 for speed: a bf16 evaluation is kept beside, never in place of, the fp32 one
+    /// (docs/precision.md).
+    #[arg(long, default_value = "fp32")]
+    pub precision: String,
     /// Results folder [default: RUN/results]; each evaluation is kept in its evals/<kind>-<protocol>/
     /// sub-folder and listed in index.json.
     #[arg(long, value_name = "DIR")]
@@ -110,7 +114,9 @@ impl RunArgs {
     /// The run with its data and model, the chosen weights loaded; `--limit 0` fails first.
     pub fn open(&self) -> Result<Opened> {
         self.check_limit()?;
+        let precision = Precision::parse(&self.precision, "--precision")?;
         let (run, prepared, label) = self.model.open()?;
+        prepared.net.set_precision(precision);
         let store = ResultsStore::new(self.results.clone().unwrap_or_else(|| run.dir.join("results")));
         Ok(Opened { run, prepared, label, store })
     }
@@ -135,7 +141,8 @@ impl RunArgs {
     /// The protocol fields naming what is evaluated: weights and their MD5, split, images, limit.
     pub fn subject(&self, o: &Opened, kind: &str, split: &str, images: usize) -> Result<serde_json::Value> {
         let (file, weights) = train::weights_file(&o.run.dir, &self.model.weights);
-        Ok(store::subject(kind, &weights, &file, split, images, self.limit)?)
+        let subject = store::subject(kind, &weights, &file, split, images, self.limit)?;
+        Ok(store::with_precision(subject, Precision::parse(&self.precision, "--precision")?))
     }
 
     pub fn batch(&self) -> usize {

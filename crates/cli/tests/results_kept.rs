@@ -122,6 +122,16 @@ fn results_are_never_made_from_nothing_and_never_silently_replaced() {
     assert!(val.contains("the val split"), "{val}");
     assert_eq!(json(&results.join("clean.json"))["protocol"]["split"], "test");
 
+    // A bf16 evaluation is kept beside the fp32 one, with its precision in its protocol.
+    let fp32_attacks = std::fs::read(results.join("attacks.json")).unwrap();
+    let bf16 = ok(&[&attack[..], &["--precision", "bf16"]].concat());
+    assert!(bf16.contains("(in bf16, kept beside the fp32 results, never in place of them)"), "{bf16}");
+    assert_eq!(std::fs::read(results.join("attacks.json")).unwrap(), fp32_attacks, "a bf16 evaluation became primary");
+    let index = json(&results.join("index.json"));
+    assert!(index["evaluations"].as_array().unwrap().iter().any(|e| e["protocol"]["precision"] == "bf16"), "{index}");
+    let e = fails(&["eval", "clean", &r, "--precision", "fp16"]);
+    assert!(e.contains("--precision fp16: float16 (CUDA only, with a loss scaler) is not available yet"), "{e}");
+
     // --results puts an evaluation elsewhere and leaves the run's results/ alone.
     let before = snapshot(&results);
     let elsewhere = dir.path().join("elsewhere");

@@ -1,9 +1,9 @@
 //! Glass, motion and zoom blur (docs/methods.md §4.1.2, §4.1.5).
 use crate::corruption::{At, Corruption};
-use crate::filters::{gaussian_nearest, numpy_sum, weighted_sum};
 use crate::geometry::add_clipped_zoom;
 use crate::image::{clip_to_byte, unit_table};
 use crate::ops::per_plane;
+use crate::scipy::{gaussian_nearest, numpy_sum, weighted_sum};
 use crate::{Image, Result};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;

@@ -1,8 +1,8 @@
 //! Elastic transform and JPEG compression (docs/methods.md §4.1.2, §4.1.5).
 use crate::corruption::{At, Corruption};
-use crate::filters::{gaussian_filter, Border};
 use crate::geometry::{affine_from_points, map_coordinates_reflect, warp_affine_reflect101};
 use crate::image::{clip_to_byte, unit_table_f32};
+use crate::scipy::{gaussian_filter, Border};
 use crate::wyrand::Wyrand;
 use crate::{Image, Preset, Result};
 use rand::Rng;

@@ -1,7 +1,7 @@
-//! [`filter2d_reflect101`](crate::filters::filter2d_reflect101) through the 2-D FFT, for kernels
+//! [`filter2d_reflect101`](crate::opencv::filter2d_reflect101) through the 2-D FFT, for kernels
 //! with many taps (defocus blur at ImageNet sizes): the same correlation, equal to the direct sum up
 //! to f64 rounding, as OpenCV's `filter2D` itself switches to a DFT for large kernels.
-use crate::filters::reflect101;
+use crate::opencv::reflect101;
 use rustfft::num_complex::Complex64;
 use rustfft::{Fft, FftPlanner};
 use std::cell::RefCell;

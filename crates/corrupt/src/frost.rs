@@ -2,8 +2,10 @@
 //! six photographs of frost; this crate draws procedural ones (ice dendrites over a plasma haze) and
 //! reads the photographs from a directory when the user holds them (`--frost-dir`).
 use crate::corruption::{At, Corruption};
-use crate::filters::{box_resize, gaussian_nearest, resize_bilinear};
 use crate::image::clip_to_byte;
+use crate::opencv::resize_bilinear;
+use crate::pillow::box_resize;
+use crate::scipy::gaussian_nearest;
 use crate::weather::plasma_fractal;
 use crate::{Error, Image, Preset, Result};
 use rand::{Rng, SeedableRng};

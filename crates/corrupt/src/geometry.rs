@@ -1,5 +1,6 @@
 //! Resampling the reference borrows from SciPy and OpenCV: zoom, affine warps, displacement maps.
-use crate::filters::{reflect101, Border};
+use crate::opencv::reflect101;
+use crate::scipy::Border;
 
 /// ⌊v⌋ without a libm call (the portable x86-64 target has no rounding instruction); exact for
 /// |v| < 2⁶³.

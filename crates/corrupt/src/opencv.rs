@@ -1,8 +1,9 @@
-//! The OpenCV operations behind spatter's water texture (docs/methods.md §4.1.2), as the OpenCV 5 wheels
-//! of PyPI compute them on one 8-bit or float32 plane: `Canny`, `distanceTransform(DIST_L2, 5)`,
-//! `blur(3, 3)`, `equalizeHist` and a 3×3 integer `filter2D`. Each equals OpenCV's output to the bit
-//! on the fixture planes of `crates/corrupt/tests/imagecorruptions_reference.rs`.
-use crate::filters::reflect101;
+//! The OpenCV arithmetic the reference generator uses, on one plane: `resize` (INTER_LINEAR),
+//! `filter2D`, `getGaussianKernel` and `sepFilter2D` for the blurs; and behind spatter's water texture
+//! (docs/methods.md §4.1.2), as the OpenCV 5 wheels of PyPI compute them on one 8-bit or float32 plane:
+//! `Canny`, `distanceTransform(DIST_L2, 5)`, `blur(3, 3)`, `equalizeHist` and a 3×3 integer `filter2D`.
+//! Each of the water-texture operations equals OpenCV's output to the bit on the fixture planes of
+//! `crates/corrupt/tests/imagecorruptions_reference.rs`.
 
 /// OpenCV's `TG22`: tan 22.5° in 15-bit fixed point, Canny's direction split.
 const TG22: i64 = 13573;
@@ -222,4 +223,93 @@ pub fn equalize_hist(img: &[u8]) -> Vec<u8> {
         lut[v] = (sum as f32 * scale).round_ties_even().clamp(0.0, 255.0) as u8;
     }
     img.iter().map(|&v| lut[v as usize]).collect()
+}
+
+/// OpenCV `resize` with INTER_LINEAR on one plane (half-pixel centres, edges clamped).
+pub fn resize_bilinear(plane: &[f64], (h, w): (usize, usize), (oh, ow): (usize, usize)) -> Vec<f64> {
+    let taps = |n: usize, on: usize, o: usize| {
+        let s = ((o as f64 + 0.5) * n as f64 / on as f64 - 0.5).max(0.0);
+        let i = (s.floor() as usize).min(n - 1);
+        (i, (i + 1).min(n - 1), s - i as f64)
+    };
+    let mut out = vec![0.0; oh * ow];
+    for y in 0..oh {
+        let (y0, y1, fy) = taps(h, oh, y);
+        for x in 0..ow {
+            let (x0, x1, fx) = taps(w, ow, x);
+            let top = plane[y0 * w + x0] * (1.0 - fx) + plane[y0 * w + x1] * fx;
+            let bottom = plane[y1 * w + x0] * (1.0 - fx) + plane[y1 * w + x1] * fx;
+            out[y * ow + x] = top * (1.0 - fy) + bottom * fy;
+        }
+    }
+    out
+}
+
+/// OpenCV's BORDER_REFLECT_101 index (…cba|abcd|dcb…) for any offset.
+pub fn reflect101(i: isize, n: usize) -> usize {
+    if (0..n as isize).contains(&i) {
+        return i as usize;
+    }
+    if n == 1 {
+        return 0;
+    }
+    let period = 2 * (n as isize - 1);
+    let m = i.rem_euclid(period);
+    (if m < n as isize { m } else { period - m }) as usize
+}
+
+/// OpenCV `filter2D` (correlation, centred anchor, BORDER_REFLECT_101) with a k×k kernel, k odd.
+/// Zero taps are skipped (the defocus disk is mostly zeros); the sum runs in the same row-major tap order.
+pub fn filter2d_reflect101(plane: &[f64], h: usize, w: usize, kernel: &[f64], k: usize) -> Vec<f64> {
+    let r = (k / 2) as isize;
+    let taps: Vec<(isize, isize, f64)> = (0..k * k)
+        .filter(|&i| kernel[i] != 0.0)
+        .map(|i| ((i / k) as isize - r, (i % k) as isize - r, kernel[i]))
+        .collect();
+    // The plane padded by r on every side, then one pass per tap over whole rows: each pixel's sum
+    // still runs in tap order, and the inner loop has no border logic, so it vectorises.
+    let pw = w + 2 * r as usize;
+    let padded: Vec<f64> = (-r..h as isize + r)
+        .flat_map(|y| (-r..w as isize + r).map(move |x| (y, x)))
+        .map(|(y, x)| plane[reflect101(y, h) * w + reflect101(x, w)])
+        .collect();
+    let mut out = vec![0.0; h * w];
+    for &(dy, dx, kv) in &taps {
+        for (y, row) in out.chunks_exact_mut(w).enumerate() {
+            let start = (y as isize + r + dy) as usize * pw + (r + dx) as usize;
+            row.iter_mut().zip(&padded[start..start + w]).for_each(|(o, &v)| *o += kv * v);
+        }
+    }
+    out
+}
+
+/// OpenCV `getGaussianKernel(n, sigma, CV_32F)` for n odd and sigma > 0: OpenCV's double recipe
+/// (tᵢ = exp(−(i − c)²/(2σ²)) outside the centre, the sum 2·Σtᵢ + 1 from the outermost in, each
+/// value times 1/sum, the centre 1/sum), rounded to f32 as `GaussianBlur` uses it on float32 images.
+pub fn gaussian_kernel_1d(n: usize, sigma: f64) -> Vec<f32> {
+    let c = n / 2;
+    let scale = -0.125 / (sigma * sigma);
+    let outer: Vec<f64> = (0..c).map(|i| (((2 * (c - i)) * (2 * (c - i))) as f64 * scale).exp()).collect();
+    let sum = outer.iter().fold(0.0, |s, &t| s + t) * 2.0 + 1.0;
+    let mul = 1.0 / sum;
+    let side: Vec<f32> = outer.iter().map(|&t| (t * mul) as f32).collect();
+    side.iter().chain([&(mul as f32)]).chain(side.iter().rev()).copied().collect()
+}
+
+/// OpenCV `sepFilter2D` of an n×n float32 plane with a symmetric odd kernel `k` along rows, then
+/// columns, BORDER_REFLECT_101, in float32 with OpenCV's symmetric sums (x·k₀ + (x₋₁ + x₁)·k₁ + …).
+pub fn symmetric_blur_f32(plane: &[f32], n: usize, k: &[f32]) -> Vec<f32> {
+    let r = k.len() / 2;
+    let at = |i: usize, d: isize| reflect101(i as isize + d, n);
+    let pass = |src: &[f32], index: &dyn Fn(usize, usize) -> usize| -> Vec<f32> {
+        (0..n * n)
+            .map(|p| {
+                let (y, x) = (p / n, p % n);
+                let tap = |d: isize| src[index(y, at(x, d))];
+                (1..=r).fold(tap(0) * k[r], |s, j| s + (tap(-(j as isize)) + tap(j as isize)) * k[r + j])
+            })
+            .collect()
+    };
+    let rows = pass(plane, &|y, x| y * n + x);
+    pass(&rows, &|x, y| y * n + x)
 }

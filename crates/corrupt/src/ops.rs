@@ -3,10 +3,10 @@
 use crate::byte_noise::{self, Noise};
 use crate::color::{hsv_to_rgb, rgb_to_hsv};
 use crate::corruption::{At, Corruption};
-use crate::filters::{
-    box_resize, filter2d_reflect101, gaussian_kernel_1d, gaussian_nearest, nearest_resize, symmetric_blur_f32,
-};
 use crate::image::{unit_table, unit_to_byte};
+use crate::opencv::{filter2d_reflect101, gaussian_kernel_1d, symmetric_blur_f32};
+use crate::pillow::{box_resize, nearest_resize};
+use crate::scipy::gaussian_nearest;
 use crate::{fft_filter, Image, Preset, Result};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;

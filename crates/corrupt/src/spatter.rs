@@ -2,9 +2,9 @@
 //! blobs, in the dtypes `imagecorruptions` 1.1.2 computes them in: the image float32, the water
 //! texture from the OpenCV operations of [`crate::opencv`], the mud mask float32.
 use crate::corruption::{At, Corruption};
-use crate::filters::{gaussian_nearest, gaussian_nearest_f32};
 use crate::image::{clip_to_byte, unit_table_f32, unit_to_byte};
 use crate::opencv::{blur3_f32, blur3_u8, canny, distance_transform, equalize_hist, filter3_u8};
+use crate::scipy::{gaussian_nearest, gaussian_nearest_f32};
 use crate::wyrand::Wyrand;
 use crate::Image;
 use rand::Rng;

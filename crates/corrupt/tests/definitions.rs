@@ -1,5 +1,5 @@
 //! Each corruption against its definition on known inputs (docs/methods.md §4.1.2).
-use corrupt::{corrupt, filters, rng_for, Corruptor, Image, Preset, ALL};
+use corrupt::{corrupt, pillow, rng_for, Corruptor, Image, Preset, ALL};
 
 fn constant(h: usize, w: usize, c: usize, v: u8) -> Image {
     Image::new(vec![v; h * w * c], h, w, c).unwrap()
@@ -109,10 +109,10 @@ fn contrast_scales_deviations_from_the_channel_mean() {
 #[test]
 fn box_resize_averages_blocks_and_replicates_when_enlarging() {
     let src = [10u8, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160];
-    let small = filters::box_resize(&src, (4, 4, 1), (2, 2));
+    let small = pillow::box_resize(&src, (4, 4, 1), (2, 2));
     // Horizontal pairs are averaged and rounded first (15, 35, …), then vertical pairs.
     assert_eq!(small, vec![35, 55, 115, 135]);
-    let big = filters::box_resize(&small, (2, 2, 1), (4, 4));
+    let big = pillow::box_resize(&small, (2, 2, 1), (4, 4));
     assert_eq!(big, vec![35, 35, 55, 55, 35, 35, 55, 55, 115, 115, 135, 135, 115, 115, 135, 135]);
     let flat = constant(32, 32, 3, 77);
     assert_eq!(run(&flat, "pixelate", 5), flat);

@@ -115,9 +115,9 @@ fn motion_blur_weights_match_the_reference_to_two_ulps() {
 fn numpy_sum_is_numpys_pairwise_sum() {
     let density: Vec<f64> =
         (0..21).map(|i: i32| (-f64::from(i * i) / 18.0).exp() / ((2.0 * std::f64::consts::PI).sqrt() * 3.0)).collect();
-    assert_eq!(corrupt::filters::numpy_sum(&density).to_bits(), 0x3FE2_20B0_6EFB_E408);
+    assert_eq!(corrupt::scipy::numpy_sum(&density).to_bits(), 0x3FE2_20B0_6EFB_E408);
     assert_eq!(density.iter().fold(0.0, |s, &v| s + v).to_bits(), 0x3FE2_20B0_6EFB_E407);
-    assert_eq!(corrupt::filters::numpy_sum(&[1.5, 2.0]), 3.5);
+    assert_eq!(corrupt::scipy::numpy_sum(&[1.5, 2.0]), 3.5);
 }
 
 /// Elastic transform with the reference's noise fields handed in (its NumPy draws replaced by fixed

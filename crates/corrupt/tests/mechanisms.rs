@@ -1,7 +1,7 @@
 //! The building blocks of blur, weather, digital and spatter corruptions against their definitions,
 //! and the preset and group selection.
 use corrupt::{
-    blurs, digital, filters, frost, geometry, opencv, rng_for, select, spatter, weather, Corruptor, Image, Preset,
+    blurs, digital, frost, geometry, opencv, pillow, rng_for, select, spatter, weather, Corruptor, Image, Preset,
 };
 
 fn constant(h: usize, w: usize, c: usize, v: u8) -> Image {
@@ -242,7 +242,7 @@ fn mud_spatter_only_darkens_toward_brown() {
 fn pixelate_enlarges_with_box_or_nearest() {
     let src = [10u8, 20, 30, 40];
     assert_eq!(
-        filters::nearest_resize(&src, (2, 2, 1), (4, 4)),
+        pillow::nearest_resize(&src, (2, 2, 1), (4, 4)),
         vec![10, 10, 20, 20, 10, 10, 20, 20, 30, 30, 40, 40, 30, 30, 40, 40]
     );
 }
@@ -340,7 +340,7 @@ fn the_fft_filter_equals_the_direct_reflect101_correlation() {
         for ch in 0..3 {
             let plane: Vec<f64> = data.iter().skip(ch).step_by(3).copied().collect();
             let got: Vec<f64> = fft.iter().skip(ch).step_by(3).copied().collect();
-            let want = filters::filter2d_reflect101(&plane, h, w, &kernel, k);
+            let want = opencv::filter2d_reflect101(&plane, h, w, &kernel, k);
             let err = want.iter().zip(got).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
             assert!(err < 1e-12, "{h}x{w}, {k}x{k}: max difference {err}");
         }
@@ -349,7 +349,7 @@ fn the_fft_filter_equals_the_direct_reflect101_correlation() {
     let gray: Vec<f64> = (0..30 * 20).map(|i| (i % 17) as f64).collect();
     let kernel: Vec<f64> = (0..49).map(|i| (i % 5) as f64 / 50.0).collect();
     let got = corrupt::fft_filter::filter2d_reflect101_fft(&gray, (30, 20, 1), &kernel, 7);
-    let want = filters::filter2d_reflect101(&gray, 30, 20, &kernel, 7);
+    let want = opencv::filter2d_reflect101(&gray, 30, 20, &kernel, 7);
     assert!(want.iter().zip(&got).all(|(a, b)| (a - b).abs() < 1e-12));
     assert!(corrupt::fft_filter::worth_it(61, (224, 224), 17));
     assert!(!corrupt::fft_filter::worth_it(25, (32, 32), 17));

@@ -9,6 +9,7 @@ use crate::eval::attacks::{AttackSet, LARGE_BUDGET_SAMPLES};
 use crate::eval::clean::evaluate;
 use crate::eval::corruptions::{self, Evaluator, OnTheFly};
 use crate::eval::store::{self, ResultsStore};
+use crate::precision::Precision;
 use crate::train::{self, RunDir};
 use corrupt::Preset;
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,10 @@ pub struct Protocol {
     pub large_budget_check: bool,
     /// Draw `explain` for runs of feature-level methods (LFM, TENET, FMA) on this test image.
     pub explain_image: Option<usize>,
+    /// fp32 (the default, as the field reports robust accuracy), or bf16 for speed: kept beside,
+    /// never in place of, fp32 results (docs/precision.md).
+    #[serde(skip_serializing_if = "Precision::is_fp32")]
+    pub precision: Precision,
 }
 
 impl Default for Protocol {
@@ -69,6 +74,7 @@ impl Default for Protocol {
             attack_seed: 0,
             large_budget_check: true,
             explain_image: Some(0),
+            precision: Precision::Fp32,
         }
     }
 }
@@ -216,9 +222,13 @@ pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &m
     }
     let test = limited(&prepared.test, p.limit, &run.dir)?;
     let (net, device) = (&prepared.net, prepared.device);
+    net.set_precision(p.precision);
     let store = ResultsStore::of_run(&run.dir);
     let (file, weights) = train::weights_file(&run.dir, &p.weights);
-    let subject = |kind: &str| store::subject(kind, &weights, &file, "test", test.len(), p.limit);
+    let subject = |kind: &str| {
+        store::subject(kind, &weights, &file, "test", test.len(), p.limit)
+            .map(|s| store::with_precision(s, p.precision))
+    };
     progress("clean");
     let clean = evaluate(net, &test, p.batch_size, device);
     store.write(clean.evaluation(&label, subject("clean")?))?;

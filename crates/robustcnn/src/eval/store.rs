@@ -3,6 +3,7 @@
 //! (clean.json, corruptions.json, attacks.json, …) hold its most complete evaluation, so a quick look
 //! on a few images never replaces a full one.
 use crate::error::{Error, IoContext, Result};
+use crate::precision::Precision;
 use crate::train::checkpoint::write_bytes_atomic;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
@@ -85,6 +86,12 @@ impl Stored {
                 "results: {} (the {} split, kept beside the test-set results)",
                 here.display(),
                 self.entry.protocol["split"].as_str().unwrap_or_default()
+            );
+        }
+        if let Some(precision) = self.entry.protocol["precision"].as_str() {
+            return format!(
+                "results: {} (in {precision}, kept beside the fp32 results, never in place of them)",
+                here.display()
             );
         }
         if self.primary.id != self.entry.id {
@@ -240,9 +247,11 @@ impl ResultsStore {
             write_bytes_atomic(&own.join(name), text.as_bytes())?;
         }
         let current = index.primary(eval.kind).cloned();
-        // The top-level files report the test set: a validation-split evaluation is only kept.
+        // The top-level files report the test set in fp32: a validation-split or reduced-precision
+        // evaluation is only kept.
         let on_test = eval.protocol["split"].as_str().is_none_or(|s| s == "test");
-        let promote = on_test && current.as_ref().is_none_or(|c| c.id == id || eval.samples >= c.samples);
+        let fp32 = eval.protocol.get("precision").is_none();
+        let promote = on_test && fp32 && current.as_ref().is_none_or(|c| c.id == id || eval.samples >= c.samples);
         if promote {
             for (name, text) in &files {
                 write_bytes_atomic(&self.dir.join(name), text.as_bytes())?;
@@ -277,6 +286,15 @@ pub fn subject(
         "images": images,
         "limit": limit,
     }))
+}
+
+/// `protocol` with the precision the evaluation ran in when it is not fp32. fp32 protocols carry
+/// no key, so their ids stay those of evaluations from before mixed precision (docs/precision.md).
+pub fn with_precision(protocol: Value, precision: Precision) -> Value {
+    match precision {
+        Precision::Fp32 => protocol,
+        p => with(protocol, serde_json::json!({ "precision": p.name() })),
+    }
 }
 
 /// `base` with the keys of `more` added (both JSON objects).

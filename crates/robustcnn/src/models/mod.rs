@@ -71,13 +71,13 @@ impl Network {
         h
     }
 
-    /// A stage output as fp32: under mixed precision the network's outputs leave autocast in fp32, so
-    /// losses, masks and attacks downstream compute in fp32 (docs/precision.md).
+    /// A reduced-precision stage output as fp32: under mixed precision the network's outputs leave
+    /// autocast in fp32, so losses, masks and attacks downstream compute in fp32 (docs/precision.md).
+    /// Other kinds (fp32, or a model moved to f64) pass unchanged.
     fn fp32(t: Tensor) -> Tensor {
-        if t.kind() == Kind::Float || !t.is_floating_point() {
-            t
-        } else {
-            t.to_kind(Kind::Float)
+        match t.kind() {
+            Kind::BFloat16 | Kind::Half => t.to_kind(Kind::Float),
+            _ => t,
         }
     }
 
