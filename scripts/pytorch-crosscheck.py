@@ -6,9 +6,10 @@
       RUN_DIR/best.safetensors (else model.safetensors) with load_state_dict(strict=True), evaluates the
       Fashion-MNIST test set from IDX_DIR (default Debian's) and prints its accuracy beside
       RUN_DIR/results/clean.json.
-  scripts/pytorch-crosscheck.py speed
+  scripts/pytorch-crosscheck.py speed [VARIANTS]
       Times PyTorch's own ResNet-20 training step, inference and input gradient at batch 128 on
-      3x32x32 random data with 2 threads, as `robustcnn bench` does.
+      3x32x32 random data with 2 threads, as `robustcnn bench` does, in each variant (comma-separated;
+      default all): fp32 (NCHW, PyTorch's default), channels_last, channels_last+bf16 (autocast).
   scripts/pytorch-crosscheck.py attacks
       Times torchattacks' FGSM and PGD-10 (eps 8/255, alpha 2/255, random start) on that ResNet-20 in
       eval mode at batch 128, 2 threads, as `robustcnn bench --attacks` does (needs torchattacks).
@@ -99,10 +100,26 @@ def load(run, idx_dir):
 
 def speed():
     torch.set_num_threads(2)
+    variants = sys.argv[2].split(",") if len(sys.argv) > 2 else ["fp32", "channels_last", "channels_last+bf16"]
+    for variant in variants:
+        speed_variant(variant)
+
+
+def speed_variant(variant):
+    """One row: fp32 NCHW (PyTorch's default), channels_last, or channels_last + autocast bf16 (the
+    best-practice CPU setup: torch.autocast("cpu", dtype=torch.bfloat16), weights left in fp32)."""
+    if variant not in ("fp32", "channels_last", "channels_last+bf16"):
+        sys.exit(f"speed: unknown variant {variant} (fp32, channels_last, channels_last+bf16)")
     torch.manual_seed(0)
-    model = ResNet20(cin=3)
+    last = variant != "fp32"
+    fmt = torch.channels_last if last else torch.contiguous_format
+    model = ResNet20(cin=3).to(memory_format=fmt)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    x, y = torch.rand(128, 3, 32, 32), torch.randint(0, 10, (128,))
+    x, y = torch.rand(128, 3, 32, 32).to(memory_format=fmt), torch.randint(0, 10, (128,))
+    amp = variant.endswith("+bf16")
+
+    def autocast():
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp)
 
     def timed(f, iters=20):
         for _ in range(3):
@@ -115,20 +132,24 @@ def speed():
     def train():
         model.train()
         opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
+        with autocast():
+            loss = F.cross_entropy(model(x), y)
+        loss.backward()
         opt.step()
 
     def infer():
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             model(x)
 
     def input_grad():
         model.eval()
         xg = x.clone().requires_grad_(True)
-        torch.autograd.grad(F.cross_entropy(model(xg), y), xg)
+        with autocast():
+            loss = F.cross_entropy(model(xg), y)
+        torch.autograd.grad(loss, xg)
 
-    print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, resnet20 batch 128 3x32x32: "
+    print(f"PyTorch {torch.__version__} {variant}, {torch.get_num_threads()} threads, resnet20 batch 128 3x32x32: "
           f"train {timed(train):.1f} img/s, inference {timed(infer):.1f} img/s, input gradient {timed(input_grad):.1f} img/s")
 
 

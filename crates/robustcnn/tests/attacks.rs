@@ -2,7 +2,7 @@
 //! stronger with more steps and budget, targets reached, and the gradient of the stated loss.
 use robustcnn::attacks::{
     input_gradient, objective, parse_budget, start_noise, Apgd, ApgdEnsemble, Attack, AttackBatch, AttackRequest, Fgsm,
-    LossKind, Norm, Pgd, Setting, Target, ATTACKS,
+    LossKind, Norm, Pgd, Setting, Square, Target, ATTACKS,
 };
 use robustcnn::config::Config;
 use robustcnn::models::{self, ModelSpec, Network};
@@ -110,7 +110,7 @@ fn every_registered_attack_keeps_its_contract() {
     assert!(correct.sum(Kind::Int64).int64_value(&[]) > 0, "the model gets some points right");
     let short =
         |key: &str, value: &str| Setting { key: key.into(), value: value.into(), origin: format!("test {key}") };
-    let cheap = [short("steps", "5"), short("iters", "5"), short("targets", "2")];
+    let cheap = [short("steps", "5"), short("iters", "5"), short("targets", "2"), short("queries", "300")];
     for entry in ATTACKS {
         for &norm in entry.norms {
             let eps = if norm == Norm::Linf { 8.0 / 255.0 } else { 1.0 };
@@ -261,4 +261,27 @@ fn budgets_are_numbers_or_fractions_and_nothing_else() {
         let e = parse_budget(bad, "--eps").unwrap_err().to_string();
         assert_eq!(e, format!("--eps {}: expected a non-negative number or a fraction such as 8/255", bad.trim()));
     }
+}
+
+#[test]
+fn square_stays_in_its_query_budget_stops_on_fooled_points_and_follows_autoattacks_schedule() {
+    let (p, x, y, ids) = model_and_batch(32);
+    let square = Square { eps: 8.0 / 255.0, queries: 200, p_init: 0.8, restarts: 1 };
+    let (found, used) = square.run(&p.net, &x, &y, &ids, 5, 0);
+    // The first evaluation plus at most one query per step, and none after a point is fooled.
+    assert!(used.iter().all(|&q| (1..=201).contains(&q)), "{used:?}");
+    let fooled =
+        Vec::<bool>::try_from(tch::no_grad(|| p.net.forward(&found, false).argmax(-1, false).ne_tensor(&y))).unwrap();
+    assert!(fooled.iter().any(|&f| f), "Square fooled no point of an undefended model in 200 queries");
+    assert!(used.iter().zip(&fooled).any(|(&q, &f)| f && q < 201), "fooled points stop querying: {used:?}");
+    assert!(max_abs(&(&found - &x)) <= 8.0 / 255.0 + 1e-6);
+    // p halves on AutoAttack's steps: after 10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000 queries.
+    let p_at: Vec<f64> = [0, 10, 11, 50, 51, 500, 501, 5000, 9000].iter().map(|&i| square.p_at(i)).collect();
+    let expected = [0.8, 0.8, 0.4, 0.4, 0.2, 0.1, 0.05, 0.8 / 128.0, 0.8 / 512.0];
+    assert!(p_at.iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-12), "{p_at:?}");
+    // Seeded: the same call gives the same images.
+    let again = square.run(&p.net, &x, &y, &ids, 5, 0).0;
+    assert!(again.equal(&found));
+    let err = AttackRequest::parse("square:p_init=1.5", "--attack").unwrap().build(0.03, Norm::Linf, 10, &[]).err();
+    assert!(err.unwrap().to_string().contains("--attack square:p_init=1.5: must be in (0, 1]"));
 }

@@ -9,6 +9,7 @@ mod noise;
 mod objective;
 mod pgd;
 pub mod registry;
+mod square;
 
 pub use apgd::{Apgd, ApgdEnsemble};
 pub use budget::{check_l2_budget, check_linf_budget, parse_budget, step_warnings, Budget};
@@ -18,6 +19,7 @@ pub use noise::start_noise;
 pub use objective::{objective, LossKind};
 pub use pgd::{Pgd, Target};
 pub use registry::{AttackRequest, ATTACKS};
+pub use square::Square;
 
 use crate::error::{Error, Result};
 use crate::models::Network;

@@ -6,8 +6,14 @@ use super::{Attack, Norm};
 use crate::error::{Error, Result};
 
 /// Every attack `--attack` and `evaluate.attacks` accept, in the order help lists them.
-pub const ATTACKS: &[AttackEntry] =
-    &[super::fgsm::ENTRY, super::pgd::ENTRY, super::apgd::APGD_CE, super::apgd::APGD_T, super::apgd::APGD_PAIR];
+pub const ATTACKS: &[AttackEntry] = &[
+    super::fgsm::ENTRY,
+    super::pgd::ENTRY,
+    super::apgd::APGD_CE,
+    super::apgd::APGD_T,
+    super::apgd::APGD_PAIR,
+    super::square::ENTRY,
+];
 
 /// The entry called `name`.
 pub fn find(name: &str) -> Option<&'static AttackEntry> {
