@@ -266,7 +266,7 @@ fn budgets_are_numbers_or_fractions_and_nothing_else() {
 #[test]
 fn square_stays_in_its_query_budget_stops_on_fooled_points_and_follows_autoattacks_schedule() {
     let (p, x, y, ids) = model_and_batch(32);
-    let square = Square { eps: 8.0 / 255.0, queries: 200, p_init: 0.8, restarts: 1 };
+    let square = Square { eps: 8.0 / 255.0, norm: Norm::Linf, queries: 200, p_init: 0.8, restarts: 1 };
     let (found, used) = square.run(&p.net, &x, &y, &ids, 5, 0);
     // The first evaluation plus at most one query per step, and none after a point is fooled.
     assert!(used.iter().all(|&q| (1..=201).contains(&q)), "{used:?}");
@@ -282,6 +282,12 @@ fn square_stays_in_its_query_budget_stops_on_fooled_points_and_follows_autoattac
     // Seeded: the same call gives the same images.
     let again = square.run(&p.net, &x, &y, &ids, 5, 0).0;
     assert!(again.equal(&found));
+    // ℓ2: every point ends within the ε-ball, and the margin search fools points too.
+    let l2 = Square { eps: 1.0, norm: Norm::L2, queries: 100, p_init: 0.8, restarts: 1 };
+    let (found, used) = l2.run(&p.net, &x, &y, &ids, 5, 0);
+    let norms = (&found - &x).reshape([32, -1]).norm_scalaropt_dim(2, [1i64].as_slice(), false);
+    assert!(norms.max().double_value(&[]) <= 1.0 + 1e-4, "ℓ2 Square left the ball: {norms:?}");
+    assert!(used.iter().all(|&q| (1..=101).contains(&q)), "{used:?}");
     let err = AttackRequest::parse("square:p_init=1.5", "--attack").unwrap().build(0.03, Norm::Linf, 10, &[]).err();
     assert!(err.unwrap().to_string().contains("--attack square:p_init=1.5: must be in (0, 1]"));
 }
