@@ -60,11 +60,9 @@ pub fn train(a: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// A trained run's model: which run, which weights, on which device, in batches of what size.
+/// Which weights of a run, on which device, in batches of what size.
 #[derive(clap::Args)]
-pub struct ModelArgs {
-    /// The run directory.
-    pub run: PathBuf,
+pub struct WeightsArgs {
     /// Which weights: best (validation), last, or a .safetensors file.
     #[arg(long, default_value = "best")]
     pub weights: String,
@@ -75,19 +73,33 @@ pub struct ModelArgs {
     pub batch_size: usize,
 }
 
+/// A trained run's model: which run, which weights, on which device, in batches of what size.
+#[derive(clap::Args)]
+pub struct ModelArgs {
+    /// The run directory.
+    pub run: PathBuf,
+    #[command(flatten)]
+    pub how: WeightsArgs,
+}
+
 impl ModelArgs {
     /// The run with its data and model, the chosen weights loaded, and the weights' label.
     pub fn open(&self) -> Result<(train::RunDir, train::Prepared, String)> {
-        load_run(&self.run, &self.weights, self.device.as_deref())
+        load_run(&self.run, &self.how.weights, self.how.device.as_deref())
     }
 }
 
-/// The run an evaluation command works on, and how: its model, how many images, and where the
-/// results go. Shared by `eval clean`, `eval corruptions` and `eval attack`.
+/// The model an evaluation command works on (a run, or a TorchScript module with a dataset), how
+/// many images, and where the results go. Shared by `eval clean`, `eval corruptions` and `eval attack`.
 #[derive(clap::Args)]
 pub struct RunArgs {
+    /// The run directory (or --torchscript FILE --dataset NAME instead).
+    #[arg(required_unless_present = "torchscript")]
+    pub run: Option<PathBuf>,
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub how: WeightsArgs,
+    #[command(flatten)]
+    pub imported: crate::imported::ImportedArgs,
     /// Only the first N images (a quick look: kept beside, never in place of, a fuller evaluation).
     #[arg(long)]
     pub limit: Option<usize>,
@@ -95,30 +107,53 @@ pub struct RunArgs {
     /// (docs/precision.md).
     #[arg(long, default_value = "fp32")]
     pub precision: String,
-    /// Results folder [default: RUN/results]; each evaluation is kept in its evals/<kind>-<protocol>/
-    /// sub-folder and listed in index.json.
+    /// Results folder [default: RUN/results, or FILE's name with -results beside a --torchscript
+    /// FILE]; each evaluation is kept in its evals/<kind>-<protocol>/ sub-folder and listed in index.json.
     #[arg(long, value_name = "DIR")]
     pub results: Option<PathBuf>,
 }
 
-/// A run opened for evaluation: its data and model with the chosen weights, and its results folder.
+/// A model opened for evaluation: its data and model with the chosen weights, and its results folder.
 pub struct Opened {
-    pub run: train::RunDir,
+    /// The run directory or the TorchScript file.
+    pub source: PathBuf,
+    /// The weights file (for its MD5) and its label (best, last, the file given, or torchscript).
+    pub weights: (PathBuf, String),
     pub prepared: train::Prepared,
-    /// The weights' label (best, last or the file given).
     pub label: String,
     pub store: ResultsStore,
 }
 
 impl RunArgs {
-    /// The run with its data and model, the chosen weights loaded; `--limit 0` fails first.
+    /// The run (or TorchScript module) with its data and model, the chosen weights loaded; `--limit 0`
+    /// fails first.
     pub fn open(&self) -> Result<Opened> {
         self.check_limit()?;
         let precision = Precision::parse(&self.precision, "--precision")?;
-        let (run, prepared, label) = self.model.open()?;
-        prepared.net.set_precision(precision);
-        let store = ResultsStore::new(self.results.clone().unwrap_or_else(|| run.dir.join("results")));
-        Ok(Opened { run, prepared, label, store })
+        let o = match (&self.run, &self.imported.torchscript) {
+            (Some(run), None) => {
+                let (run, prepared, label) = load_run(run, &self.how.weights, self.how.device.as_deref())?;
+                let results = self.results.clone().unwrap_or_else(|| run.dir.join("results"));
+                let weights = train::weights_file(&run.dir, &self.how.weights);
+                Opened { source: run.dir.clone(), weights, prepared, label, store: ResultsStore::new(results) }
+            }
+            (None, Some(file)) => {
+                let prepared = self.imported.open(file, self.how.device.as_deref())?;
+                let stem = file.file_stem().map_or("model".into(), |s| s.to_string_lossy().to_string());
+                let results = self.results.clone().unwrap_or_else(|| file.with_file_name(format!("{stem}-results")));
+                let weights = (file.clone(), "torchscript".to_string());
+                Opened {
+                    source: file.clone(),
+                    weights,
+                    prepared,
+                    label: "torchscript".into(),
+                    store: ResultsStore::new(results),
+                }
+            }
+            _ => bail!("give a run directory or --torchscript FILE, not both"),
+        };
+        o.prepared.net.set_precision(precision);
+        Ok(o)
     }
 
     /// `--limit 0` asks for a number computed from nothing.
@@ -129,24 +164,38 @@ impl RunArgs {
         Ok(())
     }
 
+    /// What is evaluated, for messages: the run directory or the TorchScript file.
+    fn source(&self) -> PathBuf {
+        self.run.clone().or_else(|| self.imported.torchscript.clone()).unwrap_or_default()
+    }
+
     /// The first `--limit` images of `ds` (the `split` of the run); an error when there are none.
     pub fn limited(&self, ds: &Dataset, split: &str) -> Result<Dataset> {
         self.check_limit()?;
         if ds.is_empty() {
-            bail!("{}: the {split} set has no images, so there is nothing to evaluate", self.model.run.display());
+            bail!("{}: the {split} set has no images, so there is nothing to evaluate", self.source().display());
         }
-        Ok(robustcnn::eval::protocol::limited(ds, self.limit, &self.model.run)?)
+        Ok(robustcnn::eval::protocol::limited(ds, self.limit, &self.source())?)
     }
 
-    /// The protocol fields naming what is evaluated: weights and their MD5, split, images, limit.
+    /// The protocol fields naming what is evaluated: weights and their MD5, split, images, limit
+    /// (and, for a TorchScript module, its dataset and normalisation).
     pub fn subject(&self, o: &Opened, kind: &str, split: &str, images: usize) -> Result<serde_json::Value> {
-        let (file, weights) = train::weights_file(&o.run.dir, &self.model.weights);
-        let subject = store::subject(kind, &weights, &file, split, images, self.limit)?;
+        let (file, weights) = &o.weights;
+        let mut subject = store::subject(kind, weights, file, split, images, self.limit)?;
+        if self.imported.torchscript.is_some() {
+            let more = serde_json::json!({
+                "dataset": o.prepared.cfg.data.dataset,
+                "mean": self.imported.mean,
+                "std": self.imported.std,
+            });
+            subject = store::with(subject, more);
+        }
         Ok(store::with_precision(subject, Precision::parse(&self.precision, "--precision")?))
     }
 
     pub fn batch(&self) -> usize {
-        self.model.batch_size.max(1)
+        self.how.batch_size.max(1)
     }
 }
 

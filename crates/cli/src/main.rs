@@ -7,6 +7,7 @@ mod engine_args;
 mod eval_attack_cmd;
 mod eval_corruptions_cmd;
 mod explain_cmd;
+mod imported;
 mod interrupt;
 mod out_of_memory;
 mod suite_cmd;

@@ -6,6 +6,7 @@ mod resnet_cifar;
 mod resnet_imagenet;
 mod resnext;
 mod small_cnn;
+pub mod torchscript;
 mod wrn;
 
 use crate::error::{Error, Result};
