@@ -1,12 +1,10 @@
 //! Glass, motion and zoom blur (docs/methods.md §4.1.2, §4.1.5).
-use crate::corruption::{At, Corruption};
 use crate::geometry::add_clipped_zoom;
 use crate::image::{clip_to_byte, unit_table};
 use crate::ops::per_plane;
 use crate::scipy::{gaussian_nearest, numpy_sum, weighted_sum};
-use crate::{Image, Result};
+use crate::Image;
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 use std::f64::consts::PI;
 
 /// Glass blur: Gaussian blur (σ), truncate to u8, `iterations` passes of local moves, then blur
@@ -185,30 +183,6 @@ pub fn zoom_blur(img: &Image, end: f64, step: f64) -> Image {
 }
 
 // The registry entries of the blurs above, with their CIFAR and ImageNet parameters (docs/corruptions.md).
-
-pub const GLASS_BLUR: Corruption = Corruption { name: "glass_blur", family: "blur", apply: glass_blur_at };
-fn glass_blur_at(p: &At, img: &Image, rng: &mut ChaCha8Rng) -> Result<Image> {
-    let cifar = [(0.05, 1, 1), (0.25, 1, 1), (0.4, 1, 1), (0.25, 1, 2), (0.4, 1, 2)];
-    let imagenet = [(0.7, 1, 2), (0.9, 2, 1), (1.0, 2, 3), (1.1, 3, 2), (1.5, 4, 2)];
-    let (sigma, delta, iterations) = p.pick(cifar, imagenet);
-    Ok(glass_blur(img, sigma, delta, iterations, rng))
-}
-
-pub const MOTION_BLUR: Corruption = Corruption { name: "motion_blur", family: "blur", apply: motion_blur_at_severity };
-fn motion_blur_at_severity(p: &At, img: &Image, rng: &mut ChaCha8Rng) -> Result<Image> {
-    let cifar = [(6, 1.0), (6, 1.5), (6, 2.0), (8, 2.0), (9, 2.5)];
-    let imagenet = [(10, 3.0), (15, 5.0), (15, 8.0), (15, 12.0), (20, 15.0)];
-    let (radius, sigma) = p.pick(cifar, imagenet);
-    Ok(motion_blur(img, radius, sigma, rng))
-}
-
-pub const ZOOM_BLUR: Corruption = Corruption { name: "zoom_blur", family: "blur", apply: zoom_blur_at };
-fn zoom_blur_at(p: &At, img: &Image, _: &mut ChaCha8Rng) -> Result<Image> {
-    let cifar = [(1.06, 0.01), (1.11, 0.01), (1.16, 0.01), (1.21, 0.01), (1.26, 0.01)];
-    let imagenet = [(1.11, 0.01), (1.16, 0.01), (1.21, 0.02), (1.26, 0.02), (1.31, 0.03)];
-    let (end, step) = p.pick(cifar, imagenet);
-    Ok(zoom_blur(img, end, step))
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,12 +1,11 @@
 //! Elastic transform and JPEG compression (docs/methods.md §4.1.2, §4.1.5).
-use crate::corruption::{At, Corruption};
+use crate::corruption::At;
 use crate::geometry::{affine_from_points, map_coordinates_reflect, warp_affine_reflect101};
 use crate::image::{clip_to_byte, unit_table_f32};
 use crate::scipy::{gaussian_filter, Border};
 use crate::wyrand::Wyrand;
 use crate::{Image, Preset, Result};
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 
 /// Elastic parameters in pixels: displacement scale α, smoothing σ (per axis), affine jitter, and the
 /// range of the uniform noise the displacement field is smoothed from.
@@ -82,20 +81,9 @@ pub fn jpeg(img: &Image, quality: u8) -> Result<Image> {
 
 // The registry entries of JPEG and the elastic transform (docs/corruptions.md).
 
-pub const JPEG_COMPRESSION: Corruption = Corruption { name: "jpeg_compression", family: "digital", apply: jpeg_at };
-fn jpeg_at(p: &At, img: &Image, _: &mut ChaCha8Rng) -> Result<Image> {
-    jpeg(img, p.pick([80, 65, 58, 50, 40], [25, 18, 15, 10, 7]))
-}
-
-pub const ELASTIC_TRANSFORM: Corruption =
-    Corruption { name: "elastic_transform", family: "digital", apply: elastic_at };
-fn elastic_at(p: &At, img: &Image, rng: &mut ChaCha8Rng) -> Result<Image> {
-    Ok(elastic(img, elastic_params(p, (img.height as f64, img.width as f64)), rng))
-}
-
 /// Elastic parameters: CIFAR's and ImageNet's are fractions of 32 and of 244 px with an affine step; the size-adaptive ones are α = 250·[.05 .065 .085 .1 .12], σ = 0.01·side,
 /// noise ±0.005·height and no affine step.
-fn elastic_params(at: &At, (h, w): (f64, f64)) -> Elastic {
+pub(crate) fn elastic_params(at: &At, (h, w): (f64, f64)) -> Elastic {
     let (p, s) = (at.preset, at.s);
     match p {
         Preset::Cifar | Preset::ImageNet => {

@@ -1,7 +1,6 @@
 //! Frost: a crop of a frost texture blended into the image (docs/methods.md §4.1.2). The reference ships
 //! six photographs of frost; this crate draws procedural ones (ice dendrites over a plasma haze) and
 //! reads the photographs from a directory when the user holds them (`--frost-dir`).
-use crate::corruption::{At, Corruption};
 use crate::image::clip_to_byte;
 use crate::opencv::resize_bilinear;
 use crate::pillow::box_resize;
@@ -221,13 +220,4 @@ pub fn frost(img: &Image, a: f64, b: f64, textures: &[Image], rng: &mut impl Rng
         })
         .collect();
     Image { data, ..img.clone() }
-}
-
-/// The registry entry of frost, with its CIFAR and ImageNet parameters (docs/corruptions.md).
-pub const FROST: Corruption = Corruption { name: "frost", family: "weather", apply: frost_at };
-fn frost_at(p: &At, img: &Image, rng: &mut ChaCha8Rng) -> Result<Image> {
-    let cifar = [(1.0, 0.2), (1.0, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45)];
-    let imagenet = [(1.0, 0.4), (0.8, 0.6), (0.7, 0.7), (0.65, 0.7), (0.6, 0.75)];
-    let (a, b) = p.pick(cifar, imagenet);
-    Ok(frost(img, a, b, &textures_for(p.frost, p.preset, (img.height, img.width)), rng))
 }

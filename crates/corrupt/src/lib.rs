@@ -11,6 +11,7 @@ pub mod blurs;
 pub mod byte_noise;
 mod color;
 pub mod corruption;
+pub mod corruptions;
 pub mod digital;
 pub mod fft_filter;
 pub mod frost;

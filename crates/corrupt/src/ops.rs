@@ -1,15 +1,15 @@
-//! The corruptions, one function each, following `make_cifar_c.py` (docs/methods.md §4.1.2): the image is
-//! scaled to [0,1], corrupted, clipped to [0,1], scaled by 255 and truncated to u8.
+//! The operations of the noise corruptions, defocus and Gaussian blur, brightness, contrast, saturate
+//! and pixelate, one function each, following `make_cifar_c.py` (docs/methods.md §4.1.2): the image is
+//! scaled to [0,1], corrupted, clipped to [0,1], scaled by 255 and truncated to u8. Their entries and
+//! parameter tables are in `corruptions/`.
 use crate::byte_noise::{self, Noise};
 use crate::color::{hsv_to_rgb, rgb_to_hsv};
-use crate::corruption::{At, Corruption};
 use crate::image::{unit_table, unit_to_byte};
 use crate::opencv::{filter2d_reflect101, gaussian_kernel_1d, symmetric_blur_f32};
 use crate::pillow::{box_resize, nearest_resize};
 use crate::scipy::gaussian_nearest;
-use crate::{fft_filter, Image, Preset, Result};
+use crate::{fft_filter, Image};
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 
 /// Applies `f` to each channel plane (H×W) of the image in [0,1].
 pub(crate) fn per_plane(img: &Image, f: impl Fn(&[f64]) -> Vec<f64>) -> Image {
@@ -154,60 +154,3 @@ pub fn pixelate(img: &Image, c: f64, nearest_back: bool) -> Image {
 
 // The registry entries of the corruptions above, each with its CIFAR and ImageNet parameters
 // (docs/corruptions.md); the size-adaptive preset uses the ImageNet ones.
-
-pub const GAUSSIAN_NOISE: Corruption = Corruption { name: "gaussian_noise", family: "noise", apply: gaussian_noise_at };
-fn gaussian_noise_at(p: &At, img: &Image, rng: &mut ChaCha8Rng) -> Result<Image> {
-    Ok(gaussian_noise(img, p.pick([0.04, 0.06, 0.08, 0.09, 0.10], [0.08, 0.12, 0.18, 0.26, 0.38]), rng))
-}
-
-pub const SHOT_NOISE: Corruption = Corruption { name: "shot_noise", family: "noise", apply: shot_noise_at };
-fn shot_noise_at(p: &At, img: &Image, rng: &mut ChaCha8Rng) -> Result<Image> {
-    Ok(shot_noise(img, p.pick([500.0, 250.0, 100.0, 75.0, 50.0], [60.0, 25.0, 12.0, 5.0, 3.0]), rng))
-}
-
-pub const IMPULSE_NOISE: Corruption = Corruption { name: "impulse_noise", family: "noise", apply: impulse_noise_at };
-fn impulse_noise_at(p: &At, img: &Image, rng: &mut ChaCha8Rng) -> Result<Image> {
-    Ok(impulse_noise(img, p.pick([0.01, 0.02, 0.03, 0.05, 0.07], [0.03, 0.06, 0.09, 0.17, 0.27]), rng))
-}
-
-pub const SPECKLE_NOISE: Corruption = Corruption { name: "speckle_noise", family: "extra", apply: speckle_noise_at };
-fn speckle_noise_at(p: &At, img: &Image, rng: &mut ChaCha8Rng) -> Result<Image> {
-    Ok(speckle_noise(img, p.pick([0.06, 0.10, 0.12, 0.16, 0.20], [0.15, 0.20, 0.35, 0.45, 0.60]), rng))
-}
-
-pub const GAUSSIAN_BLUR: Corruption = Corruption { name: "gaussian_blur", family: "extra", apply: gaussian_blur_at };
-fn gaussian_blur_at(p: &At, img: &Image, _: &mut ChaCha8Rng) -> Result<Image> {
-    Ok(gaussian_blur(img, p.pick([0.4, 0.6, 0.7, 0.8, 1.0], [1.0, 2.0, 3.0, 4.0, 6.0])))
-}
-
-pub const DEFOCUS_BLUR: Corruption = Corruption { name: "defocus_blur", family: "blur", apply: defocus_blur_at };
-fn defocus_blur_at(p: &At, img: &Image, _: &mut ChaCha8Rng) -> Result<Image> {
-    let cifar = [(0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1.0, 0.2), (1.5, 0.1)];
-    let imagenet = [(3.0, 0.1), (4.0, 0.5), (6.0, 0.5), (8.0, 0.5), (10.0, 0.5)];
-    let (r, aa) = p.pick(cifar, imagenet);
-    Ok(defocus_blur(img, r, aa))
-}
-
-pub const BRIGHTNESS: Corruption = Corruption { name: "brightness", family: "weather", apply: brightness_at };
-fn brightness_at(p: &At, img: &Image, _: &mut ChaCha8Rng) -> Result<Image> {
-    Ok(brightness(img, p.pick([0.05, 0.10, 0.15, 0.20, 0.30], [0.1, 0.2, 0.3, 0.4, 0.5])))
-}
-
-pub const CONTRAST: Corruption = Corruption { name: "contrast", family: "digital", apply: contrast_at };
-fn contrast_at(p: &At, img: &Image, _: &mut ChaCha8Rng) -> Result<Image> {
-    Ok(contrast(img, p.pick([0.75, 0.50, 0.40, 0.30, 0.15], [0.4, 0.3, 0.2, 0.1, 0.05])))
-}
-
-pub const SATURATE: Corruption = Corruption { name: "saturate", family: "extra", apply: saturate_at };
-fn saturate_at(p: &At, img: &Image, _: &mut ChaCha8Rng) -> Result<Image> {
-    let cifar = [(0.3, 0.0), (0.1, 0.0), (1.5, 0.0), (2.0, 0.1), (2.5, 0.2)];
-    let imagenet = [(0.3, 0.0), (0.1, 0.0), (2.0, 0.0), (5.0, 0.1), (20.0, 0.2)];
-    let (a, b) = p.pick(cifar, imagenet);
-    Ok(saturate(img, a, b))
-}
-
-pub const PIXELATE: Corruption = Corruption { name: "pixelate", family: "digital", apply: pixelate_at };
-fn pixelate_at(p: &At, img: &Image, _: &mut ChaCha8Rng) -> Result<Image> {
-    let c = p.pick([0.95, 0.90, 0.85, 0.75, 0.65], [0.6, 0.5, 0.4, 0.3, 0.25]);
-    Ok(pixelate(img, c, p.preset == Preset::Sized))
-}

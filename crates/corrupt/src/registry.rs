@@ -1,30 +1,30 @@
-//! The 19 corruptions as one list (docs/corruptions.md): each entry names a corruption and its family
-//! and points to the function, next to its operation, that holds its CIFAR and ImageNet parameter
-//! tables. [`crate::BENCHMARK`], [`crate::EXTRA`], [`crate::ALL`] and [`crate::family`] derive from it.
+//! The 19 corruptions as one list (docs/corruptions.md): each entry, in `corruptions/<name>.rs`,
+//! names a corruption and its family and points to the function there that holds its CIFAR and
+//! ImageNet parameter tables. [`crate::BENCHMARK`], [`crate::EXTRA`], [`crate::ALL`] and [`crate::family`] derive from it.
 pub use crate::corruption::{At, Corruption};
 
 /// Every corruption: the 15 of the benchmark in the order of the CIFAR-10-C tables, then the 4
-/// extras. Adding one: its entry beside its function, and one line here (docs/extending.md).
+/// extras. Adding one: its file in corruptions/, and one line here (docs/extending.md).
 pub const CORRUPTIONS: [Corruption; 19] = [
-    crate::ops::GAUSSIAN_NOISE,
-    crate::ops::SHOT_NOISE,
-    crate::ops::IMPULSE_NOISE,
-    crate::ops::DEFOCUS_BLUR,
-    crate::blurs::GLASS_BLUR,
-    crate::blurs::MOTION_BLUR,
-    crate::blurs::ZOOM_BLUR,
-    crate::weather::SNOW,
-    crate::frost::FROST,
-    crate::weather::FOG,
-    crate::ops::BRIGHTNESS,
-    crate::ops::CONTRAST,
-    crate::digital::ELASTIC_TRANSFORM,
-    crate::ops::PIXELATE,
-    crate::digital::JPEG_COMPRESSION,
-    crate::ops::SPECKLE_NOISE,
-    crate::ops::GAUSSIAN_BLUR,
-    crate::spatter::SPATTER,
-    crate::ops::SATURATE,
+    crate::corruptions::gaussian_noise::ENTRY,
+    crate::corruptions::shot_noise::ENTRY,
+    crate::corruptions::impulse_noise::ENTRY,
+    crate::corruptions::defocus_blur::ENTRY,
+    crate::corruptions::glass_blur::ENTRY,
+    crate::corruptions::motion_blur::ENTRY,
+    crate::corruptions::zoom_blur::ENTRY,
+    crate::corruptions::snow::ENTRY,
+    crate::corruptions::frost::ENTRY,
+    crate::corruptions::fog::ENTRY,
+    crate::corruptions::brightness::ENTRY,
+    crate::corruptions::contrast::ENTRY,
+    crate::corruptions::elastic_transform::ENTRY,
+    crate::corruptions::pixelate::ENTRY,
+    crate::corruptions::jpeg_compression::ENTRY,
+    crate::corruptions::speckle_noise::ENTRY,
+    crate::corruptions::gaussian_blur::ENTRY,
+    crate::corruptions::spatter::ENTRY,
+    crate::corruptions::saturate::ENTRY,
 ];
 
 /// How many of [`CORRUPTIONS`], from the start, make up the benchmark.

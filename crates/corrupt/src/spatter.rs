@@ -1,14 +1,12 @@
 //! Spatter (docs/methods.md §4.1.2): water drops drawn from the edges of a thresholded noise layer, or mud
 //! blobs, in the dtypes `imagecorruptions` 1.1.2 computes them in: the image float32, the water
 //! texture from the OpenCV operations of [`crate::opencv`], the mud mask float32.
-use crate::corruption::{At, Corruption};
 use crate::image::{clip_to_byte, unit_table_f32, unit_to_byte};
 use crate::opencv::{blur3_f32, blur3_u8, canny, distance_transform, equalize_hist, filter3_u8};
 use crate::scipy::{gaussian_nearest, gaussian_nearest_f32};
 use crate::wyrand::Wyrand;
 use crate::Image;
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 
 /// Spatter parameters: layer mean and std, blur σ, threshold, intensity, mud (else water).
@@ -113,25 +111,4 @@ fn mud(img: &Image, p: Spatter, mask: Vec<f64>) -> Image {
         }
     }
     Image { data, ..*img }
-}
-
-/// The registry entry of spatter, with its CIFAR and ImageNet parameters (docs/corruptions.md).
-pub const SPATTER: Corruption = Corruption { name: "spatter", family: "extra", apply: spatter_at };
-fn spatter_at(p: &At, img: &Image, rng: &mut ChaCha8Rng) -> crate::Result<Image> {
-    let cifar = [
-        (0.62, 0.1, 0.7, 0.7, 0.5, false),
-        (0.65, 0.1, 0.8, 0.7, 0.5, false),
-        (0.65, 0.3, 1.0, 0.69, 0.5, false),
-        (0.65, 0.1, 0.7, 0.69, 0.6, true),
-        (0.65, 0.1, 0.5, 0.68, 0.6, true),
-    ];
-    let imagenet = [
-        (0.65, 0.3, 4.0, 0.69, 0.6, false),
-        (0.65, 0.3, 3.0, 0.68, 0.6, false),
-        (0.65, 0.3, 2.0, 0.68, 0.5, false),
-        (0.65, 0.3, 1.0, 0.65, 1.5, true),
-        (0.67, 0.4, 1.0, 0.65, 1.5, true),
-    ];
-    let (mean, std, sigma, threshold, intensity, mud) = p.pick(cifar, imagenet);
-    Ok(spatter(img, Spatter { mean, std, sigma, threshold, intensity, mud }, rng))
 }

@@ -1,12 +1,10 @@
 //! Snow and fog (docs/methods.md §4.1.2, §4.1.5); frost is in `frost.rs`.
 use crate::blurs::{motion_blur_values, motion_kernel};
-use crate::corruption::{At, Corruption};
 use crate::geometry::{clipped_zoom, zoom_centre_crop};
 use crate::image::{round_to_byte, unit_table, unit_table_f32, unit_to_byte};
 use crate::wyrand::Wyrand;
-use crate::{Image, Preset, Result};
+use crate::Image;
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 
 /// Snow parameters: layer mean and std, zoom, threshold, motion radius and σ, blend, and where the
@@ -255,35 +253,6 @@ fn fog_rows(img: &Image, heights: &[f64], size: usize, (min, range): (f64, f64),
 }
 
 // The registry entries of snow and fog, with their CIFAR and ImageNet parameters (docs/corruptions.md).
-
-pub const SNOW: Corruption = Corruption { name: "snow", family: "weather", apply: snow_at };
-fn snow_at(p: &At, img: &Image, rng: &mut ChaCha8Rng) -> Result<Image> {
-    let cifar = [
-        (0.1, 0.2, 1.0, 0.6, 8, 3.0, 0.95),
-        (0.1, 0.2, 1.0, 0.5, 10, 4.0, 0.9),
-        (0.15, 0.3, 1.75, 0.55, 10, 4.0, 0.9),
-        (0.25, 0.3, 2.25, 0.6, 12, 6.0, 0.85),
-        (0.3, 0.3, 1.25, 0.65, 14, 12.0, 0.8),
-    ];
-    let imagenet = [
-        (0.1, 0.3, 3.0, 0.5, 10, 4.0, 0.8),
-        (0.2, 0.3, 2.0, 0.5, 12, 4.0, 0.7),
-        (0.55, 0.3, 4.0, 0.9, 12, 8.0, 0.7),
-        (0.55, 0.3, 4.5, 0.85, 12, 8.0, 0.65),
-        (0.55, 0.3, 2.5, 0.85, 12, 12.0, 0.55),
-    ];
-    let (mean, std, zoom, threshold, radius, sigma, blend) = p.pick(cifar, imagenet);
-    let crop = if p.preset == Preset::Sized { SnowCrop::TopLeftAfterBlur } else { SnowCrop::Centre };
-    Ok(snow(img, Snow { mean, std, zoom, threshold, radius, sigma, blend, crop }, rng))
-}
-
-pub const FOG: Corruption = Corruption { name: "fog", family: "weather", apply: fog_at };
-fn fog_at(p: &At, img: &Image, rng: &mut ChaCha8Rng) -> Result<Image> {
-    let cifar = [(0.2, 3.0), (0.5, 3.0), (0.75, 2.5), (1.0, 2.0), (1.5, 1.75)];
-    let imagenet = [(1.5, 2.0), (2.0, 2.0), (2.5, 1.7), (2.5, 1.5), (3.0, 1.4)];
-    let (c, decay) = p.pick(cifar, imagenet);
-    Ok(fog(img, c, decay, rng))
-}
 
 #[cfg(test)]
 mod tests {
