@@ -122,6 +122,8 @@ pub struct Opened {
     pub prepared: train::Prepared,
     pub label: String,
     pub store: ResultsStore,
+    /// The precision the evaluation runs in (--precision).
+    pub precision: Precision,
 }
 
 impl RunArgs {
@@ -135,7 +137,14 @@ impl RunArgs {
                 let (run, prepared, label) = load_run(run, &self.how.weights, self.how.device.as_deref())?;
                 let results = self.results.clone().unwrap_or_else(|| run.dir.join("results"));
                 let weights = train::weights_file(&run.dir, &self.how.weights);
-                Opened { source: run.dir.clone(), weights, prepared, label, store: ResultsStore::new(results) }
+                Opened {
+                    source: run.dir.clone(),
+                    weights,
+                    prepared,
+                    label,
+                    store: ResultsStore::new(results),
+                    precision,
+                }
             }
             (None, Some(file)) => {
                 let prepared = self.imported.open(file, self.how.device.as_deref())?;
@@ -148,6 +157,7 @@ impl RunArgs {
                     prepared,
                     label: "torchscript".into(),
                     store: ResultsStore::new(results),
+                    precision,
                 }
             }
             _ => bail!("give a run directory or --torchscript FILE, not both"),
@@ -191,7 +201,7 @@ impl RunArgs {
             });
             subject = store::with(subject, more);
         }
-        Ok(store::with_precision(subject, Precision::parse(&self.precision, "--precision")?))
+        Ok(store::with_precision(subject, o.precision))
     }
 
     pub fn batch(&self) -> usize {

@@ -50,7 +50,7 @@ impl ImportedArgs {
         let src = DataSource { data_dir: self.data_dir.clone(), image_size, fit: None, grayscale: false };
         let mut sets =
             vec![format!("data.dataset=\"{dataset}\""), format!("train.device=\"{}\"", device.unwrap_or("cpu"))];
-        if let Some([h, w]) = image_size.map(|(h, w)| [h, w]) {
+        if let Some((h, w)) = image_size {
             sets.push(format!("data.image_size=[{h}, {w}]"));
         }
         let cfg = Config::load(None, &sets)?;

@@ -2,7 +2,7 @@
 use crate::data::augment::Augment;
 pub use crate::data::augment_settings::{CaConfig, Granularity};
 use crate::data::folder::Fit;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{one_line, Error, IoContext, Result};
 pub use crate::methods::adversarial::{AdversarialConfig, AttackMode};
 pub use crate::methods::augmix::AugMixConfig;
 pub use crate::methods::cutout::CutoutConfig;
@@ -248,10 +248,6 @@ impl Config {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_default()
     }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Applies one `section.key=value` override to a TOML table.

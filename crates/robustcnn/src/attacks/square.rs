@@ -53,7 +53,7 @@ pub struct Square {
 
 /// The margin z_y − max_{k≠y} z_k per sample (positive while correctly classified).
 fn margin(net: &Network, x: &Tensor, y: &Tensor) -> Tensor {
-    let logits = net.forward(x, false).to_kind(Kind::Float);
+    let logits = net.forward(x, false);
     let index = y.unsqueeze(1);
     let correct = logits.gather(1, &index, false).squeeze_dim(1);
     let others = logits.scatter_value(1, &index, f64::NEG_INFINITY).amax([1i64].as_slice(), false);

@@ -2,7 +2,7 @@
 //! built; and the composition (`a+b+…`) the registry assembles from those entries alone.
 use super::{AfterUpdate, Method, MethodConfig};
 use crate::data::augment::MethodAugment;
-use crate::error::{Error, Result};
+use crate::error::{one_line, Error, Result};
 use crate::models::Network;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -93,10 +93,6 @@ pub trait Settings: Serialize + DeserializeOwned + Default + Clone {
 /// A [`Section`] entry for the settings type `T`.
 pub const fn section<T: Settings>() -> Section {
     Section { key: T::KEY, check: check_section::<T>, normalize: normalize_section::<T> }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn check_section<T: Settings>(value: &toml::Value, composition: &Composition, origin: &str) -> Result<()> {

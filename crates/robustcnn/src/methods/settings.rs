@@ -24,19 +24,17 @@ impl Default for MethodConfig {
     }
 }
 
-/// Every settings section's key, in registry order (the order config.toml lists them in).
-fn section_keys() -> Vec<&'static str> {
-    let mut keys: Vec<&'static str> = Vec::new();
+/// The keys `[method]` accepts: `name`, then every settings section's in registry order (the order
+/// config.toml lists them in).
+static FIELDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut keys = vec!["name"];
     for key in METHODS.iter().filter_map(|m| m.section.map(|s| s.key)) {
         if !keys.contains(&key) {
             keys.push(key);
         }
     }
     keys
-}
-
-/// The keys `[method]` accepts: `name` and every section's.
-static FIELDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| [vec!["name"], section_keys()].concat());
+});
 
 impl MethodConfig {
     /// The method `name` with all its settings at their defaults.
@@ -74,7 +72,7 @@ impl Serialize for MethodConfig {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(1 + self.sections.len()))?;
         map.serialize_entry("name", &self.name)?;
-        for key in section_keys() {
+        for &key in &FIELDS[1..] {
             if let Some(v) = self.sections.get(key) {
                 map.serialize_entry(key, v)?;
             }

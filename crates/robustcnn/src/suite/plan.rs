@@ -1,7 +1,7 @@
 //! A suite recipe: the grid (methods × seeds × models × datasets × training fractions), one shared
 //! training recipe and one evaluation protocol, expanded into one config per run.
 use crate::config::{apply_override, Config};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{one_line, Error, IoContext, Result};
 use crate::eval::protocol::Protocol;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -220,8 +220,4 @@ fn check_grid(g: &Grid, origin: &str) -> Result<()> {
         return bad("baseline", &format!("'{}' is not one of suite.methods", g.baseline));
     }
     Ok(())
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
