@@ -1,4 +1,4 @@
-//! `robustcnn eval attack RUN`: robust accuracy under FGSM, PGD and APGD per budget, the worst case,
+//! `robustcnn eval attack RUN`: robust accuracy under each attack (FGSM to AutoAttack) per budget, the worst case,
 //! the gradient-masking checks, per-sample outcomes and a plot (docs/methods.md §4.3).
 use crate::commands::{print_stored, RunArgs};
 use anyhow::{bail, Result};
@@ -9,7 +9,7 @@ use robustcnn::attacks::{
     ATTACKS,
 };
 use robustcnn::eval::attack_report::AttackReport;
-use robustcnn::eval::attacks::{AttackSet, LARGE_BUDGET_SAMPLES};
+use robustcnn::eval::attacks::{AttackResult, AttackSet, LARGE_BUDGET_SAMPLES};
 use robustcnn::eval::store;
 use std::time::Instant;
 
@@ -57,9 +57,12 @@ pub struct EvalAttackArgs {
     /// PGD without the random start: it starts at the clean image (pgd:random_start=false).
     #[arg(long)]
     pub no_random_start: bool,
-    /// APGD iterations per run, for apgd-ce, apgd-t and apgd (AutoAttack uses 100) [default: 100].
+    /// APGD iterations per run, for apgd-ce, apgd-dlr, apgd-t and apgd (AutoAttack uses 100) [default: 100].
     #[arg(long)]
     pub apgd_iters: Option<String>,
+    /// AutoAttack version: standard, plus or rand (autoattack:version) [default: standard].
+    #[arg(long = "version", value_name = "VERSION")]
+    pub aa_version: Option<String>,
     /// Seed of the random starts and random targets.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -87,6 +90,11 @@ fn plan(a: &EvalAttackArgs) -> Result<Plan> {
             check_linf_budget(*eps, "--eps", text)?;
         }
     }
+    if let Some(v) = &a.aa_version {
+        if !attacks.iter().any(|r| r.entry.name == "autoattack") {
+            bail!("--version {v}: only autoattack has versions; add --attack autoattack");
+        }
+    }
     if let Some(t) = a.target.as_deref().filter(|t| *t != "none") {
         if attacks.iter().any(|r| r.entry.name != "pgd") {
             bail!("--target {t}: only pgd takes a target (apgd-t picks its own targets); run the others separately");
@@ -109,7 +117,8 @@ fn shared_for(a: &EvalAttackArgs, attack: &str) -> Vec<Setting> {
             set("target", &a.target, "--target"),
             set("random_start", &a.no_random_start.then(|| "false".to_string()), "--no-random-start"),
         ],
-        "apgd-ce" | "apgd-t" | "apgd" => vec![set("iters", &a.apgd_iters, "--apgd-iters")],
+        "apgd-ce" | "apgd-dlr" | "apgd-t" | "apgd" => vec![set("iters", &a.apgd_iters, "--apgd-iters")],
+        "autoattack" => vec![set("version", &a.aa_version, "--version")],
         _ => Vec::new(),
     };
     settings.into_iter().flatten().collect()
@@ -208,29 +217,32 @@ fn settings(a: &EvalAttackArgs, p: &Plan, classes: i64) -> Result<serde_json::Va
     }))
 }
 
-/// Robust accuracy per attack (rows) and budget (columns), the worst case, and the warnings.
-fn print_report(r: &AttackReport) {
-    let budgets: Vec<&str> = r.worst_case.iter().map(|c| c.eps_text.as_str()).collect();
-    let head: Vec<String> = budgets.iter().map(|b| format!("{:>9}", format!("ε={b}"))).collect();
-    println!("{:<22} {}", "attack", head.join(" "));
-    let names = r.attack_names();
-    for &name in &names {
+/// One table row per attack: `cell` of its result at each budget, "-" where it did not run.
+fn print_rows(r: &AttackReport, name_width: usize, cell: impl Fn(&AttackResult) -> String) {
+    for name in r.attack_names() {
         let cells: Vec<String> = r
             .worst_case
             .iter()
-            .map(|c| {
-                r.results
-                    .iter()
-                    .find(|x| x.attack == name && x.eps == c.eps)
-                    .map_or(format!("{:>9}", "-"), |x| format!("{:>8.2}%", 100.0 * x.robust_accuracy))
-            })
+            .map(|c| r.results.iter().find(|x| x.attack == name && x.eps == c.eps).map_or(format!("{:>9}", "-"), &cell))
             .collect();
-        println!("{name:<22} {}", cells.join(" "));
+        println!("{name:<name_width$} {}", cells.join(" "));
     }
-    if names.len() > 1 {
+}
+
+/// Robust accuracy per attack (rows) and budget (columns), the worst case, the speed of each attack,
+/// AutoAttack's attacks in turn, and the warnings.
+fn print_report(r: &AttackReport) {
+    let budgets: Vec<&str> = r.worst_case.iter().map(|c| c.eps_text.as_str()).collect();
+    let head: Vec<String> = budgets.iter().map(|b| format!("{:>9}", format!("ε={b}"))).collect();
+    let width = r.attack_names().iter().map(|n| n.chars().count()).max().unwrap_or(0).max(22);
+    println!("{:<width$} {}", "attack", head.join(" "));
+    print_rows(r, width, |x| format!("{:>8.2}%", 100.0 * x.robust_accuracy));
+    if r.attack_names().len() > 1 {
         let cells: Vec<String> = r.worst_case.iter().map(|c| format!("{:>8.2}%", 100.0 * c.robust_accuracy)).collect();
-        println!("{:<22} {}", "worst case", cells.join(" "));
+        println!("{:<width$} {}", "worst case", cells.join(" "));
     }
+    println!("{:<width$} {}", "images/s", head.join(" "));
+    print_rows(r, width, |x| format!("{:>9.1}", x.images_per_s));
     for res in r.results.iter().filter(|x| x.target_success.is_some()) {
         println!(
             "{} ε={}: target reached on {:.2}%",
@@ -238,6 +250,23 @@ fn print_report(r: &AttackReport) {
             res.eps_text,
             100.0 * res.target_success.unwrap_or(0.0)
         );
+    }
+    for res in r.results.iter().filter(|x| x.stages.is_some()) {
+        let steps: Vec<String> = res
+            .stages
+            .iter()
+            .flatten()
+            .map(|s| {
+                format!(
+                    "{} broke {} → {:.2}% ({:.0} s)",
+                    s.attack,
+                    s.broken,
+                    100.0 * s.robust_accuracy_after,
+                    s.seconds
+                )
+            })
+            .collect();
+        println!("{} ε={}: {}", res.attack, res.eps_text, steps.join(", "));
     }
     println!("clean accuracy {:.2}% on {} images (weights: {})", 100.0 * r.clean_accuracy, r.samples, r.weights);
     if let Some(c) = &r.large_budget_check {

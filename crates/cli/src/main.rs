@@ -124,8 +124,8 @@ enum EvalCommand {
     /// Accuracy under the common corruptions (CIFAR-10-C / ImageNet-C protocol): per corruption and
     /// severity, on the fly or from a -C directory, with CE and mCE.
     Corruptions(eval_corruptions_cmd::EvalCorruptionsArgs),
-    /// Robust accuracy under adversarial attacks (FGSM, PGD, APGD-CE + APGD-T) per budget, with
-    /// gradient-masking checks, per-sample outcomes and a plot.
+    /// Robust accuracy under adversarial attacks (FGSM, PGD, APGD, FAB, Square, AutoAttack) per
+    /// budget, with gradient-masking checks, per-sample outcomes and a plot.
     Attack(eval_attack_cmd::EvalAttackArgs),
 }
 

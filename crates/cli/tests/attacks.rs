@@ -36,7 +36,7 @@ fn eval_attack_writes_results_that_recompute_from_the_per_sample_outcomes() {
 
     // Bad options: one line each, naming the option and what was expected.
     let e = fails(&[&base[..], &["--attack", "deepfool"]].concat());
-    assert!(e.contains("--attack deepfool: unknown attack (attacks: fgsm, pgd, apgd-ce, apgd-t, apgd"), "{e}");
+    assert!(e.contains("--attack deepfool: unknown attack (attacks: fgsm, pgd, apgd-ce, apgd-dlr, apgd-t, apgd, fab, fab-t, square, autoattack)"), "{e}");
     let e = fails(&[&base[..], &["--eps", "-8/255"]].concat());
     assert!(e.contains("--eps -8/255: expected a non-negative number or a fraction such as 8/255"), "{e}");
     let e = fails(&[&base[..], &["--eps", "eight"]].concat());
@@ -64,4 +64,33 @@ fn eval_attack_writes_results_that_recompute_from_the_per_sample_outcomes() {
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("warning: PGD: step size α=0.00784 is larger than ε=1/255"), "{err}");
+}
+
+#[test]
+fn autoattack_reports_each_attack_in_turn_and_which_broke_each_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let r = run.display().to_string();
+    short_run(&r, "8");
+    let base = ["eval", "attack", &r, "--limit", "24", "--eps", "4/255", "--no-sanity"];
+    let text = ok(&[&base[..], &["--attack", "autoattack:iters=3:targets=2:queries=20", "--version", "plus"]].concat());
+    let label = "AutoAttack (plus, iters=3, targets=2, queries=20)";
+    assert!(text.contains(label) && text.contains("APGD-CE broke") && text.contains("FAB-T broke"), "{text}");
+    let report = json(&run.join("results/attacks.json"));
+    let result = &report["results"][0];
+    assert_eq!(result["attack"], label);
+    let stages = result["stages"].as_array().unwrap();
+    let names: Vec<&str> = stages.iter().map(|s| s["attack"].as_str().unwrap()).collect();
+    assert_eq!(names, ["APGD-CE", "APGD-DLR", "FAB", "Square-20", "APGD-T", "FAB-T"]);
+    let after = stages.last().unwrap()["robust_accuracy_after"].as_f64().unwrap();
+    assert!((after - result["robust_accuracy"].as_f64().unwrap()).abs() < 1e-12);
+    let samples = json(&run.join("results/attack_samples.json"));
+    let per = &samples["attacks"][0];
+    let broken: usize = stages.iter().map(|s| s["broken"].as_u64().unwrap() as usize).sum();
+    let named = per["broken_by"].as_array().unwrap().iter().filter(|b| b.is_string()).count();
+    assert_eq!(named, broken, "each broken point names its attack");
+    let e = fails(&[&base[..], &["--attack", "pgd", "--version", "plus"]].concat());
+    assert!(e.contains("--version plus: only autoattack has versions; add --attack autoattack"), "{e}");
+    let e = fails(&[&base[..], &["--attack", "autoattack", "--version", "fast"]].concat());
+    assert!(e.contains("--version fast: expected standard, plus or rand"), "{e}");
 }

@@ -16,9 +16,11 @@ fn result(attack: &str, eps: f64, predictions: Vec<i64>, labels: &[u16]) -> Atta
         max_perturbation: eps,
         target_success: None,
         restart_disagreement: None,
+        stages: None,
         seconds: 1.0,
         images_per_s: 4.0,
         predictions,
+        broken_by: Vec::new(),
     }
 }
 

@@ -4,48 +4,11 @@ use robustcnn::attacks::{
     input_gradient, objective, parse_budget, start_noise, Apgd, ApgdEnsemble, Attack, AttackBatch, AttackRequest, Fgsm,
     LossKind, Norm, Pgd, Setting, Square, Target, ATTACKS,
 };
-use robustcnn::config::Config;
 use robustcnn::models::{self, ModelSpec, Network};
-use robustcnn::train::{self, checkpoint, RunOptions};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, OnceLock};
 use tch::{Kind, Tensor};
 
-/// A small CNN trained for two short epochs on the embedded data, shared by the tests of this file.
-fn trained_run() -> &'static Path {
-    static RUN: OnceLock<PathBuf> = OnceLock::new();
-    RUN.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        let out = dir.join("run");
-        let cfg = Config::load(
-            None,
-            &["data.val_fraction=0.2".into(), "train.epochs=2".into(), "optim.lr=0.05".into(), "train.seed=5".into()],
-        )
-        .unwrap();
-        let opts = RunOptions {
-            out: out.clone(),
-            resume: false,
-            interrupt: Arc::new(AtomicBool::new(false)),
-            stop_after: None,
-            progress: false,
-        };
-        train::train(&cfg, &opts).unwrap();
-        out
-    })
-}
-
-/// The trained model and the first `n` test images (x, y, ids).
-fn model_and_batch(n: usize) -> (train::Prepared, Tensor, Tensor, Vec<u64>) {
-    let run = train::RunDir::open(trained_run()).unwrap();
-    let p = train::prepare(&run.read_config().unwrap()).unwrap();
-    let file = run.dir.join("model.safetensors");
-    checkpoint::load_into(&p.vs, &file, &checkpoint::read(&file).unwrap()).unwrap();
-    let test = p.test.select(&(0..n).collect::<Vec<_>>());
-    let spec = robustcnn::data::loader::LoaderSpec::evaluation(n);
-    let b = robustcnn::data::loader::make_batch(&test, &(0..n).collect::<Vec<_>>(), &spec, 0);
-    (p, b.images, b.labels, (0..n as u64).collect())
-}
+mod common;
+use common::model_and_batch;
 
 fn accuracy(net: &Network, x: &Tensor, y: &Tensor) -> f64 {
     tch::no_grad(|| {

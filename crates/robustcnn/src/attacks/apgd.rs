@@ -3,6 +3,7 @@
 //! cross-entropy; APGD-T is targeted on the DLR loss, one run per target among the top classes.
 //! [`ApgdEnsemble`] runs them the AutoAttack way and is reported as "APGD-CE + APGD-T", never AutoAttack.
 use super::entry::{AttackEntry, AttackSpec, Param};
+use super::remaining::Remaining;
 use super::{
     ascent_direction, input_gradient, l2_norms, project, start_noise, Attack, AttackBatch, LossKind, Norm, Outcome,
 };
@@ -20,6 +21,15 @@ pub const APGD_CE: AttackEntry = AttackEntry {
     params: &[ITERS, RESTARTS],
     norms: &[Norm::Linf, Norm::L2],
     build: build_ce,
+};
+
+/// `apgd-dlr` in the registry: untargeted APGD on the DLR loss (AutoAttack's plus and rand versions).
+pub const APGD_DLR: AttackEntry = AttackEntry {
+    name: "apgd-dlr",
+    summary: "APGD on the DLR loss, untargeted (shift- and scale-invariant in the logits)",
+    params: &[ITERS, RESTARTS],
+    norms: &[Norm::Linf, Norm::L2],
+    build: build_dlr,
 };
 
 /// `apgd-t` in the registry: targeted APGD on the DLR loss over the most likely other classes.
@@ -44,6 +54,18 @@ fn build_ce(s: &AttackSpec) -> Result<Box<dyn Attack>> {
     let iters = s.count("iters", 1, "APGD needs at least 1 iteration")?;
     let restarts = s.count("restarts", 1, "at least 1 run is needed")?;
     Ok(Box::new(Apgd { restarts, ..Apgd::ce(s.eps, s.norm, iters) }))
+}
+
+fn build_dlr(s: &AttackSpec) -> Result<Box<dyn Attack>> {
+    if s.num_classes < 3 {
+        return Err(Error::Config(format!(
+            "the DLR loss needs at least 3 classes; this dataset has {}",
+            s.num_classes
+        )));
+    }
+    let iters = s.count("iters", 1, "APGD needs at least 1 iteration")?;
+    let restarts = s.count("restarts", 1, "at least 1 run is needed")?;
+    Ok(Box::new(Apgd { restarts, loss: LossKind::Dlr, ..Apgd::ce(s.eps, s.norm, iters) }))
 }
 
 /// The targeted DLR loss compares the true class with the target and the third-largest logit.
@@ -87,17 +109,20 @@ pub struct Apgd {
     pub targets: usize,
     /// ρ: a checkpoint halves the step size where fewer than ρ·k of the last k steps increased the loss.
     pub rho: f64,
+    /// Expectation over transformation: gradients averaged over this many forward passes (1: none),
+    /// for randomised models (AutoAttack's rand version: 20).
+    pub eot: usize,
 }
 
 impl Apgd {
     /// APGD-CE as in AutoAttack's standard version: 100 iterations, 1 restart.
     pub fn ce(eps: f64, norm: Norm, iters: usize) -> Apgd {
-        Apgd { eps, norm, iters, restarts: 1, loss: LossKind::Ce, targets: 0, rho: 0.75 }
+        Apgd { eps, norm, iters, restarts: 1, loss: LossKind::Ce, targets: 0, rho: 0.75, eot: 1 }
     }
     /// APGD-T as in AutoAttack's standard version: DLR loss, 9 target classes (fewer if the data has fewer).
     pub fn targeted(eps: f64, norm: Norm, iters: usize, num_classes: i64) -> Apgd {
         let targets = (num_classes as usize).saturating_sub(1).min(9);
-        Apgd { eps, norm, iters, restarts: 1, loss: LossKind::Dlr, targets, rho: 0.75 }
+        Apgd { eps, norm, iters, restarts: 1, loss: LossKind::Dlr, targets, rho: 0.75, eot: 1 }
     }
 
     /// The first point: uniform (ℓ∞, scaled so its largest entry is ε) or Gaussian (ℓ2, norm ε).
@@ -109,6 +134,23 @@ impl Apgd {
             Norm::L2 => l2_norms(&t),
         };
         (x + t * self.eps / (scale + 1e-12)).clamp(0.0, 1.0)
+    }
+
+    /// The objective, its input gradient averaged over `eot` draws (summed in f64, so a deterministic
+    /// model gives exactly the single-draw gradient), and the last draw's logits.
+    fn gradient(&self, net: &Network, x: &Tensor, y: &Tensor, target: Option<&Tensor>) -> (Tensor, Tensor, Tensor) {
+        let (loss, grad, logits) = input_gradient(net, x, y, target, self.loss, false);
+        if self.eot <= 1 {
+            return (loss, grad, logits);
+        }
+        let mut sum = grad.to_kind(Kind::Double);
+        let mut last = (loss, logits);
+        for _ in 1..self.eot {
+            let (l, g, z) = input_gradient(net, x, y, target, self.loss, false);
+            sum += g.to_kind(Kind::Double);
+            last = (l, z);
+        }
+        (last.0, (sum / self.eot as f64).to_kind(grad.kind()), last.1)
     }
 
     /// `attack_single_run` of auto-attack: returns, per sample, whether it stayed correctly
@@ -128,7 +170,7 @@ impl Apgd {
         let size_decrease = ((0.03 * iters as f64) as usize).max(1);
         let mut adv = start;
         let mut best_adv = adv.shallow_clone();
-        let (mut loss, mut grad, logits) = input_gradient(net, &adv, y, target, self.loss, false);
+        let (mut loss, mut grad, logits) = self.gradient(net, &adv, y, target);
         let mut acc = logits.argmax(-1, false).eq_tensor(y);
         let mut best = adv.shallow_clone();
         let mut grad_best = grad.shallow_clone();
@@ -148,7 +190,7 @@ impl Apgd {
                 let z = project(&(&adv + &step * ascent_direction(&grad, self.norm)), x, self.eps, self.norm);
                 project(&(&adv + (&z - &adv) * a + grad2 * (1.0 - a)), x, self.eps, self.norm)
             });
-            let (l, g, logits) = input_gradient(net, &adv, y, target, self.loss, false);
+            let (l, g, logits) = self.gradient(net, &adv, y, target);
             (loss, grad) = (l, g);
             tch::no_grad(|| {
                 let correct = logits.argmax(-1, false).eq_tensor(y);
@@ -185,29 +227,14 @@ impl Apgd {
         let rounds: Vec<usize> = if self.targets == 0 { vec![0] } else { (1..=self.targets).collect() };
         for &t in &rounds {
             for r in 0..self.restarts.max(1) {
-                let idx = robust.nonzero().squeeze_dim(1);
-                let count = idx.size()[0];
-                if count == 0 {
-                    return;
-                }
-                let ids_all = b.ids;
-                let ids: Vec<u64> = Vec::<i64>::try_from(&idx.to_device(tch::Device::Cpu))
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|&i| ids_all[i as usize])
-                    .collect();
-                let (x, y) = (b.x.index_select(0, &idx), b.y.index_select(0, &idx));
+                let Some(rem) = Remaining::of(b, robust) else { return };
                 let target = (t > 0).then(|| {
                     // The t-th most likely class other than the top one on the clean image.
-                    tch::no_grad(|| net.forward(&x, false)).argsort(1, true).select(1, t as i64)
+                    tch::no_grad(|| net.forward(&rem.x, false)).argsort(1, true).select(1, t as i64)
                 });
-                let start = self.start(b, &x, &ids, APGD + 1000 * t as u64 + r as u64);
-                let (acc, found) = self.single_run(net, &x, &y, target.as_ref(), start);
-                let fooled = acc.logical_not();
-                let fooled_idx = idx.masked_select(&fooled);
-                let fooled_rows = fooled.nonzero().squeeze_dim(1);
-                let _ = robust.index_fill_(0, &fooled_idx, 0);
-                let _ = adv.index_copy_(0, &fooled_idx, &found.index_select(0, &fooled_rows));
+                let start = self.start(b, &rem.x, &rem.ids, APGD + 1000 * t as u64 + r as u64);
+                let (acc, found) = self.single_run(net, &rem.x, &rem.y, target.as_ref(), start);
+                rem.record(&acc.logical_not(), &found, robust, adv);
             }
         }
     }

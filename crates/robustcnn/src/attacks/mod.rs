@@ -2,18 +2,25 @@
 //! inside the budget out. Normalization is inside the model, so budgets are in pixel units. One
 //! forward and one input-gradient backward per step; parameter gradients are never computed.
 mod apgd;
+mod autoattack;
 mod budget;
 pub mod entry;
+mod fab;
+mod fab_projection;
 mod fgsm;
 mod noise;
 mod objective;
 mod pgd;
 pub mod registry;
+mod remaining;
 mod square;
 
 pub use apgd::{Apgd, ApgdEnsemble};
+pub use autoattack::{AutoAttack, Version};
 pub use budget::{check_l2_budget, check_linf_budget, parse_budget, step_warnings, Budget};
 pub use entry::{AttackEntry, AttackSpec, Param, Setting};
+pub use fab::Fab;
+pub use fab_projection::{l2 as fab_projection_l2, linf as fab_projection_linf};
 pub use fgsm::Fgsm;
 pub use noise::start_noise;
 pub use objective::{objective, LossKind};
@@ -60,18 +67,28 @@ pub struct AttackBatch<'a> {
     pub seed: u64,
 }
 
-/// What an attack returns: the adversarial images, the per-sample targets of a targeted attack, and
-/// for multi-restart attacks whether each restart on its own fooled each sample (restart agreement).
+/// What an attack returns: the adversarial images, the per-sample targets of a targeted attack, for
+/// multi-restart attacks whether each restart on its own fooled each sample (restart agreement), and
+/// for an ensemble which of its attacks broke each sample.
 pub struct Outcome {
     pub adv: Tensor,
     pub targets: Option<Tensor>,
     pub restart_fooled: Vec<Vec<bool>>,
+    pub stages: Option<Stages>,
+}
+
+/// An ensemble's attacks in the order they ran, the seconds each took, and per sample the index of
+/// the one that broke it.
+pub struct Stages {
+    pub names: Vec<String>,
+    pub seconds: Vec<f64>,
+    pub broken_by: Vec<Option<usize>>,
 }
 
 impl Outcome {
     /// An untargeted, single-run outcome.
     pub fn images(adv: Tensor) -> Outcome {
-        Outcome { adv, targets: None, restart_fooled: Vec::new() }
+        Outcome { adv, targets: None, restart_fooled: Vec::new(), stages: None }
     }
 }
 

@@ -227,7 +227,7 @@ impl Attack for Pgd {
         let restarts = self.restarts.max(1);
         if restarts == 1 {
             let adv = self.iterate(net, b, target.as_ref(), self.start(b, 0));
-            return Outcome { adv, targets: target, restart_fooled: Vec::new() };
+            return Outcome { adv, targets: target, restart_fooled: Vec::new(), stages: None };
         }
         let (mut best, mut best_obj, mut best_fooled) = self.run_once(net, b, target.as_ref(), 0);
         let mut restart_fooled = vec![to_bools(&best_fooled)];
@@ -243,6 +243,6 @@ impl Attack for Pgd {
             best_obj = obj.where_self(&better, &best_obj);
             best_fooled = best_fooled.logical_or(&fooled);
         }
-        Outcome { adv: best, targets: target, restart_fooled }
+        Outcome { adv: best, targets: target, restart_fooled, stages: None }
     }
 }

@@ -10,9 +10,13 @@ pub const ATTACKS: &[AttackEntry] = &[
     super::fgsm::ENTRY,
     super::pgd::ENTRY,
     super::apgd::APGD_CE,
+    super::apgd::APGD_DLR,
     super::apgd::APGD_T,
     super::apgd::APGD_PAIR,
+    super::fab::FAB,
+    super::fab::FAB_T,
     super::square::ENTRY,
+    super::autoattack::ENTRY,
 ];
 
 /// The entry called `name`.

@@ -4,6 +4,7 @@
 //! the point is fooled. The square shrinks on AutoAttack's schedule of p. Only points still correctly
 //! classified query.
 use super::entry::{AttackEntry, AttackSpec, Param};
+use super::remaining::Remaining;
 use super::{l2_norms, predict, start_noise, Attack, AttackBatch, Norm, Outcome};
 use crate::error::Result;
 use crate::models::Network;
@@ -265,18 +266,9 @@ impl Attack for Square {
             let mut adv = b.x.copy();
             let mut robust = predict(net, b.x).eq_tensor(b.y);
             for restart in 0..self.restarts as u64 {
-                let idx = robust.nonzero().squeeze_dim(1);
-                let rows = Vec::<i64>::try_from(&idx).unwrap_or_default();
-                if rows.is_empty() {
-                    break;
-                }
-                let ids: Vec<u64> = rows.iter().map(|&i| b.ids[i as usize]).collect();
-                let (xs, ys) = (b.x.index_select(0, &idx), b.y.index_select(0, &idx));
-                let (found, _) = self.run(net, &xs, &ys, &ids, b.seed, restart);
-                let fooled = predict(net, &found).ne_tensor(&ys);
-                let broken = idx.masked_select(&fooled);
-                adv = adv.index_copy(0, &broken, &found.index_select(0, &fooled.nonzero().squeeze_dim(1)));
-                robust = robust.index_fill(0, &broken, 0);
+                let Some(rem) = Remaining::of(b, &robust) else { break };
+                let (found, _) = self.run(net, &rem.x, &rem.y, &rem.ids, b.seed, restart);
+                rem.record(&predict(net, &found).ne_tensor(&rem.y), &found, &mut robust, &mut adv);
             }
             Outcome::images(adv)
         })

@@ -206,7 +206,13 @@ impl AttackReport {
             .iter()
             .map(|r| {
                 let correct: Vec<u8> = correct_flags(&r.predictions, &self.labels).iter().map(|&c| c as u8).collect();
-                json!({"attack": r.attack, "eps": r.eps, "eps_text": r.eps_text, "prediction": r.predictions, "correct": correct})
+                let mut v = json!({"attack": r.attack, "eps": r.eps, "eps_text": r.eps_text, "prediction": r.predictions, "correct": correct});
+                if let Some(stages) = &r.stages {
+                    let names: Vec<Option<&str>> =
+                        r.broken_by.iter().map(|b| b.map(|i| stages[i].attack.as_str())).collect();
+                    v["broken_by"] = json!(names);
+                }
+                v
             })
             .collect();
         json!({"samples": self.samples, "labels": self.labels, "clean_prediction": self.clean_predictions, "attacks": attacks})

@@ -28,11 +28,43 @@ pub struct AttackResult {
     /// Multi-restart attacks: fraction of samples whose restarts disagree on whether they were fooled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restart_disagreement: Option<f64>,
+    /// Ensembles (AutoAttack): each of its attacks in order, with the points it broke.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stages: Option<Vec<StageResult>>,
     pub seconds: f64,
     pub images_per_s: f64,
     /// Predicted class of each sample under attack (not in the summary JSON; see attack_samples.json).
     #[serde(skip)]
     pub predictions: Vec<i64>,
+    /// Ensembles: per sample, the index in `stages` of the attack that broke it (attack_samples.json).
+    #[serde(skip)]
+    pub broken_by: Vec<Option<usize>>,
+}
+
+/// One attack of an ensemble: the points it broke (of those every earlier attack left robust) and
+/// the robust accuracy after it.
+#[derive(Clone, Debug, Serialize)]
+pub struct StageResult {
+    pub attack: String,
+    pub broken: usize,
+    pub robust_accuracy_after: f64,
+    pub seconds: f64,
+}
+
+/// The per-stage summary from the names and each sample's breaking stage; `correct` marks the
+/// samples classified correctly under the whole ensemble.
+fn stage_results(names: &[String], seconds: &[f64], broken_by: &[Option<usize>], correct: &[bool]) -> Vec<StageResult> {
+    let mut robust = broken_by.iter().zip(correct).filter(|(b, &c)| b.is_some() || c).count();
+    let n = broken_by.len().max(1) as f64;
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let broken = broken_by.iter().filter(|b| **b == Some(i)).count();
+            robust -= broken;
+            StageResult { attack: name.clone(), broken, robust_accuracy_after: robust as f64 / n, seconds: seconds[i] }
+        })
+        .collect()
 }
 
 /// The large-budget check: PGD at a budget that should reach (almost) every point.
@@ -81,6 +113,7 @@ impl AttackSet<'_> {
         let started = Instant::now();
         let (mut predictions, mut max_pert, mut disagree, mut restarts_seen) = (Vec::new(), 0f64, 0usize, false);
         let (mut target_hits, mut targeted) = (0usize, false);
+        let (mut stage_names, mut broken_by, mut stage_seconds) = (None, Vec::new(), Vec::<f64>::new());
         for (indices, x, y) in self.batches() {
             let ids: Vec<u64> = indices.iter().map(|&i| i as u64).collect();
             let b = AttackBatch { x: &x, y: &y, ids: &ids, seed: self.seed };
@@ -113,12 +146,21 @@ impl AttackSet<'_> {
                     disagree += out.restart_fooled.iter().any(|r| r[s] != first) as usize;
                 }
             }
+            if let Some(s) = out.stages {
+                broken_by.extend(s.broken_by);
+                stage_seconds.resize(s.seconds.len(), 0.0);
+                stage_seconds.iter_mut().zip(&s.seconds).for_each(|(total, t)| *total += t);
+                stage_names.get_or_insert(s.names);
+            }
             predictions.extend(Vec::<i64>::try_from(&pred.to_device(Device::Cpu)).unwrap_or_default());
             progress(indices.len());
         }
         let n = predictions.len();
         let correct = predictions.iter().zip(&self.data.labels).filter(|(p, &l)| **p == l as i64).count();
         let seconds = started.elapsed().as_secs_f64();
+        let stages = stage_names.map(|names| {
+            stage_results(&names, &stage_seconds, &broken_by, &correct_flags(&predictions, &self.data.labels))
+        });
         Ok(AttackResult {
             attack: attack.label(),
             norm: attack.norm(),
@@ -129,9 +171,11 @@ impl AttackSet<'_> {
             max_perturbation: max_pert,
             target_success: targeted.then(|| target_hits as f64 / n.max(1) as f64),
             restart_disagreement: restarts_seen.then(|| disagree as f64 / n.max(1) as f64),
+            stages,
             seconds,
             images_per_s: n as f64 / seconds.max(1e-9),
             predictions,
+            broken_by,
         })
     }
 }
