@@ -1,6 +1,49 @@
 //! A small C++ bridge to the parts of libtorch that tch does not bind: autocast for every device type
-//! (tch's `autocast` switches only CUDA's), so the CPU can run in bfloat16 (docs/precision.md).
+//! (tch's `autocast` switches only CUDA's), so the CPU can run in bfloat16 (docs/precision.md), and
+//! the unpickler that reads PyTorch's `.pt` state dicts (docs/imported.md).
+use std::ffi::{c_char, c_void, CStr};
 use std::os::raw::c_int;
+
+extern "C" {
+    fn rcb_pickle_state_dict(
+        bytes: *const c_char,
+        len: usize,
+        data: *mut c_void,
+        found: extern "C" fn(*mut c_void, *const c_char, *mut c_void),
+    ) -> *mut c_char;
+    fn free(p: *mut c_void);
+}
+
+extern "C" fn collect(data: *mut c_void, name: *const c_char, tensor: *mut c_void) {
+    // SAFETY: `data` is the Vec passed by `pickle_state_dict`; `name` is a NUL-terminated string
+    // valid for this call.
+    let (list, name) = unsafe { (&mut *(data as *mut Vec<(String, *mut torch_sys::C_tensor)>), CStr::from_ptr(name)) };
+    list.push((name.to_string_lossy().into_owned(), tensor as *mut torch_sys::C_tensor));
+}
+
+/// The tensors of a pickled state dict, by name, each a new libtorch tensor the caller owns
+/// (wrap with `tch::Tensor::from_ptr`); or libtorch's error message.
+pub fn pickle_state_dict(bytes: &[u8]) -> Result<Vec<(String, *mut torch_sys::C_tensor)>, String> {
+    let mut list: Vec<(String, *mut torch_sys::C_tensor)> = Vec::new();
+    // SAFETY: the bytes outlive the call; `collect` only pushes onto `list`.
+    let err = unsafe {
+        rcb_pickle_state_dict(bytes.as_ptr() as *const c_char, bytes.len(), &mut list as *mut _ as *mut c_void, collect)
+    };
+    if err.is_null() {
+        return Ok(list);
+    }
+    // SAFETY: a malloc'ed NUL-terminated message from the bridge, freed once here, and the tensors
+    // found before the error, each owned by nobody else.
+    let message = unsafe {
+        let m = CStr::from_ptr(err).to_string_lossy().into_owned();
+        free(err as *mut c_void);
+        for (_, t) in list {
+            torch_sys::at_free(t);
+        }
+        m
+    };
+    Err(message)
+}
 
 extern "C" {
     fn rcb_autocast_enabled(cuda: c_int) -> bool;

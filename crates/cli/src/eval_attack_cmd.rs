@@ -1,6 +1,7 @@
 //! `robustcnn eval attack RUN`: robust accuracy under each attack (FGSM to AutoAttack) per budget, the worst case,
 //! the gradient-masking checks, per-sample outcomes and a plot (docs/methods.md §4.3).
 use crate::commands::{print_stored, RunArgs};
+use crate::robustbench_args::RobustBenchArgs;
 use anyhow::{bail, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -10,7 +11,7 @@ use robustcnn::attacks::{
 };
 use robustcnn::eval::attack_report::AttackReport;
 use robustcnn::eval::attacks::{AttackResult, AttackSet, LARGE_BUDGET_SAMPLES};
-use robustcnn::eval::store;
+use robustcnn::eval::{robustbench, store};
 use std::time::Instant;
 
 /// `--attack`'s help: every attack of the registry with its parameters and defaults.
@@ -69,6 +70,8 @@ pub struct EvalAttackArgs {
     /// Skip the large-budget check (PGD at ε = 0.5 should reach every point).
     #[arg(long)]
     pub no_sanity: bool,
+    #[command(flatten)]
+    pub robustbench: RobustBenchArgs,
 }
 
 /// What was asked, checked before the model is loaded.
@@ -148,6 +151,10 @@ fn build_all(a: &EvalAttackArgs, p: &Plan, classes: i64) -> Result<Vec<(Box<dyn 
 
 pub fn run(a: &EvalAttackArgs) -> Result<()> {
     let p = plan(a)?;
+    let robustbench = a.robustbench.wanted()?;
+    if robustbench {
+        robustbench::check_attack_plan(p.attacks.iter().any(|r| r.entry.name == "autoattack"), p.budgets.len())?;
+    }
     let o = a.run_args.open()?;
     let (prepared, label) = (&o.prepared, o.label.clone());
     let test = a.run_args.limited(&prepared.test, "test")?;
@@ -189,6 +196,12 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
     print_report(&report);
     println!("({:.1} s)", started.elapsed().as_secs_f64());
     print_stored(&o, &stored);
+    if robustbench {
+        let name = a.robustbench.entry_name(&o);
+        let cfg = &o.prepared.cfg;
+        let (threat, entry) = robustbench::attack_entry(&report, &name, &cfg.data.dataset, &cfg.model.name)?;
+        a.robustbench.write(&o, &threat, &[(format!("{name}.json"), serde_json::to_string_pretty(&entry)?)])?;
+    }
     Ok(())
 }
 

@@ -2,12 +2,13 @@
 //! published -C directory, with CE and mCE (docs/methods.md §4.1.4).
 use crate::commands::{print_stored, RunArgs};
 use crate::engine_args::{corruption_list, severity_list, EngineArgs};
+use crate::robustbench_args::RobustBenchArgs;
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use robustcnn::eval::clean::evaluate;
 use robustcnn::eval::corruptions::{self, CorruptionReport, Evaluator, OnTheFly};
-use robustcnn::eval::store;
+use robustcnn::eval::{robustbench, store};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -31,9 +32,12 @@ pub struct EvalCorruptionsArgs {
     /// as the ImageNet-C protocol does with AlexNet's.
     #[arg(long, value_name = "RUN")]
     pub reference: Option<PathBuf>,
+    #[command(flatten)]
+    pub robustbench: RobustBenchArgs,
 }
 
 pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
+    let robustbench = a.robustbench.wanted()?;
     let names = corruption_list(&a.corruptions, "--corruptions")?;
     let severities = severity_list(&a.severities)?;
     if let Some(dir) = a.from.as_ref().filter(|d| !d.is_dir()) {
@@ -118,6 +122,16 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
     print_report(&report);
     println!("({:.1} s)", started.elapsed().as_secs_f64());
     print_stored(&o, &stored);
+    if robustbench {
+        let name = a.robustbench.entry_name(&o);
+        let cfg = &o.prepared.cfg;
+        let entry = robustbench::corruption_entry(&report, &name, &cfg.data.dataset, &cfg.model.name);
+        let files = [
+            (format!("{name}.json"), serde_json::to_string_pretty(&entry)?),
+            ("unaggregated_results.csv".to_string(), robustbench::unaggregated_csv(&report, &name)),
+        ];
+        a.robustbench.write(&o, "corruptions", &files)?;
+    }
     Ok(())
 }
 

@@ -69,7 +69,7 @@ impl ImportedArgs {
 }
 
 /// "224x224" or "224" as (height, width).
-fn parse_size(text: &str) -> Result<(usize, usize)> {
+pub fn parse_size(text: &str) -> Result<(usize, usize)> {
     let bad = || format!("--input-size {text}: expected HxW such as 224x224, or one side such as 224");
     let (h, w) = text.split_once('x').unwrap_or((text, text));
     let (h, w) = (h.trim().parse::<usize>().with_context(bad)?, w.trim().parse::<usize>().with_context(bad)?);

@@ -7,9 +7,11 @@ mod engine_args;
 mod eval_attack_cmd;
 mod eval_corruptions_cmd;
 mod explain_cmd;
+mod import_cmd;
 mod imported;
 mod interrupt;
 mod out_of_memory;
+mod robustbench_args;
 mod suite_cmd;
 
 use clap::{Args, Parser, Subcommand};
@@ -54,6 +56,9 @@ enum Command {
     Report(suite_cmd::ReportArgs),
     /// Measure training, inference and input-gradient throughput and peak memory.
     Bench(BenchArgs),
+    /// Make a run directory from a state dict trained elsewhere (torchvision, timm or RobustBench
+    /// names), to evaluate or finetune like any run.
+    Import(import_cmd::ImportArgs),
     /// Draw what LFM, TENET and FMA do to one image (masks, channel groups, feature-map differences).
     Explain(explain_cmd::ExplainArgs),
 }
@@ -249,5 +254,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Report(a) => suite_cmd::report_cmd(&a),
         Command::Bench(a) => commands::bench(&a),
         Command::Explain(a) => explain_cmd::run(&a),
+        Command::Import(a) => import_cmd::run(&a),
     }
 }

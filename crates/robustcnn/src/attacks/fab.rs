@@ -124,7 +124,7 @@ impl Fab {
             Norm::Linf => t.abs().reshape([n, -1]).amax([1i64].as_slice(), true).reshape([n, 1, 1, 1]),
             Norm::L2 => l2_norms(&t),
         };
-        (x + t * (0.5 * self.eps) / scale).clamp(0.0, 1.0)
+        (x + t * (0.5 * self.eps) / (scale + 1e-12)).clamp(0.0, 1.0)
     }
 
     /// `attack_single_run`: from `start`, the smallest adversarial perturbation found per point, as

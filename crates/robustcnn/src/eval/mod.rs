@@ -6,4 +6,5 @@ pub mod corruptions;
 pub mod plot;
 pub mod protocol;
 pub mod reference;
+pub mod robustbench;
 pub mod store;

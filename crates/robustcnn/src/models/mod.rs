@@ -1,6 +1,8 @@
 //! The model zoo. Every model is a [`Network`]: normalization, then named stages, the last of which
 //! ("head") produces logits, so methods can cut the forward pass at any stage.
 pub mod blocks;
+pub mod import;
+mod pickle;
 mod preact;
 mod resnet_cifar;
 mod resnet_imagenet;
@@ -157,9 +159,16 @@ pub const MODELS: &[ModelInfo] = &[
         summary: "PreAct ResNet-18 (He et al. 2016b), CIFAR stem",
         build: preact::build,
     },
+    ModelInfo { name: "wrn-16-2", summary: "Wide ResNet 16-2", build: |p, s| wrn::build(p, s, 16, 2) },
     ModelInfo { name: "wrn-16-4", summary: "Wide ResNet 16-4", build: |p, s| wrn::build(p, s, 16, 4) },
     ModelInfo { name: "wrn-28-10", summary: "Wide ResNet 28-10", build: |p, s| wrn::build(p, s, 28, 10) },
+    ModelInfo {
+        name: "wrn-34-10",
+        summary: "Wide ResNet 34-10 (RobustBench's most common)",
+        build: |p, s| wrn::build(p, s, 34, 10),
+    },
     ModelInfo { name: "wrn-40-2", summary: "Wide ResNet 40-2", build: |p, s| wrn::build(p, s, 40, 2) },
+    ModelInfo { name: "wrn-70-16", summary: "Wide ResNet 70-16", build: |p, s| wrn::build(p, s, 70, 16) },
     ModelInfo {
         name: "resnext29-4x32d",
         summary: "ResNeXt-29 4x32d as TENET and AugMix use it (docs/methods.md 2.6)",

@@ -1,0 +1,104 @@
+//! `robustcnn import` end to end (docs/imported.md): RobustBench's WRN-16-2 becomes a run that
+//! classifies the fixture images as PyTorch does, is attacked and finetuned like any run, and bad
+//! requests are one clear error that leaves nothing behind.
+mod common;
+use common::{fails, ok};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tch::Tensor;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../robustcnn/tests/fixtures/import").join(name)
+}
+
+/// A CIFAR-10 binary directory whose test batch is the fixture's 8 images, labelled with the class
+/// PyTorch's module gives each; the training batches hold other images.
+fn write_cifar(dir: &Path) {
+    let io: BTreeMap<String, Tensor> =
+        Tensor::read_safetensors(fixture("wrn16_2_io.safetensors")).unwrap().into_iter().collect();
+    let bytes = Vec::<u8>::try_from((&io["input"] * 255.0).round().to_kind(tch::Kind::Uint8).reshape([-1])).unwrap();
+    let labels = Vec::<i64>::try_from(io["logits"].argmax(1, false)).unwrap();
+    let dir = dir.join("cifar-10-batches-bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut test = Vec::new();
+    for (i, &label) in labels.iter().enumerate() {
+        test.push(label as u8);
+        test.extend_from_slice(&bytes[i * 3072..(i + 1) * 3072]);
+    }
+    std::fs::write(dir.join("test_batch.bin"), test).unwrap();
+    for b in 1..=5 {
+        let batch: Vec<u8> = (0..20usize)
+            .flat_map(|i| {
+                std::iter::once((i % 10) as u8).chain((0..3072).map(move |j| ((j * 7 + i * 13 + b) % 256) as u8))
+            })
+            .collect();
+        std::fs::write(dir.join(format!("data_batch_{b}.bin")), batch).unwrap();
+    }
+}
+
+#[test]
+fn a_robustbench_wrn_becomes_a_run_that_agrees_with_pytorch() {
+    let dir = tempfile::tempdir().unwrap();
+    write_cifar(dir.path());
+    let data = dir.path().display().to_string();
+    let run = dir.path().join("imported");
+    let r = run.display().to_string();
+    let file = fixture("wrn16_2_robustbench.safetensors").display().to_string();
+    let base = ["import", &file, "--from", "robustbench", "--dataset", "cifar10", "--data-dir", &data];
+    let text = ok(&[&base[..], &["--arch", "wrn-16-2", "--out", &r]].concat());
+    assert!(text.contains("imported 70 tensors") && text.contains("mean [0.0, 0.0, 0.0]"), "{text}");
+    let provenance: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("imported.json")).unwrap()).unwrap();
+    assert_eq!(provenance["source"], "robustbench");
+    // Labelled with PyTorch's predictions, the 8 images are all right only if the logits agree.
+    ok(&["eval", "clean", &r]);
+    let clean: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("results/clean.json")).unwrap()).unwrap();
+    assert_eq!(clean["top1"].as_f64().unwrap(), 1.0, "{clean}");
+    let text = ok(&["eval", "attack", &r, "--attack", "fgsm,pgd", "--steps", "2", "--eps", "2/255", "--no-sanity"]);
+    assert!(text.contains("PGD-2"), "{text}");
+    // RobustBench entries: AutoAttack (standard) with its own settings, and the corruptions.
+    let rb = run.join("results/robustbench/cifar10");
+    // A budget large enough to break every point at once keeps AutoAttack's later attacks idle.
+    ok(&["eval", "attack", &r, "--attack", "autoattack", "--eps", "0.25", "--no-sanity", "--format", "robustbench"]);
+    let entry: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rb.join("Linf/imported.json")).unwrap()).unwrap();
+    assert_eq!(entry["architecture"], "WideResNet-16-2");
+    assert_eq!((entry["eps"].as_str(), entry["clean_acc"].as_str()), (Some("0.25"), Some("100.00")));
+    assert!(entry["autoattack_acc"].as_str().unwrap().parse::<f64>().is_ok() && entry["link"].is_null(), "{entry}");
+    let e =
+        fails(&["eval", "attack", &r, "--attack", "autoattack:iters=5", "--eps", "0.25", "--format", "robustbench"]);
+    assert!(
+        e.contains("--format robustbench: its autoattack_acc is the robust accuracy under AutoAttack (standard)"),
+        "{e}"
+    );
+    let e = fails(&["eval", "attack", &r, "--format", "csv"]);
+    assert!(e.contains("--format csv: the only format is robustbench"), "{e}");
+    let args =
+        ["--corruptions", "gaussian_noise,fog", "--severities", "1,2", "--format", "robustbench", "--name", "Mine"];
+    ok(&[&["eval", "corruptions", &r][..], &args[..]].concat());
+    let entry: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rb.join("corruptions/Mine.json")).unwrap()).unwrap();
+    assert!(entry["corruptions_acc"].is_string() && entry.get("corruptions_mce").is_none(), "{entry}");
+    let csv = std::fs::read_to_string(rb.join("corruptions/unaggregated_results.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], ",gaussian_noise,gaussian_noise,fog,fog");
+    assert_eq!(lines[1], ",1,2,1,2");
+    assert!(lines[2].starts_with("Mine,") && lines[2].split(',').count() == 5, "{csv}");
+    let tuned = dir.path().join("tuned").display().to_string();
+    let args =
+        ["--dataset", "cifar10", "--data-dir", &data, "--model", "wrn-16-2", "--steps", "1", "--batch-size", "16"];
+    ok(&[&["train", "--quiet", "--init", &r, "--out", &tuned][..], &args[..]].concat());
+
+    // Bad requests: one line each, and no run directory left behind.
+    let other = dir.path().join("other").display().to_string();
+    let e = fails(&[&base[..], &["--arch", "wrn-16-4", "--out", &other]].concat());
+    assert!(e.contains("does not match wrn-16-4: wrong shape"), "{e}");
+    let e = fails(&[&base[..], &["--arch", "resnet18", "--out", &other]].concat());
+    assert!(e.contains("--arch resnet18: robustbench state dicts map onto"), "{e}");
+    let e = fails(&["import", &file, "--from", "caffe", "--arch", "wrn-16-2", "--dataset", "cifar10", "--out", &other]);
+    assert!(e.contains("--from caffe: expected torchvision, timm or robustbench"), "{e}");
+    assert!(!Path::new(&other).exists(), "nothing half written");
+    let e = fails(&[&base[..], &["--arch", "wrn-16-2", "--out", &r]].concat());
+    assert!(e.contains("already holds a run"), "{e}");
+}

@@ -1,0 +1,98 @@
+//! Results in RobustBench's leaderboard format (docs/imported.md): the fields of its
+//! `model_info/<dataset>/<threat model>/<name>.json` entries, and the row of its unaggregated
+//! corruption CSV. Fields an evaluation cannot know (link, authors, venue, ...) are null, for the
+//! submitter to fill in.
+use super::attack_report::AttackReport;
+use super::corruptions::CorruptionReport;
+use crate::attacks::Norm;
+use crate::error::{Error, Result};
+use serde_json::{json, Value};
+
+/// The fields left null for the submitter.
+pub const TO_FILL: [&str; 5] = ["link", "authors", "additional_data", "venue", "reported"];
+
+/// The robust accuracy RobustBench's `autoattack_acc` means: AutoAttack's standard version with its own settings.
+const STANDARD: &str = "AutoAttack (standard)";
+
+/// RobustBench's name for a zoo architecture.
+pub fn architecture(model: &str) -> String {
+    match model {
+        "resnet18" => "ResNet-18".into(),
+        "resnet50" => "ResNet-50".into(),
+        "preact-resnet18" => "PreActResNet-18".into(),
+        m if m.starts_with("wrn-") => format!("WideResNet-{}", &m[4..]),
+        other => other.into(),
+    }
+}
+
+/// A percentage as RobustBench writes it: a string with two decimals.
+fn percent(v: f64) -> String {
+    format!("{:.2}", 100.0 * v)
+}
+
+fn entry(name: &str, dataset: &str, model: &str, clean: f64) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    for (k, v) in [
+        ("link", Value::Null),
+        ("name", json!(name)),
+        ("authors", Value::Null),
+        ("additional_data", Value::Null),
+        ("number_forward_passes", json!(1)),
+        ("dataset", json!(dataset)),
+        ("venue", Value::Null),
+        ("architecture", json!(architecture(model))),
+        ("eps", Value::Null),
+        ("clean_acc", json!(percent(clean))),
+        ("reported", Value::Null),
+    ] {
+        m.insert(k.into(), v);
+    }
+    m
+}
+
+/// Refuses, before any work, an attack evaluation that cannot give an entry: it needs AutoAttack
+/// (standard) at one budget.
+pub fn check_attack_plan(has_autoattack: bool, budgets: usize) -> Result<()> {
+    if !has_autoattack {
+        return Err(Error::Config(format!(
+            "--format robustbench: its autoattack_acc is the robust accuracy under {STANDARD} with AutoAttack's own \
+             settings; add --attack autoattack and leave its counts at their defaults"
+        )));
+    }
+    if budgets != 1 {
+        return Err(Error::Config("--format robustbench: one entry holds one budget; pass a single --eps".into()));
+    }
+    Ok(())
+}
+
+/// The threat-model folder and the entry of an attack evaluation, from its AutoAttack (standard) result.
+pub fn attack_entry(r: &AttackReport, name: &str, dataset: &str, model: &str) -> Result<(String, Value)> {
+    let runs: Vec<_> = r.results.iter().filter(|x| x.attack == STANDARD).collect();
+    check_attack_plan(!runs.is_empty(), runs.len().max(1))?;
+    let aa = runs[0];
+    let mut m = entry(name, dataset, model, r.clean_accuracy);
+    m.insert("eps".into(), json!(aa.eps_text));
+    m.insert("autoattack_acc".into(), json!(percent(aa.robust_accuracy)));
+    let threat = if aa.norm == Norm::Linf { "Linf" } else { "L2" };
+    Ok((threat.into(), Value::Object(m)))
+}
+
+/// The entry of a corruption evaluation: mean accuracy over every corruption and severity, and the
+/// mCE against AlexNet where it is defined (all 15 benchmark corruptions at all 5 severities).
+pub fn corruption_entry(r: &CorruptionReport, name: &str, dataset: &str, model: &str) -> Value {
+    let mut m = entry(name, dataset, model, r.clean_accuracy);
+    m.insert("corruptions_acc".into(), json!(percent(r.mean_accuracy)));
+    if let Some(mce) = r.mce_alexnet {
+        m.insert("corruptions_mce".into(), json!(format!("{:.2}", 100.0 * mce)));
+    }
+    Value::Object(m)
+}
+
+/// RobustBench's unaggregated_results.csv: two header rows (corruption, then severity per column)
+/// and this model's accuracy in [0, 1] per corruption and severity.
+pub fn unaggregated_csv(r: &CorruptionReport, name: &str) -> String {
+    let names: Vec<String> = r.cells.iter().map(|c| c.corruption.replace('-', "_")).collect();
+    let severities: Vec<String> = r.cells.iter().map(|c| c.severity.to_string()).collect();
+    let values: Vec<String> = r.cells.iter().map(|c| format!("{}", c.accuracy)).collect();
+    format!(",{}\n,{}\n{name},{}\n", names.join(","), severities.join(","), values.join(","))
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Writes the fixtures of crates/cli/tests/import.rs and crates/robustcnn/tests/import_names.rs:
+
+- wrn16_2_robustbench.safetensors: RobustBench's own WideResNet-16-2 (random weights and batch-norm
+  statistics, stored in float16 to stay small), and wrn16_2_io.safetensors: 8 images and the
+  logits RobustBench's module gives on them with those weights (computed in float32);
+- wrn16_2_partial.pt: torch.save of a checkpoint dict {"state_dict": its first tensors and CIFAR-10
+  mu/sigma buffers under DataParallel's "module." names, "epoch": 3}, as training scripts save them;
+- names.json: every state-dict name and shape of torchvision's resnet18/resnet50, timm's
+  resnet18/resnet50 and RobustBench's WideResNet-28-10 and PreActResNet-18.
+Usage: pip install torch torchvision timm safetensors git+https://github.com/RobustBench/robustbench
+       python3 scripts/import-fixtures.py crates/robustcnn/tests/fixtures/import
+"""
+import importlib.util
+import json
+import os
+import sys
+
+import timm
+import torch
+import torchvision
+from safetensors.torch import save_file
+
+
+def robustbench_module(name):
+    """robustbench.model_zoo.architectures.NAME, loaded without the package's heavy __init__."""
+    root = os.path.dirname(importlib.util.find_spec("robustbench").origin)
+    path = os.path.join(root, "model_zoo", "architectures", name + ".py")
+    spec = importlib.util.spec_from_file_location("rb_" + name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+torch.manual_seed(0)
+wide = robustbench_module("wide_resnet")
+model = wide.WideResNet(depth=16, widen_factor=2, num_classes=10)
+with torch.no_grad():
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+            m.weight.uniform_(0.5, 1.5)
+            m.bias.uniform_(-0.2, 0.2)
+    # The weights as float16 holds them, so that the logits are those of the stored weights.
+    for t in model.state_dict().values():
+        if t.is_floating_point():
+            t.copy_(t.half().float())
+model.eval()
+# Whole multiples of 1/255, so that the images can be stored as bytes in a CIFAR-10 batch file.
+x = torch.randint(0, 256, (8, 3, 32, 32)).float() / 255
+with torch.no_grad():
+    logits = model(x)
+state = model.state_dict()
+save_file({k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in state.items()},
+          f"{out}/wrn16_2_robustbench.safetensors")
+save_file({"input": x, "logits": logits}, f"{out}/wrn16_2_io.safetensors")
+partial = {"module." + k: v for k, v in list(state.items())[:4]}
+partial["module.mu"] = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
+partial["module.sigma"] = torch.tensor([0.2471, 0.2435, 0.2616]).view(1, 3, 1, 1)
+torch.save({"state_dict": partial, "epoch": 3}, f"{out}/wrn16_2_partial.pt")
+
+names = {}
+for arch in ["resnet18", "resnet50"]:
+    names[f"torchvision/{arch}"] = getattr(torchvision.models, arch)(weights=None).state_dict()
+    names[f"timm/{arch}"] = timm.create_model(arch, pretrained=False).state_dict()
+names["robustbench/wrn-28-10"] = wide.WideResNet(depth=28, widen_factor=10).state_dict()
+resnet = robustbench_module("resnet")
+# The layout of Rice et al. 2020 (RobustBench's Rice2020OverfittingNetL2 without its mu/sigma).
+names["robustbench/preact-resnet18"] = resnet.PreActResNet(resnet.PreActBlockV2, [2, 2, 2, 2], bn_before_fc=True).state_dict()
+shapes = {k: [[n, list(t.shape)] for n, t in sd.items()] for k, sd in names.items()}
+with open(f"{out}/names.json", "w") as f:
+    json.dump({"torch": torch.__version__, "torchvision": torchvision.__version__, "timm": timm.__version__,
+               "models": shapes}, f)
