@@ -59,7 +59,7 @@ fn malformed_recipes_are_one_clear_error() {
         let sets: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         Suite::from_toml("recipe.toml", RECIPE, &sets).unwrap_err().to_string()
     };
-    let cases: [(&[&str], &str); 12] = [
+    let cases: [(&[&str], &str); 13] = [
         (&["suite.methods=[\"baseline\",\"dropin\"]"], "unknown method 'dropin'"),
         (&["suite.baseline=\"lfm\""], "suite.baseline 'lfm' is not one of suite.methods"),
         (&["suite.seeds=[1,1]"], "suite.seeds lists 1 twice"),
@@ -68,6 +68,10 @@ fn malformed_recipes_are_one_clear_error() {
         (&["suite.epochs=3"], "[suite]: unknown field `epochs`"),
         (&["evaluate.attacks=[\"cw\"]"], "evaluate.attacks cw: unknown attack"),
         (&["evaluate.attacks=[\"pgd:step=3\"]"], "pgd has no parameter 'step' (it has: steps, alpha"),
+        (
+            &["evaluate.attacks=[\"autoattack:version=fast\"]"],
+            "autoattack:version=fast: expected standard, plus or rand",
+        ),
         (&["evaluate.eps=[\"2\"]"], "evaluate.eps 2: an ℓ∞ budget must lie in [0, 1]"),
         (&["evaluate.corruptions=\"haze\""], "evaluate.corruptions"),
         (&["method.name=\"lfm\""], "a suite names its methods in suite.methods"),

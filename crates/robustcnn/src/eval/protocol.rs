@@ -131,6 +131,14 @@ impl Protocol {
             let what = format!("{origin}: evaluate.eps");
             attacks::check_linf_budget(parse_budget(e, &what)?, &what, e)?;
         }
+        // Every attack's parameters are checked now, not after the training they would follow
+        // (built for a dataset of many classes; the class count is checked at evaluation).
+        if let Some(first) = self.eps.first() {
+            let eps = parse_budget(first, "evaluate.eps")?;
+            for a in &self.attacks {
+                self.attack(a, eps, 1000).map_err(|e| Error::Config(format!("{origin}: {e}")))?;
+            }
+        }
         if self.pgd_steps == 0 || self.apgd_iters == 0 {
             return bad("pgd_steps/apgd_iters", "must be at least 1".into());
         }
