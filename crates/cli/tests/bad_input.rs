@@ -181,7 +181,7 @@ const CASES: &[(&str, &str)] = &[
     // Attacks.
     ("eval attack {run} --eps abc", "--eps abc: expected a non-negative number or a fraction such as 8/255"),
     ("eval attack {run} --eps -1", "--eps -1: expected a non-negative number"),
-    ("eval attack {run} --attack nope", "--attack nope: unknown attack (attacks: fgsm, pgd, apgd-ce, apgd-t, apgd"),
+    ("eval attack {run} --attack nope", "--attack nope: unknown attack (attacks: fgsm, pgd, apgd-ce, apgd-dlr, apgd-t, apgd, fab"),
     // Suites, comparisons and reports.
     ("suite {d}/missing.toml --out {d}/o", "missing.toml: No such file or directory"),
     ("suite {d}/syntax.toml --out {d}/o", "syntax.toml: TOML parse error"),

@@ -36,7 +36,7 @@ pub struct Protocol {
     pub frost_dir: Option<PathBuf>,
     /// Only the first N test images for corruptions and attacks (all when absent).
     pub limit: Option<usize>,
-    /// Attacks: fgsm, pgd, apgd-ce, apgd-t, apgd (APGD-CE then APGD-T); ℓ∞.
+    /// Attacks by registry name (fgsm, pgd, apgd, autoattack, …; `robustcnn eval attack --help`); ℓ∞.
     pub attacks: Vec<String>,
     /// ℓ∞ budgets in pixel units, e.g. "2/255".
     pub eps: Vec<String>,
