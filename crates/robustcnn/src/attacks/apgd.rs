@@ -3,7 +3,7 @@
 //! cross-entropy; APGD-T is targeted on the DLR loss, one run per target among the top classes.
 //! [`ApgdEnsemble`] runs them the AutoAttack way and is reported as "APGD-CE + APGD-T", never AutoAttack.
 use super::entry::{AttackEntry, AttackSpec, Param};
-use super::remaining::Remaining;
+use super::remaining::{clean_start, Remaining};
 use super::{
     ascent_direction, input_gradient, l2_norms, project, start_noise, Attack, AttackBatch, LossKind, Norm, Outcome,
 };
@@ -266,8 +266,7 @@ impl Attack for Apgd {
         self.norm
     }
     fn perturb(&self, net: &Network, b: &AttackBatch) -> Outcome {
-        let mut adv = b.x.copy();
-        let mut robust = tch::no_grad(|| net.forward(b.x, false).argmax(-1, false).eq_tensor(b.y));
+        let (mut adv, mut robust) = clean_start(net, b);
         self.attack_remaining(net, b, &mut robust, &mut adv);
         Outcome::images(adv)
     }
@@ -297,8 +296,7 @@ impl Attack for ApgdEnsemble {
         self.ce.norm
     }
     fn perturb(&self, net: &Network, b: &AttackBatch) -> Outcome {
-        let mut adv = b.x.copy();
-        let mut robust = tch::no_grad(|| net.forward(b.x, false).argmax(-1, false).eq_tensor(b.y));
+        let (mut adv, mut robust) = clean_start(net, b);
         self.ce.attack_remaining(net, b, &mut robust, &mut adv);
         self.targeted.attack_remaining(net, b, &mut robust, &mut adv);
         Outcome::images(adv)

@@ -4,7 +4,7 @@
 use super::apgd::Apgd;
 use super::entry::{AttackEntry, AttackSpec, Param};
 use super::fab::Fab;
-use super::remaining::Remaining;
+use super::remaining::{clean_start, Remaining};
 use super::square::Square;
 use super::{predict, Attack, AttackBatch, LossKind, Norm, Outcome, Stages};
 use crate::error::{Error, Result};
@@ -141,8 +141,7 @@ impl Attack for AutoAttack {
         self.norm
     }
     fn perturb(&self, net: &Network, b: &AttackBatch) -> Outcome {
-        let mut adv = b.x.copy();
-        let mut robust = predict(net, b.x).eq_tensor(b.y);
+        let (mut adv, mut robust) = clean_start(net, b);
         let mut broken_by = vec![None; b.ids.len()];
         let mut seconds = vec![0.0; self.stages.len()];
         for (stage, attack) in self.stages.iter().enumerate() {

@@ -5,7 +5,7 @@
 //! overshoot η, and after every success steps back towards the clean image by β. It keeps the
 //! smallest adversarial perturbation found; a point counts as fooled only within the budget ε.
 use super::entry::{AttackEntry, AttackSpec, Param};
-use super::remaining::Remaining;
+use super::remaining::{clean_start, Remaining};
 use super::{fab_projection, l2_norms, predict, start_noise, Attack, AttackBatch, Norm, Outcome};
 use crate::error::Result;
 use crate::models::Network;
@@ -254,8 +254,7 @@ impl Attack for Fab {
         self.norm
     }
     fn perturb(&self, net: &Network, b: &AttackBatch) -> Outcome {
-        let mut adv = b.x.copy();
-        let mut robust = tch::no_grad(|| predict(net, b.x).eq_tensor(b.y));
+        let (mut adv, mut robust) = clean_start(net, b);
         self.attack_remaining(net, b, &mut robust, &mut adv);
         Outcome::images(adv)
     }

@@ -1,7 +1,14 @@
 //! The bookkeeping of attacks that run in rounds (restarts, targets, AutoAttack's attacks): each
 //! round attacks only the points of the batch still robust, and a point it fools keeps its image.
-use super::AttackBatch;
+use super::{predict, AttackBatch};
+use crate::models::Network;
 use tch::Tensor;
+
+/// Where every round-based attack starts: the adversarial images are the clean ones, and the points
+/// still robust are those the model classifies correctly.
+pub fn clean_start(net: &Network, b: &AttackBatch) -> (Tensor, Tensor) {
+    (b.x.copy(), predict(net, b.x).eq_tensor(b.y))
+}
 
 /// The points of a batch still robust: their rows in the batch, ids, images and labels.
 pub struct Remaining {

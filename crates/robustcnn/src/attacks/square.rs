@@ -4,7 +4,7 @@
 //! the point is fooled. The square shrinks on AutoAttack's schedule of p. Only points still correctly
 //! classified query.
 use super::entry::{AttackEntry, AttackSpec, Param};
-use super::remaining::Remaining;
+use super::remaining::{clean_start, Remaining};
 use super::{l2_norms, predict, start_noise, Attack, AttackBatch, Norm, Outcome};
 use crate::error::Result;
 use crate::models::Network;
@@ -263,8 +263,7 @@ impl Attack for Square {
     }
     fn perturb(&self, net: &Network, b: &AttackBatch) -> Outcome {
         tch::no_grad(|| {
-            let mut adv = b.x.copy();
-            let mut robust = predict(net, b.x).eq_tensor(b.y);
+            let (mut adv, mut robust) = clean_start(net, b);
             for restart in 0..self.restarts as u64 {
                 let Some(rem) = Remaining::of(b, &robust) else { break };
                 let (found, _) = self.run(net, &rem.x, &rem.y, &rem.ids, b.seed, restart);
