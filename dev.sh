@@ -13,7 +13,7 @@ if ! command -v cargo >/dev/null 2>&1; then
   [[ -f "$HOME/.cargo/env" ]] && . "$HOME/.cargo/env"
 fi
 command -v cargo >/dev/null 2>&1 || { echo "dev.sh: cargo is needed: install Rust from https://rustup.rs" >&2; exit 1; }
-env_lines=$(scripts/provision-libtorch.sh)
+env_lines=$(scripts/provision-libtorch.sh && scripts/provision-gloo-headers.sh)
 eval "$env_lines"
 build() { cargo build --release --quiet -p robustcnn-cli; }
 cmd="${1:-}"

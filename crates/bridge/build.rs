@@ -1,14 +1,22 @@
 //! Compiles the bridge's C++ against the libtorch that torch-sys links (its headers beside its lib/),
-//! as torch-sys compiles its own wrapper.
+//! as torch-sys compiles its own wrapper;
+//! c10d's Gloo process group also needs gloo's headers (scripts/provision-gloo-headers.sh).
 use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-changed=src/autocast.cpp");
     println!("cargo:rerun-if-changed=src/state_dict.cpp");
+    println!("cargo:rerun-if-changed=src/c10d.cpp");
+    println!("cargo:rerun-if-env-changed=ROBUSTCNN_GLOO_INCLUDE");
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
         panic!(
             "robustcnn-bridge: torch-sys did not say where libtorch is (DEP_TCH_LIBTORCH_LIB); run through ./dev.sh"
+        );
+    };
+    let Ok(gloo) = std::env::var("ROBUSTCNN_GLOO_INCLUDE") else {
+        panic!(
+            "robustcnn-bridge: no gloo headers (ROBUSTCNN_GLOO_INCLUDE); run through ./dev.sh, which provisions them"
         );
     };
     let lib = PathBuf::from(lib);
@@ -19,10 +27,13 @@ fn main() {
         .warnings(false)
         .include(root.join("include"))
         .include(root.join("include/torch/csrc/api/include"))
+        .include(gloo)
+        .define("USE_C10D_GLOO", None)
         .flag("-std=c++17")
         .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
         .file("src/autocast.cpp")
         .file("src/state_dict.cpp")
+        .file("src/c10d.cpp")
         .compile("robustcnn_bridge");
     println!("cargo:rustc-link-search=native={}", lib.display());
     println!("cargo:rustc-link-lib=dylib=torch_cpu");

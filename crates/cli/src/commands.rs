@@ -45,7 +45,7 @@ fn print_clean(r: &CleanResult) {
     println!("test accuracy {:.2}%{top5}  NLL {:.4}  ECE {:.4}  ({} images)", 100.0 * r.top1, r.nll, r.ece, r.samples);
 }
 
-pub fn train(a: &TrainArgs) -> Result<()> {
+pub fn train(a: &TrainArgs, dist: Option<std::sync::Arc<robustcnn::dist::Dist>>) -> Result<()> {
     let cfg = if a.resume { Config::default() } else { config_from(a)? };
     let opts = RunOptions {
         out: a.out.clone(),
@@ -53,6 +53,7 @@ pub fn train(a: &TrainArgs) -> Result<()> {
         interrupt: interrupt_flag(),
         stop_after: a.stop_after,
         progress: !a.quiet,
+        dist,
     };
     let s = train::train(&cfg, &opts)?;
     print_clean(&s.test);
@@ -228,7 +229,10 @@ pub fn eval_clean(a: &EvalCleanArgs) -> Result<()> {
         _ => ("test", &o.prepared.test),
     };
     let ds = a.run_args.limited(ds, split)?;
-    let r = evaluate(&o.prepared.net, &ds, a.run_args.batch(), o.prepared.device);
+    let r = evaluate(&o.prepared.net, &ds, a.run_args.batch(), o.prepared.device)?;
+    if !robustcnn::dist::is_main() {
+        return Ok(());
+    }
     let protocol = a.run_args.subject(&o, "clean", &a.split, r.samples)?;
     let stored = o.store.write(r.evaluation(&o.label, protocol))?;
     print_clean(&r);
@@ -469,6 +473,7 @@ fn epoch_throughput(model: &str, dataset: &str, a: &BenchArgs, device: tch::Devi
         resume: false,
         interrupt: interrupt_flag(),
         stop_after: None,
+        dist: None,
         progress: false,
     };
     let result = train::train(&cfg, &opts);

@@ -59,7 +59,7 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
         corruptor.preset_for(test.height, test.width).map_err(|e| anyhow!("--preset: {e}"))?;
     }
     let batch = a.run_args.batch();
-    let clean = evaluate(&p.net, &test, batch, p.device).top1;
+    let clean = evaluate(&p.net, &test, batch, p.device)?.top1;
     let model = Evaluator { net: &p.net, batch, device: p.device };
     let pb = ProgressBar::new((names.len() * severities.len()) as u64);
     pb.set_style(
@@ -117,6 +117,9 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
         "seed": a.engine.seed,
         "reference": a.reference.as_ref().map(|r| r.display().to_string()),
     });
+    if !robustcnn::dist::is_main() {
+        return Ok(());
+    }
     let protocol = store::with(a.run_args.subject(&o, "corruptions", "test", report.samples)?, settings);
     let stored = o.store.write(report.evaluation(protocol))?;
     print_report(&report);

@@ -3,6 +3,7 @@ mod bitmap_font;
 mod commands;
 mod corrupt_bench;
 mod corrupt_cmd;
+mod distributed;
 mod engine_args;
 mod eval_attack_cmd;
 mod eval_corruptions_cmd;
@@ -235,10 +236,29 @@ fn main() {
     }
 }
 
-/// Runs one parsed command.
+/// Runs one parsed command; train, eval clean and eval corruptions first join the torchrun or srun
+/// job they were started in, every other command refuses to run as several ranks.
 fn run(command: Command) -> anyhow::Result<()> {
+    let job = match &command {
+        Command::Train(_) | Command::Eval(EvalCommand::Clean(_)) | Command::Eval(EvalCommand::Corruptions(_)) => {
+            distributed::join_if_launched()?
+        }
+        other => {
+            distributed::refuse_if_launched(&format!("robustcnn {}", other.name()))?;
+            None
+        }
+    };
+    let result = run_joined(command, job.clone());
+    if let (Ok(()), Some(job)) = (&result, job) {
+        job.finish()?;
+    }
+    result
+}
+
+/// Runs one parsed command, as a rank of `job` where there is one.
+fn run_joined(command: Command, job: Option<std::sync::Arc<robustcnn::dist::Dist>>) -> anyhow::Result<()> {
     match command {
-        Command::Train(a) => commands::train(&a),
+        Command::Train(a) => commands::train(&a, job),
         Command::Eval(EvalCommand::Clean(a)) => commands::eval_clean(&a),
         Command::Eval(EvalCommand::Corruptions(a)) => eval_corruptions_cmd::run(&a),
         Command::Eval(EvalCommand::Attack(a)) => eval_attack_cmd::run(&a),
@@ -255,5 +275,28 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Bench(a) => commands::bench(&a),
         Command::Explain(a) => explain_cmd::run(&a),
         Command::Import(a) => import_cmd::run(&a),
+    }
+}
+
+impl Command {
+    /// The subcommand's name, for messages.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Train(_) => "train",
+            Command::Eval(EvalCommand::Clean(_)) => "eval clean",
+            Command::Eval(EvalCommand::Corruptions(_)) => "eval corruptions",
+            Command::Eval(EvalCommand::Attack(_)) => "eval attack",
+            Command::Corrupt(_) => "corrupt",
+            Command::Models => "models",
+            Command::Methods => "methods",
+            Command::Data(_) => "data",
+            Command::Demo(_) => "demo",
+            Command::Suite(_) => "suite",
+            Command::Compare(_) => "compare",
+            Command::Report(_) => "report",
+            Command::Bench(_) => "bench",
+            Command::Explain(_) => "explain",
+            Command::Import(_) => "import",
+        }
     }
 }

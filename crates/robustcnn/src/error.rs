@@ -20,6 +20,9 @@ pub enum Error {
     /// Training diverged (NaN or infinite loss); the last good checkpoint is kept.
     #[error("{0}")]
     Diverged(String),
+    /// A distributed job lost a rank or could not form (docs/distributed.md).
+    #[error("distributed: {0}")]
+    Distributed(String),
     /// The run was interrupted (Ctrl-C); a resumable checkpoint was written.
     #[error("interrupted: {0}")]
     Interrupted(String),

@@ -9,6 +9,7 @@ pub mod config;
 pub mod data;
 pub mod device;
 pub mod disk;
+pub mod dist;
 pub mod error;
 pub mod eval;
 pub mod explain;

@@ -13,7 +13,16 @@ fn toy(n: usize) -> Dataset {
 
 fn spec(workers: usize, seed: u64) -> LoaderSpec {
     let augment = Some(Augment { crop_padding: 1, flip: true });
-    LoaderSpec { batch_size: 8, shuffle: true, drop_last: false, augment, seed, workers, extra: Default::default() }
+    LoaderSpec {
+        batch_size: 8,
+        shuffle: true,
+        drop_last: false,
+        augment,
+        seed,
+        workers,
+        extra: Default::default(),
+        shard: None,
+    }
 }
 
 fn collect(ds: &Arc<Dataset>, s: &LoaderSpec, epoch: u64, start: usize) -> Vec<(usize, Vec<usize>, Vec<f32>)> {

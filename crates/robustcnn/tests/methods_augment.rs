@@ -39,7 +39,7 @@ fn toy(n: usize) -> Dataset {
 
 fn spec(extra: MethodAugment) -> LoaderSpec {
     let augment = Some(Augment { crop_padding: 2, flip: true });
-    LoaderSpec { batch_size: 4, shuffle: false, drop_last: false, augment, seed: 5, workers: 1, extra }
+    LoaderSpec { batch_size: 4, shuffle: false, drop_last: false, augment, seed: 5, workers: 1, extra, shard: None }
 }
 
 fn augmix(jsd_views: bool, clean_copy: bool) -> MethodAugment {

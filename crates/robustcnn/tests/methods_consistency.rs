@@ -90,7 +90,7 @@ fn toy() -> Dataset {
 fn spec(ca: Option<CaSpec>) -> LoaderSpec {
     let augment = Some(Augment { crop_padding: 2, flip: true });
     let extra = MethodAugment { ca, ..Default::default() };
-    LoaderSpec { batch_size: 4, shuffle: false, drop_last: false, augment, seed: 9, workers: 1, extra }
+    LoaderSpec { batch_size: 4, shuffle: false, drop_last: false, augment, seed: 9, workers: 1, extra, shard: None }
 }
 
 fn ca(as_view: bool, clean_fraction: f64) -> CaSpec {

@@ -131,6 +131,7 @@ fn an_interrupted_run_resumes_and_finished_runs_are_skipped() {
         interrupt: Arc::new(AtomicBool::new(false)),
         stop_after: Some(3),
         progress: false,
+        dist: None,
     };
     std::fs::create_dir_all(out.join("runs")).unwrap();
     assert!(matches!(train::train(&run.config, &stop), Err(robustcnn::Error::Interrupted(_))));

@@ -29,6 +29,7 @@ fn opts(out: &Path, resume: bool, stop_after: Option<usize>) -> RunOptions {
         interrupt: Arc::new(AtomicBool::new(false)),
         stop_after,
         progress: false,
+        dist: None,
     }
 }
 

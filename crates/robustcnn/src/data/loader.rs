@@ -27,6 +27,9 @@ pub struct LoaderSpec {
     pub workers: usize,
     /// What the training method adds (AugMix, Cutout, Random Erasing).
     pub extra: MethodAugment,
+    /// In a data-parallel job, (this rank, world size): each global batch of `batch_size` × world
+    /// samples is split between the ranks (docs/distributed.md §2); None for a single process.
+    pub shard: Option<(usize, usize)>,
 }
 
 impl LoaderSpec {
@@ -40,6 +43,7 @@ impl LoaderSpec {
             seed: 0,
             workers: 1,
             extra: MethodAugment::default(),
+            shard: None,
         }
     }
 }
@@ -63,14 +67,28 @@ pub fn epoch_order(n: usize, spec: &LoaderSpec, epoch: u64) -> Vec<usize> {
     order
 }
 
-/// Number of batches in an epoch over a dataset of `n` images.
+/// Number of (global) batches in an epoch over a dataset of `n` images; a data-parallel job drops a
+/// last batch too small to give every rank a sample.
 pub fn batches_per_epoch(n: usize, spec: &LoaderSpec) -> usize {
     let n = spec.extra.epoch_len(n);
-    if spec.drop_last {
-        n / spec.batch_size
+    let world = spec.shard.map_or(1, |s| s.1);
+    let global = spec.batch_size * world;
+    let full = n / global;
+    if spec.drop_last || n % global < world {
+        full
     } else {
-        n.div_ceil(spec.batch_size)
+        full + 1
     }
+}
+
+/// This rank's part of global batch `b` of an epoch's `order`: for a full batch, the rank's
+/// `batch_size` samples in turn; a last, short batch is split as evenly as can be.
+pub fn batch_slice<'a>(order: &'a [usize], spec: &LoaderSpec, b: usize) -> &'a [usize] {
+    let (rank, world) = spec.shard.unwrap_or((0, 1));
+    let lo = b * spec.batch_size * world;
+    let hi = (lo + spec.batch_size * world).min(order.len());
+    let len = hi - lo;
+    &order[lo + len * rank / world..lo + len * (rank + 1) / world]
 }
 
 /// Builds the batch of `indices` (augmented if the spec says so).
@@ -128,8 +146,7 @@ impl EpochLoader {
             workers.push(std::thread::spawn(move || {
                 let mut b = first;
                 while b < end {
-                    let hi = ((b + 1) * spec.batch_size).min(order.len());
-                    let batch = make_batch(&ds, &order[b * spec.batch_size..hi], &spec, epoch);
+                    let batch = make_batch(&ds, batch_slice(&order, &spec, b), &spec, epoch);
                     if tx.send(batch).is_err() {
                         return;
                     }

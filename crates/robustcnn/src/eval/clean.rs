@@ -2,6 +2,7 @@
 //! error (15 equal-width confidence bins, Guo et al. 2017).
 use crate::data::loader::{make_batch, LoaderSpec};
 use crate::data::Dataset;
+use crate::error::Result;
 use crate::eval::store::Evaluation;
 use crate::models::Network;
 use serde::Serialize;
@@ -26,19 +27,33 @@ pub struct CleanResult {
     pub class_names: Vec<String>,
 }
 
-/// Per-sample outputs: softmax probabilities, row-major samples × classes.
-pub fn predict(net: &Network, ds: &Dataset, batch_size: usize, device: Device) -> Vec<f32> {
+/// Per-sample outputs: softmax probabilities, row-major samples × classes. In a data-parallel job,
+/// rank r computes batches r, r + world, … and a sum over the ranks puts every row in place, so the
+/// result is bitwise the single-process one (docs/distributed.md §3).
+pub fn predict(net: &Network, ds: &Dataset, batch_size: usize, device: Device) -> Result<Vec<f32>> {
     let spec = LoaderSpec::evaluation(batch_size);
-    let mut out = Vec::with_capacity(ds.len() * ds.num_classes());
+    let k = ds.num_classes();
+    let job = crate::dist::job();
+    let (rank, world) = job.as_ref().map_or((0, 1), |d| (d.rank(), d.world()));
+    let mut out = vec![0f32; ds.len() * k];
     tch::no_grad(|| {
         let idx: Vec<usize> = (0..ds.len()).collect();
-        for chunk in idx.chunks(batch_size) {
+        for (c, chunk) in idx.chunks(batch_size.max(1)).enumerate() {
+            if c % world != rank {
+                continue;
+            }
             let b = make_batch(ds, chunk, &spec, 0);
             let probs = net.forward(&b.images.to_device(device), false).softmax(-1, Kind::Float).to_device(Device::Cpu);
-            out.extend(Vec::<f32>::try_from(&probs.flatten(0, -1)).unwrap_or_default());
+            let rows = Vec::<f32>::try_from(&probs.flatten(0, -1)).unwrap_or_default();
+            out[chunk[0] * k..chunk[0] * k + rows.len()].copy_from_slice(&rows);
         }
     });
-    out
+    if let Some(d) = job {
+        let t = Tensor::from_slice(&out);
+        d.sum_(&t)?;
+        out = Vec::<f32>::try_from(&t).unwrap_or_default();
+    }
+    Ok(out)
 }
 
 /// Metrics from probabilities (samples × classes) and labels.
@@ -87,9 +102,9 @@ pub fn metrics_from_probs(probs: &[f32], labels: &[u16], class_names: &[String])
     }
 }
 
-/// Evaluates `net` on `ds` in eval mode.
-pub fn evaluate(net: &Network, ds: &Dataset, batch_size: usize, device: Device) -> CleanResult {
-    metrics_from_probs(&predict(net, ds, batch_size, device), &ds.labels, &ds.class_names)
+/// Evaluates `net` on `ds` in eval mode (sharded over the ranks of a data-parallel job).
+pub fn evaluate(net: &Network, ds: &Dataset, batch_size: usize, device: Device) -> Result<CleanResult> {
+    Ok(metrics_from_probs(&predict(net, ds, batch_size, device)?, &ds.labels, &ds.class_names))
 }
 
 /// Mean cross-entropy and accuracy of logits against labels (used for validation during training).

@@ -185,9 +185,9 @@ pub struct Evaluator<'a> {
 }
 
 /// Top-1 accuracy on images (u8 HWC, back to back, shaped like `like`) with `labels`.
-pub fn accuracy_on(model: Evaluator, like: &Dataset, images: Vec<u8>, labels: &[u16]) -> f64 {
+pub fn accuracy_on(model: Evaluator, like: &Dataset, images: Vec<u8>, labels: &[u16]) -> Result<f64> {
     let ds = Dataset { images, labels: labels.to_vec(), ..like.clone_empty() };
-    metrics_from_probs(&predict(model.net, &ds, model.batch, model.device), labels, &ds.class_names).top1
+    Ok(metrics_from_probs(&predict(model.net, &ds, model.batch, model.device)?, labels, &ds.class_names).top1)
 }
 
 /// What to evaluate on the fly.
@@ -230,7 +230,7 @@ pub fn evaluate_on_the_fly(
                 .recv()
                 .map_err(|_| Error::Config("the corruption workers stopped early".into()))?
                 .map_err(|e| Error::Config(format!("{name} severity {s}: {e}")))?;
-            let accuracy = accuracy_on(model, test, bytes, &test.labels);
+            let accuracy = accuracy_on(model, test, bytes, &test.labels)?;
             cells.push(Cell { corruption: name.to_string(), severity: s, samples: test.len(), accuracy });
             progress(i + 1, jobs.len());
         }
@@ -282,7 +282,7 @@ pub fn evaluate_from_folders(
             if labels.is_empty() {
                 return Err(Error::format(&sub, "holds no images, so there is nothing to evaluate"));
             }
-            let accuracy = accuracy_on(model, like, set.images, &labels);
+            let accuracy = accuracy_on(model, like, set.images, &labels)?;
             cells.push(Cell { corruption: name.to_string(), severity: s, samples: labels.len(), accuracy });
             progress(cells.len(), total);
         }
@@ -362,7 +362,7 @@ pub fn evaluate_from_dir(
         for &s in &used {
             let b = stored.iter().position(|&x| x == s).unwrap_or(0);
             let images = arr.data[b * n * len..(b * n + used_n) * len].to_vec();
-            let accuracy = accuracy_on(model, like, images, &labels[b * n..b * n + used_n]);
+            let accuracy = accuracy_on(model, like, images, &labels[b * n..b * n + used_n])?;
             cells.push(Cell { corruption: name.to_string(), severity: s, samples: used_n, accuracy });
             progress(cells.len(), total);
         }

@@ -238,7 +238,7 @@ pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &m
             .map(|s| store::with_precision(s, p.precision))
     };
     progress("clean");
-    let clean = evaluate(net, &test, p.batch_size, device);
+    let clean = evaluate(net, &test, p.batch_size, device)?;
     store.write(clean.evaluation(&label, subject("clean")?))?;
     if !p.corruptions.trim().is_empty() {
         let report =

@@ -123,15 +123,23 @@ impl<'a> StepContext<'a> {
         logits.cross_entropy_loss::<Tensor>(y, None, Reduction::Mean, -100, self.label_smoothing)
     }
 
-    /// Checks the loss is finite, then backward, optional gradient clipping, and one optimizer step.
+    /// Checks the loss is finite, then backward, gradient averaging over a data-parallel job's ranks,
+    /// optional gradient clipping, and one optimizer step.
     /// A NaN or infinite loss is reported by `term` before any weight changes.
     pub fn update(&mut self, loss: &Tensor, term: &str, grad_clip: Option<f64>) -> Result<f64> {
         let value = loss.double_value(&[]);
-        if !value.is_finite() {
-            return Err(Error::Diverged(format!("the {term} loss became {value}")));
+        // In a data-parallel job every rank stops together when any rank's loss is not finite.
+        let diverged = match self.opt.dist() {
+            Some(d) => d.any(!value.is_finite())?,
+            None => !value.is_finite(),
+        };
+        if diverged {
+            let what = if value.is_finite() { "not finite on another rank".to_string() } else { value.to_string() };
+            return Err(Error::Diverged(format!("the {term} loss became {what}")));
         }
         self.opt.zero_grad();
         loss.backward();
+        self.opt.average_grads()?;
         if let Some(max) = grad_clip {
             self.opt.clip_grad_norm(max);
         }

@@ -168,6 +168,7 @@ fn run_one(suite: &Suite, run: &RunPlan, state: RunState, opts: &ExecOptions, ob
             interrupt: opts.interrupt.clone(),
             stop_after: None,
             progress: opts.progress,
+            dist: None,
         };
         train::train(&cfg, &ropts).map_err(|e| match e {
             Error::Interrupted(_) => {

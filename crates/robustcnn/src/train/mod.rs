@@ -10,6 +10,7 @@ pub use setup::{prepare, resolve, Prepared};
 
 use crate::config::Config;
 use crate::data::loader::{batches_per_epoch, EpochLoader};
+use crate::dist::Dist;
 use crate::error::{Error, Result};
 use crate::eval::clean::{evaluate, CleanResult};
 use crate::methods::{self, StepContext};
@@ -33,6 +34,8 @@ pub struct RunOptions {
     /// Stop with a resumable checkpoint after this many steps in total (for time-sliced machines).
     pub stop_after: Option<usize>,
     pub progress: bool,
+    /// The data-parallel job this process is one rank of (torchrun, srun), if any (docs/distributed.md).
+    pub dist: Option<Arc<Dist>>,
 }
 
 /// Where the loop is; saved in every checkpoint so `--resume` continues exactly.
@@ -53,6 +56,10 @@ pub struct LoopState {
     /// records logs the same averages as an uninterrupted one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub term_window: Vec<(String, f64, usize)>,
+    /// The number of data-parallel ranks that wrote the checkpoint (0 in checkpoints from before
+    /// distributed training: one).
+    #[serde(default)]
+    pub world: usize,
 }
 
 /// What a finished run reports.
@@ -67,11 +74,22 @@ pub struct TrainSummary {
 
 /// Trains from `cfg` (or resumes the run in `opts.out`), then evaluates the selected weights on the test set.
 pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
-    let run = if opts.resume { RunDir::open_for_resume(&opts.out)? } else { RunDir::create(&opts.out)? };
+    let dist = opts.dist.clone();
+    // Rank 0 alone writes the run's files and prints; the other ranks only compute.
+    let main = dist.as_ref().is_none_or(|d| d.is_main());
+    let run = match (opts.resume, main) {
+        (true, _) => RunDir::open_for_resume(&opts.out)?,
+        (false, true) => RunDir::create(&opts.out)?,
+        (false, false) => RunDir { dir: opts.out.clone() },
+    };
     let cfg = if opts.resume { run.read_config()? } else { cfg.clone() };
+    let mut on_device = cfg.clone();
+    if let Some(d) = &dist {
+        on_device.train.device = d.local_device(&cfg.train.device)?;
+    }
     // A run stopped before its first checkpoint resumes from step 0.
     let from_checkpoint = opts.resume && run.dir.join(CHECKPOINT_FILE).is_file();
-    let prepared = prepare(&cfg).and_then(|mut p| {
+    let prepared = prepare(&on_device).and_then(|mut p| {
         methods::bind(&mut p.cfg.method, &p.net);
         if let (Some(init), false) = (&p.cfg.train.init, from_checkpoint) {
             load_init(init, &p.vs)?;
@@ -80,50 +98,88 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         Ok((p, method))
     });
     // A new run that fails (or runs out of memory) before its first checkpoint leaves nothing behind.
-    let mut cleanup = RemoveUnlessCheckpointed { dir: run.dir.clone(), armed: !opts.resume };
+    let mut cleanup = RemoveUnlessCheckpointed { dir: run.dir.clone(), armed: !opts.resume && main };
     let (p, mut method) = prepared?;
-    let cfg = p.cfg.clone();
-    if !opts.resume {
+    // The run records the job's device name (`cuda`), not this rank's (`cuda:LOCAL_RANK`).
+    let job_device = cfg.train.device.clone();
+    let mut cfg = p.cfg.clone();
+    cfg.train.device = job_device;
+    if let Some(d) = &dist {
+        d.agree("config", &format!("world size {}\n{}", d.world(), cfg.to_toml()))?;
+    }
+    if !opts.resume && main {
         run.write_config(&cfg)?;
     }
-    let mut opt = Optimizer::new(&p.vs, &cfg.optim);
+    let mut opt = Optimizer::new(&p.vs, &cfg.optim).with_dist(dist.clone());
     let bytes = |ts: &[(String, Tensor)]| -> u64 {
         ts.iter().map(|(_, t)| t.numel() as u64 * t.kind().elt_size_in_bytes() as u64).sum()
     };
     let (weights, buffers) = (bytes(&checkpoint::model_tensors(&p.vs)), bytes(opt.state()));
     // A checkpoint and its next version side by side, best and final weights, best's rewrite.
-    crate::disk::check_space(&run.dir, 2 * (weights + buffers) + 3 * weights, "this run's checkpoints and weights")?;
+    if main {
+        crate::disk::check_space(
+            &run.dir,
+            2 * (weights + buffers) + 3 * weights,
+            "this run's checkpoints and weights",
+        )?;
+    }
     let mut st = LoopState::default();
     if from_checkpoint {
         st = run.load_checkpoint(&p.vs, &mut opt, method.as_mut())?;
     }
-    if opts.resume {
+    let world = dist.as_ref().map_or(1, |d| d.world());
+    let mut spec = p.loader_spec();
+    spec.shard = dist.as_ref().map(|d| (d.rank(), d.world()));
+    if let Some(d) = &dist {
+        // DDP's start: every rank begins from rank 0's weights and buffers.
+        let mut vars: Vec<(String, Tensor)> = p.vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        d.broadcast_from_main(&vars.into_iter().map(|(_, t)| t).collect::<Vec<_>>())?;
+        if from_checkpoint && st.world.max(1) != world {
+            let (before, global) = (st.world.max(1), cfg.data.batch_size * world);
+            let position = st.batch * cfg.data.batch_size * before;
+            if main {
+                eprintln!(
+                    "warning: {} was written by {before} rank(s) and resumes on {world}: the epoch continues \
+                     at sample {position} in batches of {global}, so the run is not the one an unchanged job would give",
+                    run.dir.join(CHECKPOINT_FILE).display()
+                );
+            }
+            st.batch = position / global;
+        }
+    }
+    st.world = world;
+    if opts.resume && main {
         run.truncate_metrics(st.metrics_lines)?;
     }
-    let spec = p.loader_spec();
     let spe = batches_per_epoch(p.train.len(), &spec);
-    if cfg.data.batch_size > p.train.len() {
+    let global_batch = cfg.data.batch_size * world;
+    if global_batch > p.train.len() {
+        let per_rank = if world > 1 { format!(" ({world} ranks × {})", cfg.data.batch_size) } else { String::new() };
         return Err(Error::Config(format!(
-            "data.batch_size {} is larger than the {} training samples",
-            cfg.data.batch_size,
+            "data.batch_size {global_batch}{per_rank} is larger than the {} training samples",
             p.train.len()
         )));
+    }
+    if world > 1 && main && opts.progress {
+        eprintln!("data-parallel: {world} ranks × batch {} = global batch {global_batch}", cfg.data.batch_size);
     }
     let total = cfg.train.steps.unwrap_or(cfg.train.epochs * spe);
     let epochs = total.div_ceil(spe);
     let device = p.device;
-    let mut log = run.metrics_writer(&mut st)?;
+    let mut log = if main { run.metrics_writer(&mut st)? } else { run_dir::MetricsWriter::discard(st.metrics_lines) };
     if !st.finished && st.step == 0 {
         log.write(json!({"event": "start", "model": cfg.model.name, "dataset": cfg.data.dataset,
             "train_samples": p.train.len(), "input_shape": [p.train.channels, p.train.height, p.train.width], "val_samples": p.val.as_ref().map(|v| v.len()), "steps": total,
-            "parameters": crate::models::parameter_count(&p.vs), "precision": cfg.train.precision.name()}))?;
+            "parameters": crate::models::parameter_count(&p.vs), "precision": cfg.train.precision.name(),
+            "world_size": world, "global_batch": global_batch}))?;
     }
     p.net.set_precision(cfg.train.precision);
     while !st.finished && st.epoch < epochs {
         let epoch_start = Instant::now();
         let mut waited = 0.0;
         let loader = EpochLoader::new(p.train.clone(), &spec, st.epoch as u64, st.batch);
-        let bar = progress_bar(opts.progress, loader.len(), st.batch, st.epoch, epochs);
+        let bar = progress_bar(opts.progress && main, loader.len(), st.batch, st.epoch, epochs);
         let mut loss_sum = Tensor::from(st.epoch_loss_sum).to_device(device);
         let mut correct = Tensor::from(st.epoch_correct).to_device(device);
         let mut seen_this_run = 0usize;
@@ -203,13 +259,19 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
                 }
             }
             bar.inc(1);
-            let stop_now = opts.interrupt.load(Ordering::SeqCst) || opts.stop_after.is_some_and(|s| st.step >= s);
+            let mut stop_now = opts.interrupt.load(Ordering::SeqCst) || opts.stop_after.is_some_and(|s| st.step >= s);
+            if let Some(d) = &dist {
+                // A Ctrl-C reaches the ranks at different steps; all stop at the first that saw one.
+                stop_now = d.any(stop_now)?;
+            }
             if stop_now && st.step < total {
                 st.epoch_loss_sum = loss_sum.double_value(&[]);
                 st.epoch_correct = correct.double_value(&[]);
                 st.metrics_lines = log.lines;
                 st.term_window = window;
-                run.save_checkpoint(&p.vs, &opt, &method.state(), &st)?;
+                if main {
+                    run.save_checkpoint(&p.vs, &opt, &method.state(), &st)?;
+                }
                 bar.abandon();
                 return Err(Error::Interrupted(format!(
                     "stopped at step {} of {total}; continue with: robustcnn train --resume --out {}",
@@ -221,12 +283,23 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         drop(it);
         bar.finish_and_clear();
         let elapsed = epoch_start.elapsed().as_secs_f64();
-        let train_loss = loss_sum.double_value(&[]) / st.epoch_seen.max(1) as f64;
-        let train_acc = correct.double_value(&[]) / st.epoch_seen.max(1) as f64;
-        let val = p.val.as_ref().map(|v| in_fp32(&p.net, || evaluate(&p.net, v, cfg.data.batch_size.max(256), device)));
+        let mut sums =
+            [loss_sum.double_value(&[]), correct.double_value(&[]), st.epoch_seen as f64, seen_this_run as f64];
+        if let Some(d) = &dist {
+            let total = d.sum_f64(&sums)?;
+            sums.copy_from_slice(&total);
+        }
+        let [loss_total, correct_total, epoch_seen, seen_this_run] = sums;
+        let train_loss = loss_total / epoch_seen.max(1.0);
+        let train_acc = correct_total / epoch_seen.max(1.0);
+        let val = p
+            .val
+            .as_ref()
+            .map(|v| in_fp32(&p.net, || evaluate(&p.net, v, cfg.data.batch_size.max(256), device)))
+            .transpose()?;
         let mut line = json!({"event": "epoch", "epoch": st.epoch + 1, "step": st.step, "train_loss": train_loss,
             "train_accuracy": train_acc, "lr": schedule::lr_at(&cfg.optim, st.step.saturating_sub(1), total, spe),
-            "time_s": elapsed, "images_per_s": seen_this_run as f64 / elapsed,
+            "time_s": elapsed, "images_per_s": seen_this_run / elapsed,
             "loader_wait_fraction": waited / elapsed});
         let mut val_txt = String::new();
         if let Some(v) = &val {
@@ -236,7 +309,9 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
             if st.best_val.is_none_or(|b| v.top1 > b) {
                 st.best_val = Some(v.top1);
                 st.best_epoch = Some(st.epoch + 1);
-                run.save_weights("best.safetensors", &p.vs)?;
+                if main {
+                    run.save_weights("best.safetensors", &p.vs)?;
+                }
             }
         }
         log.write(line)?;
@@ -245,7 +320,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
                 "epoch {}/{epochs}  loss {train_loss:.4}  acc {:.2}%{val_txt}  {:.0} img/s (loader wait {:.1}%)",
                 st.epoch + 1,
                 100.0 * train_acc,
-                seen_this_run as f64 / elapsed,
+                seen_this_run / elapsed,
                 100.0 * waited / elapsed
             );
         }
@@ -256,9 +331,17 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         st.epoch_seen = 0;
         st.finished = st.step >= total;
         st.metrics_lines = log.lines;
-        run.save_checkpoint(&p.vs, &opt, &method.state(), &st)?;
+        if main {
+            run.save_checkpoint(&p.vs, &opt, &method.state(), &st)?;
+        }
     }
-    run.save_weights("model.safetensors", &p.vs)?;
+    if main {
+        run.save_weights("model.safetensors", &p.vs)?;
+    }
+    if let Some(d) = &dist {
+        // Every rank reads the weights rank 0 selected, then they evaluate the test set together.
+        d.barrier()?;
+    }
     let selected = match st.best_epoch {
         Some(e) => {
             run.load_weights("best.safetensors", &p.vs)?;
@@ -266,7 +349,16 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         }
         None => "last epoch (model.safetensors)".to_string(),
     };
-    let test = in_fp32(&p.net, || evaluate(&p.net, &p.test, cfg.data.batch_size.max(256), device));
+    let test = in_fp32(&p.net, || evaluate(&p.net, &p.test, cfg.data.batch_size.max(256), device))?;
+    if !main {
+        return Ok(TrainSummary {
+            run: run.dir.clone(),
+            steps: st.step,
+            selected,
+            best_val_accuracy: st.best_val,
+            test,
+        });
+    }
     let (file, weights) = weights_file(&run.dir, "best");
     let protocol = crate::eval::store::subject("clean", &weights, &file, "test", test.samples, None)?;
     crate::eval::store::ResultsStore::of_run(&run.dir).write(test.evaluation(&selected, protocol))?;

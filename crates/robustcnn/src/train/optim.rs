@@ -1,6 +1,8 @@
 //! SGD (momentum, Nesterov) and AdamW with PyTorch's update rules, with state that can be saved, so
 //! `--resume` continues exactly.
 use crate::config::{OptimConfig, OptimName};
+use crate::dist::Dist;
+use std::sync::Arc;
 use tch::{nn::VarStore, Tensor};
 
 /// An optimizer over the trainable variables of a var store, in name order.
@@ -10,6 +12,8 @@ pub struct Optimizer {
     /// SGD: one momentum buffer per parameter; AdamW: first then second moments.
     buffers: Vec<(String, Tensor)>,
     pub steps: i64,
+    /// The data-parallel job whose ranks' gradients are averaged before each update, if any.
+    dist: Option<Arc<Dist>>,
 }
 
 impl Optimizer {
@@ -24,7 +28,25 @@ impl Optimizer {
             .iter()
             .flat_map(|k| params.iter().map(move |(n, p)| (format!("optimizer.{k}.{n}"), p.zeros_like())))
             .collect();
-        Optimizer { cfg: cfg.clone(), params, buffers, steps: 0 }
+        Optimizer { cfg: cfg.clone(), params, buffers, steps: 0, dist: None }
+    }
+
+    /// Makes every update average the gradients over the ranks of `dist` first (DDP's semantics).
+    pub fn with_dist(mut self, dist: Option<Arc<Dist>>) -> Self {
+        self.dist = dist;
+        self
+    }
+
+    /// The data-parallel job this optimizer averages over, if any.
+    pub fn dist(&self) -> Option<&Dist> {
+        self.dist.as_deref()
+    }
+
+    /// In a data-parallel job, replaces each gradient by its mean over the ranks (docs/distributed.md §2).
+    pub fn average_grads(&self) -> crate::Result<()> {
+        let Some(d) = &self.dist else { return Ok(()) };
+        let grads: Vec<Tensor> = self.params.iter().map(|(_, p)| p.grad()).filter(|g| g.defined()).collect();
+        d.average_grads(&grads)
     }
 
     pub fn zero_grad(&mut self) {

@@ -18,16 +18,23 @@ pub struct RunDir {
     pub dir: PathBuf,
 }
 
-/// Appends JSON lines to metrics.jsonl, counting them.
+/// Appends JSON lines to metrics.jsonl, counting them (or only counts them, on a rank other than 0).
 pub struct MetricsWriter {
-    file: std::fs::File,
+    file: Option<std::fs::File>,
     path: PathBuf,
     pub lines: usize,
 }
 
 impl MetricsWriter {
+    /// A writer that counts lines without writing them: a data-parallel rank other than 0.
+    pub fn discard(lines: usize) -> MetricsWriter {
+        MetricsWriter { file: None, path: PathBuf::new(), lines }
+    }
+
     pub fn write(&mut self, value: serde_json::Value) -> Result<()> {
-        writeln!(self.file, "{value}").and_then(|_| self.file.flush()).at(&self.path)?;
+        if let Some(file) = &mut self.file {
+            writeln!(file, "{value}").and_then(|_| file.flush()).at(&self.path)?;
+        }
         self.lines += 1;
         Ok(())
     }
@@ -102,7 +109,7 @@ impl RunDir {
     pub fn metrics_writer(&self, st: &mut LoopState) -> Result<MetricsWriter> {
         let path = self.dir.join(super::METRICS_FILE);
         let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).at(&path)?;
-        Ok(MetricsWriter { file, path, lines: st.metrics_lines })
+        Ok(MetricsWriter { file: Some(file), path, lines: st.metrics_lines })
     }
 
     /// Drops metric lines written after the checkpoint being resumed.

@@ -33,6 +33,7 @@ impl Prepared {
             seed: self.cfg.train.seed,
             workers: self.cfg.data.workers,
             extra: crate::methods::loader_augment(&self.cfg.method, self.cfg.model.mean.as_deref().unwrap_or(&[])),
+            shard: None,
         }
     }
 }

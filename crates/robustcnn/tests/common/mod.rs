@@ -18,6 +18,7 @@ pub fn whole_and_resumed(cfg: &Config, stop_after: usize) -> (tempfile::TempDir,
         interrupt: Arc::new(AtomicBool::new(false)),
         stop_after,
         progress: false,
+        dist: None,
     };
     let (whole, parts) = (dir.path().join("whole"), dir.path().join("parts"));
     train::train(cfg, &opts(&whole, false, None)).unwrap();
@@ -52,6 +53,7 @@ pub fn trained_run() -> &'static Path {
             resume: false,
             interrupt: Arc::new(AtomicBool::new(false)),
             stop_after: None,
+            dist: None,
             progress: false,
         };
         train::train(&cfg, &opts).unwrap();

@@ -1,0 +1,181 @@
+//! `robustcnn train` and `eval` as ranks of a torchrun-style job on 127.0.0.1 (docs/distributed.md):
+//! one run written by rank 0, evaluation equal to one process's, a killed rank named within 60 s
+//! with the checkpoint intact and resumable, and bad launches as one clear line.
+mod common;
+use common::ok;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// Starts rank `rank` of `world` with `args`, as torchrun would.
+fn rank(rank: usize, world: usize, port: u16, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_robustcnn"))
+        .args(args)
+        .env("WORLD_SIZE", world.to_string())
+        .env("RANK", rank.to_string())
+        .env("LOCAL_RANK", rank.to_string())
+        .env("MASTER_ADDR", "127.0.0.1")
+        .env("MASTER_PORT", port.to_string())
+        .env("ROBUSTCNN_DIST_TIMEOUT", "60")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Runs every rank's own arguments to the end; their outputs in rank order.
+fn job(per_rank: &[Vec<&str>]) -> Vec<Output> {
+    let port = free_port();
+    let children: Vec<Child> = per_rank.iter().enumerate().map(|(r, a)| rank(r, per_rank.len(), port, a)).collect();
+    children.into_iter().map(|c| c.wait_with_output().unwrap()).collect()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A run's clean.json under its results folder `results`.
+fn clean_json(results: &Path) -> serde_json::Value {
+    let evals = results.join("evals");
+    let dir =
+        std::fs::read_dir(&evals).unwrap().flatten().find(|e| e.file_name().to_string_lossy().starts_with("clean-"));
+    let path = dir.expect("a clean evaluation").path().join("clean.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+const SMALL: [&str; 8] =
+    ["--quiet", "--batch-size", "32", "--set", "data.train_fraction=0.2", "--val-fraction", "0.2", "--lr"];
+
+#[test]
+fn two_ranks_write_one_run_and_evaluate_as_one_process_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run").display().to_string();
+    let mut args = vec!["train", "--steps", "12"];
+    args.extend(SMALL);
+    args.extend(["0.05", "--out", &run]);
+    let out = job(&[args.clone(), args]);
+    for (r, o) in out.iter().enumerate() {
+        assert!(o.status.success(), "rank {r}: {}", text(&o.stderr));
+    }
+    assert!(text(&out[0].stdout).contains("test accuracy"), "{}", text(&out[0].stdout));
+    assert_eq!(text(&out[1].stdout), "", "only rank 0 reports");
+    let metrics = std::fs::read_to_string(dir.path().join("run/metrics.jsonl")).unwrap();
+    let starts: Vec<serde_json::Value> = metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v["event"] == "start")
+        .collect();
+    assert_eq!(starts.len(), 1, "{metrics}");
+    assert_eq!((starts[0]["world_size"].as_u64(), starts[0]["global_batch"].as_u64()), (Some(2), Some(64)));
+    assert_eq!(metrics.lines().filter(|l| l.contains("\"event\":\"end\"")).count(), 1);
+
+    // The test set evaluated by two ranks, batch by batch, is the single-process evaluation.
+    let alone = dir.path().join("alone").display().to_string();
+    ok(&["eval", "clean", &run, "--batch-size", "96", "--results", &alone]);
+    let together = dir.path().join("together").display().to_string();
+    let args = vec!["eval", "clean", &run, "--batch-size", "96", "--results", &together];
+    let out = job(&[args.clone(), args]);
+    assert!(out.iter().all(|o| o.status.success()), "{}", text(&out[1].stderr));
+    let (a, b) = (clean_json(Path::new(&alone)), clean_json(Path::new(&together)));
+    for key in ["samples", "top1", "top5", "nll", "ece", "confusion"] {
+        assert_eq!(a[key], b[key], "{key}");
+    }
+    assert!(!Path::new(&together).join("evals").read_dir().unwrap().any(|e| e.is_err()));
+}
+
+#[test]
+fn a_killed_rank_is_named_within_a_minute_and_the_run_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run").display().to_string();
+    let mut args = vec!["train", "--epochs", "8"];
+    args.extend(SMALL);
+    args.extend(["0.05", "--out", &run]);
+    let port = free_port();
+    let mut zero = rank(0, 2, port, &args);
+    let mut one = rank(1, 2, port, &args);
+    let checkpoint = dir.path().join("run/checkpoint.safetensors");
+    let started = Instant::now();
+    while !checkpoint.is_file() && started.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(checkpoint.is_file(), "no checkpoint after 120 s");
+    one.kill().unwrap(); // SIGKILL
+    one.wait().unwrap();
+    let killed = Instant::now();
+    let out = loop {
+        if let Some(status) = zero.try_wait().unwrap() {
+            break (status, zero.wait_with_output().unwrap());
+        }
+        assert!(killed.elapsed() < Duration::from_secs(60), "rank 0 still running 60 s after rank 1 was killed");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let err = text(&out.1.stderr);
+    assert_eq!(out.0.code(), Some(1), "{err}");
+    assert!(err.trim_end().lines().count() == 1 && err.contains("rank 1 was lost"), "{err}");
+
+    let mut resume = vec!["train", "--resume", "--quiet", "--out", &run];
+    let outs = job(&[resume.clone(), std::mem::take(&mut resume)]);
+    assert!(outs.iter().all(|o| o.status.success()), "{}", text(&outs[0].stderr));
+    let metrics = std::fs::read_to_string(dir.path().join("run/metrics.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"], "end", "{metrics}");
+    let epochs = metrics.lines().filter(|l| l.contains("\"event\":\"epoch\"")).count();
+    assert_eq!(epochs, 8, "each epoch logged once: {metrics}");
+}
+
+/// The one line rank `r` printed on failing.
+fn failure(o: &Output, r: usize) -> String {
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "rank {r}: {err}");
+    assert!(err.starts_with("error: ") && err.trim_end().lines().count() == 1, "rank {r}: {err}");
+    err
+}
+
+#[test]
+fn bad_launches_are_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run").display().to_string();
+    let no_master = Command::new(env!("CARGO_BIN_EXE_robustcnn"))
+        .args(["train", "--steps", "1", "--out", &run])
+        .env("WORLD_SIZE", "2")
+        .env("RANK", "0")
+        .env_remove("MASTER_ADDR")
+        .output()
+        .unwrap();
+    assert!(failure(&no_master, 0).contains("WORLD_SIZE is set but MASTER_ADDR is not"));
+
+    let out = job(&[vec!["eval", "attack", &run], vec!["eval", "attack", &run]]);
+    assert!(failure(&out[0], 0).contains("robustcnn eval attack does not run data-parallel"));
+
+    let (a, b) = (
+        ["train", "--steps", "2", "--lr", "0.1", "--out", &run],
+        ["train", "--steps", "2", "--lr", "0.2", "--out", &run],
+    );
+    let out = job(&[a.to_vec(), b.to_vec()]);
+    assert!(failure(&out[0], 0).contains("rank 1's config differs from rank 0's"));
+    assert!(failure(&out[1], 1).contains("differs from rank 0's"));
+    assert!(!Path::new(&run).exists(), "a job that never started leaves no run");
+
+    // More local ranks than GPUs (here, none at all): every rank fails at once, none waits.
+    let gpus = ["train", "--steps", "2", "--device", "cuda", "--out", &run];
+    if tch::Cuda::device_count() < 2 {
+        let out = job(&[gpus.to_vec(), gpus.to_vec()]);
+        let err = failure(&out[1], 1);
+        assert!(err.contains("has no GPU of its own") || err.contains("CUDA device(s)"), "{err}");
+    }
+
+    let lonely = Command::new(env!("CARGO_BIN_EXE_robustcnn"))
+        .args(["train", "--steps", "1", "--out", &run])
+        .env("WORLD_SIZE", "2")
+        .env("RANK", "0")
+        .env("MASTER_ADDR", "127.0.0.1")
+        .env("MASTER_PORT", free_port().to_string())
+        .env("ROBUSTCNN_DIST_TIMEOUT", "3")
+        .output()
+        .unwrap();
+    assert!(failure(&lonely, 0).contains("not all 2 ranks joined"));
+}

@@ -1,0 +1,261 @@
+//! Data-parallel jobs on PyTorch's distributed engine (c10d, Gloo): joining the job, the collectives
+//! training and evaluation use, and naming a lost rank instead of hanging (docs/distributed.md).
+pub mod launch;
+mod liveness;
+
+pub use launch::Launch;
+
+use crate::error::{Error, Result};
+use liveness::Heartbeat;
+use robustcnn_bridge::c10d::{Group, Store};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tch::Tensor;
+
+/// The job this process joined (like torch.distributed's default process group): evaluations shard
+/// their batches over its ranks.
+static JOB: OnceLock<Arc<Dist>> = OnceLock::new();
+
+/// Makes `dist` this process's job, once; returns it.
+pub fn set_job(dist: Dist) -> Arc<Dist> {
+    let job = Arc::new(dist);
+    let _ = JOB.set(job.clone());
+    JOB.get().cloned().unwrap_or(job)
+}
+
+/// Whether this process writes results: a single process, or rank 0 of its job.
+pub fn is_main() -> bool {
+    JOB.get().is_none_or(|d| d.is_main())
+}
+
+/// The job this process joined, if any.
+pub fn job() -> Option<Arc<Dist>> {
+    JOB.get().cloned()
+}
+
+/// Gradient buckets are all-reduced in pieces of at most this many bytes (DDP's default bucket size).
+const BUCKET_BYTES: usize = 25 << 20;
+
+/// How long to wait for every rank to join, and for any one collective.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    pub rendezvous: Duration,
+    pub collective: Duration,
+}
+
+impl Timeouts {
+    /// ROBUSTCNN_DIST_TIMEOUT (seconds) for both, else 300 s to join and 1,800 s per collective (torch's default).
+    pub fn from_env() -> Result<Timeouts> {
+        match std::env::var("ROBUSTCNN_DIST_TIMEOUT") {
+            Ok(v) => {
+                let s: f64 = v.trim().parse().ok().filter(|s: &f64| *s > 0.0).ok_or_else(|| {
+                    Error::Config(format!("ROBUSTCNN_DIST_TIMEOUT={v}: expected a number of seconds above 0"))
+                })?;
+                let d = Duration::from_secs_f64(s);
+                Ok(Timeouts { rendezvous: d, collective: d })
+            }
+            Err(_) => Ok(Timeouts { rendezvous: Duration::from_secs(300), collective: Duration::from_secs(1800) }),
+        }
+    }
+}
+
+/// A joined job: this rank's process group and the store its ranks met at.
+pub struct Dist {
+    pub launch: Launch,
+    group: Group,
+    store: Store,
+    heartbeat: std::sync::Mutex<Option<Heartbeat>>,
+}
+
+impl std::fmt::Debug for Dist {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "rank {} of {}", self.launch.rank, self.launch.world)
+    }
+}
+
+impl Dist {
+    /// Joins the job `launch` describes: rank 0 hosts the store at MASTER_ADDR:MASTER_PORT, the others
+    /// connect; then the Gloo group forms.
+    pub fn join(launch: Launch, t: Timeouts) -> Result<Dist> {
+        robustcnn_bridge::c10d::quiet_c10_log();
+        let l = &launch;
+        let ms = t.rendezvous.as_millis() as u64;
+        let store = Store::connect(&l.master_addr, l.master_port, l.rank == 0, l.world, ms)
+            .map_err(|e| rendezvous_error(l, t.rendezvous, &e))?;
+        let local = matches!(l.master_addr.as_str(), "127.0.0.1" | "localhost" | "::1");
+        let group =
+            Group::new(&store, if local { "127.0.0.1" } else { "" }, l.rank, l.world, t.collective.as_millis() as u64)
+                .map_err(|e| rendezvous_error(l, t.rendezvous, &e))?;
+        let heartbeat = Heartbeat::start(l).map_err(|e| rendezvous_error(l, t.rendezvous, &e))?;
+        Ok(Dist { launch, group, store, heartbeat: std::sync::Mutex::new(Some(heartbeat)) })
+    }
+
+    /// Ends this rank's part: its heartbeat stops, then every rank meets once more, so that rank 0's
+    /// store outlives every use of it.
+    pub fn finish(&self) -> Result<()> {
+        if let Ok(mut h) = self.heartbeat.lock() {
+            h.take();
+        }
+        self.barrier()
+    }
+
+    pub fn rank(&self) -> usize {
+        self.launch.rank
+    }
+
+    pub fn world(&self) -> usize {
+        self.launch.world
+    }
+
+    /// Rank 0 writes files and prints; the others only compute.
+    pub fn is_main(&self) -> bool {
+        self.launch.rank == 0
+    }
+
+    /// `cuda` in a job means the local rank's own GPU (`cuda:LOCAL_RANK`), which must exist.
+    pub fn local_device(&self, device: &str) -> Result<String> {
+        if device != "cuda" {
+            return Ok(device.to_string());
+        }
+        let gpus = tch::Cuda::device_count() as usize;
+        let local = self.launch.local_rank;
+        if local >= gpus {
+            return Err(Error::Config(format!(
+                "--device cuda: local rank {local} has no GPU of its own ({gpus} visible on this machine); \
+                 start at most {gpus} ranks per machine (torchrun --nproc-per-node {gpus})"
+            )));
+        }
+        Ok(format!("cuda:{local}"))
+    }
+
+    /// A failed collective as one line naming the rank(s) that stopped, when that can be told.
+    fn lost(&self, what: &str, cause: String) -> Error {
+        let who = liveness::stopped_ranks(&self.store, &self.launch);
+        Error::Distributed(format!("{what} failed on rank {}: {who} ({})", self.launch.rank, gloo_cause(&cause)))
+    }
+
+    /// Fails on every rank unless all ranks pass the same `value` for `what` (their config, say).
+    pub fn agree(&self, what: &str, value: &str) -> Result<()> {
+        let key = |r: usize| format!("agree/{what}/{r}");
+        self.store.set(&key(self.rank()), value.as_bytes()).map_err(|e| self.lost(what, e))?;
+        let ranks: Vec<usize> = if self.is_main() { (1..self.world()).collect() } else { vec![0] };
+        for r in ranks {
+            let other = self.store.get(&key(r)).map_err(|e| self.lost(what, e))?;
+            if other != value.as_bytes() {
+                let differ = if self.is_main() { r } else { self.rank() };
+                return Err(Error::Distributed(format!(
+                    "rank {differ}'s {what} differs from rank 0's: every rank must be started with the same command line"
+                )));
+            }
+        }
+        // Rank 0 has compared everyone; the others wait for its verdict.
+        let verdict = format!("agree/{what}/ok");
+        if self.is_main() {
+            self.store.set(&verdict, b"1").map_err(|e| self.lost(what, e))?;
+        } else {
+            self.store.get(&verdict).map_err(|e| self.lost(what, e))?;
+        }
+        Ok(())
+    }
+
+    /// Sums `t` over the ranks, in place.
+    pub fn sum_(&self, t: &Tensor) -> Result<()> {
+        self.group.all_reduce_sum(t).map_err(|e| self.lost("all-reduce", e))
+    }
+
+    /// Sums small numbers over the ranks (counts, flags), exactly, in f64.
+    pub fn sum_f64(&self, values: &[f64]) -> Result<Vec<f64>> {
+        let t = Tensor::from_slice(values);
+        self.sum_(&t)?;
+        Ok(Vec::<f64>::try_from(&t).unwrap_or_default())
+    }
+
+    /// Whether `flag` is set on any rank.
+    pub fn any(&self, flag: bool) -> Result<bool> {
+        Ok(self.sum_f64(&[flag as u8 as f64])?[0] > 0.0)
+    }
+
+    /// Overwrites every tensor with rank 0's (initial weights, buffers).
+    pub fn broadcast_from_main(&self, tensors: &[Tensor]) -> Result<()> {
+        tch::no_grad(|| {
+            for t in tensors {
+                self.group.broadcast(t, 0).map_err(|e| self.lost("broadcast", e))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Every rank's `t` (same shape on each), in rank order.
+    pub fn gather(&self, t: &Tensor) -> Result<Vec<Tensor>> {
+        self.group.all_gather(t).map_err(|e| self.lost("all-gather", e))
+    }
+
+    /// Returns once every rank is here.
+    pub fn barrier(&self) -> Result<()> {
+        self.group.barrier().map_err(|e| self.lost("barrier", e))
+    }
+
+    /// Replaces each gradient by its mean over the ranks, flattened into buckets of at most 25 MB
+    /// (DDP's averaging, docs/distributed.md §2).
+    pub fn average_grads(&self, grads: &[Tensor]) -> Result<()> {
+        let world = self.world() as f64;
+        tch::no_grad(|| {
+            let mut start = 0;
+            while start < grads.len() {
+                let (mut end, mut bytes) = (start, 0usize);
+                while end < grads.len() && (end == start || bytes + size_of(&grads[end]) <= BUCKET_BYTES) {
+                    bytes += size_of(&grads[end]);
+                    end += 1;
+                }
+                let part = &grads[start..end];
+                let mut flat = Tensor::cat(&part.iter().map(|g| g.reshape([-1])).collect::<Vec<_>>(), 0);
+                self.sum_(&flat)?;
+                let _ = flat.g_div_scalar_(world);
+                let mut offset = 0i64;
+                for g in part {
+                    let n = g.numel() as i64;
+                    g.shallow_clone().copy_(&flat.narrow(0, offset, n).view_as(g));
+                    offset += n;
+                }
+                start = end;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Gloo's message without its source location and advice: "Read error [127.0.0.1]:44713: Connection
+/// reset by peer".
+fn gloo_cause(cause: &str) -> String {
+    let line = crate::error::one_line(cause);
+    let line = match (line.starts_with('['), line.find("] ")) {
+        (true, Some(end)) => line[end + 2..].to_string(),
+        _ => line,
+    };
+    match line.find(". ") {
+        Some(end) => line[..end].to_string(),
+        None => line,
+    }
+}
+
+fn size_of(t: &Tensor) -> usize {
+    t.numel() * t.kind().elt_size_in_bytes()
+}
+
+/// One line for a rendezvous that failed: the port taken, or ranks that did not join in time.
+fn rendezvous_error(l: &Launch, wait: Duration, cause: &str) -> Error {
+    let c = cause.to_lowercase();
+    let at = format!("{}:{}", l.master_addr, l.master_port);
+    let what = if c.contains("eaddrinuse") || c.contains("address already in use") {
+        format!("rank 0 cannot listen on MASTER_PORT {}: the port is already in use on this machine (another job?); choose another MASTER_PORT", l.master_port)
+    } else if c.contains("timed out") || c.contains("timeout") {
+        format!(
+            "not all {} ranks joined at {at} within {:.0} s (a rank never started, or MASTER_ADDR/MASTER_PORT differ between ranks; ROBUSTCNN_DIST_TIMEOUT sets the wait)",
+            l.world,
+            wait.as_secs_f64()
+        )
+    } else {
+        format!("rank {} could not join the job at {at}: {}", l.rank, crate::error::one_line(cause))
+    };
+    Error::Distributed(what)
+}
