@@ -99,7 +99,12 @@ pub fn run_suite_cmd(a: &SuiteArgs) -> Result<()> {
     if a.list {
         for r in &suite.runs {
             let state = suite::run_state(&out, &suite, r);
-            println!("{:<11} {}", state_word(state), Suite::run_dir(&out, r).display());
+            let held = match suite::claims::holder(&out, &r.name) {
+                Some(h) if h.is_stale() => format!("  (stale claim of {}: the next worker takes it over)", h.worker),
+                Some(h) => format!("  (held by {}, seen {:.0} s ago)", h.worker, h.idle.as_secs_f64()),
+                None => String::new(),
+            };
+            println!("{:<11} {}{held}", state_word(state), Suite::run_dir(&out, r).display());
         }
         return Ok(());
     }
@@ -133,6 +138,24 @@ fn duration(s: f64) -> String {
 }
 
 impl Observer for Screen {
+    fn took_over(&mut self, _run: &RunPlan, worker: &str) {
+        let line = format!("    taking over from {worker}, whose claim went stale");
+        match &self.bar {
+            Some(b) => b.suspend(|| println!("{line}")),
+            None => println!("{line}"),
+        }
+    }
+
+    fn waiting(&mut self, held: &[(&RunPlan, suite::Holder)]) {
+        let list: Vec<String> = held.iter().map(|(r, h)| format!("{} ({})", r.name, h.worker)).collect();
+        println!(
+            "waiting for {} run(s) held by other workers: {}; a claim unrefreshed for {:.0} s is taken over",
+            held.len(),
+            list.join(", "),
+            suite::claims::stale_after().as_secs_f64()
+        );
+    }
+
     fn run_started(&mut self, index: usize, total: usize, run: &RunPlan, state: RunState, eta_s: Option<f64>) {
         let eta = eta_s.map_or("after the first run".to_string(), duration);
         println!(
@@ -194,7 +217,15 @@ pub fn run_suite(suite: &Suite, out: &Path, device: Option<String>, verbose: boo
         .filter(|(_, o)| matches!(o, Outcome::Failed { .. }))
         .map(|(r, _)| r.name.clone())
         .collect();
-    if !runs.is_empty() {
+    // Workers that finish together: the one that claims the report writes it.
+    let report_claim = match suite::claims::try_claim(out, "report", &suite::claims::worker_name())? {
+        suite::claims::Attempt::Held { claim, .. } => Some(claim),
+        suite::claims::Attempt::Busy(h) => {
+            println!("the comparison and report are being written by {}", h.worker);
+            None
+        }
+    };
+    if !runs.is_empty() && report_claim.is_some() {
         let cmp = compare(&runs, Some(&suite.grid.baseline));
         report::write_all(out, &suite_title(suite, out), &protocol_line(suite), &cmp, &runs)?;
         println!("\n{}", cmp.markdown());

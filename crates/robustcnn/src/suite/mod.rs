@@ -1,8 +1,10 @@
 //! `robustcnn suite`: every method of a grid trained on one schedule and evaluated under one
 //! protocol. Resumable and idempotent: finished runs are skipped, an interrupted one resumes, a
 //! failed one is reported and the others go on.
+pub mod claims;
 mod plan;
 
+pub use claims::Holder;
 pub use plan::{Grid, RunPlan, Suite};
 
 use crate::error::{Error, IoContext, Result};
@@ -44,6 +46,10 @@ pub trait Observer {
     /// A step inside the run (training, an evaluation phase).
     fn phase(&mut self, message: &str);
     fn run_ended(&mut self, index: usize, run: &RunPlan, outcome: &Outcome);
+    /// Every run left is held by another worker: this one waits for them (and takes over a claim that goes stale).
+    fn waiting(&mut self, _held: &[(&RunPlan, Holder)]) {}
+    /// This worker took `run` over from `worker`, whose claim went stale.
+    fn took_over(&mut self, _run: &RunPlan, _worker: &str) {}
 }
 
 /// Options of one invocation.
@@ -119,34 +125,76 @@ fn eta(suite: &Suite, states: &[RunState], from: usize, done: &[(String, f64)]) 
     Some(total)
 }
 
-/// Trains and evaluates every run that needs it. An interrupt stops the suite with
-/// [`Error::Interrupted`]; any other failure is recorded and the next run starts.
+/// Trains and evaluates every run that needs it and no other worker holds, claiming each first
+/// (docs/distributed.md §4); then waits for the runs other workers hold, taking over any whose claim
+/// goes stale. An interrupt stops the suite with [`Error::Interrupted`]; any other failure is
+/// recorded and the next run starts.
 pub fn execute(suite: &Suite, opts: &ExecOptions, obs: &mut dyn Observer) -> Result<Vec<Outcome>> {
     prepare_dir(suite, &opts.out)?;
-    let states: Vec<RunState> = suite.runs.iter().map(|r| run_state(&opts.out, suite, r)).collect();
-    let mut outcomes = Vec::new();
+    let worker = claims::worker_name();
+    let total = suite.runs.len();
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; total];
     let mut timings: Vec<(String, f64)> = Vec::new();
-    for (i, run) in suite.runs.iter().enumerate() {
-        obs.run_started(i, suite.runs.len(), run, states[i], eta(suite, &states, i, &timings));
-        if states[i] == RunState::Done {
-            outcomes.push(Outcome::Skipped);
-            obs.run_ended(i, run, &Outcome::Skipped);
-            continue;
-        }
-        let started = Instant::now();
-        let outcome = match run_one(suite, run, states[i], opts, obs) {
-            Ok(()) => {
-                let seconds = started.elapsed().as_secs_f64();
-                timings.push((run.method.clone(), seconds));
-                Outcome::Completed { seconds }
+    let mut announced_wait = Vec::new();
+    loop {
+        let states: Vec<RunState> = suite.runs.iter().map(|r| run_state(&opts.out, suite, r)).collect();
+        let mut held = Vec::new();
+        for (i, run) in suite.runs.iter().enumerate() {
+            if outcomes[i].is_some() {
+                continue;
             }
-            Err(e @ Error::Interrupted(_)) => return Err(e),
-            Err(e) => Outcome::Failed { error: e.to_string() },
-        };
-        obs.run_ended(i, run, &outcome);
-        outcomes.push(outcome);
+            if states[i] == RunState::Done {
+                obs.run_started(i, total, run, RunState::Done, None);
+                obs.run_ended(i, run, &Outcome::Skipped);
+                outcomes[i] = Some(Outcome::Skipped);
+                continue;
+            }
+            let (claim, took_over) = match claims::try_claim(&opts.out, &run.name, &worker)? {
+                claims::Attempt::Busy(h) => {
+                    held.push((run, h));
+                    continue;
+                }
+                claims::Attempt::Held { claim, took_over } => (claim, took_over),
+            };
+            // Another worker may have finished it between the look and the claim.
+            let state = run_state(&opts.out, suite, run);
+            obs.run_started(i, total, run, state, eta(suite, &states, i, &timings));
+            if let Some(w) = took_over {
+                obs.took_over(run, &w);
+            }
+            if state == RunState::Done {
+                obs.run_ended(i, run, &Outcome::Skipped);
+                outcomes[i] = Some(Outcome::Skipped);
+                continue;
+            }
+            let started = Instant::now();
+            let outcome = match run_one(suite, run, state, opts, obs) {
+                Ok(()) => {
+                    let seconds = started.elapsed().as_secs_f64();
+                    timings.push((run.method.clone(), seconds));
+                    Outcome::Completed { seconds }
+                }
+                Err(e @ Error::Interrupted(_)) => return Err(e),
+                Err(e) => Outcome::Failed { error: e.to_string() },
+            };
+            drop(claim);
+            obs.run_ended(i, run, &outcome);
+            outcomes[i] = Some(outcome);
+        }
+        if held.is_empty() {
+            break;
+        }
+        let names: Vec<String> = held.iter().map(|(r, _)| r.name.clone()).collect();
+        if names != announced_wait {
+            obs.waiting(&held);
+            announced_wait = names;
+        }
+        if opts.interrupt.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Interrupted("stopped while waiting for other workers' runs".into()));
+        }
+        std::thread::sleep((claims::stale_after() / 4).min(std::time::Duration::from_secs(10)));
     }
-    Ok(outcomes)
+    Ok(outcomes.into_iter().map(|o| o.unwrap_or(Outcome::Skipped)).collect())
 }
 
 /// Brings one run to Done: trains (fresh or resumed) if needed, then evaluates.
