@@ -169,14 +169,18 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
     let set =
         AttackSet { net: &prepared.net, data: &test, batch: a.run_args.batch(), device: prepared.device, seed: a.seed };
     let sanity_n = if a.no_sanity { 0 } else { test.len().min(LARGE_BUDGET_SAMPLES) };
-    let pb = ProgressBar::new((attacks.len() * test.len() + sanity_n) as u64);
+    let pb = if robustcnn::dist::is_main() {
+        ProgressBar::new((attacks.len() * test.len() + sanity_n) as u64)
+    } else {
+        ProgressBar::hidden()
+    };
     pb.set_style(
         ProgressStyle::with_template("attacks [{bar:30}] {pos}/{len} images  {msg}  eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
     let started = Instant::now();
-    let clean = set.clean_predictions();
+    let clean = set.clean_predictions()?;
     let mut results = Vec::new();
     for (attack, text) in &attacks {
         pb.set_message(format!("{} ε={text}", attack.label()));
@@ -189,6 +193,9 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
         Some(set.large_budget_check(p.norm, sanity_n, &mut |n| pb.inc(n as u64))?)
     };
     pb.finish_and_clear();
+    if !robustcnn::dist::is_main() {
+        return Ok(());
+    }
     let report = AttackReport::new(label, a.seed, test.labels.clone(), clean, results, check);
     let settings = settings(a, &p, classes)?;
     let protocol = store::with(a.run_args.subject(&o, "attacks", "test", test.len())?, settings);

@@ -61,7 +61,11 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
     let batch = a.run_args.batch();
     let clean = evaluate(&p.net, &test, batch, p.device)?.top1;
     let model = Evaluator { net: &p.net, batch, device: p.device };
-    let pb = ProgressBar::new((names.len() * severities.len()) as u64);
+    let pb = if robustcnn::dist::is_main() {
+        ProgressBar::new((names.len() * severities.len()) as u64)
+    } else {
+        ProgressBar::hidden()
+    };
     pb.set_style(
         ProgressStyle::with_template("corruptions [{bar:30}] {pos}/{len} sets, eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())

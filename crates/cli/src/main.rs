@@ -236,13 +236,11 @@ fn main() {
     }
 }
 
-/// Runs one parsed command; train, eval clean and eval corruptions first join the torchrun or srun
-/// job they were started in, every other command refuses to run as several ranks.
+/// Runs one parsed command; train and eval first join the torchrun or srun job they were started
+/// in, every other command refuses to run as several ranks.
 fn run(command: Command) -> anyhow::Result<()> {
     let job = match &command {
-        Command::Train(_) | Command::Eval(EvalCommand::Clean(_)) | Command::Eval(EvalCommand::Corruptions(_)) => {
-            distributed::join_if_launched()?
-        }
+        Command::Train(_) | Command::Eval(_) => distributed::join_if_launched()?,
         other => {
             distributed::refuse_if_launched(&format!("robustcnn {}", other.name()))?;
             None

@@ -38,13 +38,26 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// A run's clean.json under its results folder `results`.
-fn clean_json(results: &Path) -> serde_json::Value {
+/// The file `name` of the `kind` evaluation under the results folder `results`.
+fn stored(results: &Path, kind: &str, name: &str) -> String {
     let evals = results.join("evals");
-    let dir =
-        std::fs::read_dir(&evals).unwrap().flatten().find(|e| e.file_name().to_string_lossy().starts_with("clean-"));
-    let path = dir.expect("a clean evaluation").path().join("clean.json");
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    let dir = std::fs::read_dir(&evals).unwrap().flatten().find(|e| e.file_name().to_string_lossy().starts_with(kind));
+    std::fs::read_to_string(dir.unwrap_or_else(|| panic!("no {kind} evaluation")).path().join(name)).unwrap()
+}
+
+fn clean_json(results: &Path) -> serde_json::Value {
+    serde_json::from_str(&stored(results, "clean-", "clean.json")).unwrap()
+}
+
+/// An evaluation command's results, alone and as two ranks, in two results folders.
+fn alone_and_together(dir: &Path, args: &[&str]) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (alone, together) = (dir.join(format!("alone-{}", args[1])), dir.join(format!("together-{}", args[1])));
+    let (a, t) = (alone.display().to_string(), together.display().to_string());
+    ok(&[args, &["--results", &a]].concat());
+    let both = [args, &["--results", &t]].concat();
+    let out = job(&[both.clone(), both]);
+    assert!(out.iter().all(|o| o.status.success()), "{}", text(&out[1].stderr));
+    (alone, together)
 }
 
 const SMALL: [&str; 8] =
@@ -74,17 +87,32 @@ fn two_ranks_write_one_run_and_evaluate_as_one_process_does() {
     assert_eq!(metrics.lines().filter(|l| l.contains("\"event\":\"end\"")).count(), 1);
 
     // The test set evaluated by two ranks, batch by batch, is the single-process evaluation.
-    let alone = dir.path().join("alone").display().to_string();
-    ok(&["eval", "clean", &run, "--batch-size", "96", "--results", &alone]);
-    let together = dir.path().join("together").display().to_string();
-    let args = vec!["eval", "clean", &run, "--batch-size", "96", "--results", &together];
-    let out = job(&[args.clone(), args]);
-    assert!(out.iter().all(|o| o.status.success()), "{}", text(&out[1].stderr));
-    let (a, b) = (clean_json(Path::new(&alone)), clean_json(Path::new(&together)));
+    let (alone, together) = alone_and_together(dir.path(), &["eval", "clean", &run, "--batch-size", "96"]);
+    let (a, b) = (clean_json(&alone), clean_json(&together));
     for key in ["samples", "top1", "top5", "nll", "ece", "confusion"] {
         assert_eq!(a[key], b[key], "{key}");
     }
-    assert!(!Path::new(&together).join("evals").read_dir().unwrap().any(|e| e.is_err()));
+    let attack = ["eval", "attack", &run, "--attack", "fgsm,pgd,apgd-ce", "--steps", "2", "--apgd-iters", "2"];
+    let (alone, together) = alone_and_together(
+        dir.path(),
+        &[&attack[..], &["--eps", "2/255", "--limit", "64", "--batch-size", "16"]].concat(),
+    );
+    assert_eq!(stored(&alone, "attacks-", "attack_samples.json"), stored(&together, "attacks-", "attack_samples.json"));
+    let corr = [
+        "eval",
+        "corruptions",
+        &run,
+        "--corruptions",
+        "gaussian_noise,fog",
+        "--severities",
+        "1,5",
+        "--limit",
+        "64",
+        "--batch-size",
+        "16",
+    ];
+    let (alone, together) = alone_and_together(dir.path(), &corr);
+    assert_eq!(stored(&alone, "corruptions-", "corruptions.csv"), stored(&together, "corruptions-", "corruptions.csv"));
 }
 
 #[test]
@@ -148,8 +176,8 @@ fn bad_launches_are_one_clear_line() {
         .unwrap();
     assert!(failure(&no_master, 0).contains("WORLD_SIZE is set but MASTER_ADDR is not"));
 
-    let out = job(&[vec!["eval", "attack", &run], vec!["eval", "attack", &run]]);
-    assert!(failure(&out[0], 0).contains("robustcnn eval attack does not run data-parallel"));
+    let out = job(&[vec!["models"], vec!["models"]]);
+    assert!(failure(&out[0], 0).contains("robustcnn models does not run data-parallel"));
 
     let (a, b) = (
         ["train", "--steps", "2", "--lr", "0.1", "--out", &run],

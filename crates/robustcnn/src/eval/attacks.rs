@@ -5,6 +5,7 @@ use crate::attacks::{predict, Attack, AttackBatch, Norm};
 use crate::data::loader::{make_batch, LoaderSpec};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::eval::shard::Shard;
 use crate::models::Network;
 use serde::Serialize;
 use std::time::Instant;
@@ -89,10 +90,17 @@ pub struct AttackSet<'a> {
 }
 
 impl AttackSet<'_> {
+    /// This rank's batches (all of them in a single process): their indices, images and labels.
     fn batches(&self) -> impl Iterator<Item = (Vec<usize>, Tensor, Tensor)> + '_ {
         let spec = LoaderSpec::evaluation(self.batch);
+        let shard = Shard::current();
         let idx: Vec<usize> = (0..self.data.len()).collect();
-        let chunks: Vec<Vec<usize>> = idx.chunks(self.batch.max(1)).map(|c| c.to_vec()).collect();
+        let chunks: Vec<Vec<usize>> = idx
+            .chunks(self.batch.max(1))
+            .enumerate()
+            .filter(|(b, _)| shard.mine(*b))
+            .map(|(_, c)| c.to_vec())
+            .collect();
         chunks.into_iter().map(move |c| {
             let b = make_batch(self.data, &c, &spec, 0);
             (c, b.images.to_device(self.device), b.labels.to_device(self.device))
@@ -100,20 +108,25 @@ impl AttackSet<'_> {
     }
 
     /// Predictions on the clean images.
-    pub fn clean_predictions(&self) -> Vec<i64> {
-        let mut out = Vec::with_capacity(self.data.len());
-        for (_, x, _) in self.batches() {
-            out.extend(Vec::<i64>::try_from(&predict(self.net, &x).to_device(Device::Cpu)).unwrap_or_default());
+    pub fn clean_predictions(&self) -> Result<Vec<i64>> {
+        let mut slots = vec![0f64; self.data.len()];
+        for (indices, x, _) in self.batches() {
+            let pred = Vec::<i64>::try_from(&predict(self.net, &x).to_device(Device::Cpu)).unwrap_or_default();
+            indices.iter().zip(pred).for_each(|(&i, p)| slots[i] = p as f64 + 1.0);
         }
-        out
+        Ok(Shard::current().sum_f64(slots)?.into_iter().map(|v| v as i64 - 1).collect())
     }
 
-    /// Runs `attack` over the set; `progress` is told the number of samples done.
+    /// Runs `attack` over the set (this rank's batches, merged with the other ranks'); `progress` is
+    /// told the number of samples done.
     pub fn run(&self, attack: &dyn Attack, eps_text: &str, progress: &mut dyn FnMut(usize)) -> Result<AttackResult> {
         let started = Instant::now();
-        let (mut predictions, mut max_pert, mut disagree, mut restarts_seen) = (Vec::new(), 0f64, 0usize, false);
+        let n = self.data.len();
+        // Per sample: prediction + 1 and breaking stage + 1, 0 where another rank has the sample.
+        let (mut pred_slots, mut broken_slots) = (vec![0f64; n], vec![0f64; n]);
+        let (mut max_pert, mut disagree, mut restarts_seen) = (0f64, 0usize, false);
         let (mut target_hits, mut targeted) = (0usize, false);
-        let (mut stage_names, mut broken_by, mut stage_seconds) = (None, Vec::new(), Vec::<f64>::new());
+        let (mut stage_names, mut stage_seconds) = (None, Vec::<f64>::new());
         for (indices, x, y) in self.batches() {
             let ids: Vec<u64> = indices.iter().map(|&i| i as u64).collect();
             let b = AttackBatch { x: &x, y: &y, ids: &ids, seed: self.seed };
@@ -147,15 +160,38 @@ impl AttackSet<'_> {
                 }
             }
             if let Some(s) = out.stages {
-                broken_by.extend(s.broken_by);
+                for (&i, by) in indices.iter().zip(&s.broken_by) {
+                    broken_slots[i] = by.map_or(0.0, |k| k as f64 + 1.0);
+                }
                 stage_seconds.resize(s.seconds.len(), 0.0);
                 stage_seconds.iter_mut().zip(&s.seconds).for_each(|(total, t)| *total += t);
                 stage_names.get_or_insert(s.names);
             }
-            predictions.extend(Vec::<i64>::try_from(&pred.to_device(Device::Cpu)).unwrap_or_default());
+            let pred = Vec::<i64>::try_from(&pred.to_device(Device::Cpu)).unwrap_or_default();
+            indices.iter().zip(pred).for_each(|(&i, p)| pred_slots[i] = p as f64 + 1.0);
             progress(indices.len());
         }
-        let n = predictions.len();
+        let shard = Shard::current();
+        let predictions: Vec<i64> = shard.sum_f64(pred_slots)?.into_iter().map(|v| v as i64 - 1).collect();
+        let max_pert = shard.each(max_pert)?.into_iter().fold(0f64, f64::max);
+        let [target_hits, disagree, targeted, restarts_seen] = <[f64; 4]>::try_from(shard.sum_f64(vec![
+            target_hits as f64,
+            disagree as f64,
+            targeted as u8 as f64,
+            restarts_seen as u8 as f64,
+        ])?)
+        .unwrap_or_default();
+        // Ensembles: a stage's time is the slowest rank's.
+        let stage_count = shard.each(stage_seconds.len() as f64)?.into_iter().fold(0f64, f64::max) as usize;
+        stage_seconds.resize(stage_count, 0.0);
+        for t in stage_seconds.iter_mut() {
+            *t = shard.each(*t)?.into_iter().fold(0f64, f64::max);
+        }
+        let broken_by: Vec<Option<usize>> = if stage_count == 0 {
+            Vec::new()
+        } else {
+            shard.sum_f64(broken_slots)?.into_iter().map(|v| (v > 0.0).then(|| v as usize - 1)).collect()
+        };
         let correct = predictions.iter().zip(&self.data.labels).filter(|(p, &l)| **p == l as i64).count();
         let seconds = started.elapsed().as_secs_f64();
         let stages = stage_names.map(|names| {
@@ -169,8 +205,8 @@ impl AttackSet<'_> {
             robust_accuracy: correct as f64 / n.max(1) as f64,
             samples: n,
             max_perturbation: max_pert,
-            target_success: targeted.then(|| target_hits as f64 / n.max(1) as f64),
-            restart_disagreement: restarts_seen.then(|| disagree as f64 / n.max(1) as f64),
+            target_success: (targeted > 0.0).then(|| target_hits / n.max(1) as f64),
+            restart_disagreement: (restarts_seen > 0.0).then(|| disagree / n.max(1) as f64),
             stages,
             seconds,
             images_per_s: n as f64 / seconds.max(1e-9),

@@ -33,27 +33,18 @@ pub struct CleanResult {
 pub fn predict(net: &Network, ds: &Dataset, batch_size: usize, device: Device) -> Result<Vec<f32>> {
     let spec = LoaderSpec::evaluation(batch_size);
     let k = ds.num_classes();
-    let job = crate::dist::job();
-    let (rank, world) = job.as_ref().map_or((0, 1), |d| (d.rank(), d.world()));
+    let shard = super::shard::Shard::current();
     let mut out = vec![0f32; ds.len() * k];
     tch::no_grad(|| {
         let idx: Vec<usize> = (0..ds.len()).collect();
-        for (c, chunk) in idx.chunks(batch_size.max(1)).enumerate() {
-            if c % world != rank {
-                continue;
-            }
+        for (_, chunk) in idx.chunks(batch_size.max(1)).enumerate().filter(|(c, _)| shard.mine(*c)) {
             let b = make_batch(ds, chunk, &spec, 0);
             let probs = net.forward(&b.images.to_device(device), false).softmax(-1, Kind::Float).to_device(Device::Cpu);
             let rows = Vec::<f32>::try_from(&probs.flatten(0, -1)).unwrap_or_default();
             out[chunk[0] * k..chunk[0] * k + rows.len()].copy_from_slice(&rows);
         }
     });
-    if let Some(d) = job {
-        let t = Tensor::from_slice(&out);
-        d.sum_(&t)?;
-        out = Vec::<f32>::try_from(&t).unwrap_or_default();
-    }
-    Ok(out)
+    shard.sum_f32(out)
 }
 
 /// Metrics from probabilities (samples × classes) and labels.

@@ -7,4 +7,5 @@ pub mod plot;
 pub mod protocol;
 pub mod reference;
 pub mod robustbench;
+pub mod shard;
 pub mod store;

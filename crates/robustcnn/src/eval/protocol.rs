@@ -316,7 +316,7 @@ fn attack_results(
             "evaluate.attacks: APGD-T needs at least 4 classes; the data has {classes}"
         )));
     }
-    let clean = set.clean_predictions();
+    let clean = set.clean_predictions()?;
     let mut results = Vec::new();
     for name in &p.attacks {
         for text in &p.eps {
