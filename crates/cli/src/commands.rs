@@ -396,6 +396,9 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
     if !a.methods.is_empty() {
         return bench_methods(a, input, (device, precision));
     }
+    if let Some(job) = robustcnn::dist::job() {
+        return bench_data_parallel(a, input, (device, precision), &job);
+    }
     println!(
         "{:<16} {:>5} {:>8} {:>12} {:>12} {:>8} {:>12} {:>12} {:>9}",
         "model", "batch", "input", "train img/s", "fwd+bwd/s", "opt ms", "infer img/s", "in-grad/s", "peak MiB"
@@ -423,6 +426,43 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
             epoch_throughput(m, dataset, a, device)?;
         }
     }
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_string_pretty(&all)?)
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Data-parallel training steps on every rank; rank 0 prints the throughput and the all-reduce's share.
+fn bench_data_parallel(
+    a: &BenchArgs,
+    input: [i64; 3],
+    how: (tch::Device, Precision),
+    job: &std::sync::Arc<robustcnn::dist::Dist>,
+) -> Result<()> {
+    println!(
+        "{:<16} {:>5} {:>6} {:>8} {:>12} {:>9} {:>14} {:>9} {:>8} {:>8}",
+        "model", "ranks", "batch", "threads", "train img/s", "ms/step", "all-reduce ms", "MiB/step", "share", "hidden"
+    );
+    let mut all = Vec::new();
+    for m in &a.models {
+        let r = robustcnn::bench::data_parallel(m, a.batch, input, a.iters, how, job)?;
+        println!(
+            "{:<16} {:>5} {:>6} {:>8} {:>12.1} {:>9.1} {:>14.2} {:>9.2} {:>7.1}% {:>7.0}%",
+            r.model,
+            r.ranks,
+            r.batch,
+            r.threads,
+            r.images_per_s,
+            r.step_ms,
+            r.all_reduce_ms,
+            r.all_reduce_mib_per_step,
+            100.0 * r.all_reduce_ms / r.step_ms,
+            100.0 * r.hidden_fraction
+        );
+        all.push(r);
+    }
+    println!("rank 0's timings; batch is per rank; the all-reduce runs after the backward pass (hidden 0%)");
     if let Some(path) = &a.json {
         std::fs::write(path, serde_json::to_string_pretty(&all)?)
             .with_context(|| format!("{}: cannot write", path.display()))?;

@@ -236,11 +236,12 @@ fn main() {
     }
 }
 
-/// Runs one parsed command; train and eval first join the torchrun or srun job they were started
-/// in, every other command refuses to run as several ranks.
+/// Runs one parsed command; train, eval and the training benchmark first join the torchrun or srun
+/// job they were started in, every other command refuses to run as several ranks.
 fn run(command: Command) -> anyhow::Result<()> {
     let job = match &command {
         Command::Train(_) | Command::Eval(_) => distributed::join_if_launched()?,
+        Command::Bench(b) if b.is_data_parallel_kind() => distributed::join_if_launched()?,
         other => {
             distributed::refuse_if_launched(&format!("robustcnn {}", other.name()))?;
             None
@@ -273,6 +274,13 @@ fn run_joined(command: Command, job: Option<std::sync::Arc<robustcnn::dist::Dist
         Command::Bench(a) => commands::bench(&a),
         Command::Explain(a) => explain_cmd::run(&a),
         Command::Import(a) => import_cmd::run(&a),
+    }
+}
+
+impl BenchArgs {
+    /// The plain training benchmark (not --attacks, --methods or --epoch), which runs as ranks of a job.
+    fn is_data_parallel_kind(&self) -> bool {
+        !self.attacks && self.methods.is_empty() && self.epoch.is_none()
     }
 }
 

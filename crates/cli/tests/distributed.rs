@@ -207,3 +207,16 @@ fn bad_launches_are_one_clear_line() {
         .unwrap();
     assert!(failure(&lonely, 0).contains("not all 2 ranks joined"));
 }
+
+#[test]
+fn bench_under_two_ranks_reports_the_all_reduce() {
+    let args = vec!["bench", "--models", "small-cnn", "--batch", "8", "--iters", "2", "--input", "1x28x28"];
+    let out = job(&[args.clone(), args]);
+    for (r, o) in out.iter().enumerate() {
+        assert!(o.status.success(), "rank {r}: {}", text(&o.stderr));
+    }
+    let table = text(&out[0].stdout);
+    assert!(table.contains("all-reduce ms") && table.contains("MiB/step"), "{table}");
+    // small-cnn at 1×28×28: 458,730 parameters, 4 bytes each, per step.
+    assert!(table.lines().any(|l| l.starts_with("small-cnn") && l.contains(" 2 ") && l.contains("1.75")), "{table}");
+}

@@ -116,6 +116,70 @@ pub fn run(
     })
 }
 
+/// Data-parallel training throughput of one model (docs/distributed.md §5), as rank 0 measured it.
+#[derive(Clone, Debug, Serialize)]
+pub struct DataParallelResult {
+    pub model: String,
+    pub ranks: usize,
+    /// Per-rank batch; the global batch is `ranks` times it.
+    pub batch: i64,
+    pub threads: i32,
+    pub images_per_s: f64,
+    pub step_ms: f64,
+    /// Time per step spent averaging gradients over the ranks.
+    pub all_reduce_ms: f64,
+    pub all_reduce_mib_per_step: f64,
+    /// Share of the all-reduce hidden under the backward pass: 0, since the buckets are reduced after it.
+    pub hidden_fraction: f64,
+}
+
+/// Times `iters` data-parallel training steps of `model` on random data, each rank its own batch.
+pub fn data_parallel(
+    model: &str,
+    batch: i64,
+    input: [i64; 3],
+    iters: usize,
+    (device, precision): (Device, Precision),
+    dist: &std::sync::Arc<crate::dist::Dist>,
+) -> Result<DataParallelResult> {
+    let (vs, net) = seeded_model(model, input, device, precision)?;
+    let x = Tensor::rand([batch, input[0], input[1], input[2]], (Kind::Float, device));
+    let y = Tensor::randint(10, [batch], (Kind::Int64, device));
+    let mut opt = Optimizer::new(&vs, &OptimConfig::default()).with_dist(Some(dist.clone()));
+    let mut step = || -> Result<()> {
+        let loss = net.forward(&x, true).cross_entropy_for_logits(&y);
+        opt.zero_grad();
+        loss.backward();
+        opt.average_grads()?;
+        opt.step(0.01);
+        Ok(())
+    };
+    for _ in 0..3 {
+        step()?;
+    }
+    dist.barrier()?;
+    let (before, bytes_before) = dist.averaging_totals();
+    let t = Instant::now();
+    for _ in 0..iters {
+        step()?;
+    }
+    sync(device);
+    let seconds = t.elapsed().as_secs_f64();
+    let (after, bytes_after) = dist.averaging_totals();
+    let ranks = dist.world();
+    Ok(DataParallelResult {
+        model: model.to_string(),
+        ranks,
+        batch,
+        threads: tch::get_num_threads(),
+        images_per_s: (iters * ranks) as f64 * batch as f64 / seconds,
+        step_ms: 1000.0 * seconds / iters as f64,
+        all_reduce_ms: 1000.0 * (after - before) / iters as f64,
+        all_reduce_mib_per_step: (bytes_after - bytes_before) as f64 / iters as f64 / (1 << 20) as f64,
+        hidden_fraction: 0.0,
+    })
+}
+
 /// Attack throughput of one model at one batch size.
 #[derive(Clone, Debug, Serialize)]
 pub struct AttackBenchResult {

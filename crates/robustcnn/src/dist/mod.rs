@@ -65,6 +65,8 @@ pub struct Dist {
     group: Group,
     store: Store,
     heartbeat: std::sync::Mutex<Option<Heartbeat>>,
+    /// Nanoseconds spent averaging gradients and bytes averaged, since the job began (for `bench`).
+    averaging: (std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64),
 }
 
 impl std::fmt::Debug for Dist {
@@ -87,7 +89,13 @@ impl Dist {
             Group::new(&store, if local { "127.0.0.1" } else { "" }, l.rank, l.world, t.collective.as_millis() as u64)
                 .map_err(|e| rendezvous_error(l, t.rendezvous, &e))?;
         let heartbeat = Heartbeat::start(l).map_err(|e| rendezvous_error(l, t.rendezvous, &e))?;
-        Ok(Dist { launch, group, store, heartbeat: std::sync::Mutex::new(Some(heartbeat)) })
+        Ok(Dist {
+            launch,
+            group,
+            store,
+            heartbeat: std::sync::Mutex::new(Some(heartbeat)),
+            averaging: Default::default(),
+        })
     }
 
     /// Ends this rank's part: its heartbeat stops, then every rank meets once more, so that rank 0's
@@ -198,6 +206,7 @@ impl Dist {
     /// Replaces each gradient by its mean over the ranks, flattened into buckets of at most 25 MB
     /// (DDP's averaging, docs/distributed.md §2).
     pub fn average_grads(&self, grads: &[Tensor]) -> Result<()> {
+        let started = std::time::Instant::now();
         let world = self.world() as f64;
         tch::no_grad(|| {
             let mut start = 0;
@@ -219,8 +228,17 @@ impl Dist {
                 }
                 start = end;
             }
-            Ok(())
+            use std::sync::atomic::Ordering::Relaxed;
+            self.averaging.0.fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
+            self.averaging.1.fetch_add(grads.iter().map(size_of).sum::<usize>() as u64, Relaxed);
+            Ok::<(), Error>(())
         })
+    }
+
+    /// Seconds spent averaging gradients and bytes averaged so far.
+    pub fn averaging_totals(&self) -> (f64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.averaging.0.load(Relaxed) as f64 * 1e-9, self.averaging.1.load(Relaxed))
     }
 }
 
