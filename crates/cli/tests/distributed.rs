@@ -220,3 +220,22 @@ fn bench_under_two_ranks_reports_the_all_reduce() {
     // small-cnn at 1×28×28: 458,730 parameters, 4 bytes each, per step.
     assert!(table.lines().any(|l| l.starts_with("small-cnn") && l.contains(" 2 ") && l.contains("1.75")), "{table}");
 }
+
+#[test]
+fn a_run_stopped_on_two_ranks_resumes_on_one_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run").display().to_string();
+    let mut args = vec!["train", "--epochs", "2", "--stop-after", "12"];
+    args.extend(SMALL);
+    args.extend(["0.05", "--out", &run]);
+    let out = job(&[args.clone(), args]);
+    for (r, o) in out.iter().enumerate() {
+        assert_eq!(o.status.code(), Some(130), "rank {r} stops resumably: {}", text(&o.stderr));
+    }
+    let resumed = common::robustcnn(&["train", "--resume", "--quiet", "--out", &run]);
+    let err = text(&resumed.stderr);
+    assert!(resumed.status.success(), "{err}");
+    assert!(err.contains("written by 2 rank(s) and resumes on 1"), "{err}");
+    let metrics = std::fs::read_to_string(dir.path().join("run/metrics.jsonl")).unwrap();
+    assert!(metrics.lines().last().unwrap().contains("\"event\":\"end\""), "{metrics}");
+}

@@ -56,10 +56,14 @@ pub struct LoopState {
     /// records logs the same averages as an uninterrupted one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub term_window: Vec<(String, f64, usize)>,
-    /// The number of data-parallel ranks that wrote the checkpoint (0 in checkpoints from before
-    /// distributed training: one).
-    #[serde(default)]
+    /// The number of data-parallel ranks that wrote the checkpoint; absent (0) for one.
+    #[serde(default, skip_serializing_if = "one_rank")]
     pub world: usize,
+}
+
+/// Whether a checkpoint was written by a single process (not recorded then).
+fn one_rank(world: &usize) -> bool {
+    *world <= 1
 }
 
 /// What a finished run reports.
@@ -135,18 +139,18 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         let mut vars: Vec<(String, Tensor)> = p.vs.variables().into_iter().collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         d.broadcast_from_main(&vars.into_iter().map(|(_, t)| t).collect::<Vec<_>>())?;
-        if from_checkpoint && st.world.max(1) != world {
-            let (before, global) = (st.world.max(1), cfg.data.batch_size * world);
-            let position = st.batch * cfg.data.batch_size * before;
-            if main {
-                eprintln!(
-                    "warning: {} was written by {before} rank(s) and resumes on {world}: the epoch continues \
-                     at sample {position} in batches of {global}, so the run is not the one an unchanged job would give",
-                    run.dir.join(CHECKPOINT_FILE).display()
-                );
-            }
-            st.batch = position / global;
+    }
+    if from_checkpoint && st.world.max(1) != world {
+        let (before, global) = (st.world.max(1), cfg.data.batch_size * world);
+        let position = st.batch * cfg.data.batch_size * before;
+        if main {
+            eprintln!(
+                "warning: {} was written by {before} rank(s) and resumes on {world}: the epoch continues \
+                 at sample {position} in batches of {global}, so the run is not the one an unchanged job would give",
+                run.dir.join(CHECKPOINT_FILE).display()
+            );
         }
+        st.batch = position / global;
     }
     st.world = world;
     if opts.resume && main {
