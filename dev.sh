@@ -2,7 +2,7 @@
 # The project's entry point on a fresh machine: provisions libtorch, builds, and runs.
 #
 #   ./dev.sh demo            provision, build, run the demo on the embedded data
-#   ./dev.sh test            provision, build, run the whole test suite
+#   ./dev.sh test            provision, build, run the whole test suite (Rust, then the Python package's)
 #   ./dev.sh bench [ARGS]    provision, build, run `robustcnn bench ARGS`
 #   ./dev.sh run ARGS        provision, build, run `robustcnn ARGS`
 #   ./dev.sh lint            cargo fmt --check and clippy -D warnings
@@ -13,17 +13,21 @@ if ! command -v cargo >/dev/null 2>&1; then
   [[ -f "$HOME/.cargo/env" ]] && . "$HOME/.cargo/env"
 fi
 command -v cargo >/dev/null 2>&1 || { echo "dev.sh: cargo is needed: install Rust from https://rustup.rs" >&2; exit 1; }
-env_lines=$(scripts/provision-libtorch.sh && scripts/provision-gloo-headers.sh)
+env_lines=$(scripts/provision-libtorch.sh && scripts/provision-gloo-headers.sh && scripts/provision-frost.sh)
 eval "$env_lines"
 build() { cargo build --release --quiet -p robustcnn-cli; }
 cmd="${1:-}"
 shift || true
 case "$cmd" in
   demo) build; exec target/release/robustcnn demo "$@" ;;
-  test) cargo test --release --workspace "$@" ;;
+  test) cargo test --release --workspace "$@" && scripts/test-python.sh ;;
   bench) build; exec target/release/robustcnn bench "$@" ;;
   run) build; exec target/release/robustcnn "$@" ;;
-  lint) cargo fmt --all -- --check && cargo clippy --release --workspace --all-targets -- -D warnings ;;
+  lint)
+    py=(--manifest-path crates/corrupt-py/Cargo.toml)
+    cargo fmt --all -- --check && cargo fmt "${py[@]}" -- --check &&
+      cargo clippy --release --workspace --all-targets -- -D warnings &&
+      cargo clippy --release "${py[@]}" --target-dir target/python --all-targets -- -D warnings ;;
   env) echo "$env_lines" ;;
   *) echo "usage: ./dev.sh demo|test|bench|run|lint|env [ARGS...]" >&2; exit 2 ;;
 esac
