@@ -101,8 +101,7 @@ pub fn run(a: &CorruptArgs) -> Result<()> {
         fit: a.image_size.map(|_| data::folder::Fit::CenterCrop),
         ..Default::default()
     };
-    let splits = data::load(name, &src)?;
-    let mut ds = if a.split == "train" { splits.train } else { splits.test };
+    let mut ds = data::load_split(name, &src, &a.split)?;
     if let Some(n) = a.limit {
         ds = ds.select(&(0..n.min(ds.len())).collect::<Vec<_>>());
     }

@@ -252,3 +252,22 @@ fn image_folders_come_out_in_the_imagenet_c_layout() {
     let e = fails(&[&["eval", "corruptions", &r, "--from", &o][..], &sel].concat());
     assert!(e.contains("snow/2/bird: a class folder the model's dataset does not have"), "{e}");
 }
+
+#[test]
+fn corrupt_reads_only_the_split_it_corrupts() {
+    // A CIFAR-10 folder holding test_batch.bin alone, as someone with only the test set has it.
+    let dir = tempfile::tempdir().unwrap();
+    let cifar = dir.path().join("cifar-10-batches-bin");
+    std::fs::create_dir_all(&cifar).unwrap();
+    let records: Vec<u8> = (0..6u8)
+        .flat_map(|i| std::iter::once(i % 10).chain((0..3072).map(move |j| (j * 5 + i as usize * 31) as u8)))
+        .collect();
+    std::fs::write(cifar.join("test_batch.bin"), records).unwrap();
+    let (data, out) = (dir.path().display().to_string(), dir.path().join("c").display().to_string());
+    let args = ["corrupt", "--dataset", "cifar10", "--data-dir", &data, "--corruptions", "fog"];
+    let text = ok(&[&args[..], &["--split", "test", "--severities", "1", "--out", &out]].concat());
+    assert!(text.contains("6 corrupted images"), "{text}");
+    assert_eq!(corrupt::npy::read(&dir.path().join("c/fog.npy")).unwrap().shape, vec![6, 32, 32, 3]);
+    let e = fails(&[&args[..], &["--split", "train", "--out", &out]].concat());
+    assert!(e.contains("no data_batch_1.bin"), "{e}");
+}

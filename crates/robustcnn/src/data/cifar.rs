@@ -74,6 +74,11 @@ fn read_files(
 
 /// Reads CIFAR-10 from `dir` (the unpacked `cifar-10-batches-bin`): train and test sets.
 pub fn read_cifar10(dir: &Path) -> Result<super::Splits> {
+    Ok(super::Splits { train: read_cifar10_split(dir, true)?, test: read_cifar10_split(dir, false)? })
+}
+
+/// Reads one split of CIFAR-10 from `dir`: the five training batches, or only `test_batch.bin`.
+pub fn read_cifar10_split(dir: &Path, train: bool) -> Result<Dataset> {
     let names: Vec<String> = match std::fs::read_to_string(dir.join("batches.meta.txt")) {
         Ok(text) => text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect(),
         Err(_) => CIFAR10_CLASSES.iter().map(|s| s.to_string()).collect(),
@@ -81,15 +86,21 @@ pub fn read_cifar10(dir: &Path) -> Result<super::Splits> {
     if names.len() != 10 {
         return Err(Error::format(&dir.join("batches.meta.txt"), format!("{} class names, expected 10", names.len())));
     }
-    let train: Vec<_> = (1..=5).map(|i| dir.join(format!("data_batch_{i}.bin"))).collect();
-    Ok(super::Splits {
-        train: read_files(&train, 1, 0, names.clone())?,
-        test: read_files(&[dir.join("test_batch.bin")], 1, 0, names)?,
-    })
+    let files: Vec<_> = if train {
+        (1..=5).map(|i| dir.join(format!("data_batch_{i}.bin"))).collect()
+    } else {
+        vec![dir.join("test_batch.bin")]
+    };
+    read_files(&files, 1, 0, names)
 }
 
 /// Reads CIFAR-100 from `dir` (the unpacked `cifar-100-binary`), with fine or coarse labels.
 pub fn read_cifar100(dir: &Path, label: Cifar100Label) -> Result<super::Splits> {
+    Ok(super::Splits { train: read_cifar100_split(dir, label, true)?, test: read_cifar100_split(dir, label, false)? })
+}
+
+/// Reads one split of CIFAR-100 from `dir`: `train.bin` or `test.bin`.
+pub fn read_cifar100_split(dir: &Path, label: Cifar100Label, train: bool) -> Result<Dataset> {
     let (file, count, at) = match label {
         Cifar100Label::Fine => ("fine_label_names.txt", 100, 1),
         Cifar100Label::Coarse => ("coarse_label_names.txt", 20, 0),
@@ -101,8 +112,5 @@ pub fn read_cifar100(dir: &Path, label: Cifar100Label) -> Result<super::Splits> 
     if names.len() != count {
         return Err(Error::format(&dir.join(file), format!("{} class names, expected {count}", names.len())));
     }
-    Ok(super::Splits {
-        train: read_files(&[dir.join("train.bin")], 2, at, names.clone())?,
-        test: read_files(&[dir.join("test.bin")], 2, at, names)?,
-    })
+    read_files(&[dir.join(if train { "train.bin" } else { "test.bin" })], 2, at, names)
 }

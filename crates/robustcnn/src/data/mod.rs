@@ -11,4 +11,6 @@ mod registry;
 pub mod split;
 
 pub use dataset::{Dataset, Splits};
-pub use registry::{cache_dir, find as registry_find, load, DataSource, DatasetInfo, DATASETS, DEBIAN_FASHION_MNIST};
+pub use registry::{
+    cache_dir, find as registry_find, load, load_split, DataSource, DatasetInfo, DATASETS, DEBIAN_FASHION_MNIST,
+};

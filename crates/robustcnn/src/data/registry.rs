@@ -80,6 +80,26 @@ pub struct DataSource {
     pub grayscale: bool,
 }
 
+/// One split ("train" or "test") of a dataset, reading only that split's files where the format
+/// keeps them apart (CIFAR's batches), so that a split alone is enough.
+pub fn load_split(name: &str, src: &DataSource, split: &str) -> Result<super::Dataset> {
+    let train = split == "train";
+    match name {
+        "cifar10" => {
+            let dirs = candidates(name, src, &["cifar-10-batches-bin"]);
+            let dir = locate(name, &dirs, if train { "data_batch_1.bin" } else { "test_batch.bin" })?;
+            cifar::read_cifar10_split(&dir, train)
+        }
+        "cifar100" | "cifar100-coarse" => {
+            let dirs = candidates("cifar100", src, &["cifar-100-binary"]);
+            let dir = locate(name, &dirs, if train { "train.bin" } else { "test.bin" })?;
+            let label = if name == "cifar100" { cifar::Cifar100Label::Fine } else { cifar::Cifar100Label::Coarse };
+            cifar::read_cifar100_split(&dir, label, train)
+        }
+        _ => load(name, src).map(|s| if train { s.train } else { s.test }),
+    }
+}
+
 /// Looks a dataset name up; the error lists the valid names.
 pub fn find(name: &str) -> Result<&'static DatasetInfo> {
     DATASETS.iter().find(|d| d.name == name).ok_or_else(|| {
