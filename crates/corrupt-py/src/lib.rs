@@ -1,7 +1,7 @@
 //! The corruption engine (`crates/corrupt`) as the Python extension `robustcnn_corrupt._engine`:
 //! a batch of uint8 images (one image is a batch of one), seeded, on all cores with the GIL
 //! released (docs/python.md). The Python API around it is python/robustcnn_corrupt/__init__.py.
-use corrupt::{Corruptor, FrostSource, ImageSet, Preset};
+use corrupt::{rng_for, Corruptor, FrostSource, Image, ImageSet, Preset};
 use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -73,9 +73,17 @@ fn corrupt_many<'py>(
     let (h, w, c) = image_shape(&shape[1..], "each image's shape")?;
     let severity = check_severity(severity)?;
     let corruptor = corruptor(preset, frost_dir)?;
-    let data = images.as_array().iter().copied().collect::<Vec<u8>>();
+    let data = match images.as_slice() {
+        Ok(contiguous) => contiguous.to_vec(),
+        Err(_) => images.as_array().iter().copied().collect(),
+    };
     let name = name.to_string();
     let out = py.detach(|| {
+        if shape[0] == 1 {
+            // One image: on this thread, with image 0's draws, as corrupt_set would.
+            let img = Image::new(data, h, w, c)?;
+            return corruptor.apply(&img, &name, severity, &mut rng_for(seed, &name, severity, 0)).map(|i| i.data);
+        }
         let set = ImageSet { data: &data, height: h, width: w, channels: c };
         corrupt::corrupt_set(&corruptor, set, &name, severity, seed, threads, &|_| {})
     });
