@@ -11,7 +11,10 @@ python=$(command -v python3 || command -v python || true)
 if [[ ! -x "$venv/bin/python" ]]; then
   "$python" -m venv "$venv" || { echo "test-python: could not make a virtual environment in $venv (Debian: apt-get install python3-venv)" >&2; exit 1; }
 fi
-"$venv/bin/pip" install -q --disable-pip-version-check "maturin>=1.5,<2" numpy pytest pillow
+# imagecorruptions 1.1.2, the reference, with the versions it still runs with (NumPy < 2, scikit-image
+# 0.20: no 0.19 wheel exists for CPython 3.11), for the test of frost against it.
+"$venv/bin/pip" install -q --disable-pip-version-check "maturin>=1.5,<2" pytest pillow "numpy<2" \
+  "scikit-image==0.20.0" "scipy<1.12" "opencv-python-headless<4.11" "imagecorruptions==1.1.2"
 cargo build --release -q -p corrupt --example corrupt_npy
 rm -rf target/wheels
 "$venv/bin/maturin" build --release -q -m crates/corrupt-py/Cargo.toml -o target/wheels --target-dir target/python

@@ -91,6 +91,31 @@ fn corrupt_many<'py>(
     numpy::PyArray1::from_vec(py, out).reshape(shape)
 }
 
+/// Frost at `severity` with frost texture `texture` (0-4) cropped at `(y0, x0)` instead of drawn:
+/// what imagecorruptions computes when its random draws are these (for the tests against it).
+#[pyfunction]
+#[pyo3(signature = (image, severity, texture, y0, x0, preset=None, frost_dir=None))]
+#[allow(clippy::too_many_arguments)]
+fn frost_given_crop<'py>(
+    py: Python<'py>,
+    image: PyReadonlyArrayDyn<'py, u8>,
+    severity: i64,
+    texture: usize,
+    y0: usize,
+    x0: usize,
+    preset: Option<&str>,
+    frost_dir: Option<&str>,
+) -> PyResult<Bound<'py, PyArrayDyn<u8>>> {
+    let shape = image.shape().to_vec();
+    let (h, w, c) = image_shape(&shape, "image.shape")?;
+    let img = Image::new(image.as_array().iter().copied().collect(), h, w, c).map_err(value_error)?;
+    let corruptor = corruptor(preset, frost_dir)?;
+    let out =
+        corrupt::corruptions::frost::frost_given_crop(&corruptor, &img, check_severity(severity)?, texture, (y0, x0))
+            .map_err(value_error)?;
+    numpy::PyArray1::from_vec(py, out.data).reshape(shape)
+}
+
 /// The corruptions of a subset (common, validation, all, noise, blur, weather, digital).
 #[pyfunction]
 fn names(subset: &str) -> PyResult<Vec<&'static str>> {
@@ -106,5 +131,6 @@ fn names(subset: &str) -> PyResult<Vec<&'static str>> {
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(corrupt_many, m)?)?;
     m.add_function(wrap_pyfunction!(names, m)?)?;
+    m.add_function(wrap_pyfunction!(frost_given_crop, m)?)?;
     Ok(())
 }

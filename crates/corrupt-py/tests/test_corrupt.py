@@ -118,3 +118,31 @@ def test_the_transform_draws_seeded_corruptions_for_arrays_and_pil_images():
         assert isinstance(pil, Image.Image) and pil.size == (32, 32) and pil.mode == "RGB"
         gray = rc.RandomCorruption(corruptions="noise", seed=1)(Image.fromarray(img[..., 0]))
         assert gray.mode == "L"
+
+
+def test_frost_with_the_photographs_is_the_references_given_its_crop():
+    """imagecorruptions 1.1.2 itself, where it installs (see scripts/python-package-timing.py), with its
+    three draws (texture, row, column) replaced by ours. Exact but for OpenCV's bicubic resize of the
+    photographs, which the PyPI wheels run through Intel IPP: about 1 texel in 100,000 is one grey
+    level apart, so a few output values may be one apart (docs/python.md)."""
+    ic = pytest.importorskip("imagecorruptions.corruptions")
+    from imagecorruptions import corrupt as reference
+
+    folder = rc.frost_dir()
+    if folder is None:
+        pytest.skip("the frost photographs are not cached (scripts/provision-frost.sh)")
+    rng = np.random.default_rng(3)
+    for side, texture, severity in [(32, 0, 1), (64, 1, 3), (224, 2, 5), (96, 3, 2), (150, 4, 4)]:
+        img = pictures(1, side, side, 3, seed=side)[0]
+        corner = (int(rng.integers(0, 40)), int(rng.integers(0, 40)))
+        draws = iter([texture, *corner])
+        real = ic.np.random.randint
+        ic.np.random.randint = lambda *a, **k: next(draws)
+        try:
+            expected = reference(img, severity, "frost")
+        finally:
+            ic.np.random.randint = real
+        ours = rc._engine.frost_given_crop(img, severity, texture, *corner, "sized", folder)
+        diff = np.abs(ours.astype(int) - expected.astype(int))
+        where = f"frost{texture + 1} at {side} px: {np.count_nonzero(diff)} of {diff.size} values differ, by up to {diff.max()}"
+        assert diff.max() <= 1 and np.count_nonzero(diff) <= diff.size // 1000, where

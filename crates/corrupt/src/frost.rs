@@ -169,14 +169,19 @@ fn rescale(t: &Image, factor: f64) -> Image {
 }
 
 /// A photograph brought to the scale a preset uses: ×0.2 for CIFAR (`make_cifar_c.py`), as is for
-/// ImageNet, and for the size-adaptive preset or whenever the texture is smaller than the image,
-/// enlarged by 1.1× the factor that makes it cover the image (`imagecorruptions.frost`, which
-/// resizes bicubically where this resizes bilinearly).
+/// ImageNet; for the sized preset, enlarged by 1.1× the factor that makes it cover the image, to the
+/// size rounded up, with OpenCV's bicubic resize (`imagecorruptions.frost`); and whenever
+/// the texture is still smaller than the image, enlarged by that factor bilinearly.
 fn scaled_photo(t: &Image, preset: Preset, (h, w): (usize, usize)) -> Image {
     let t = match preset {
         Preset::Cifar => rescale(t, 0.2),
         Preset::ImageNet => t.clone(),
-        Preset::Sized => return rescale(t, cover(t, (h, w)) * 1.1),
+        Preset::Sized => {
+            let f = cover(t, (h, w)) * 1.1;
+            let (oh, ow) = ((t.height as f64 * f).ceil() as usize, (t.width as f64 * f).ceil() as usize);
+            let data = crate::opencv::resize_cubic_u8(&t.data, (t.height, t.width, 3), (oh, ow));
+            return Image { data, height: oh, width: ow, channels: 3 };
+        }
     };
     if t.height < h || t.width < w {
         rescale(&t, cover(&t, (h, w)) * 1.1)
@@ -203,10 +208,16 @@ pub(crate) fn textures_for(source: &FrostSource, preset: Preset, size: (usize, u
 /// Frost: a·x + b·crop, in 0–255 units, clipped; the texture index and the crop corner are drawn in
 /// the reference's order. Gray images get the crop's gray level (0.2989 R + 0.5870 G + 0.1140 B).
 pub fn frost(img: &Image, a: f64, b: f64, textures: &[Image], rng: &mut impl Rng) -> Image {
-    let (h, w, c) = (img.height, img.width, img.channels);
+    let (h, w) = (img.height, img.width);
     let t = &textures[rng.gen_range(0..textures.len().min(DRAWN))];
     let y0 = if t.height > h { rng.gen_range(0..t.height - h) } else { 0 };
     let x0 = if t.width > w { rng.gen_range(0..t.width - w) } else { 0 };
+    frost_crop(img, a, b, t, (y0, x0))
+}
+
+/// Frost with the crop of `t` whose top-left corner is `(y0, x0)`: a·x + b·crop, clipped.
+pub fn frost_crop(img: &Image, a: f64, b: f64, t: &Image, (y0, x0): (usize, usize)) -> Image {
+    let (h, w, c) = (img.height, img.width, img.channels);
     let texel = |y: usize, x: usize, k: usize| t.data[((y + y0) * t.width + x + x0) * 3 + k] as f64;
     let data = (0..h * w * c)
         .map(|i| {
