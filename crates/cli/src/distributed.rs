@@ -10,6 +10,9 @@ pub fn join_if_launched() -> Result<Option<Arc<Dist>>> {
     let Some(l) = launch::from_env()? else { return Ok(None) };
     let main = l.rank == 0;
     let job = dist::set_job(Dist::join(l, Timeouts::from_env()?)?);
+    // Every rank must run the same command, or their shares would not add up.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    job.agree("command line", &format!("world size {}\u{1f}{}", job.world(), args.join("\u{1f}")))?;
     if !main {
         silence_stdout();
     }

@@ -184,7 +184,7 @@ fn bad_launches_are_one_clear_line() {
         ["train", "--steps", "2", "--lr", "0.2", "--out", &run],
     );
     let out = job(&[a.to_vec(), b.to_vec()]);
-    assert!(failure(&out[0], 0).contains("rank 1's config differs from rank 0's"));
+    assert!(failure(&out[0], 0).contains("rank 1's command line differs from rank 0's"));
     assert!(failure(&out[1], 1).contains("differs from rank 0's"));
     assert!(!Path::new(&run).exists(), "a job that never started leaves no run");
 

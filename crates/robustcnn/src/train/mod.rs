@@ -153,6 +153,10 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         st.batch = position / global;
     }
     st.world = world;
+    if !main {
+        // The checkpoint's running sums of the epoch are every rank's together: rank 0 carries them.
+        (st.epoch_loss_sum, st.epoch_correct, st.epoch_seen) = (0.0, 0.0, 0);
+    }
     if opts.resume && main {
         run.truncate_metrics(st.metrics_lines)?;
     }
@@ -269,8 +273,13 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
                 stop_now = d.any(stop_now)?;
             }
             if stop_now && st.step < total {
-                st.epoch_loss_sum = loss_sum.double_value(&[]);
-                st.epoch_correct = correct.double_value(&[]);
+                // The checkpoint keeps the epoch's sums over all ranks (rank 0 carries them on resume).
+                let mut sums = [loss_sum.double_value(&[]), correct.double_value(&[]), st.epoch_seen as f64];
+                if let Some(d) = &dist {
+                    let total = d.sum_f64(&sums)?;
+                    sums.copy_from_slice(&total);
+                }
+                (st.epoch_loss_sum, st.epoch_correct, st.epoch_seen) = (sums[0], sums[1], sums[2] as usize);
                 st.metrics_lines = log.lines;
                 st.term_window = window;
                 if main {
