@@ -27,7 +27,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "fuzz.sh: installing cargo-fuzz from crates.io" >&2
   cargo install --locked --quiet cargo-fuzz --version 0.13.2
 fi
-eval "$(scripts/provision-libtorch.sh)"
+eval "$(scripts/provision-libtorch.sh && scripts/provision-gloo-headers.sh)"
 fuzz() { (cd fuzz && cargo fuzz "$1" --fuzz-dir . -s none "${@:2}"); }
 if ! build_log=$(fuzz build 2>&1); then
   echo "$build_log" | tail -30 >&2
