@@ -70,6 +70,14 @@ fn seeded_model(
     Ok((vs, net))
 }
 
+/// `batch` random images of shape `input` (C, H, W) in [0, 1) and random labels of 10 classes.
+fn random_batch(batch: i64, input: [i64; 3], device: Device) -> (Tensor, Tensor) {
+    (
+        Tensor::rand([batch, input[0], input[1], input[2]], (Kind::Float, device)),
+        Tensor::randint(10, [batch], (Kind::Int64, device)),
+    )
+}
+
 /// Measures `model` at `batch` on random inputs of shape `input` (C, H, W) with 10 classes.
 pub fn run(
     model: &str,
@@ -79,8 +87,7 @@ pub fn run(
     (device, precision): (Device, Precision),
 ) -> Result<BenchResult> {
     let (vs, net) = seeded_model(model, input, device, precision)?;
-    let x = Tensor::rand([batch, input[0], input[1], input[2]], (Kind::Float, device));
-    let y = Tensor::randint(10, [batch], (Kind::Int64, device));
+    let (x, y) = random_batch(batch, input, device);
     let mut opt = Optimizer::new(&vs, &OptimConfig::default());
     let warmup = 3;
     let train = timed(iters, warmup, batch, device, || {
@@ -143,8 +150,7 @@ pub fn data_parallel(
     dist: &std::sync::Arc<crate::dist::Dist>,
 ) -> Result<DataParallelResult> {
     let (vs, net) = seeded_model(model, input, device, precision)?;
-    let x = Tensor::rand([batch, input[0], input[1], input[2]], (Kind::Float, device));
-    let y = Tensor::randint(10, [batch], (Kind::Int64, device));
+    let (x, y) = random_batch(batch, input, device);
     let mut opt = Optimizer::new(&vs, &OptimConfig::default()).with_dist(Some(dist.clone()));
     let mut step = || -> Result<()> {
         let loss = net.forward(&x, true).cross_entropy_for_logits(&y);
@@ -203,12 +209,7 @@ pub fn attacks(
 ) -> Result<AttackBenchResult> {
     use crate::attacks::{Attack, AttackBatch, Fgsm, Pgd};
     let (_vs, net) = seeded_model(model, input, device, precision)?;
-    let (x, y) = crate::rng::with_torch_seed(0, &[1], || {
-        (
-            Tensor::rand([batch, input[0], input[1], input[2]], (Kind::Float, device)),
-            Tensor::randint(10, [batch], (Kind::Int64, device)),
-        )
-    });
+    let (x, y) = crate::rng::with_torch_seed(0, &[1], || random_batch(batch, input, device));
     let ids: Vec<u64> = (0..batch as u64).collect();
     let b = AttackBatch { x: &x, y: &y, ids: &ids, seed: 0 };
     let fgsm = Fgsm { eps: 8.0 / 255.0 };
