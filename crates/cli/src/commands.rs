@@ -286,6 +286,11 @@ pub fn data_list() -> Result<()> {
 }
 
 pub fn data_info(name: &str, data_dir: Option<PathBuf>) -> Result<()> {
+    data::registry_find(name)?;
+    if data::published::NAMES.contains(&name) {
+        print!("{}", data::published::describe(name, &DataSource { data_dir, ..Default::default() })?);
+        return Ok(());
+    }
     let s = data::load(name, &DataSource { data_dir, ..Default::default() })?;
     for (split, ds) in [("train", &s.train), ("test", &s.test)] {
         println!(

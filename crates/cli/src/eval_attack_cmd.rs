@@ -158,6 +158,7 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
     let o = a.run_args.open()?;
     let (prepared, label) = (&o.prepared, o.label.clone());
     let test = a.run_args.limited(&prepared.test, "test")?;
+    robustcnn::eval::attacks::single_label_only(&test)?;
     if p.norm == Norm::L2 {
         let dims = test.channels * test.height * test.width;
         for (eps, text) in &p.budgets {

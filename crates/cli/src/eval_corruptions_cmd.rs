@@ -55,11 +55,18 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
     let o = a.run_args.open()?;
     let (p, label) = (&o.prepared, o.label.clone());
     let test = a.run_args.limited(&p.test, "test")?;
+    if test.is_multi_label() && (a.from.is_some() || a.reference.is_some()) {
+        bail!(
+            "--from/--reference: a multi-label task ({}) is evaluated on corruptions made on the fly, as mAP; \
+             -C sets and reference runs hold single-label accuracies",
+            p.cfg.data.dataset
+        );
+    }
     if a.from.is_none() {
         corruptor.preset_for(test.height, test.width).map_err(|e| anyhow!("--preset: {e}"))?;
     }
     let batch = a.run_args.batch();
-    let clean = evaluate(&p.net, &test, batch, p.device)?.top1;
+    let clean = evaluate(&p.net, &test, batch, p.device)?.score();
     let model = Evaluator { net: &p.net, batch, device: p.device };
     let pb = if robustcnn::dist::is_main() {
         ProgressBar::new((names.len() * severities.len()) as u64)
@@ -109,6 +116,9 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
     pb.finish_and_clear();
     let imagenet = (test.height, test.width) == (224, 224) && test.num_classes() == 1000;
     let mut report = corruptions::summarize(source, label, clean, &used, cells, imagenet);
+    if test.is_multi_label() {
+        report = report.as_map();
+    }
     if let (Some(r), Some(dir)) = (&reference, &a.reference) {
         report.normalize_by(r, &dir.display().to_string());
     }

@@ -1,4 +1,5 @@
-//! An in-memory image classification dataset: u8 images in HWC order and class labels.
+//! An in-memory image classification dataset: u8 images in HWC order and class labels, and for a
+//! multi-label task (PASCAL VOC) each image's per-class targets.
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -11,6 +12,10 @@ pub struct Dataset {
     pub width: usize,
     pub channels: usize,
     pub class_names: Vec<String>,
+    /// Multi-label tasks only: samples × classes, row-major, in the VOC devkit's convention: 1 the
+    /// class is present, -1 absent, 0 present only as "difficult" objects (docs/multilabel.md §1).
+    /// `labels` then holds each image's first present class, for stratified splits.
+    pub targets: Option<Vec<i8>>,
 }
 
 impl Dataset {
@@ -39,12 +44,18 @@ impl Dataset {
                 format!("label {y} of sample {i} is out of range (expected 0..{})", class_names.len() - 1),
             ));
         }
-        Ok(Dataset { images, labels, height, width, channels, class_names })
+        Ok(Dataset { images, labels, height, width, channels, class_names, targets: None })
     }
 
     /// The same shape and classes with no images.
     pub fn clone_empty(&self) -> Dataset {
-        Dataset { images: Vec::new(), labels: Vec::new(), class_names: self.class_names.clone(), ..*self }
+        Dataset {
+            images: Vec::new(),
+            labels: Vec::new(),
+            class_names: self.class_names.clone(),
+            targets: self.targets.as_ref().map(|_| Vec::new()),
+            ..*self
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -83,12 +94,33 @@ impl Dataset {
             width: self.width,
             channels: self.channels,
             class_names: self.class_names.clone(),
+            targets: self.targets.as_ref().map(|t| {
+                let k = self.num_classes();
+                indices.iter().flat_map(|&i| t[i * k..(i + 1) * k].iter().copied()).collect()
+            }),
         }
     }
 
-    /// Number of samples of each class.
+    /// Whether each image has a set of classes (multi-label) rather than one.
+    pub fn is_multi_label(&self) -> bool {
+        self.targets.is_some()
+    }
+
+    /// Image `i`'s targets in the devkit's convention (1 present, -1 absent, 0 difficult only).
+    pub fn target_row(&self, i: usize) -> Option<&[i8]> {
+        let k = self.num_classes();
+        self.targets.as_ref().map(|t| &t[i * k..(i + 1) * k])
+    }
+
+    /// Number of samples of each class (multi-label: of images where the class is present).
     pub fn class_counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.num_classes()];
+        if let Some(t) = &self.targets {
+            for (j, &v) in t.iter().enumerate() {
+                counts[j % self.num_classes()] += (v == 1) as usize;
+            }
+            return counts;
+        }
         for &y in &self.labels {
             counts[y as usize] += 1;
         }

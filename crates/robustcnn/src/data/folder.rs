@@ -59,7 +59,26 @@ pub fn decode_image(
     fit: Fit,
     gray: bool,
 ) -> Result<Vec<u8>> {
-    let img = image::load_from_memory(bytes).map_err(|e| Error::format(file, format!("unreadable image: {e}")))?;
+    decode_cropped(file, bytes, None, target, fit, gray)
+}
+
+/// [`decode_image`] of the part of the image inside `crop` = (x, y, width, height) in pixels,
+/// clipped to the image (CUB's bounding boxes).
+pub fn decode_cropped(
+    file: &Path,
+    bytes: &[u8],
+    crop: Option<[f64; 4]>,
+    target: &mut Option<(usize, usize)>,
+    fit: Fit,
+    gray: bool,
+) -> Result<Vec<u8>> {
+    let mut img = image::load_from_memory(bytes).map_err(|e| Error::format(file, format!("unreadable image: {e}")))?;
+    if let Some([x, y, w, h]) = crop {
+        let (iw, ih) = (img.width() as f64, img.height() as f64);
+        let (x0, y0) = (x.floor().clamp(0.0, iw - 1.0), y.floor().clamp(0.0, ih - 1.0));
+        let (x1, y1) = ((x + w).ceil().clamp(x0 + 1.0, iw), (y + h).ceil().clamp(y0 + 1.0, ih));
+        img = img.crop_imm(x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32);
+    }
     let (w, h) = (img.width() as usize, img.height() as usize);
     let (th, tw) = *target.get_or_insert((h, w));
     let img = match fit {

@@ -48,7 +48,7 @@ impl LoaderSpec {
     }
 }
 
-/// One batch: images (B×C×H×W, f32 in [0,1]), labels (B, i64) and the sample indices they came from
+/// One batch: images (B×C×H×W, f32 in [0,1]), labels (B, i64; multi-label: B×classes, f32) and the sample indices they came from
 /// (with AugMix's clean copy, N + i is the clean copy of image i).
 pub struct Batch {
     pub images: Tensor,
@@ -121,8 +121,26 @@ pub fn make_batch(ds: &Dataset, indices: &[usize], spec: &LoaderSpec, epoch: u64
     let shape = [indices.len() as i64, c as i64, h as i64, w as i64];
     let mut tensors = planes.iter().map(|p| Tensor::from_slice(p).reshape(shape));
     let images = tensors.next().unwrap_or_else(|| Tensor::zeros(shape, (tch::Kind::Float, tch::Device::Cpu)));
-    let labels: Vec<i64> = indices.iter().map(|&v| ds.labels[v % ds.len()] as i64).collect();
-    Batch { images, labels: Tensor::from_slice(&labels), indices: indices.to_vec(), views: tensors.collect() }
+    Batch { images, labels: batch_labels(ds, indices), indices: indices.to_vec(), views: tensors.collect() }
+}
+
+/// The labels of a batch: class indices (B, i64), or for a multi-label task per-class targets
+/// (B × classes, f32), a class present only as difficult objects counting as present
+/// (docs/multilabel.md §2).
+pub fn batch_labels(ds: &Dataset, indices: &[usize]) -> Tensor {
+    match &ds.targets {
+        Some(_) => {
+            let rows: Vec<f32> = indices
+                .iter()
+                .flat_map(|&v| ds.target_row(v % ds.len()).unwrap_or_default().iter().map(|&t| (t >= 0) as u8 as f32))
+                .collect();
+            Tensor::from_slice(&rows).reshape([indices.len() as i64, ds.num_classes() as i64])
+        }
+        None => {
+            let labels: Vec<i64> = indices.iter().map(|&v| ds.labels[v % ds.len()] as i64).collect();
+            Tensor::from_slice(&labels)
+        }
+    }
 }
 
 /// An iterator over one epoch's batches from `start_batch` on, prepared by background threads.

@@ -2,13 +2,18 @@
 pub mod augment;
 pub mod augment_settings;
 pub mod cifar;
+pub mod cub;
 mod dataset;
 pub mod fetch;
 pub mod folder;
 pub mod idx;
+pub mod imagenet;
+pub mod listed;
 pub mod loader;
+pub mod published;
 mod registry;
 pub mod split;
+pub mod voc;
 
 pub use dataset::{Dataset, Splits};
 pub use registry::{

@@ -1,5 +1,5 @@
 //! Dataset names and where their files are found.
-use super::{cifar, folder, idx, Splits};
+use super::{cifar, folder, idx, published, Splits};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -63,6 +63,30 @@ pub const DATASETS: &[DatasetInfo] = &[
         side: Some(32),
     },
     DatasetInfo {
+        name: "cub200",
+        summary: "CUB-200-2011 birds (CUB_200_2011/ with images.txt, train_test_split.txt, …) in --data-dir",
+        augment: (0, true),
+        side: None,
+    },
+    DatasetInfo {
+        name: "cub200-bbox",
+        summary: "CUB-200-2011, each image cropped to its bird's box from bounding_boxes.txt",
+        augment: (0, true),
+        side: None,
+    },
+    DatasetInfo {
+        name: "imagenet",
+        summary: "ILSVRC2012: train/<wnid>/, val/ as class folders or flat with LOC_val_solution.csv or val.txt",
+        augment: (0, true),
+        side: None,
+    },
+    DatasetInfo {
+        name: "voc2012",
+        summary: "PASCAL VOC 2012 classification, multi-label (VOCdevkit/VOC2012), train / val",
+        augment: (0, true),
+        side: None,
+    },
+    DatasetInfo {
         name: "folder",
         summary: "image folders DIR/train/<class>/*.png|jpg and DIR/test/<class>/...",
         augment: (0, true),
@@ -96,6 +120,7 @@ pub fn load_split(name: &str, src: &DataSource, split: &str) -> Result<super::Da
             let label = if name == "cifar100" { cifar::Cifar100Label::Fine } else { cifar::Cifar100Label::Coarse };
             cifar::read_cifar100_split(&dir, label, train)
         }
+        _ if published::NAMES.contains(&name) => published::load_split(name, src, split),
         _ => load(name, src).map(|s| if train { s.train } else { s.test }),
     }
 }
@@ -199,6 +224,9 @@ pub fn load(name: &str, src: &DataSource) -> Result<Splits> {
             let dir = locate(name, &dirs, "test.bin")?;
             let label = if name == "cifar100" { cifar::Cifar100Label::Fine } else { cifar::Cifar100Label::Coarse };
             cifar::read_cifar100(&dir, label)
+        }
+        _ if published::NAMES.contains(&name) => {
+            Ok(Splits { train: published::load_split(name, src, "train")?, test: published::load_split(name, src, "test")? })
         }
         _ => {
             let dir = src.data_dir.as_ref().ok_or_else(|| {

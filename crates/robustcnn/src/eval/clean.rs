@@ -1,8 +1,10 @@
 //! Clean evaluation: top-1 / top-5, per-class accuracy, confusion matrix, NLL and expected calibration
-//! error (15 equal-width confidence bins, Guo et al. 2017).
+//! error (15 equal-width confidence bins, Guo et al. 2017); for a multi-label task per-class AP and
+//! mAP (docs/multilabel.md §3).
 use crate::data::loader::{make_batch, LoaderSpec};
 use crate::data::Dataset;
 use crate::error::Result;
+use crate::eval::multilabel::{multilabel_metrics, top1_precision, ApMethod, MultiLabelResult};
 use crate::eval::store::Evaluation;
 use crate::models::Network;
 use serde::Serialize;
@@ -25,9 +27,13 @@ pub struct CleanResult {
     /// confusion[true][predicted] counts.
     pub confusion: Vec<Vec<u64>>,
     pub class_names: Vec<String>,
+    /// A multi-label task's AP and mAP; `top1` is then the top-1 precision, `nll` the mean binary
+    /// cross-entropy, and there is no confusion matrix or ECE.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multi_label: Option<MultiLabelResult>,
 }
 
-/// Per-sample outputs: softmax probabilities, row-major samples × classes. In a data-parallel job,
+/// Per-sample outputs: softmax probabilities (multi-label: per-class sigmoids), row-major samples × classes. In a data-parallel job,
 /// rank r computes batches r, r + world, … and a sum over the ranks puts every row in place, so the
 /// result is bitwise the single-process one (docs/distributed.md §3).
 pub fn predict(net: &Network, ds: &Dataset, batch_size: usize, device: Device) -> Result<Vec<f32>> {
@@ -39,7 +45,9 @@ pub fn predict(net: &Network, ds: &Dataset, batch_size: usize, device: Device) -
         let idx: Vec<usize> = (0..ds.len()).collect();
         for (_, chunk) in idx.chunks(batch_size.max(1)).enumerate().filter(|(c, _)| shard.mine(*c)) {
             let b = make_batch(ds, chunk, &spec, 0);
-            let probs = net.forward(&b.images.to_device(device), false).softmax(-1, Kind::Float).to_device(Device::Cpu);
+            let logits = net.forward(&b.images.to_device(device), false);
+            let probs = if ds.is_multi_label() { logits.sigmoid() } else { logits.softmax(-1, Kind::Float) };
+            let probs = probs.to_kind(Kind::Float).to_device(Device::Cpu);
             let rows = Vec::<f32>::try_from(&probs.flatten(0, -1)).unwrap_or_default();
             out[chunk[0] * k..chunk[0] * k + rows.len()].copy_from_slice(&rows);
         }
@@ -90,12 +98,50 @@ pub fn metrics_from_probs(probs: &[f32], labels: &[u16], class_names: &[String])
         per_class_samples: confusion.iter().map(|row| row.iter().sum()).collect(),
         confusion,
         class_names: class_names.to_vec(),
+        multi_label: None,
+    }
+}
+
+/// Multi-label metrics from sigmoid scores (samples × classes) and the devkit's targets.
+pub fn multilabel_from_probs(probs: &[f32], targets: &[i8], class_names: &[String], method: ApMethod) -> CleanResult {
+    let k = class_names.len();
+    let m = multilabel_metrics(probs, targets, class_names, method);
+    let (mut bce, mut terms) = (0f64, 0usize);
+    for (&p, &t) in probs.iter().zip(targets).filter(|(_, &t)| t != 0) {
+        let p = (p as f64).clamp(1e-12, 1.0 - 1e-12);
+        bce -= if t > 0 { p.ln() } else { (1.0 - p).ln() };
+        terms += 1;
+    }
+    CleanResult {
+        samples: targets.len() / k.max(1),
+        top1: top1_precision(probs, targets, k),
+        top5: None,
+        nll: bce / terms.max(1) as f64,
+        ece: f64::NAN,
+        per_class_accuracy: Vec::new(),
+        per_class_samples: m.positives.clone(),
+        confusion: Vec::new(),
+        class_names: class_names.to_vec(),
+        multi_label: Some(m),
     }
 }
 
 /// Evaluates `net` on `ds` in eval mode (sharded over the ranks of a data-parallel job).
 pub fn evaluate(net: &Network, ds: &Dataset, batch_size: usize, device: Device) -> Result<CleanResult> {
-    Ok(metrics_from_probs(&predict(net, ds, batch_size, device)?, &ds.labels, &ds.class_names))
+    evaluate_with(net, ds, batch_size, device, ApMethod::default())
+}
+
+/// [`evaluate`] with a choice of AP definition for a multi-label task.
+pub fn evaluate_with(net: &Network, ds: &Dataset, batch_size: usize, device: Device, ap: ApMethod) -> Result<CleanResult> {
+    Ok(metrics_for(ds, &predict(net, ds, batch_size, device)?, ap))
+}
+
+/// The metrics of `ds`'s kind (single- or multi-label) from its predictions.
+pub fn metrics_for(ds: &Dataset, probs: &[f32], ap: ApMethod) -> CleanResult {
+    match &ds.targets {
+        Some(t) => multilabel_from_probs(probs, t, &ds.class_names, ap),
+        None => metrics_from_probs(probs, &ds.labels, &ds.class_names),
+    }
 }
 
 /// Mean cross-entropy and accuracy of logits against labels (used for validation during training).
@@ -106,6 +152,20 @@ pub fn loss_and_accuracy(logits: &Tensor, labels: &Tensor) -> (f64, f64) {
 }
 
 impl CleanResult {
+    /// The headline score: mAP for a multi-label task, else top-1 accuracy.
+    pub fn score(&self) -> f64 {
+        self.multi_label.as_ref().map_or(self.top1, |m| m.map)
+    }
+
+    /// The headline score's name, as tables print it.
+    pub fn score_name(&self) -> &'static str {
+        if self.multi_label.is_some() {
+            "mAP"
+        } else {
+            "accuracy"
+        }
+    }
+
     /// clean.json (with the weights' label), clean_per_class.csv and confusion.csv, to keep under `protocol`.
     pub fn evaluation(&self, weights: &str, protocol: serde_json::Value) -> Evaluation<'static> {
         let mut json = serde_json::to_value(self).unwrap_or_default();
@@ -114,16 +174,26 @@ impl CleanResult {
             kind: "clean",
             protocol,
             samples: self.samples,
-            files: vec![
+            files: [
                 ("clean.json", serde_json::to_string_pretty(&json).unwrap_or_default()),
                 ("clean_per_class.csv", self.per_class_csv()),
-                ("confusion.csv", self.confusion_csv()),
-            ],
+            ]
+            .into_iter()
+            .chain(self.multi_label.is_none().then(|| ("confusion.csv", self.confusion_csv())))
+            .collect(),
         }
     }
 
-    /// Per-class rows as CSV: class, accuracy, samples.
+    /// Per-class rows as CSV: class, accuracy, samples (multi-label: class, ap, positives).
     pub fn per_class_csv(&self) -> String {
+        if let Some(m) = &self.multi_label {
+            let mut s = String::from("class,ap,positives\n");
+            for (c, name) in self.class_names.iter().enumerate() {
+                let ap = m.per_class_ap[c].map_or(String::new(), |v| format!("{v:.6}"));
+                s += &format!("{},{ap},{}\n", csv_field(name), m.positives[c]);
+            }
+            return s;
+        }
         let mut s = String::from("class,accuracy,samples\n");
         for (c, name) in self.class_names.iter().enumerate() {
             let total: u64 = self.confusion[c].iter().sum();

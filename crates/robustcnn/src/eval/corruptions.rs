@@ -1,6 +1,7 @@
 //! Common-corruption evaluation (docs/methods.md §4.1.4): accuracy per corruption × severity, generated on
 //! the fly or read from a published -C directory, and the field's summary numbers.
-use super::clean::{metrics_from_probs, predict};
+use super::clean::{metrics_for, predict};
+use super::multilabel::ApMethod;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::models::Network;
@@ -89,11 +90,32 @@ pub struct CorruptionReport {
     pub relative_mce_alexnet: Option<f64>,
     /// Mean accuracy over every evaluated corruption and severity.
     pub mean_accuracy: f64,
+    /// What the accuracy fields hold: "accuracy", or "mAP" for a multi-label task (whose report has
+    /// no mCE, an error-rate protocol).
+    #[serde(default = "accuracy_metric")]
+    pub metric: String,
     /// The run whose errors normalise mCE and relative mCE (`eval corruptions --reference RUN`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_run: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<super::reference::Normalized>,
+}
+
+fn accuracy_metric() -> String {
+    "accuracy".into()
+}
+
+impl CorruptionReport {
+    /// The same report read as mAP (multi-label task): the accuracy fields hold mAP, and the
+    /// error-rate summaries (CE, mCE) are left out (docs/multilabel.md §3).
+    pub fn as_map(mut self) -> Self {
+        self.metric = "mAP".into();
+        (self.mce_unnormalized, self.mce_alexnet, self.relative_mce_alexnet) = (None, None, None);
+        for p in &mut self.per_corruption {
+            (p.ce_alexnet, p.relative_ce_alexnet) = (None, None);
+        }
+        self
+    }
 }
 
 /// Summarises cells into per-corruption numbers and the mean corruption errors (docs/methods.md §4.1.4).
@@ -171,6 +193,7 @@ pub fn summarize(
         mce_alexnet,
         relative_mce_alexnet,
         mean_accuracy,
+        metric: accuracy_metric(),
         reference_run: None,
         reference: None,
     }
@@ -184,10 +207,11 @@ pub struct Evaluator<'a> {
     pub device: Device,
 }
 
-/// Top-1 accuracy on images (u8 HWC, back to back, shaped like `like`) with `labels`.
+/// Top-1 accuracy on images (u8 HWC, back to back, shaped like `like`) with `labels`; for a
+/// multi-label `like`, whose images these are in order, mAP against its targets.
 pub fn accuracy_on(model: Evaluator, like: &Dataset, images: Vec<u8>, labels: &[u16]) -> Result<f64> {
-    let ds = Dataset { images, labels: labels.to_vec(), ..like.clone_empty() };
-    Ok(metrics_from_probs(&predict(model.net, &ds, model.batch, model.device)?, labels, &ds.class_names).top1)
+    let ds = Dataset { images, labels: labels.to_vec(), targets: like.targets.clone(), ..like.clone_empty() };
+    Ok(metrics_for(&ds, &predict(model.net, &ds, model.batch, model.device)?, ApMethod::default()).score())
 }
 
 /// What to evaluate on the fly.

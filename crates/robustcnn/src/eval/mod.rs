@@ -3,6 +3,7 @@ pub mod attack_report;
 pub mod attacks;
 pub mod clean;
 pub mod corruptions;
+pub mod multilabel;
 pub mod plot;
 pub mod protocol;
 pub mod reference;

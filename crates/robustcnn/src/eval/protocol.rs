@@ -242,10 +242,11 @@ pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &m
     store.write(clean.evaluation(&label, subject("clean")?))?;
     if !p.corruptions.trim().is_empty() {
         let report =
-            corruption_results(p, &label, &test, Evaluator { net, batch: p.batch_size, device }, clean.top1, progress)?;
+            corruption_results(p, &label, &test, Evaluator { net, batch: p.batch_size, device }, clean.score(), progress)?;
         store.write(report.evaluation(store::with(subject("corruptions")?, p.corruption_settings())))?;
     }
     if !p.attacks.is_empty() {
+        super::attacks::single_label_only(&test)?;
         let set = AttackSet { net, data: &test, batch: p.batch_size, device, seed: p.attack_seed };
         let report = attack_results(p, label, &set, progress)?;
         store.write(report.evaluation(store::with(subject("attacks")?, p.attack_settings())))?;
@@ -301,7 +302,8 @@ fn corruption_results(
     let source =
         format!("on the fly: {}", corruptions::describe(&corruptor, p.corruption_seed, (test.height, test.width)));
     let imagenet = (test.height, test.width) == (224, 224) && test.num_classes() == 1000;
-    Ok(corruptions::summarize(source, label.to_string(), clean, &p.severities, cells, imagenet))
+    let report = corruptions::summarize(source, label.to_string(), clean, &p.severities, cells, imagenet);
+    Ok(if test.is_multi_label() { report.as_map() } else { report })
 }
 
 fn attack_results(

@@ -39,6 +39,7 @@ pub struct AdversarialConfig {
 }
 
 pub const PGD_AT: MethodInfo = MethodInfo {
+    single_label: Some("its attack ascends the single-label cross-entropy"),
     section: Some(super::entry::section::<AdversarialConfig>()),
     resolve: Some(|m, _| fill_defaults(m, "8/255", "2/255", 7)),
     ..MethodInfo::new(
@@ -49,6 +50,7 @@ pub const PGD_AT: MethodInfo = MethodInfo {
 };
 
 pub const FAST_AT: MethodInfo = MethodInfo {
+    single_label: Some("its attack ascends the single-label cross-entropy"),
     section: Some(super::entry::section::<AdversarialConfig>()),
     resolve: Some(|m, _| fill_defaults(m, "8/255", "10/255", 1)),
     ..MethodInfo::new(

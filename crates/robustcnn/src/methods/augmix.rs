@@ -47,6 +47,7 @@ impl Default for AugMixConfig {
 }
 
 pub const ENTRY: MethodInfo = MethodInfo {
+    single_label: Some("AugMix's Jensen–Shannon loss compares softmax distributions over one label"),
     section: Some(super::entry::section::<AugMixConfig>()),
     resolve: Some(resolve),
     ..MethodInfo::new(

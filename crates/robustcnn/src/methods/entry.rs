@@ -48,12 +48,24 @@ pub struct MethodInfo {
     pub bind: Option<fn(&mut MethodConfig, &Network)>,
     /// Trains on a second view of each image that the data methods deliver (ST and FMA with CA).
     pub takes_view: bool,
+    /// Why its loss needs one label per image, for a method refused on multi-label data
+    /// (docs/multilabel.md §2); None when it works with per-class targets.
+    pub single_label: Option<&'static str>,
 }
 
 impl MethodInfo {
     /// A method's entry with no settings, resolution or binding: fill in the rest with `..`.
     pub const fn new(name: &'static str, summary: &'static str, build: Build) -> MethodInfo {
-        MethodInfo { name, summary, section: None, build, resolve: None, bind: None, takes_view: false }
+        MethodInfo {
+            name,
+            summary,
+            section: None,
+            build,
+            resolve: None,
+            bind: None,
+            takes_view: false,
+            single_label: None,
+        }
     }
 
     pub fn role(&self) -> Role {

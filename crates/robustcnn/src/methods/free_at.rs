@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use tch::{Kind, Tensor};
 
 pub const ENTRY: MethodInfo = MethodInfo {
+    single_label: Some("its attack ascends the single-label cross-entropy"),
     section: Some(super::entry::section::<AdversarialConfig>()),
     resolve: Some(fill_defaults),
     ..MethodInfo::new(

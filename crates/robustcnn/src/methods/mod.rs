@@ -48,6 +48,16 @@ pub const METHODS: &[&MethodInfo] = &[
     &dropout::ENTRY,
 ];
 
+/// The task's loss: cross-entropy for class labels (B), binary cross-entropy with logits per
+/// class for multi-label targets (B × classes) (docs/multilabel.md §2).
+pub fn task_loss(logits: &Tensor, y: &Tensor, label_smoothing: f64) -> Tensor {
+    if y.dim() == 2 {
+        logits.to_kind(tch::Kind::Float).binary_cross_entropy_with_logits::<Tensor>(y, None, None, Reduction::Mean)
+    } else {
+        logits.cross_entropy_loss::<Tensor>(y, None, Reduction::Mean, -100, label_smoothing)
+    }
+}
+
 /// What a training step reports.
 pub struct StepOutput {
     /// The training loss (a detached scalar) shown in the progress bar and logged as `loss`.
@@ -118,9 +128,10 @@ impl<'a> StepContext<'a> {
         with_torch_seed(self.seed, &[DROPOUT_SEED, self.step as u64, 1002, pass], || self.net.stage_outputs(x, true))
     }
 
-    /// Mean cross-entropy with the recipe's label smoothing.
+    /// Mean cross-entropy with the recipe's label smoothing; for multi-label targets (B × classes)
+    /// the per-class binary cross-entropy with logits, averaged (docs/multilabel.md §2).
     pub fn cross_entropy(&self, logits: &Tensor, y: &Tensor) -> Tensor {
-        logits.cross_entropy_loss::<Tensor>(y, None, Reduction::Mean, -100, self.label_smoothing)
+        task_loss(logits, y, self.label_smoothing)
     }
 
     /// Checks the loss is finite, then backward, gradient averaging over a data-parallel job's ranks,
@@ -305,6 +316,19 @@ pub fn conv_stage(net: &Network, name: &str, key: &str) -> Result<usize> {
 
 /// Builds the method of a resolved config for `net` with `num_classes` outputs: the named step method,
 /// else the step a data method supplies, else baseline; wrapped by the after-update method if any.
+/// Refuses a composition with a method whose loss needs one label per image on multi-label data.
+pub fn check_task(name: &str, multi_label: bool) -> Result<()> {
+    let c = composition(name)?;
+    match c.parts.iter().find_map(|p| p.single_label.map(|why| (p.name, why))) {
+        Some((part, why)) if multi_label => Err(Error::Config(format!(
+            "method '{name}': {part} needs one label per image ({why}), and this dataset is multi-label; \
+             methods for multi-label data: {} (docs/multilabel.md §2)",
+            METHODS.iter().filter(|m| m.single_label.is_none()).map(|m| m.name).collect::<Vec<_>>().join(", ")
+        ))),
+        _ => Ok(()),
+    }
+}
+
 pub fn build(m: &MethodConfig, net: &Network, num_classes: i64) -> Result<Box<dyn Method>> {
     let c = composition(&m.name)?;
     let data_step = || {

@@ -30,6 +30,7 @@ impl Default for StConfig {
 }
 
 pub const ENTRY: MethodInfo = MethodInfo {
+    single_label: Some("stability training's KL term compares softmax distributions over one label"),
     section: Some(super::entry::section::<StConfig>()),
     takes_view: true,
     ..MethodInfo::new(

@@ -54,6 +54,7 @@ impl Default for TenetConfig {
 }
 
 pub const ENTRY: MethodInfo = MethodInfo {
+    single_label: Some("TENET's inhibition reads the true class's score"),
     section: Some(super::entry::section::<TenetConfig>()),
     bind: Some(bind),
     ..MethodInfo::new(

@@ -84,7 +84,10 @@ fn setting_of<'a>(r: &'a RunResults, metric: &str) -> Option<&'a str> {
 /// The columns the runs have values for, in table order: one per metric and evaluation setting, so
 /// that no column mixes two protocols.
 fn columns(runs: &[RunResults], baseline: bool) -> Vec<Column> {
-    let mut metrics: Vec<(String, String, bool)> = vec![("clean".into(), "clean".into(), true)];
+    let all: Vec<&RunResults> = runs.iter().collect();
+    // A multi-label comparison's clean and corruption columns hold mAP, and say so.
+    let unit = if super::results::metric_word(&all) == "mAP" { " mAP" } else { "" };
+    let mut metrics: Vec<(String, String, bool)> = vec![("clean".into(), format!("clean{unit}"), true)];
     if runs.iter().any(|r| r.mce().is_some()) {
         metrics.push(("mce".into(), "mCE".into(), false));
         if baseline {
@@ -93,7 +96,7 @@ fn columns(runs: &[RunResults], baseline: bool) -> Vec<Column> {
     }
     for fam in ["noise", "blur", "weather", "digital"] {
         if runs.iter().any(|r| r.family_accuracy(fam).is_some()) {
-            metrics.push((format!("family:{fam}"), fam.into(), true));
+            metrics.push((format!("family:{fam}"), format!("{fam}{unit}"), true));
         }
     }
     let mut attacks: Vec<(String, String)> = Vec::new();
@@ -291,6 +294,13 @@ pub fn compare(runs: &[RunResults], baseline: Option<&str>) -> Comparison {
         }
         notes.push(format!(
             "Differences are to {b} on the same model, data and fraction; p: Welch's two-sided t-test over seeds (needs two or more seeds on both sides)."
+        ));
+    }
+    let multi: Vec<&str> =
+        runs.iter().filter(|r| r.metric == "mAP").map(|r| r.dataset.as_str()).collect::<Vec<_>>();
+    if let Some(first) = multi.first() {
+        notes.push(format!(
+            "{first} is multi-label: its clean and corruption values are mAP (VOC all-points AP, classes without positives left out), and it has no mCE."
         ));
     }
     notes.extend(provenance_notes(runs, &cols));

@@ -77,6 +77,12 @@ fn table_html(cmp: &Comparison) -> String {
 }
 
 /// Validation (else training) accuracy and training loss against the epoch, mean over seeds.
+/// "mAP" when every run of the rows is multi-label, else "accuracy".
+fn word_of(rows: &[(String, String, Vec<&RunResults>)]) -> &'static str {
+    let all: Vec<&RunResults> = rows.iter().flat_map(|r| r.2.iter().copied()).collect();
+    super::results::metric_word(&all)
+}
+
 fn training_charts(rows: &[(String, String, Vec<&RunResults>)]) -> String {
     let epochs = rows.iter().flat_map(|r| r.2.iter().flat_map(|x| x.epochs.iter().map(|e| e.epoch))).max().unwrap_or(1);
     let has_val = rows.iter().all(|r| r.2.iter().all(|x| x.epochs.iter().all(|e| e.val_accuracy.is_some())));
@@ -96,15 +102,17 @@ fn training_charts(rows: &[(String, String, Vec<&RunResults>)]) -> String {
             .collect()
     };
     let acc = curve(&|p| 100.0 * if has_val { p.val_accuracy.unwrap_or(0.0) } else { p.train_accuracy });
+    let word = word_of(rows);
+    let (val_title, val_axis) = (format!("Validation {word}"), format!("{word} (%)"));
     let loss = curve(&|p| p.train_loss);
     let ticks: Vec<(f64, String)> = (1..=epochs).map(|e| (e as f64, e.to_string())).collect();
     let lo = acc.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(100f64, f64::min);
     let top_loss = loss.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(0f64, f64::max);
     let x_range = (1.0, (epochs as f64).max(2.0));
     let a = Chart {
-        title: if has_val { "Validation accuracy" } else { "Training accuracy" },
+        title: if has_val { &val_title } else { "Training accuracy" },
         x_label: "epoch",
-        y_label: "accuracy (%)",
+        y_label: if has_val { &val_axis } else { "accuracy (%)" },
         x_range,
         y_range: (((lo / 10.0).floor() * 10.0).max(0.0), 100.0),
         x_ticks: ticks.clone(),
@@ -162,9 +170,9 @@ fn corruption_charts(rows: &[(String, String, Vec<&RunResults>)]) -> String {
     };
     let all = series_for(None);
     let main = Chart {
-        title: "Mean accuracy over the corruptions against severity",
+        title: &format!("Mean {} over the corruptions against severity", word_of(rows)),
         x_label: "severity (0 = clean)",
-        y_label: "top-1 accuracy (%)",
+        y_label: if word_of(rows) == "mAP" { "mAP (%)" } else { "top-1 accuracy (%)" },
         x_range: (0.0, 5.0),
         y_range: (floor(&all), 100.0),
         x_ticks: ticks.clone(),
@@ -178,7 +186,7 @@ fn corruption_charts(rows: &[(String, String, Vec<&RunResults>)]) -> String {
         let chart = Chart {
             title: &title,
             x_label: "severity",
-            y_label: "accuracy (%)",
+            y_label: if word_of(rows) == "mAP" { "mAP (%)" } else { "accuracy (%)" },
             x_range: (0.0, 5.0),
             y_range: (floor(&series), 100.0),
             x_ticks: ticks.clone(),

@@ -59,8 +59,10 @@ pub struct RunResults {
     pub model: String,
     pub dataset: String,
     pub train_fraction: f64,
-    /// Clean top-1 accuracy on the evaluated test images.
+    /// Clean top-1 accuracy on the evaluated test images (multi-label task: mAP).
     pub clean: f64,
+    /// What `clean`, the corruption accuracies and the curves hold: "accuracy" or "mAP".
+    pub metric: String,
     pub clean_from: Provenance,
     /// results/corruptions.json, when the run was evaluated on corruptions.
     pub corruption: Option<CorruptionReport>,
@@ -118,7 +120,11 @@ impl RunResults {
             model: cfg.model.name.clone(),
             dataset: cfg.data.dataset.clone(),
             train_fraction: cfg.data.train_fraction,
-            clean: num(&clean, "top1", &clean_path)?,
+            clean: match clean["multi_label"]["map"].as_f64() {
+                Some(map) => map,
+                None => num(&clean, "top1", &clean_path)?,
+            },
+            metric: if clean["multi_label"].is_object() { "mAP" } else { "accuracy" }.to_string(),
             clean_from: Provenance::of(&clean, clean_samples, others("clean")),
             corruption: None,
             corruption_from: None,
@@ -183,6 +189,15 @@ impl RunResults {
     }
 }
 
+/// The score the runs' tables and charts show: "mAP" when every run is multi-label, else "accuracy".
+pub fn metric_word(runs: &[&RunResults]) -> &'static str {
+    if !runs.is_empty() && runs.iter().all(|r| r.metric == "mAP") {
+        "mAP"
+    } else {
+        "accuracy"
+    }
+}
+
 /// The per-epoch records of metrics.jsonl (unreadable lines are skipped: the stream is append-only).
 fn read_epochs(path: &Path) -> Vec<EpochPoint> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -194,7 +209,8 @@ fn read_epochs(path: &Path) -> Vec<EpochPoint> {
                 epoch: v["epoch"].as_u64()? as usize,
                 train_loss: v["train_loss"].as_f64()?,
                 train_accuracy: v["train_accuracy"].as_f64()?,
-                val_accuracy: v["val_accuracy"].as_f64(),
+                // A multi-label run selects and is plotted by validation mAP.
+                val_accuracy: v["val_map"].as_f64().or_else(|| v["val_accuracy"].as_f64()),
             })
         })
         .collect()

@@ -94,6 +94,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     // A run stopped before its first checkpoint resumes from step 0.
     let from_checkpoint = opts.resume && run.dir.join(CHECKPOINT_FILE).is_file();
     let prepared = prepare(&on_device).and_then(|mut p| {
+        methods::check_task(&p.cfg.method.name, p.train.is_multi_label())?;
         methods::bind(&mut p.cfg.method, &p.net);
         if let (Some(init), false) = (&p.cfg.train.init, from_checkpoint) {
             load_init(init, &p.vs)?;
@@ -245,7 +246,12 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
             let n = batch.indices.len();
             tch::no_grad(|| {
                 loss_sum += loss.detach().to_kind(Kind::Double) * n as f64;
-                correct += logits.argmax(-1, false).eq_tensor(&y).sum(Kind::Double);
+                correct += if y.dim() == 2 {
+                    // Multi-label: the top-scoring class is present (top-1 precision).
+                    y.gather(1, &logits.argmax(-1, true), false).sum(Kind::Double)
+                } else {
+                    logits.argmax(-1, false).eq_tensor(&y).sum(Kind::Double)
+                };
             });
             st.epoch_seen += n;
             seen_this_run += n;
@@ -318,9 +324,13 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         if let Some(v) = &val {
             line["val_accuracy"] = json!(v.top1);
             line["val_loss"] = json!(v.nll);
-            val_txt = format!("  val {:.2}%", 100.0 * v.top1);
-            if st.best_val.is_none_or(|b| v.top1 > b) {
-                st.best_val = Some(v.top1);
+            if let Some(m) = &v.multi_label {
+                line["val_map"] = json!(m.map);
+            }
+            val_txt = format!("  val {} {:.2}%", v.score_name(), 100.0 * v.score());
+            // Model selection by the task's headline score: accuracy, or mAP for a multi-label task.
+            if st.best_val.is_none_or(|b| v.score() > b) {
+                st.best_val = Some(v.score());
                 st.best_epoch = Some(st.epoch + 1);
                 if main {
                     run.save_weights("best.safetensors", &p.vs)?;
@@ -358,7 +368,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     let selected = match st.best_epoch {
         Some(e) => {
             run.load_weights("best.safetensors", &p.vs)?;
-            format!("best validation accuracy, epoch {e} (best.safetensors)")
+            format!("best validation {}, epoch {e} (best.safetensors)", if p.test.is_multi_label() { "mAP" } else { "accuracy" })
         }
         None => "last epoch (model.safetensors)".to_string(),
     };
@@ -375,7 +385,11 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     let (file, weights) = weights_file(&run.dir, "best");
     let protocol = crate::eval::store::subject("clean", &weights, &file, "test", test.samples, None)?;
     crate::eval::store::ResultsStore::of_run(&run.dir).write(test.evaluation(&selected, protocol))?;
-    log.write(json!({"event": "end", "step": st.step, "test_accuracy": test.top1, "selected": selected}))?;
+    let mut end = json!({"event": "end", "step": st.step, "test_accuracy": test.top1, "selected": selected});
+    if let Some(m) = &test.multi_label {
+        end["test_map"] = json!(m.map);
+    }
+    log.write(end)?;
     cleanup.armed = false;
     Ok(TrainSummary { run: run.dir.clone(), steps: st.step, selected, best_val_accuracy: st.best_val, test })
 }

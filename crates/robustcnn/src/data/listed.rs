@@ -1,0 +1,94 @@
+//! Datasets whose images an index names (CUB-200, ImageNet, PASCAL VOC): decoding the listed files,
+//! on every core, into one in-memory [`Dataset`].
+use super::folder::{decode_cropped, Fit};
+use super::Dataset;
+use crate::error::{Error, IoContext, Result};
+use std::path::{Path, PathBuf};
+
+/// One listed image: its file, its class and an optional crop box (x, y, width, height).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub path: PathBuf,
+    pub label: u16,
+    pub crop: Option<[f64; 4]>,
+}
+
+/// How listed images are brought to one size: `size` = (height, width) and how to fit them.
+#[derive(Clone, Copy, Debug)]
+pub struct Sizing {
+    pub size: (usize, usize),
+    pub fit: Fit,
+    pub gray: bool,
+}
+
+impl Sizing {
+    /// The sizing a data source asks for; `name`'s images differ in size, so a size is required.
+    pub fn required(name: &str, size: Option<(usize, usize)>, fit: Option<Fit>, gray: bool) -> Result<Sizing> {
+        let size = size.ok_or_else(|| {
+            Error::Config(format!(
+                "dataset '{name}' has images of many sizes: set data.image_size, e.g. [224, 224] (or --image-size)"
+            ))
+        })?;
+        Ok(Sizing { size, fit: fit.unwrap_or(Fit::CenterCrop), gray })
+    }
+}
+
+/// Decodes `entries` (on all cores) into a dataset; `root` names the dataset in errors.
+pub fn read_entries(root: &Path, entries: &[Entry], sizing: Sizing, class_names: Vec<String>) -> Result<Dataset> {
+    if entries.is_empty() {
+        return Err(Error::format(root, "the index lists no images for this split"));
+    }
+    let (h, w) = sizing.size;
+    let channels = if sizing.gray { 1 } else { 3 };
+    let per = h * w * channels;
+    let mut images = vec![0u8; entries.len() * per];
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(entries.len());
+    let chunk = entries.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let jobs: Vec<_> = entries
+            .chunks(chunk)
+            .zip(images.chunks_mut(chunk * per))
+            .map(|(list, out)| s.spawn(move || decode_into(list, out, sizing)))
+            .collect();
+        jobs.into_iter().try_for_each(|j| j.join().unwrap_or_else(|_| Err(Error::Config("a decoder thread failed".into()))))
+    })?;
+    let labels = entries.iter().map(|e| e.label).collect();
+    Dataset::new(root, images, labels, (h, w, channels), class_names)
+}
+
+fn decode_into(list: &[Entry], out: &mut [u8], sizing: Sizing) -> Result<()> {
+    let per = out.len() / list.len().max(1);
+    for (e, dst) in list.iter().zip(out.chunks_mut(per)) {
+        let bytes = std::fs::read(&e.path).at(&e.path)?;
+        let mut target = Some(sizing.size);
+        dst.copy_from_slice(&decode_cropped(&e.path, &bytes, e.crop, &mut target, sizing.fit, sizing.gray)?);
+    }
+    Ok(())
+}
+
+/// The lines of an index file, each split on whitespace, with its 1-based line number; blank lines
+/// are skipped.
+pub fn index_lines(path: &Path) -> Result<Vec<(usize, Vec<String>)>> {
+    let text = std::fs::read_to_string(path).at(path)?;
+    Ok(text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| (i + 1, l.split_whitespace().map(str::to_string).collect()))
+        .collect())
+}
+
+/// An error for line `line` of index `path`: what it holds and what was expected.
+pub fn bad_line(path: &Path, line: usize, expected: &str) -> Error {
+    Error::format(path, format!("line {line}: expected {expected}"))
+}
+
+/// The file `name` inside `dir`, or an error naming it and the layout it belongs to.
+pub fn required_file(dir: &Path, name: &str, layout: &str) -> Result<PathBuf> {
+    let p = dir.join(name);
+    if p.exists() {
+        Ok(p)
+    } else {
+        Err(Error::format(&p, format!("missing (the {layout} layout has it)")))
+    }
+}
