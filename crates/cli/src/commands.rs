@@ -4,7 +4,8 @@ use crate::{BenchArgs, DemoArgs, EvalCleanArgs, TrainArgs};
 use anyhow::{bail, Context, Result};
 use robustcnn::config::Config;
 use robustcnn::data::{self, DataSource, Dataset};
-use robustcnn::eval::clean::{evaluate, CleanResult};
+use robustcnn::eval::clean::{evaluate_with, CleanResult};
+use robustcnn::eval::multilabel::ApMethod;
 use robustcnn::eval::store::{self, ResultsStore};
 use robustcnn::models::{self, ModelSpec};
 use robustcnn::precision::Precision;
@@ -41,6 +42,23 @@ fn config_from(a: &TrainArgs) -> Result<Config> {
 }
 
 fn print_clean(r: &CleanResult) {
+    if let Some(m) = &r.multi_label {
+        let ap = if m.ap_method == ApMethod::ElevenPoint { "11-point" } else { "all-points" };
+        let none = if m.classes_without_positives.is_empty() {
+            String::new()
+        } else {
+            format!("; no positives, left out: {}", m.classes_without_positives.join(", "))
+        };
+        println!(
+            "test mAP {:.2}% ({ap} AP over {} classes{none})  top-1 precision {:.2}%  BCE {:.4}  ({} images)",
+            100.0 * m.map,
+            m.per_class_ap.iter().flatten().count(),
+            100.0 * r.top1,
+            r.nll,
+            r.samples
+        );
+        return;
+    }
     let top5 = r.top5.map_or(String::new(), |t| format!("  top-5 {:.2}%", 100.0 * t));
     println!("test accuracy {:.2}%{top5}  NLL {:.4}  ECE {:.4}  ({} images)", 100.0 * r.top1, r.nll, r.ece, r.samples);
 }
@@ -229,11 +247,16 @@ pub fn eval_clean(a: &EvalCleanArgs) -> Result<()> {
         _ => ("test", &o.prepared.test),
     };
     let ds = a.run_args.limited(ds, split)?;
-    let r = evaluate(&o.prepared.net, &ds, a.run_args.batch(), o.prepared.device)?;
+    let ap = ApMethod::parse(&a.ap).with_context(|| format!("--ap {}: expected all-points or 11-point", a.ap))?;
+    let r = evaluate_with(&o.prepared.net, &ds, a.run_args.batch(), o.prepared.device, ap)?;
     if !robustcnn::dist::is_main() {
         return Ok(());
     }
-    let protocol = a.run_args.subject(&o, "clean", &a.split, r.samples)?;
+    let mut protocol = a.run_args.subject(&o, "clean", &a.split, r.samples)?;
+    if ds.is_multi_label() {
+        // The AP definition is part of the protocol: 11-point and all-points results are kept apart.
+        protocol = robustcnn::eval::store::with(protocol, serde_json::json!({ "ap": a.ap }));
+    }
     let stored = o.store.write(r.evaluation(&o.label, protocol))?;
     print_clean(&r);
     print_stored(&o, &stored);

@@ -55,7 +55,7 @@ impl ImportedArgs {
         }
         let cfg = Config::load(None, &sets)?;
         let device = robustcnn::device::parse(&cfg.train.device)?;
-        let test = data::load(dataset, &src)?.test;
+        let test = data::load_split(dataset, &src, "test")?;
         if test.is_empty() {
             bail!("{dataset}: the test set has no images, so there is nothing to evaluate");
         }

@@ -142,6 +142,9 @@ pub struct EvalCleanArgs {
     /// Evaluate on the test set (default) or the validation split.
     #[arg(long, default_value = "test", value_parser = ["test", "val"])]
     pub split: String,
+    /// Multi-label tasks: all-points AP (VOC 2010+) or 11-point AP (VOC 2007) (docs/multilabel.md §3).
+    #[arg(long, default_value = "all-points", value_parser = ["all-points", "11-point"])]
+    pub ap: String,
 }
 
 #[derive(Subcommand)]

@@ -105,7 +105,11 @@ fn voc_errors_name_the_file_and_what_was_expected() {
     std::fs::remove_file(root.join("Annotations/a2.xml")).unwrap();
     let e = err_text(voc::read_split(&root, "val"));
     assert!(e.contains("a2.xml") && e.contains("missing"), "{e}");
-    let e = err_text(load_split("voc2012", &DataSource { data_dir: Some(dir.path().into()), ..Default::default() }, "test"));
+    let e = err_text(load_split(
+        "voc2012",
+        &DataSource { data_dir: Some(dir.path().into()), ..Default::default() },
+        "test",
+    ));
     assert!(e.contains("data.image_size"), "{e}");
 }
 
@@ -121,7 +125,8 @@ fn cub_reads_the_official_split_and_crops_to_the_bounding_box() {
     let src = DataSource { fit: Some(Fit::Resize), ..source(dir.path(), 8) };
     let whole = load_split("cub200", &src, "train").unwrap();
     let cropped = load_split("cub200-bbox", &src, "train").unwrap();
-    let white = |d: &robustcnn::data::Dataset| d.image(0).iter().filter(|&&v| v > 240).count() as f64 / d.image_size() as f64;
+    let white =
+        |d: &robustcnn::data::Dataset| d.image(0).iter().filter(|&&v| v > 240).count() as f64 / d.image_size() as f64;
     assert!(white(&cropped) > 0.95, "the box is white: {}", white(&cropped));
     assert!(white(&whole) < 0.3, "the whole image is mostly colour: {}", white(&whole));
     assert_eq!(cropped.labels, whole.labels);
@@ -177,7 +182,11 @@ fn imagenet_errors_name_the_missing_ground_truth_and_bad_labels() {
     std::fs::remove_file(dir.path().join("val.txt")).unwrap();
     let e = err_text(imagenet::read_index(dir.path()));
     assert!(e.contains("LOC_val_solution.csv or val.txt"), "{e}");
-    std::fs::write(dir.path().join("LOC_val_solution.csv"), "ImageId,PredictionString\nILSVRC2012_val_00000001,n99999999 1 1 2 2\n").unwrap();
+    std::fs::write(
+        dir.path().join("LOC_val_solution.csv"),
+        "ImageId,PredictionString\nILSVRC2012_val_00000001,n99999999 1 1 2 2\n",
+    )
+    .unwrap();
     let e = err_text(imagenet::read_index(dir.path()));
     assert!(e.contains("synset n99999999"), "{e}");
 }

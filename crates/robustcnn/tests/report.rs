@@ -55,6 +55,7 @@ fn run(method: &str, seed: u64, clean: f64, e: f64, pgd: f64) -> RunResults {
         dataset: "fashion-mnist-mini".into(),
         train_fraction: 1.0,
         clean,
+        metric: "accuracy".into(),
         clean_from: from("s", 100),
         corruption: Some(summarize(String::new(), "best".into(), clean, &[1], cells, false)),
         corruption_from: Some(from("s", 100)),

@@ -58,16 +58,46 @@ const CIFAR100: &[Remote] = &[Remote {
     md5: "03b5dce01913d631647c71ecec9e9cb8",
 }];
 
+/// PASCAL VOC 2012 train/val (torchvision's URL and MD5); unpacks to VOCdevkit/VOC2012.
+const VOC2012: &[Remote] = &[Remote {
+    url: "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar",
+    md5: "6cd6e144f989b92b3379bac3b3de84fd",
+}];
+/// CUB-200-2011 from Caltech's data repository; unpacks to CUB_200_2011/.
+const CUB200: &[Remote] = &[Remote {
+    url: "https://data.caltech.edu/records/65de6-vzc79/files/CUB_200_2011.tgz",
+    md5: "97eceeb196236b17998738112f37df78",
+}];
+
 fn remotes(name: &str) -> Result<&'static [Remote]> {
     match name {
         "fashion-mnist" => Ok(FASHION_MNIST),
         "mnist" => Ok(MNIST),
         "cifar10" => Ok(CIFAR10),
         "cifar100" | "cifar100-coarse" => Ok(CIFAR100),
+        "voc2012" => Ok(VOC2012),
+        "cub200" | "cub200-bbox" => Ok(CUB200),
+        "imagenet" => Err(Error::Config(
+            "data fetch imagenet: ImageNet's terms of access require signing in at image-net.org; download \
+             ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar there and lay them out as docs/datasets.md says"
+                .into(),
+        )),
         _ => Err(Error::Config(format!(
-            "data fetch {name}: nothing to download (fetchable: fashion-mnist, mnist, cifar10, cifar100)"
+            "data fetch {name}: nothing to download (fetchable: fashion-mnist, mnist, cifar10, cifar100, voc2012, cub200)"
         ))),
     }
+}
+
+/// Unpacks `archive` into `dir` when it is a .tar, .tar.gz or .tgz; other files stay as they are.
+pub fn unpack(archive: &Path, dir: &Path) -> Result<()> {
+    let name = archive.file_name().unwrap_or_default().to_string_lossy();
+    let gz = name.ends_with(".tar.gz") || name.ends_with(".tgz");
+    if !gz && !name.ends_with(".tar") {
+        return Ok(());
+    }
+    let f = std::fs::File::open(archive).at(archive)?;
+    let reader: Box<dyn Read> = if gz { Box::new(flate2::read::GzDecoder::new(f)) } else { Box::new(f) };
+    tar::Archive::new(reader).unpack(dir).map_err(|e| Error::format(archive, format!("could not unpack: {e}")))
 }
 
 /// MD5 of a file, as lowercase hex.
@@ -148,12 +178,7 @@ fn fetch_into(list: &[Remote], dir: &Path) -> Result<Vec<PathBuf>> {
         if !(dest.is_file() && md5_file(&dest)? == r.md5) {
             download(r, &dest)?;
         }
-        if file.ends_with(".tar.gz") {
-            let f = std::fs::File::open(&dest).at(&dest)?;
-            tar::Archive::new(flate2::read::GzDecoder::new(f))
-                .unpack(dir)
-                .map_err(|e| Error::format(&dest, format!("could not unpack: {e}")))?;
-        }
+        unpack(&dest, dir)?;
         done.push(dest);
     }
     Ok(done)

@@ -43,9 +43,10 @@ fn class_folders(dir: &Path, classes: &[String]) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
     for sub in sorted(dir)?.into_iter().filter(|p| p.is_dir()) {
         let wnid = name_of(&sub);
-        let label = classes.iter().position(|c| *c == wnid).ok_or_else(|| {
-            Error::format(&sub, "is not one of the training set's synsets (train/<wnid>/ folders)")
-        })?;
+        let label = classes
+            .iter()
+            .position(|c| *c == wnid)
+            .ok_or_else(|| Error::format(&sub, "is not one of the training set's synsets (train/<wnid>/ folders)"))?;
         for f in sorted(&sub)?.into_iter().filter(|p| is_image(p)) {
             out.push(Entry { path: f, label: label as u16, crop: None });
         }

@@ -50,7 +50,8 @@ pub fn read_entries(root: &Path, entries: &[Entry], sizing: Sizing, class_names:
             .zip(images.chunks_mut(chunk * per))
             .map(|(list, out)| s.spawn(move || decode_into(list, out, sizing)))
             .collect();
-        jobs.into_iter().try_for_each(|j| j.join().unwrap_or_else(|_| Err(Error::Config("a decoder thread failed".into()))))
+        jobs.into_iter()
+            .try_for_each(|j| j.join().unwrap_or_else(|_| Err(Error::Config("a decoder thread failed".into()))))
     })?;
     let labels = entries.iter().map(|e| e.label).collect();
     Dataset::new(root, images, labels, (h, w, channels), class_names)

@@ -225,9 +225,10 @@ pub fn load(name: &str, src: &DataSource) -> Result<Splits> {
             let label = if name == "cifar100" { cifar::Cifar100Label::Fine } else { cifar::Cifar100Label::Coarse };
             cifar::read_cifar100(&dir, label)
         }
-        _ if published::NAMES.contains(&name) => {
-            Ok(Splits { train: published::load_split(name, src, "train")?, test: published::load_split(name, src, "test")? })
-        }
+        _ if published::NAMES.contains(&name) => Ok(Splits {
+            train: published::load_split(name, src, "train")?,
+            test: published::load_split(name, src, "test")?,
+        }),
         _ => {
             let dir = src.data_dir.as_ref().ok_or_else(|| {
                 Error::Config("dataset 'folder' needs --data-dir DIR holding train/ and test/".into())

@@ -73,10 +73,9 @@ pub fn read_objects(xml: &Path) -> Result<Vec<(usize, bool)>> {
     let mut objects = Vec::new();
     for obj in doc.root_element().children().filter(|c| c.has_tag_name("object")) {
         let name = child_text(obj, "name").ok_or_else(|| Error::format(xml, "an <object> has no <name>"))?;
-        let class = VOC_CLASSES
-            .iter()
-            .position(|c| *c == name)
-            .ok_or_else(|| Error::format(xml, format!("unknown class '{name}' (VOC's 20 classes: {})", VOC_CLASSES.join(", "))))?;
+        let class = VOC_CLASSES.iter().position(|c| *c == name).ok_or_else(|| {
+            Error::format(xml, format!("unknown class '{name}' (VOC's 20 classes: {})", VOC_CLASSES.join(", ")))
+        })?;
         let difficult = match child_text(obj, "difficult").as_deref() {
             None | Some("0") => false,
             Some("1") => true,

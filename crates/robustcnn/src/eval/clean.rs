@@ -132,7 +132,13 @@ pub fn evaluate(net: &Network, ds: &Dataset, batch_size: usize, device: Device) 
 }
 
 /// [`evaluate`] with a choice of AP definition for a multi-label task.
-pub fn evaluate_with(net: &Network, ds: &Dataset, batch_size: usize, device: Device, ap: ApMethod) -> Result<CleanResult> {
+pub fn evaluate_with(
+    net: &Network,
+    ds: &Dataset,
+    batch_size: usize,
+    device: Device,
+    ap: ApMethod,
+) -> Result<CleanResult> {
     Ok(metrics_for(ds, &predict(net, ds, batch_size, device)?, ap))
 }
 

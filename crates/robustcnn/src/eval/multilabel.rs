@@ -10,6 +10,7 @@ pub enum ApMethod {
     #[default]
     AllPoints,
     /// VOC 2007: the mean of the best precision at recall ≥ 0, 0.1, …, 1.
+    #[serde(rename = "11-point")]
     ElevenPoint,
 }
 
@@ -84,7 +85,12 @@ pub struct MultiLabelResult {
 }
 
 /// Per-class AP and mAP from scores (samples × classes, row-major) and targets of the same shape.
-pub fn multilabel_metrics(scores: &[f32], targets: &[i8], class_names: &[String], method: ApMethod) -> MultiLabelResult {
+pub fn multilabel_metrics(
+    scores: &[f32],
+    targets: &[i8],
+    class_names: &[String],
+    method: ApMethod,
+) -> MultiLabelResult {
     let k = class_names.len();
     let n = targets.len() / k.max(1);
     let column = |c: usize| -> (Vec<f32>, Vec<i8>) { (0..n).map(|i| (scores[i * k + c], targets[i * k + c])).unzip() };

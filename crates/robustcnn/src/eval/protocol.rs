@@ -241,8 +241,14 @@ pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &m
     let clean = evaluate(net, &test, p.batch_size, device)?;
     store.write(clean.evaluation(&label, subject("clean")?))?;
     if !p.corruptions.trim().is_empty() {
-        let report =
-            corruption_results(p, &label, &test, Evaluator { net, batch: p.batch_size, device }, clean.score(), progress)?;
+        let report = corruption_results(
+            p,
+            &label,
+            &test,
+            Evaluator { net, batch: p.batch_size, device },
+            clean.score(),
+            progress,
+        )?;
         store.write(report.evaluation(store::with(subject("corruptions")?, p.corruption_settings())))?;
     }
     if !p.attacks.is_empty() {

@@ -296,8 +296,7 @@ pub fn compare(runs: &[RunResults], baseline: Option<&str>) -> Comparison {
             "Differences are to {b} on the same model, data and fraction; p: Welch's two-sided t-test over seeds (needs two or more seeds on both sides)."
         ));
     }
-    let multi: Vec<&str> =
-        runs.iter().filter(|r| r.metric == "mAP").map(|r| r.dataset.as_str()).collect::<Vec<_>>();
+    let multi: Vec<&str> = runs.iter().filter(|r| r.metric == "mAP").map(|r| r.dataset.as_str()).collect::<Vec<_>>();
     if let Some(first) = multi.first() {
         notes.push(format!(
             "{first} is multi-label: its clean and corruption values are mAP (VOC all-points AP, classes without positives left out), and it has no mCE."

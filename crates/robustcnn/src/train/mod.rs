@@ -368,7 +368,10 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     let selected = match st.best_epoch {
         Some(e) => {
             run.load_weights("best.safetensors", &p.vs)?;
-            format!("best validation {}, epoch {e} (best.safetensors)", if p.test.is_multi_label() { "mAP" } else { "accuracy" })
+            format!(
+                "best validation {}, epoch {e} (best.safetensors)",
+                if p.test.is_multi_label() { "mAP" } else { "accuracy" }
+            )
         }
         None => "last epoch (model.safetensors)".to_string(),
     };
