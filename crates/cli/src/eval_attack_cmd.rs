@@ -75,10 +75,10 @@ pub struct EvalAttackArgs {
 }
 
 /// What was asked, checked before the model is loaded.
-struct Plan {
-    attacks: Vec<AttackRequest>,
-    budgets: Vec<(f64, String)>,
-    norm: Norm,
+pub(crate) struct Plan {
+    pub(crate) attacks: Vec<AttackRequest>,
+    pub(crate) budgets: Vec<(f64, String)>,
+    pub(crate) norm: Norm,
 }
 
 fn plan(a: &EvalAttackArgs) -> Result<Plan> {
@@ -129,7 +129,7 @@ fn shared_for(a: &EvalAttackArgs, attack: &str) -> Vec<Setting> {
 
 /// Every attack at every budget, built before any runs, so that a bad parameter fails at once;
 /// PGD schedules that cannot work as meant are warned about.
-fn build_all(a: &EvalAttackArgs, p: &Plan, classes: i64) -> Result<Vec<(Box<dyn Attack>, String)>> {
+pub(crate) fn build_all(a: &EvalAttackArgs, p: &Plan, classes: i64) -> Result<Vec<(Box<dyn Attack>, String)>> {
     let (mut out, mut warnings) = (Vec::new(), Vec::new());
     for r in &p.attacks {
         let shared = shared_for(a, r.entry.name);
@@ -158,7 +158,9 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
     let o = a.run_args.open()?;
     let (prepared, label) = (&o.prepared, o.label.clone());
     let test = a.run_args.limited(&prepared.test, "test")?;
-    robustcnn::eval::attacks::single_label_only(&test)?;
+    if test.is_multi_label() {
+        return crate::eval_attack_multilabel::run(a, &p, &o, &test, robustbench);
+    }
     if p.norm == Norm::L2 {
         let dims = test.channels * test.height * test.width;
         for (eps, text) in &p.budgets {
@@ -215,7 +217,7 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
 
 /// What defines this attack evaluation, for its results' protocol: each attack with every
 /// parameter's value, the norm, the budgets, the seed and the large-budget check.
-fn settings(a: &EvalAttackArgs, p: &Plan, classes: i64) -> Result<serde_json::Value> {
+pub(crate) fn settings(a: &EvalAttackArgs, p: &Plan, classes: i64) -> Result<serde_json::Value> {
     let attacks = p
         .attacks
         .iter()

@@ -6,6 +6,7 @@ mod corrupt_cmd;
 mod distributed;
 mod engine_args;
 mod eval_attack_cmd;
+mod eval_attack_multilabel;
 mod eval_corruptions_cmd;
 mod explain_cmd;
 mod import_cmd;

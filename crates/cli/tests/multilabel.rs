@@ -72,8 +72,29 @@ fn a_voc_run_trains_with_bce_and_reports_map_clean_and_under_corruptions() {
     assert_eq!(c["cells"].as_array().unwrap().len(), 4);
     assert!(c["mce_unnormalized"].is_null());
 
-    let e = fails(&["eval", "attack", r, "--attack", "fgsm", "--eps", "2/255"]);
-    assert!(e.contains("multi-label") && e.contains("robust mAP"), "{e}");
+    let text = ok(&["eval", "attack", r, "--attack", "fgsm,pgd", "--eps", "1/255,8/255", "--steps", "3"]);
+    assert!(text.contains("robust mAP") && text.contains("large-budget check"), "{text}");
+    let a = json(&run.join("results/attacks.json"));
+    assert_eq!(a["metric"], "mAP");
+    assert!((a["clean_accuracy"].as_f64().unwrap() - map).abs() < 1e-6, "the attacked set's clean mAP");
+    let results = a["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    for x in results {
+        assert!(x["max_perturbation"].as_f64().unwrap() <= x["eps"].as_f64().unwrap() + 1e-6);
+    }
+    let robust = |i: usize| results[i]["robust_accuracy"].as_f64().unwrap();
+    // PGD at 8/255 ascends the multi-label loss: it lowers mAP, more than at 1/255.
+    assert!(robust(3) < map && robust(3) <= robust(2) + 0.01, "{results:?}");
+    let check = &a["large_budget_check"];
+    assert!(check["robust_map"].as_f64().unwrap() <= check["chance"].as_f64().unwrap() + 0.05, "{check}");
+    for (flag, value) in [("--attack", "apgd-ce"), ("--loss", "dlr"), ("--restarts", "2")] {
+        let mut args = vec!["eval", "attack", r, "--eps", "2/255", flag, value];
+        if flag != "--attack" {
+            args.extend(["--attack", "pgd"]);
+        }
+        let e = fails(&args);
+        assert!(e.contains("multi-label task is attacked by fgsm and pgd"), "{e}");
+    }
     let t = dir.path().join("t");
     let mut tenet = base.to_vec();
     tenet.extend(["--method", "tenet", "--steps", "1", "--out", t.to_str().unwrap()]);
@@ -97,7 +118,9 @@ baseline = "baseline"
 [evaluate]
 corruptions = "gaussian_noise,fog"
 severities = [1]
-attacks = []
+attacks = ["fgsm"]
+eps = ["2/255"]
+large_budget_check = false
 
 [data]
 dataset = "voc2012"
@@ -121,6 +144,7 @@ steps = 3
     let md = std::fs::read_to_string(out.join("comparison.md")).unwrap();
     assert!(md.contains("clean mAP") && md.contains("noise mAP") && md.contains("multi-label"), "{md}");
     assert!(!md.contains("mCE |"), "no mCE for mAP: {md}");
+    assert!(md.contains("FGSM 2/255 mAP"), "{md}");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("Validation mAP") && html.contains("Mean mAP over the corruptions"));
 }

@@ -190,3 +190,16 @@ fn imagenet_errors_name_the_missing_ground_truth_and_bad_labels() {
     let e = err_text(imagenet::read_index(dir.path()));
     assert!(e.contains("synset n99999999"), "{e}");
 }
+
+#[test]
+fn the_multi_label_attack_objective_is_the_per_class_bce_summed_per_image() {
+    use robustcnn::attacks::{objective, LossKind};
+    let logits = tch::Tensor::from_slice(&[2.0f32, -1.0, 0.5, 0.0]).reshape([2, 2]);
+    let y = tch::Tensor::from_slice(&[1.0f32, 0.0, 0.0, 1.0]).reshape([2, 2]);
+    let got = Vec::<f32>::try_from(&objective(&logits, &y, None, LossKind::Ce)).unwrap();
+    let bce = |z: f32, t: f32| -(t * (1.0 / (1.0 + (-z).exp())).ln() + (1.0 - t) * (1.0 / (1.0 + z.exp())).ln());
+    let want = [bce(2.0, 1.0) + bce(-1.0, 0.0), bce(0.5, 0.0) + bce(0.0, 1.0)];
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() < 1e-6, "{got:?} vs {want:?}");
+    }
+}

@@ -47,6 +47,12 @@ fn logit_of(logits: &Tensor, c: &Tensor) -> Tensor {
 /// The objective per sample (shape N) that an attack ascends.
 pub fn objective(logits: &Tensor, y: &Tensor, target: Option<&Tensor>, loss: LossKind) -> Tensor {
     match (loss, target) {
+        // Multi-label targets (N × classes): the per-class binary cross-entropy, summed per sample
+        // (docs/multilabel.md §4).
+        (LossKind::Ce, None) if y.dim() == 2 => logits
+            .to_kind(Kind::Float)
+            .binary_cross_entropy_with_logits::<Tensor>(y, None, None, tch::Reduction::None)
+            .sum_dim_intlist([1i64].as_slice(), false, Kind::Float),
         (LossKind::Ce, None) => logits.cross_entropy_loss::<Tensor>(y, None, tch::Reduction::None, -100, 0.0),
         (LossKind::Ce, Some(t)) => -logits.cross_entropy_loss::<Tensor>(t, None, tch::Reduction::None, -100, 0.0),
         (LossKind::Cw, None) => best_other(logits, y) - logit_of(logits, y),

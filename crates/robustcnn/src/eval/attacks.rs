@@ -11,19 +11,6 @@ use serde::Serialize;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
-/// Refuses a multi-label evaluation set: robust accuracy is defined for one label per image, and
-/// robust mAP under a multi-label loss is not built yet (docs/multilabel.md §4).
-pub fn single_label_only(ds: &Dataset) -> Result<()> {
-    if ds.is_multi_label() {
-        return Err(Error::Config(
-            "attacks: this is a multi-label task (one set of classes per image); robust mAP under a \
-             multi-label attack loss is not supported yet, so evaluate it clean and under corruptions"
-                .into(),
-        ));
-    }
-    Ok(())
-}
-
 /// One attack at one budget over the evaluation set.
 #[derive(Clone, Debug, Serialize)]
 pub struct AttackResult {

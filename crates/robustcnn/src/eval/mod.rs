@@ -4,6 +4,7 @@ pub mod attacks;
 pub mod clean;
 pub mod corruptions;
 pub mod multilabel;
+pub mod multilabel_attacks;
 pub mod plot;
 pub mod protocol;
 pub mod reference;

@@ -252,10 +252,14 @@ pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &m
         store.write(report.evaluation(store::with(subject("corruptions")?, p.corruption_settings())))?;
     }
     if !p.attacks.is_empty() {
-        super::attacks::single_label_only(&test)?;
         let set = AttackSet { net, data: &test, batch: p.batch_size, device, seed: p.attack_seed };
-        let report = attack_results(p, label, &set, progress)?;
-        store.write(report.evaluation(store::with(subject("attacks")?, p.attack_settings())))?;
+        let protocol = store::with(subject("attacks")?, p.attack_settings());
+        let evaluation = if test.is_multi_label() {
+            multilabel_attack_results(p, label, &set, progress)?.evaluation(protocol)
+        } else {
+            attack_results(p, label, &set, progress)?.evaluation(protocol)
+        };
+        store.write(evaluation)?;
     }
     if let Some(i) = p.explain_image {
         explain_picture(&run, &prepared, i)?;
@@ -310,6 +314,39 @@ fn corruption_results(
     let imagenet = (test.height, test.width) == (224, 224) && test.num_classes() == 1000;
     let report = corruptions::summarize(source, label.to_string(), clean, &p.severities, cells, imagenet);
     Ok(if test.is_multi_label() { report.as_map() } else { report })
+}
+
+/// Robust mAP of a multi-label model under the protocol's FGSM and PGD (docs/multilabel.md §4).
+fn multilabel_attack_results(
+    p: &Protocol,
+    label: String,
+    set: &AttackSet,
+    progress: &mut dyn FnMut(&str),
+) -> Result<super::multilabel_attacks::MultiLabelAttackReport> {
+    if let Some(other) = p.attacks.iter().find(|a| !matches!(a.as_str(), "fgsm" | "pgd")) {
+        return Err(Error::Config(format!(
+            "evaluate.attacks: {other} has no multi-label form; a multi-label task is attacked by fgsm and pgd \
+             with the summed per-class binary cross-entropy"
+        )));
+    }
+    let classes = set.data.num_classes() as i64;
+    let clean = set.clean_map()?;
+    let mut results = Vec::new();
+    for name in &p.attacks {
+        for text in &p.eps {
+            let attack = p.attack(name, parse_budget(text, "evaluate.eps")?, classes)?;
+            progress(&format!("{} ε={text}", attack.label()));
+            results.push(set.run_multilabel(attack.as_ref(), text)?);
+        }
+    }
+    let check = if p.large_budget_check {
+        progress("large-budget check");
+        Some(set.large_budget_map(LARGE_BUDGET_SAMPLES)?)
+    } else {
+        None
+    };
+    let n = set.data.len();
+    Ok(super::multilabel_attacks::MultiLabelAttackReport::new(label, p.attack_seed, clean, results, check, n))
 }
 
 fn attack_results(

@@ -106,7 +106,7 @@ fn columns(runs: &[RunResults], baseline: bool) -> Vec<Column> {
         }
     }
     for (attack, eps) in attacks {
-        metrics.push((attack_key(&attack, &eps), format!("{attack} {eps}"), true));
+        metrics.push((attack_key(&attack, &eps), format!("{attack} {eps}{unit}"), true));
     }
     let mut cols = Vec::new();
     for (metric, label, higher) in metrics {
@@ -299,7 +299,7 @@ pub fn compare(runs: &[RunResults], baseline: Option<&str>) -> Comparison {
     let multi: Vec<&str> = runs.iter().filter(|r| r.metric == "mAP").map(|r| r.dataset.as_str()).collect::<Vec<_>>();
     if let Some(first) = multi.first() {
         notes.push(format!(
-            "{first} is multi-label: its clean and corruption values are mAP (VOC all-points AP, classes without positives left out), and it has no mCE."
+            "{first} is multi-label: its clean, corruption and attack values are mAP (VOC all-points AP, classes without positives left out), and it has no mCE."
         ));
     }
     notes.extend(provenance_notes(runs, &cols));

@@ -274,11 +274,11 @@ fn attack_charts(rows: &[(String, String, Vec<&RunResults>)]) -> String {
             .collect();
         let mut ticks = vec![(0.0, "0".to_string())];
         ticks.extend(budgets.iter().map(|(e, t)| (e * 255.0, t.clone())));
-        let title = format!("{attack}: robust accuracy against ε");
+        let title = format!("{attack}: robust {} against ε", word_of(rows));
         let chart = Chart {
             title: &title,
             x_label: "ε (ℓ∞, in 1/255)",
-            y_label: "robust accuracy (%)",
+            y_label: if word_of(rows) == "mAP" { "robust mAP (%)" } else { "robust accuracy (%)" },
             x_range: (0.0, budgets.last().map_or(1.0, |b| b.0 * 255.0).max(1e-9)),
             y_range: (0.0, 100.0),
             x_ticks: ticks,
