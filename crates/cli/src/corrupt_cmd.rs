@@ -99,6 +99,8 @@ pub fn run(a: &CorruptArgs) -> Result<()> {
         data_dir: a.data_dir.clone(),
         image_size: a.image_size.map(|n| (n, n)),
         fit: a.image_size.map(|_| data::folder::Fit::CenterCrop),
+        // Corrupting works on the decoded bytes of the whole split.
+        on_demand: Some(false),
         ..Default::default()
     };
     let mut ds = data::load_split(name, &src, &a.split)?;

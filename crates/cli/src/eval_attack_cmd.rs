@@ -1,6 +1,6 @@
 //! `robustcnn eval attack RUN`: robust accuracy under each attack (FGSM to AutoAttack) per budget, the worst case,
 //! the gradient-masking checks, per-sample outcomes and a plot (docs/methods.md §4.3).
-use crate::commands::{print_stored, RunArgs};
+use crate::commands::{print_stored, Opened, RunArgs};
 use crate::robustbench_args::RobustBenchArgs;
 use anyhow::{bail, Result};
 use clap::Args;
@@ -9,6 +9,7 @@ use robustcnn::attacks::{
     check_l2_budget, check_linf_budget, parse_budget, registry, step_warnings, Attack, AttackRequest, Norm, Setting,
     ATTACKS,
 };
+use robustcnn::data::Dataset;
 use robustcnn::eval::attack_report::AttackReport;
 use robustcnn::eval::attacks::{AttackResult, AttackSet, LARGE_BUDGET_SAMPLES};
 use robustcnn::eval::{robustbench, store};
@@ -75,10 +76,10 @@ pub struct EvalAttackArgs {
 }
 
 /// What was asked, checked before the model is loaded.
-pub(crate) struct Plan {
-    pub(crate) attacks: Vec<AttackRequest>,
-    pub(crate) budgets: Vec<(f64, String)>,
-    pub(crate) norm: Norm,
+struct Plan {
+    attacks: Vec<AttackRequest>,
+    budgets: Vec<(f64, String)>,
+    norm: Norm,
 }
 
 fn plan(a: &EvalAttackArgs) -> Result<Plan> {
@@ -129,7 +130,7 @@ fn shared_for(a: &EvalAttackArgs, attack: &str) -> Vec<Setting> {
 
 /// Every attack at every budget, built before any runs, so that a bad parameter fails at once;
 /// PGD schedules that cannot work as meant are warned about.
-pub(crate) fn build_all(a: &EvalAttackArgs, p: &Plan, classes: i64) -> Result<Vec<(Box<dyn Attack>, String)>> {
+fn build_all(a: &EvalAttackArgs, p: &Plan, classes: i64) -> Result<Vec<(Box<dyn Attack>, String)>> {
     let (mut out, mut warnings) = (Vec::new(), Vec::new());
     for r in &p.attacks {
         let shared = shared_for(a, r.entry.name);
@@ -159,7 +160,7 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
     let (prepared, label) = (&o.prepared, o.label.clone());
     let test = a.run_args.limited(&prepared.test, "test")?;
     if test.is_multi_label() {
-        return crate::eval_attack_multilabel::run(a, &p, &o, &test, robustbench);
+        return multilabel(a, &p, &o, &test, robustbench);
     }
     if p.norm == Norm::L2 {
         let dims = test.channels * test.height * test.width;
@@ -215,9 +216,28 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
     Ok(())
 }
 
+/// A multi-label run: FGSM and PGD with the multi-label loss, robust mAP (docs/multilabel.md §4).
+fn multilabel(a: &EvalAttackArgs, p: &Plan, o: &Opened, test: &Dataset, robustbench: bool) -> Result<()> {
+    use crate::eval_attack_multilabel as ml;
+    let names = p.attacks.iter().map(|r| r.entry.name).collect();
+    let (loss, target, restarts) = (a.loss.as_deref(), a.target.as_deref(), a.restarts.as_deref());
+    ml::check(&ml::Request { attacks: names, loss, target, restarts, robustbench })?;
+    let classes = test.num_classes() as i64;
+    let attacks = build_all(a, p, classes)?;
+    let set = AttackSet {
+        net: &o.prepared.net,
+        data: test,
+        batch: a.run_args.batch(),
+        device: o.prepared.device,
+        seed: a.seed,
+    };
+    let protocol = store::with(a.run_args.subject(o, "attacks", "test", test.len())?, settings(a, p, classes)?);
+    ml::run(o, &set, &attacks, !a.no_sanity, protocol)
+}
+
 /// What defines this attack evaluation, for its results' protocol: each attack with every
 /// parameter's value, the norm, the budgets, the seed and the large-budget check.
-pub(crate) fn settings(a: &EvalAttackArgs, p: &Plan, classes: i64) -> Result<serde_json::Value> {
+fn settings(a: &EvalAttackArgs, p: &Plan, classes: i64) -> Result<serde_json::Value> {
     let attacks = p
         .attacks
         .iter()

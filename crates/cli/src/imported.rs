@@ -47,7 +47,8 @@ impl ImportedArgs {
             )
         };
         let image_size = self.input_size.as_deref().map(parse_size).transpose()?;
-        let src = DataSource { data_dir: self.data_dir.clone(), image_size, fit: None, grayscale: false };
+        let src =
+            DataSource { data_dir: self.data_dir.clone(), image_size, fit: None, grayscale: false, on_demand: None };
         let mut sets =
             vec![format!("data.dataset=\"{dataset}\""), format!("train.device=\"{}\"", device.unwrap_or("cpu"))];
         if let Some((h, w)) = image_size {

@@ -30,6 +30,14 @@ fn data_info_describes_each_layout_from_its_index() {
 
 const SIZE: &str = "data.image_size=[16, 16]";
 
+/// `train` on the VOC fixture in `data` (16 px, small CNN, batch 4) into `out`, with `rest`.
+fn voc_train<'a>(data: &'a str, out: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["train", "--quiet", "--dataset", "voc2012", "--data-dir", data, "--set", SIZE];
+    args.extend(["--model", "small-cnn", "--batch-size", "4", "--out", out]);
+    args.extend(rest);
+    args
+}
+
 #[test]
 fn a_voc_run_trains_with_bce_and_reports_map_clean_and_under_corruptions() {
     let dir = tempfile::tempdir().unwrap();
@@ -147,4 +155,72 @@ steps = 3
     assert!(md.contains("FGSM 2/255 mAP"), "{md}");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("Validation mAP") && html.contains("Mean mAP over the corruptions"));
+}
+
+#[test]
+fn training_on_images_decoded_on_demand_is_training_on_images_decoded_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = layouts::voc_default(dir.path());
+    let d = data.to_str().unwrap();
+    let train = |out: &Path, on_demand: &str| {
+        let lazy = format!("data.on_demand={on_demand}");
+        let rest = ["--set", &lazy, "--steps", "4", "--val-fraction", "0.25"];
+        let args = voc_train(d, out.to_str().unwrap(), &rest);
+        ok(&args);
+        let losses: Vec<String> = std::fs::read_to_string(out.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["event"] == "epoch")
+            .map(|v| format!("{} {} {}", v["train_loss"], v["val_map"], v["val_loss"]))
+            .collect();
+        (losses, json(&out.join("results/clean.json"))["multi_label"]["map"].clone())
+    };
+    let at_once = train(&dir.path().join("a"), "false");
+    let lazy = train(&dir.path().join("b"), "true");
+    assert!(!at_once.0.is_empty());
+    assert_eq!(at_once, lazy, "the same batches, the same losses and mAP");
+    // An unreadable image stops training at its batch with the file's name, leaving no run behind.
+    let broken = data.join("VOCdevkit/VOC2012/JPEGImages/2008_000005.jpg");
+    std::fs::write(&broken, b"not a jpeg").unwrap();
+    let out = dir.path().join("c");
+    let rest = ["--set", "data.on_demand=true", "--epochs", "1", "--val-fraction", "0"];
+    let args = voc_train(d, out.to_str().unwrap(), &rest);
+    let e = fails(&args);
+    assert!(e.contains("2008_000005.jpg") && e.contains("unreadable image"), "{e}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn an_imagenet_layout_trains_decoded_on_demand_and_evaluates_on_its_flat_val() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = layouts::imagenet(dir.path(), Some("LOC_val_solution.csv"));
+    let out = dir.path().join("run");
+    let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
+    let text = ok(&[
+        "train",
+        "--quiet",
+        "--dataset",
+        "imagenet",
+        "--data-dir",
+        d,
+        "--set",
+        "data.image_size=[12, 12]",
+        "--set",
+        "data.on_demand=true",
+        "--model",
+        "small-cnn",
+        "--steps",
+        "3",
+        "--batch-size",
+        "3",
+        "--val-fraction",
+        "0",
+        "--out",
+        o,
+    ]);
+    assert!(text.contains("test accuracy") && text.contains("(6 images)"), "{text}");
+    let clean = json(&out.join("results/clean.json"));
+    assert_eq!(clean["class_names"], serde_json::json!(layouts::SYNSETS));
+    assert_eq!(clean["per_class_samples"], serde_json::json!([2, 2, 2]));
 }

@@ -48,6 +48,10 @@ pub struct DataConfig {
     pub image_size: Option<[usize; 2]>,
     pub fit: Option<Fit>,
     pub grayscale: bool,
+    /// CUB, ImageNet, VOC: decode training images when batches need them rather than at once
+    /// (unset: when the decoded split would exceed 8 GiB; docs/datasets.md §Memory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_demand: Option<bool>,
 }
 
 impl Default for DataConfig {
@@ -63,6 +67,7 @@ impl Default for DataConfig {
             image_size: None,
             fit: None,
             grayscale: false,
+            on_demand: None,
         }
     }
 }

@@ -120,7 +120,7 @@ fn training_fraction_is_a_stratified_seeded_subset() {
     let again = split::stratified_subset(&ds, 0.1, 7);
     assert_eq!(part.images, again.images);
     assert_ne!(part.images, split::stratified_subset(&ds, 0.1, 8).images);
-    let whole: Vec<&[u8]> = (0..ds.len()).map(|i| ds.image(i)).collect();
+    let whole: Vec<std::borrow::Cow<[u8]>> = (0..ds.len()).map(|i| ds.image(i)).collect();
     assert!((0..part.len()).all(|i| whole.contains(&part.image(i))));
     // Every class keeps at least one image; a fraction of 1 keeps everything.
     assert_eq!(split::stratified_subset(&ds, 0.001, 7).class_counts(), vec![1, 1, 1]);

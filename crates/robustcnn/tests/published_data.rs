@@ -7,7 +7,7 @@ use robustcnn::data::{cub, imagenet, load_split, voc, DataSource};
 use robustcnn::eval::multilabel::{average_precision, multilabel_metrics, ApMethod};
 
 fn source(dir: &std::path::Path, side: usize) -> DataSource {
-    DataSource { data_dir: Some(dir.to_path_buf()), image_size: Some((side, side)), fit: None, grayscale: false }
+    DataSource { data_dir: Some(dir.to_path_buf()), image_size: Some((side, side)), ..Default::default() }
 }
 
 fn err_text<T: std::fmt::Debug>(r: robustcnn::error::Result<T>) -> String {
@@ -202,4 +202,28 @@ fn the_multi_label_attack_objective_is_the_per_class_bce_summed_per_image() {
     for (g, w) in got.iter().zip(want) {
         assert!((g - w).abs() < 1e-6, "{got:?} vs {want:?}");
     }
+}
+
+#[test]
+fn a_split_decoded_on_demand_holds_no_pixels_and_gives_the_same_images() {
+    let dir = tempfile::tempdir().unwrap();
+    layouts::cub(dir.path());
+    let at_once =
+        load_split("cub200", &DataSource { on_demand: Some(false), ..source(dir.path(), 10) }, "train").unwrap();
+    let lazy = load_split("cub200", &DataSource { on_demand: Some(true), ..source(dir.path(), 10) }, "train").unwrap();
+    assert!(at_once.on_demand.is_none() && lazy.on_demand.is_some());
+    assert!(lazy.images.is_empty() && at_once.images.len() == 9 * 10 * 10 * 3);
+    assert_eq!(lazy.labels, at_once.labels);
+    for i in 0..9 {
+        assert_eq!(lazy.image(i), at_once.image(i));
+    }
+    let picked = lazy.select(&[4, 1]);
+    assert!(picked.on_demand.is_some() && picked.images.is_empty());
+    assert_eq!(
+        (picked.image(0), picked.labels.clone()),
+        (at_once.image(4), vec![at_once.labels[4], at_once.labels[1]])
+    );
+    // The test split is always decoded at once: corruptions are made from its bytes.
+    let test = load_split("cub200", &DataSource { on_demand: Some(true), ..source(dir.path(), 10) }, "test").unwrap();
+    assert!(test.on_demand.is_none() && !test.images.is_empty());
 }

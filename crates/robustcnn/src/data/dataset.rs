@@ -1,7 +1,10 @@
 //! An in-memory image classification dataset: u8 images in HWC order and class labels, and for a
 //! multi-label task (PASCAL VOC) each image's per-class targets.
+use super::listed::OnDemand;
 use crate::error::{Error, Result};
+use std::borrow::Cow;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Images of one size, stored contiguously as u8 HWC, with one label per image.
 #[derive(Clone, Debug)]
@@ -16,6 +19,8 @@ pub struct Dataset {
     /// class is present, -1 absent, 0 present only as "difficult" objects (docs/multilabel.md §1).
     /// `labels` then holds each image's first present class, for stratified splits.
     pub targets: Option<Vec<i8>>,
+    /// Images decoded when needed instead of held in `images` (docs/datasets.md §Memory).
+    pub on_demand: Option<Arc<OnDemand>>,
 }
 
 impl Dataset {
@@ -38,13 +43,21 @@ impl Dataset {
                 ),
             ));
         }
-        if let Some((i, &y)) = labels.iter().enumerate().find(|(_, &y)| y as usize >= class_names.len()) {
+        let ds = Dataset { images, labels, height, width, channels, class_names, targets: None, on_demand: None };
+        ds.check_labels(source)?;
+        Ok(ds)
+    }
+
+    /// Every label is a class index.
+    pub fn check_labels(&self, source: &Path) -> Result<()> {
+        let k = self.class_names.len();
+        if let Some((i, &y)) = self.labels.iter().enumerate().find(|(_, &y)| y as usize >= k) {
             return Err(Error::format(
                 source,
-                format!("label {y} of sample {i} is out of range (expected 0..{})", class_names.len() - 1),
+                format!("label {y} of sample {i} is out of range (expected 0..{})", k.saturating_sub(1)),
             ));
         }
-        Ok(Dataset { images, labels, height, width, channels, class_names, targets: None })
+        Ok(())
     }
 
     /// The same shape and classes with no images.
@@ -54,6 +67,7 @@ impl Dataset {
             labels: Vec::new(),
             class_names: self.class_names.clone(),
             targets: self.targets.as_ref().map(|_| Vec::new()),
+            on_demand: None,
             ..*self
         }
     }
@@ -75,17 +89,31 @@ impl Dataset {
         self.height * self.width * self.channels
     }
 
-    /// The u8 HWC bytes of image `i`.
-    pub fn image(&self, i: usize) -> &[u8] {
-        let n = self.image_size();
-        &self.images[i * n..(i + 1) * n]
+    /// The u8 HWC bytes of image `i` (black where an image decoded on demand is unreadable; the
+    /// loader uses [`Self::try_image`] and stops with the file's error).
+    pub fn image(&self, i: usize) -> Cow<'_, [u8]> {
+        self.try_image(i).unwrap_or_else(|_| Cow::Owned(vec![0; self.image_size()]))
+    }
+
+    /// The u8 HWC bytes of image `i`, or why an image decoded on demand could not be read.
+    pub fn try_image(&self, i: usize) -> Result<Cow<'_, [u8]>> {
+        match &self.on_demand {
+            Some(lazy) => lazy.decode(i).map(Cow::Owned),
+            None => {
+                let n = self.image_size();
+                Ok(Cow::Borrowed(&self.images[i * n..(i + 1) * n]))
+            }
+        }
     }
 
     /// A new dataset holding the samples at `indices`, in that order.
     pub fn select(&self, indices: &[usize]) -> Dataset {
-        let mut images = Vec::with_capacity(indices.len() * self.image_size());
-        for &i in indices {
-            images.extend_from_slice(self.image(i));
+        let mut images = Vec::new();
+        if self.on_demand.is_none() {
+            images.reserve(indices.len() * self.image_size());
+            for &i in indices {
+                images.extend_from_slice(&self.image(i));
+            }
         }
         Dataset {
             images,
@@ -98,6 +126,7 @@ impl Dataset {
                 let k = self.num_classes();
                 indices.iter().flat_map(|&i| t[i * k..(i + 1) * k].iter().copied()).collect()
             }),
+            on_demand: self.on_demand.as_ref().map(|l| Arc::new(l.select(indices))),
         }
     }
 

@@ -33,6 +33,59 @@ impl Sizing {
     }
 }
 
+/// Decoded bytes of a split above which it is decoded on demand when `data.on_demand` is unset.
+pub const ON_DEMAND_BYTES: usize = 8 << 30;
+
+/// A split whose images are decoded when a batch needs them, for splits too large to hold decoded
+/// (ImageNet's training set; docs/datasets.md §Memory).
+#[derive(Debug)]
+pub struct OnDemand {
+    pub entries: Vec<Entry>,
+    pub sizing: Sizing,
+}
+
+impl OnDemand {
+    /// Image `i`, decoded and sized as the split's other images.
+    pub fn decode(&self, i: usize) -> Result<Vec<u8>> {
+        let e = &self.entries[i];
+        let bytes = std::fs::read(&e.path).at(&e.path)?;
+        let mut target = Some(self.sizing.size);
+        decode_cropped(&e.path, &bytes, e.crop, &mut target, self.sizing.fit, self.sizing.gray)
+    }
+
+    /// The entries at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> OnDemand {
+        OnDemand { entries: indices.iter().map(|&i| self.entries[i].clone()).collect(), sizing: self.sizing }
+    }
+}
+
+/// A dataset over `entries` that decodes each image when it is needed (`on_demand`), else at once.
+pub fn listed_dataset(
+    root: &Path,
+    entries: &[Entry],
+    sizing: Sizing,
+    class_names: Vec<String>,
+    on_demand: Option<bool>,
+) -> Result<Dataset> {
+    let (h, w) = sizing.size;
+    let bytes = entries.len() * h * w * if sizing.gray { 1 } else { 3 };
+    if !on_demand.unwrap_or(bytes > ON_DEMAND_BYTES) {
+        return read_entries(root, entries, sizing, class_names);
+    }
+    if entries.is_empty() {
+        return Err(Error::format(root, "the index lists no images for this split"));
+    }
+    // The first image is decoded now, so that an unreadable split fails before training starts.
+    let lazy = OnDemand { entries: entries.to_vec(), sizing };
+    lazy.decode(0)?;
+    let labels = entries.iter().map(|e| e.label).collect();
+    let mut ds = Dataset::new(root, Vec::new(), Vec::new(), (h, w, if sizing.gray { 1 } else { 3 }), class_names)?;
+    ds.labels = labels;
+    ds.check_labels(root)?;
+    ds.on_demand = Some(std::sync::Arc::new(lazy));
+    Ok(ds)
+}
+
 /// Decodes `entries` (on all cores) into a dataset; `root` names the dataset in errors.
 pub fn read_entries(root: &Path, entries: &[Entry], sizing: Sizing, class_names: Vec<String>) -> Result<Dataset> {
     if entries.is_empty() {

@@ -56,6 +56,8 @@ pub struct Batch {
     pub indices: Vec<usize>,
     /// Extra views of the same samples (AugMix's two views for the Jensen–Shannon loss), else empty.
     pub views: Vec<Tensor>,
+    /// An image decoded on demand that could not be read (its file and why); the batch is unusable.
+    pub error: Option<String>,
 }
 
 /// The sample order of an epoch over a dataset of `n` images.
@@ -100,17 +102,16 @@ pub fn make_batch(ds: &Dataset, indices: &[usize], spec: &LoaderSpec, epoch: u64
         spec.extra.ca.as_ref().filter(|ca| ca.granularity == Granularity::Batch).map(|ca| {
             ca.draw(&mut rng_for(spec.seed, &[CA_BATCH, epoch, indices.first().copied().unwrap_or(0) as u64]))
         });
+    let mut error = None;
     for (k, &v) in indices.iter().enumerate() {
         let i = v % ds.len();
         let mut rng = rng_for(spec.seed, &[AUGMENT, epoch, v as u64]);
-        let images = sample_images(
-            ds.image(i),
-            (h, w, c),
-            spec.augment.as_ref(),
-            &spec.extra,
-            (v < ds.len(), ca_choice),
-            &mut rng,
-        );
+        let pixels = ds.try_image(i).unwrap_or_else(|e| {
+            error.get_or_insert(e.to_string());
+            std::borrow::Cow::Owned(vec![0; per])
+        });
+        let images =
+            sample_images(&pixels, (h, w, c), spec.augment.as_ref(), &spec.extra, (v < ds.len(), ca_choice), &mut rng);
         if planes.is_empty() {
             planes = vec![vec![0f32; indices.len() * per]; images.len()];
         }
@@ -121,7 +122,7 @@ pub fn make_batch(ds: &Dataset, indices: &[usize], spec: &LoaderSpec, epoch: u64
     let shape = [indices.len() as i64, c as i64, h as i64, w as i64];
     let mut tensors = planes.iter().map(|p| Tensor::from_slice(p).reshape(shape));
     let images = tensors.next().unwrap_or_else(|| Tensor::zeros(shape, (tch::Kind::Float, tch::Device::Cpu)));
-    Batch { images, labels: batch_labels(ds, indices), indices: indices.to_vec(), views: tensors.collect() }
+    Batch { images, labels: batch_labels(ds, indices), indices: indices.to_vec(), views: tensors.collect(), error }
 }
 
 /// The labels of a batch: class indices (B, i64), or for a multi-label task per-class targets

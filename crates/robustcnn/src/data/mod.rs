@@ -12,10 +12,10 @@ pub mod listed;
 pub mod loader;
 pub mod published;
 mod registry;
+mod source;
 pub mod split;
 pub mod voc;
 
 pub use dataset::{Dataset, Splits};
-pub use registry::{
-    cache_dir, find as registry_find, load, load_split, DataSource, DatasetInfo, DATASETS, DEBIAN_FASHION_MNIST,
-};
+pub use registry::{find as registry_find, load, load_split, DatasetInfo, DATASETS, DEBIAN_FASHION_MNIST};
+pub use source::{cache_dir, DataSource};

@@ -1,8 +1,8 @@
 //! The benchmarks read from their published layouts through an index: CUB-200-2011, ImageNet and
 //! PASCAL VOC 2012 (docs/datasets.md): where their folders are found, one split decoded, and
 //! `data info`'s description read from the index alone.
-use super::listed::{read_entries, Entry, Sizing};
-use super::registry::DataSource;
+use super::listed::{listed_dataset, Entry, Sizing};
+use super::source::{cache_dir, DataSource};
 use super::{cub, imagenet, voc, Dataset};
 use crate::error::{Error, Result};
 use std::path::PathBuf;
@@ -17,7 +17,7 @@ fn root(name: &str, src: &DataSource) -> Result<PathBuf> {
         "voc2012" => (&["VOCdevkit/VOC2012", "VOC2012"], "ImageSets"),
         _ => (&["CUB_200_2011"], "images.txt"),
     };
-    let base = src.data_dir.clone().unwrap_or_else(|| super::cache_dir(name));
+    let base = src.data_dir.clone().unwrap_or_else(|| cache_dir(name));
     let mut tried = vec![base.clone()];
     tried.extend(subs.iter().map(|s| base.join(s)));
     tried.iter().find(|d| d.join(marker).exists()).cloned().ok_or_else(|| {
@@ -35,20 +35,22 @@ pub fn load_split(name: &str, src: &DataSource, split: &str) -> Result<Dataset> 
     let dir = root(name, src)?;
     let sizing = Sizing::required(name, src.image_size, src.fit, src.grayscale)?;
     let train = split == "train";
+    // The test split is always decoded at once: corruptions are made from its decoded bytes.
+    let lazy = if train { src.on_demand } else { Some(false) };
     match name {
         "imagenet" => {
             let idx = imagenet::read_index(&dir)?;
-            read_entries(&dir, if train { &idx.train } else { &idx.val }, sizing, idx.classes)
+            listed_dataset(&dir, if train { &idx.train } else { &idx.val }, sizing, idx.classes, lazy)
         }
         "voc2012" => {
             let s = voc::read_split(&dir, if train { "train" } else { "val" })?;
-            let mut ds = read_entries(&dir, &s.entries, sizing, names(&voc::VOC_CLASSES))?;
+            let mut ds = listed_dataset(&dir, &s.entries, sizing, names(&voc::VOC_CLASSES), lazy)?;
             ds.targets = Some(s.targets);
             Ok(ds)
         }
         _ => {
             let idx = cub::read_index(&dir, name == "cub200-bbox")?;
-            read_entries(&dir, if train { &idx.train } else { &idx.test }, sizing, idx.classes)
+            listed_dataset(&dir, if train { &idx.train } else { &idx.test }, sizing, idx.classes, lazy)
         }
     }
 }

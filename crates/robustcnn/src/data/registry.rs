@@ -1,4 +1,5 @@
 //! Dataset names and where their files are found.
+use super::source::{cache_dir, DataSource};
 use super::{cifar, folder, idx, published, Splits};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -94,16 +95,6 @@ pub const DATASETS: &[DatasetInfo] = &[
     },
 ];
 
-/// Options for datasets read from user folders.
-#[derive(Clone, Debug, Default)]
-pub struct DataSource {
-    pub data_dir: Option<PathBuf>,
-    /// (height, width) for image folders; None keeps the images' own size.
-    pub image_size: Option<(usize, usize)>,
-    pub fit: Option<folder::Fit>,
-    pub grayscale: bool,
-}
-
 /// One split ("train" or "test") of a dataset, reading only that split's files where the format
 /// keeps them apart (CIFAR's batches), so that a split alone is enough.
 pub fn load_split(name: &str, src: &DataSource, split: &str) -> Result<super::Dataset> {
@@ -131,16 +122,6 @@ pub fn find(name: &str) -> Result<&'static DatasetInfo> {
         let names: Vec<_> = DATASETS.iter().map(|d| d.name).collect();
         Error::Config(format!("unknown dataset '{name}' (datasets: {})", names.join(", ")))
     })
-}
-
-/// The default folder `data fetch` downloads into.
-pub fn cache_dir(name: &str) -> PathBuf {
-    let base = std::env::var_os("ROBUSTCNN_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("robustcnn")))
-        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/robustcnn")))
-        .unwrap_or_else(|| PathBuf::from(".robustcnn-cache"));
-    base.join("data").join(name)
 }
 
 /// The first candidate folder holding `file` (or `file.gz`).

@@ -41,17 +41,21 @@ pub fn predict(net: &Network, ds: &Dataset, batch_size: usize, device: Device) -
     let k = ds.num_classes();
     let shard = super::shard::Shard::current();
     let mut out = vec![0f32; ds.len() * k];
-    tch::no_grad(|| {
+    tch::no_grad(|| -> Result<()> {
         let idx: Vec<usize> = (0..ds.len()).collect();
         for (_, chunk) in idx.chunks(batch_size.max(1)).enumerate().filter(|(c, _)| shard.mine(*c)) {
             let b = make_batch(ds, chunk, &spec, 0);
+            if let Some(e) = b.error {
+                return Err(crate::error::Error::Config(e));
+            }
             let logits = net.forward(&b.images.to_device(device), false);
             let probs = if ds.is_multi_label() { logits.sigmoid() } else { logits.softmax(-1, Kind::Float) };
             let probs = probs.to_kind(Kind::Float).to_device(Device::Cpu);
             let rows = Vec::<f32>::try_from(&probs.flatten(0, -1)).unwrap_or_default();
             out[chunk[0] * k..chunk[0] * k + rows.len()].copy_from_slice(&rows);
         }
-    });
+        Ok(())
+    })?;
     shard.sum_f32(out)
 }
 

@@ -203,6 +203,11 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
             if st.step >= total {
                 break;
             }
+            if let Some(e) = &batch.error {
+                // An image decoded on demand is unreadable: stop at this step, before any update.
+                bar.abandon();
+                return Err(Error::Config(e.clone()));
+            }
             let x = batch.images.to_device(device);
             let y = batch.labels.to_device(device);
             let lr = schedule::lr_at(&cfg.optim, st.step, total, spe);

@@ -38,19 +38,35 @@ impl Prepared {
     }
 }
 
-/// Per-channel mean and standard deviation of pixel values in [0,1].
-pub fn channel_stats(ds: &Dataset) -> (Vec<f64>, Vec<f64>) {
+/// Images of a split decoded on demand that its channel statistics are taken from, evenly spaced.
+pub const STATS_SAMPLE: usize = 2000;
+
+/// Per-channel mean and standard deviation of pixel values in [0,1] (of [`STATS_SAMPLE`] evenly
+/// spaced images for a split decoded on demand).
+pub fn channel_stats(ds: &Dataset) -> Result<(Vec<f64>, Vec<f64>)> {
     let c = ds.channels;
     let (mut s, mut s2) = (vec![0f64; c], vec![0f64; c]);
-    for (i, &v) in ds.images.iter().enumerate() {
-        let x = v as f64 / 255.0;
-        s[i % c] += x;
-        s2[i % c] += x * x;
-    }
-    let n = (ds.images.len() / c).max(1) as f64;
+    let mut add = |pixels: &[u8]| {
+        for (i, &v) in pixels.iter().enumerate() {
+            let x = v as f64 / 255.0;
+            s[i % c] += x;
+            s2[i % c] += x * x;
+        }
+    };
+    let count = if ds.on_demand.is_some() {
+        let k = ds.len().min(STATS_SAMPLE);
+        for j in 0..k {
+            add(&ds.try_image(j * ds.len() / k.max(1))?);
+        }
+        k * ds.image_size()
+    } else {
+        add(&ds.images);
+        ds.images.len()
+    };
+    let n = (count / c).max(1) as f64;
     let mean: Vec<f64> = s.iter().map(|v| v / n).collect();
     let std = s2.iter().zip(&mean).map(|(v, m)| (v / n - m * m).max(1e-12).sqrt()).collect();
-    (mean, std)
+    Ok((mean, std))
 }
 
 /// Reads the data and fills in what the recipe left to defaults (augmentation, normalization).
@@ -62,6 +78,7 @@ pub fn resolve(cfg: &Config) -> Result<(Config, Dataset, Option<Dataset>, Datase
         image_size: cfg.data.image_size.map(|[h, w]| (h, w)),
         fit: cfg.data.fit,
         grayscale: cfg.data.grayscale,
+        on_demand: cfg.data.on_demand,
     };
     let splits = data::load(&cfg.data.dataset, &src)?;
     let (train, val) = split::train_val(&splits.train, cfg.data.val_fraction, cfg.train.seed);
@@ -71,7 +88,7 @@ pub fn resolve(cfg: &Config) -> Result<(Config, Dataset, Option<Dataset>, Datase
     }
     crate::methods::resolve(&mut cfg.method);
     if cfg.model.mean.is_none() || cfg.model.std.is_none() {
-        let (m, s) = channel_stats(&train);
+        let (m, s) = channel_stats(&train)?;
         cfg.model.mean.get_or_insert(m);
         cfg.model.std.get_or_insert(s);
     }
