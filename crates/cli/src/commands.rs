@@ -42,6 +42,23 @@ fn config_from(a: &TrainArgs) -> Result<Config> {
 }
 
 fn print_clean(r: &CleanResult) {
+    if let Some(x) = &r.retrieval {
+        let none = if x.queries_without_matches > 0 {
+            format!("; {} queries without a true match left out", x.queries_without_matches)
+        } else {
+            String::new()
+        };
+        println!(
+            "retrieval: Rank-1 {:.2}%  Rank-5 {:.2}%  Rank-10 {:.2}%  mAP {:.2}%  ({} queries, {} gallery images{none})",
+            100.0 * x.rank1,
+            100.0 * x.rank5,
+            100.0 * x.rank10,
+            100.0 * x.map,
+            x.queries,
+            x.gallery
+        );
+        return;
+    }
     if let Some(m) = &r.multi_label {
         let ap = if m.ap_method == ApMethod::ElevenPoint { "11-point" } else { "all-points" };
         let none = if m.classes_without_positives.is_empty() {

@@ -159,6 +159,7 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
     let o = a.run_args.open()?;
     let (prepared, label) = (&o.prepared, o.label.clone());
     let test = a.run_args.limited(&prepared.test, "test")?;
+    robustcnn::eval::retrieval::refuse_for_reid(&test, "eval attack")?;
     if test.is_multi_label() {
         return multilabel(a, &p, &o, &test, robustbench);
     }

@@ -55,6 +55,7 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
     let o = a.run_args.open()?;
     let (p, label) = (&o.prepared, o.label.clone());
     let test = a.run_args.limited(&p.test, "test")?;
+    robustcnn::eval::retrieval::refuse_for_reid(&test, "eval corruptions")?;
     if test.is_multi_label() && (a.from.is_some() || a.reference.is_some()) {
         bail!(
             "--from/--reference: a multi-label task ({}) is evaluated on corruptions made on the fly, as mAP; \

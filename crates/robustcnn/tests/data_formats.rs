@@ -180,8 +180,8 @@ fn embedded_subset_is_stratified() {
 
 #[test]
 fn unknown_dataset_and_missing_files_are_clear() {
-    let e = err_of(data::load("imagenet", &DataSource::default()));
-    assert!(e.starts_with("unknown dataset 'imagenet' (datasets: fashion-mnist-mini, fashion-mnist, mnist"), "{e}");
+    let e = err_of(data::load("imagenet-22k", &DataSource::default()));
+    assert!(e.starts_with("unknown dataset 'imagenet-22k' (datasets: fashion-mnist-mini, fashion-mnist, mnist"), "{e}");
     let dir = tempfile::tempdir().unwrap();
     let src = DataSource { data_dir: Some(dir.path().to_path_buf()), ..Default::default() };
     let e = err_of(data::load("mnist", &src));

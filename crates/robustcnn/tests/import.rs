@@ -135,3 +135,30 @@ fn unreadable_files_are_one_clear_error() {
     let e = Source::RobustBench.check_arch("resnet50").unwrap_err().to_string();
     assert_eq!(e, "--arch resnet50: robustbench state dicts map onto wrn-28-10, wrn-34-10, wrn-70-16, wrn-16-2, wrn-16-4, wrn-40-2, preact-resnet18 (robustcnn models)");
 }
+
+#[test]
+fn a_torchvision_resnet50_becomes_the_re_id_backbone_with_a_fresh_class_block() {
+    // A torchvision ResNet-50 state dict: the zoo's resnet50 carries its names and shapes.
+    let (tv, _) = build("resnet50", 1000, Source::Torchvision);
+    let state: Vec<(String, Tensor)> =
+        tv.variables().into_iter().filter(|(n, _)| !n.starts_with("normalize.")).collect();
+    let conv1 = state.iter().find(|(n, _)| n == "conv1.weight").unwrap().1.shallow_clone();
+    let (vs, net) = build("resnet50-reid", 751, Source::Torchvision);
+    let file = Path::new("resnet50.safetensors");
+    let e = import::load_state_dict(
+        &vs,
+        file,
+        "resnet50-reid",
+        state.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect(),
+        false,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("classifier.add_block.0.weight") && e.contains("fc.weight") && e.contains("--new-head"), "{e}");
+    let m = import::load_state_dict(&vs, file, "resnet50-reid", state, true).unwrap();
+    assert!(m.set_aside.iter().any(|(n, _)| n == "fc.weight"), "{:?}", m.set_aside);
+    assert!(vs.variables()["conv1.weight"].equal(&conv1), "the backbone is the file's");
+    assert_eq!(net.stages(), ["conv1", "stem", "stage1", "stage2", "stage3", "stage4", "embed", "head"]);
+    let x = Tensor::rand([2, 3, 64, 32], (Kind::Float, tch::Device::Cpu));
+    assert_eq!(robustcnn::eval::retrieval::features(&net, &x).size(), [2, 512], "the ClassBlock's bottleneck");
+}

@@ -95,3 +95,27 @@ fn warmup_and_step_schedules() {
     let constant = OptimConfig { schedule: Schedule::Constant, lr: 0.3, ..Default::default() };
     assert_eq!(lr_at(&constant, 40, 50, 10), 0.3);
 }
+
+#[test]
+fn the_backbone_learns_at_its_scale_of_the_rate_and_the_classifier_at_the_full_rate() {
+    for name in [OptimName::Sgd, OptimName::Adamw] {
+        let cfg = OptimConfig {
+            name,
+            lr: 0.1,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            backbone_lr_scale: 0.1,
+            ..Default::default()
+        };
+        let vs = VarStore::new(Device::Cpu);
+        let head = vs.root().sub("classifier").var("w", &[1], tch::nn::Init::Const(1.0));
+        let body = vs.root().sub("layer1").var("w", &[1], tch::nn::Init::Const(1.0));
+        let mut opt = Optimizer::new(&vs, &cfg);
+        opt.zero_grad();
+        set_grad(&head, 0.5);
+        set_grad(&body, 0.5);
+        opt.step(0.1);
+        let (dh, db) = (1.0 - value(&head), 1.0 - value(&body));
+        assert!(dh > 0.0 && (db - 0.1 * dh).abs() < 1e-7, "{name:?}: head moved {dh}, backbone {db}");
+    }
+}

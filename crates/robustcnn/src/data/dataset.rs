@@ -1,6 +1,7 @@
 //! An in-memory image classification dataset: u8 images in HWC order and class labels, and for a
 //! multi-label task (PASCAL VOC) each image's per-class targets.
 use super::listed::OnDemand;
+use super::reid::Retrieval;
 use crate::error::{Error, Result};
 use std::borrow::Cow;
 use std::path::Path;
@@ -21,6 +22,8 @@ pub struct Dataset {
     pub targets: Option<Vec<i8>>,
     /// Images decoded when needed instead of held in `images` (docs/datasets.md §Memory).
     pub on_demand: Option<Arc<OnDemand>>,
+    /// A re-identification test set: each image's person and camera, queries first (docs/reid.md §1).
+    pub retrieval: Option<Retrieval>,
 }
 
 impl Dataset {
@@ -43,7 +46,17 @@ impl Dataset {
                 ),
             ));
         }
-        let ds = Dataset { images, labels, height, width, channels, class_names, targets: None, on_demand: None };
+        let ds = Dataset {
+            images,
+            labels,
+            height,
+            width,
+            channels,
+            class_names,
+            targets: None,
+            on_demand: None,
+            retrieval: None,
+        };
         ds.check_labels(source)?;
         Ok(ds)
     }
@@ -68,6 +81,7 @@ impl Dataset {
             class_names: self.class_names.clone(),
             targets: self.targets.as_ref().map(|_| Vec::new()),
             on_demand: None,
+            retrieval: None,
             ..*self
         }
     }
@@ -127,6 +141,7 @@ impl Dataset {
                 indices.iter().flat_map(|&i| t[i * k..(i + 1) * k].iter().copied()).collect()
             }),
             on_demand: self.on_demand.as_ref().map(|l| Arc::new(l.select(indices))),
+            retrieval: self.retrieval.as_ref().map(|r| r.select(indices)),
         }
     }
 

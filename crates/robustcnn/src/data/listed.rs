@@ -24,12 +24,17 @@ pub struct Sizing {
 impl Sizing {
     /// The sizing a data source asks for; `name`'s images differ in size, so a size is required.
     pub fn required(name: &str, size: Option<(usize, usize)>, fit: Option<Fit>, gray: bool) -> Result<Sizing> {
+        Self::required_or(name, size, fit.unwrap_or(Fit::CenterCrop), gray)
+    }
+
+    /// [`Self::required`] with `fit` where the source sets none.
+    pub fn required_or(name: &str, size: Option<(usize, usize)>, fit: Fit, gray: bool) -> Result<Sizing> {
         let size = size.ok_or_else(|| {
             Error::Config(format!(
-                "dataset '{name}' has images of many sizes: set data.image_size, e.g. [224, 224] (or --image-size)"
+                "dataset '{name}' needs a size to decode its images to: set data.image_size, e.g. [224, 224] (or --input-size)"
             ))
         })?;
-        Ok(Sizing { size, fit: fit.unwrap_or(Fit::CenterCrop), gray })
+        Ok(Sizing { size, fit, gray })
     }
 }
 

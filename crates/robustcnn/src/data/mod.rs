@@ -12,6 +12,7 @@ pub mod listed;
 pub mod loader;
 pub mod published;
 mod registry;
+pub mod reid;
 mod source;
 pub mod split;
 pub mod voc;

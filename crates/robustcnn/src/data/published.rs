@@ -3,18 +3,20 @@
 //! `data info`'s description read from the index alone.
 use super::listed::{listed_dataset, Entry, Sizing};
 use super::source::{cache_dir, DataSource};
-use super::{cub, imagenet, voc, Dataset};
+use super::{cub, imagenet, reid, voc, Dataset};
 use crate::error::{Error, Result};
 use std::path::PathBuf;
 
 /// The names of the datasets this module reads.
-pub const NAMES: [&str; 4] = ["cub200", "cub200-bbox", "imagenet", "voc2012"];
+pub const NAMES: [&str; 6] = ["cub200", "cub200-bbox", "imagenet", "voc2012", "market1501", "dukemtmc-reid"];
 
 /// The folder a dataset's layout starts in: the data folder itself or the usual subfolder.
 fn root(name: &str, src: &DataSource) -> Result<PathBuf> {
     let (subs, marker): (&[&str], &str) = match name {
         "imagenet" => (&["imagenet", "ILSVRC2012"], "train"),
         "voc2012" => (&["VOCdevkit/VOC2012", "VOC2012"], "ImageSets"),
+        "market1501" => (&["Market-1501-v15.09.15", "Market-1501"], "bounding_box_train"),
+        "dukemtmc-reid" => (&["DukeMTMC-reID"], "bounding_box_train"),
         _ => (&["CUB_200_2011"], "images.txt"),
     };
     let base = src.data_dir.clone().unwrap_or_else(|| cache_dir(name));
@@ -33,6 +35,12 @@ fn root(name: &str, src: &DataSource) -> Result<PathBuf> {
 /// Split `split` ("train" or "test") of `name`, decoded to the data source's size.
 pub fn load_split(name: &str, src: &DataSource, split: &str) -> Result<Dataset> {
     let dir = root(name, src)?;
+    if name == "market1501" || name == "dukemtmc-reid" {
+        // Person crops are resized, not cropped, to the recipe's 256 x 128.
+        let fit = src.fit.unwrap_or(super::folder::Fit::Resize);
+        let sizing = Sizing::required_or(name, src.image_size, fit, src.grayscale)?;
+        return reid_split(&dir, sizing, split == "train", src.on_demand);
+    }
     let sizing = Sizing::required(name, src.image_size, src.fit, src.grayscale)?;
     let train = split == "train";
     // The test split is always decoded at once: corruptions are made from its decoded bytes.
@@ -53,6 +61,43 @@ pub fn load_split(name: &str, src: &DataSource, split: &str) -> Result<Dataset> 
             listed_dataset(&dir, if train { &idx.train } else { &idx.test }, sizing, idx.classes, lazy)
         }
     }
+}
+
+/// A re-ID folder's training identities (train), or its queries then gallery with each image's
+/// person and camera (test), over the training identities' classes (docs/reid.md §1).
+fn reid_split(dir: &std::path::Path, sizing: Sizing, train: bool, on_demand: Option<bool>) -> Result<Dataset> {
+    let people = reid::read_folder(&dir.join("bounding_box_train"))?;
+    let (classes, entries) = reid::training_entries(&people, &dir.join("bounding_box_train"))?;
+    if train {
+        return listed_dataset(dir, &entries, sizing, classes, on_demand);
+    }
+    let query = reid::read_folder(&dir.join("query"))?;
+    let gallery = reid::read_folder(&dir.join("bounding_box_test"))?;
+    let all: Vec<&reid::Person> = query.iter().chain(&gallery).collect();
+    let entries: Vec<Entry> = all.iter().map(|p| Entry { path: p.path.clone(), label: 0, crop: None }).collect();
+    let mut ds = listed_dataset(dir, &entries, sizing, classes, Some(false))?;
+    ds.retrieval = Some(reid::Retrieval {
+        ids: all.iter().map(|p| p.id).collect(),
+        cameras: all.iter().map(|p| p.camera).collect(),
+        queries: query.len(),
+    });
+    Ok(ds)
+}
+
+fn reid_line(split: &str, people: &[reid::Person]) -> String {
+    let mut ids: Vec<i64> = people.iter().filter(|p| p.id > 0).map(|p| p.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut cams: Vec<u16> = people.iter().map(|p| p.camera).collect();
+    cams.sort_unstable();
+    cams.dedup();
+    let junk = people.iter().filter(|p| p.id == -1).count();
+    let distractors = people.iter().filter(|p| p.id == 0).count();
+    format!(
+        "{split}: {} images of {} identities over cameras {cams:?}; {junk} junk (-1), {distractors} distractors (0000)\n",
+        people.len(),
+        ids.len()
+    )
 }
 
 fn names(v: &[&str]) -> Vec<String> {
@@ -78,6 +123,14 @@ pub fn describe(name: &str, src: &DataSource) -> Result<String> {
     let dir = root(name, src)?;
     let mut out = format!("folder: {}\n", dir.display());
     match name {
+        "market1501" | "dukemtmc-reid" => {
+            for (split, sub) in [("train", "bounding_box_train"), ("query", "query"), ("gallery", "bounding_box_test")]
+            {
+                out += &reid_line(split, &reid::read_folder(&dir.join(sub))?);
+            }
+            out +=
+                "re-identification: trained as classification over the training identities, evaluated as retrieval\n";
+        }
         "imagenet" => {
             let idx = imagenet::read_index(&dir)?;
             let k = idx.classes.len();

@@ -88,6 +88,18 @@ pub const DATASETS: &[DatasetInfo] = &[
         side: None,
     },
     DatasetInfo {
+        name: "market1501",
+        summary: "Market-1501 person re-ID (bounding_box_train, bounding_box_test, query): IDs, retrieval",
+        augment: (10, true),
+        side: None,
+    },
+    DatasetInfo {
+        name: "dukemtmc-reid",
+        summary: "DukeMTMC-reID, the same layout as Market-1501",
+        augment: (10, true),
+        side: None,
+    },
+    DatasetInfo {
         name: "folder",
         summary: "image folders DIR/train/<class>/*.png|jpg and DIR/test/<class>/...",
         augment: (0, true),

@@ -5,6 +5,7 @@ use crate::data::loader::{make_batch, LoaderSpec};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::eval::multilabel::{multilabel_metrics, top1_precision, ApMethod, MultiLabelResult};
+use crate::eval::retrieval::RetrievalResult;
 use crate::eval::store::Evaluation;
 use crate::models::Network;
 use serde::Serialize;
@@ -31,6 +32,10 @@ pub struct CleanResult {
     /// cross-entropy, and there is no confusion matrix or ECE.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub multi_label: Option<MultiLabelResult>,
+    /// A re-identification test set's retrieval results (docs/reid.md §3); `top1` is then Rank-1
+    /// and there are no class metrics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retrieval: Option<RetrievalResult>,
 }
 
 /// Per-sample outputs: softmax probabilities (multi-label: per-class sigmoids), row-major samples × classes. In a data-parallel job,
@@ -103,6 +108,7 @@ pub fn metrics_from_probs(probs: &[f32], labels: &[u16], class_names: &[String])
         confusion,
         class_names: class_names.to_vec(),
         multi_label: None,
+        retrieval: None,
     }
 }
 
@@ -127,6 +133,7 @@ pub fn multilabel_from_probs(probs: &[f32], targets: &[i8], class_names: &[Strin
         confusion: Vec::new(),
         class_names: class_names.to_vec(),
         multi_label: Some(m),
+        retrieval: None,
     }
 }
 
@@ -143,7 +150,27 @@ pub fn evaluate_with(
     device: Device,
     ap: ApMethod,
 ) -> Result<CleanResult> {
+    if ds.retrieval.is_some() {
+        return Ok(retrieval_result(super::retrieval::evaluate(net, ds, batch_size, device)?, &ds.class_names));
+    }
     Ok(metrics_for(ds, &predict(net, ds, batch_size, device)?, ap))
+}
+
+/// A re-ID evaluation as a clean result: Rank-1 as `top1`, no class metrics.
+fn retrieval_result(r: RetrievalResult, class_names: &[String]) -> CleanResult {
+    CleanResult {
+        samples: r.queries,
+        top1: r.rank1,
+        top5: Some(r.rank5),
+        nll: f64::NAN,
+        ece: f64::NAN,
+        per_class_accuracy: Vec::new(),
+        per_class_samples: Vec::new(),
+        confusion: Vec::new(),
+        class_names: class_names.to_vec(),
+        multi_label: None,
+        retrieval: Some(r),
+    }
 }
 
 /// The metrics of `ds`'s kind (single- or multi-label) from its predictions.
@@ -169,10 +196,10 @@ impl CleanResult {
 
     /// The headline score's name, as tables print it.
     pub fn score_name(&self) -> &'static str {
-        if self.multi_label.is_some() {
-            "mAP"
-        } else {
-            "accuracy"
+        match (&self.multi_label, &self.retrieval) {
+            (Some(_), _) => "mAP",
+            (_, Some(_)) => "Rank-1",
+            _ => "accuracy",
         }
     }
 
@@ -184,13 +211,19 @@ impl CleanResult {
             kind: "clean",
             protocol,
             samples: self.samples,
-            files: [
-                ("clean.json", serde_json::to_string_pretty(&json).unwrap_or_default()),
-                ("clean_per_class.csv", self.per_class_csv()),
-            ]
-            .into_iter()
-            .chain(self.multi_label.is_none().then(|| ("confusion.csv", self.confusion_csv())))
-            .collect(),
+            files: match &self.retrieval {
+                Some(r) => vec![
+                    ("clean.json", serde_json::to_string_pretty(&json).unwrap_or_default()),
+                    ("cmc.csv", cmc_csv(r)),
+                ],
+                None => [
+                    ("clean.json", serde_json::to_string_pretty(&json).unwrap_or_default()),
+                    ("clean_per_class.csv", self.per_class_csv()),
+                ]
+                .into_iter()
+                .chain(self.multi_label.is_none().then(|| ("confusion.csv", self.confusion_csv())))
+                .collect(),
+            },
         }
     }
 
@@ -229,6 +262,15 @@ impl CleanResult {
         }
         s
     }
+}
+
+/// CMC per rank as CSV: rank, matching fraction.
+fn cmc_csv(r: &RetrievalResult) -> String {
+    let mut s = String::from("rank,cmc\n");
+    for (i, v) in r.cmc.iter().enumerate() {
+        s += &format!("{},{v:.6}\n", i + 1);
+    }
+    s
 }
 
 fn csv_field(s: &str) -> String {

@@ -8,6 +8,7 @@ pub mod multilabel_attacks;
 pub mod plot;
 pub mod protocol;
 pub mod reference;
+pub mod retrieval;
 pub mod robustbench;
 pub mod shard;
 pub mod store;

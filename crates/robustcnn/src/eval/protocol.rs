@@ -241,6 +241,7 @@ pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &m
     let clean = evaluate(net, &test, p.batch_size, device)?;
     store.write(clean.evaluation(&label, subject("clean")?))?;
     if !p.corruptions.trim().is_empty() {
+        super::retrieval::refuse_for_reid(&test, "evaluate.corruptions")?;
         let report = corruption_results(
             p,
             &label,
@@ -252,6 +253,7 @@ pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &m
         store.write(report.evaluation(store::with(subject("corruptions")?, p.corruption_settings())))?;
     }
     if !p.attacks.is_empty() {
+        super::retrieval::refuse_for_reid(&test, "evaluate.attacks")?;
         let set = AttackSet { net, data: &test, batch: p.batch_size, device, seed: p.attack_seed };
         let protocol = store::with(subject("attacks")?, p.attack_settings());
         let evaluation = if test.is_multi_label() {
@@ -268,7 +270,8 @@ pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &m
     crate::train::checkpoint::write_bytes_atomic(&marker, text.as_bytes())
 }
 
-/// The first `limit` images of `test` (all without a limit); an error when that leaves none.
+/// The first `limit` images of `test` (re-ID: the first `limit` queries, with the whole gallery;
+/// all without a limit); an error when that leaves none.
 pub fn limited(test: &crate::data::Dataset, limit: Option<usize>, run: &Path) -> Result<crate::data::Dataset> {
     if limit == Some(0) {
         return Err(Error::Config(
@@ -281,8 +284,10 @@ pub fn limited(test: &crate::data::Dataset, limit: Option<usize>, run: &Path) ->
             run.display()
         )));
     }
-    Ok(match limit {
-        Some(n) if n < test.len() => test.select(&(0..n).collect::<Vec<_>>()),
+    Ok(match (limit, &test.retrieval) {
+        // A re-ID test set: the first n queries against the whole gallery.
+        (Some(n), Some(r)) if n < r.queries => test.select(&(0..n).chain(r.queries..test.len()).collect::<Vec<_>>()),
+        (Some(n), None) if n < test.len() => test.select(&(0..n).collect::<Vec<_>>()),
         _ => test.clone(),
     })
 }

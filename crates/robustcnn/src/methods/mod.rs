@@ -12,6 +12,7 @@ pub mod entry;
 pub mod fma;
 mod free_at;
 pub mod lfm;
+pub mod lgpr;
 pub mod random_erasing;
 pub mod settings;
 pub mod stability;
@@ -42,6 +43,7 @@ pub const METHODS: &[&MethodInfo] = &[
     &augmix::ENTRY,
     &cutout::ENTRY,
     &random_erasing::ENTRY,
+    &lgpr::ENTRY,
     &ca::ENTRY,
     &stability::ENTRY,
     &fma::ENTRY,

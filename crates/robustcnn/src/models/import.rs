@@ -41,7 +41,7 @@ impl Source {
     /// The zoo architectures whose names are this source's.
     pub fn archs(self) -> &'static [&'static str] {
         match self {
-            Source::Torchvision | Source::Timm => &["resnet18", "resnet50"],
+            Source::Torchvision | Source::Timm => &["resnet18", "resnet50", "resnet50-reid", "resnet50-reid-s1"],
             Source::RobustBench => {
                 &["wrn-28-10", "wrn-34-10", "wrn-70-16", "wrn-16-2", "wrn-16-4", "wrn-40-2", "preact-resnet18"]
             }
@@ -74,6 +74,8 @@ impl Source {
 pub fn head_of(arch: &str) -> &'static str {
     if arch.starts_with("preact") {
         "linear."
+    } else if arch.contains("reid") {
+        "classifier."
     } else {
         "fc."
     }
@@ -174,6 +176,14 @@ pub fn load_state_dict(
         _ => None,
     };
     let head = head_of(arch);
+    if new_head && head != "fc." {
+        // An ImageNet classifier under a re-ID model: its ClassBlock replaces it (docs/reid.md §2).
+        let fc: Vec<String> = theirs.keys().filter(|n| n.starts_with("fc.")).cloned().collect();
+        for name in fc {
+            theirs.remove(&name);
+            mapping.set_aside.push((name, "the source's classifier, replaced by the new head"));
+        }
+    }
     let is_head = |n: &str| new_head && n.starts_with(head);
     let missing: Vec<String> = ours.keys().filter(|n| !theirs.contains_key(*n) && !is_head(n)).cloned().collect();
     let unexpected: Vec<String> = theirs.keys().filter(|n| !ours.contains_key(*n)).cloned().collect();
@@ -198,7 +208,7 @@ pub fn load_state_dict(
         if !wrong.is_empty() {
             parts.push(format!("wrong shape {}: {}", wrong.len(), listed(&wrong)));
         }
-        let hint = if head_differs {
+        let hint = if head_differs || (head != "fc." && !new_head && !arch.starts_with("preact")) {
             "; the classifier has another class count: pass --new-head to start a fresh one for this dataset"
         } else {
             ""

@@ -6,6 +6,7 @@ mod pickle;
 mod preact;
 mod resnet_cifar;
 mod resnet_imagenet;
+mod resnet_reid;
 mod resnext;
 mod small_cnn;
 pub mod torchscript;
@@ -183,6 +184,16 @@ pub const MODELS: &[ModelInfo] = &[
         name: "resnet50",
         summary: "ResNet-50, ImageNet stem (torchvision layout)",
         build: |p, s| resnet_imagenet::build(p, s, true, [3, 4, 6, 3]),
+    },
+    ModelInfo {
+        name: "resnet50-reid",
+        summary: "ResNet-50 + ClassBlock (512-d, BN, dropout 0.5): LFM's re-ID baseline, last stride 2",
+        build: |p, s| resnet_reid::build(p, s, 2),
+    },
+    ModelInfo {
+        name: "resnet50-reid-s1",
+        summary: "the same with last stride 1 (16 x 8 final map at 256 x 128)",
+        build: |p, s| resnet_reid::build(p, s, 1),
     },
 ];
 

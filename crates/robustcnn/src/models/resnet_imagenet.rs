@@ -46,15 +46,55 @@ pub fn build(
     bottlenecks: bool,
     layers: [usize; 4],
 ) -> (Vec<&'static str>, Vec<Stage>) {
-    let stem = conv_bn(root / "conv1", root / "bn1", spec.in_channels, 64, 7, 2, 1);
-    let mut stages: Vec<Stage> = vec![Box::new(nn::func_t(move |x, train| {
-        stem.forward_t(x, train).relu().max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false)
-    }))];
+    let (mut names, mut stages, cin) = backbone(root, spec, bottlenecks, layers, 2, false);
+    stages.push(pool_linear_head(root / "fc", cin, spec.num_classes));
+    names.push("head");
+    (names, stages)
+}
+
+/// The convolutional part, torchvision's names: its stage names, stages and output channels.
+/// `last_stride` is layer4's first stride (re-ID baselines use 1); `split_stem` makes conv1 a
+/// stage of its own, before bn1 (LFM's insertion point in its re-ID code, docs/reid.md §2).
+pub fn backbone(
+    root: &nn::Path,
+    spec: &ModelSpec,
+    bottlenecks: bool,
+    layers: [usize; 4],
+    last_stride: i64,
+    split_stem: bool,
+) -> (Vec<&'static str>, Vec<Stage>, i64) {
+    let mut stages: Vec<Stage> = Vec::new();
+    let mut names: Vec<&'static str> = Vec::new();
+    if split_stem {
+        let conv = nn::conv2d(
+            root / "conv1",
+            spec.in_channels,
+            64,
+            7,
+            nn::ConvConfig { stride: 2, padding: 3, bias: false, ..Default::default() },
+        );
+        let norm = super::blocks::bn(root / "bn1", 64);
+        stages.push(Box::new(nn::func_t(move |x, _| x.apply(&conv))));
+        stages.push(Box::new(nn::func_t(move |x, train| {
+            x.apply_t(&norm, train).relu().max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false)
+        })));
+        names.extend(["conv1", "stem"]);
+    } else {
+        let stem = conv_bn(root / "conv1", root / "bn1", spec.in_channels, 64, 7, 2, 1);
+        stages.push(Box::new(nn::func_t(move |x, train| {
+            stem.forward_t(x, train).relu().max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false)
+        })));
+        names.push("stem");
+    }
     let mut cin = 64;
     for (i, planes) in [64i64, 128, 256, 512].into_iter().enumerate() {
         let mut seq = nn::seq_t();
         for j in 0..layers[i] {
-            let stride = if i > 0 && j == 0 { 2 } else { 1 };
+            let stride = match (i, j) {
+                (3, 0) => last_stride,
+                (1..=2, 0) => 2,
+                _ => 1,
+            };
             let p = root / format!("layer{}", i + 1) / j;
             let (block, cout) =
                 if bottlenecks { bottleneck(p, cin, planes, stride) } else { basic(p, cin, planes, stride) };
@@ -63,6 +103,6 @@ pub fn build(
         }
         stages.push(Box::new(seq));
     }
-    stages.push(pool_linear_head(root / "fc", cin, spec.num_classes));
-    (vec!["stem", "stage1", "stage2", "stage3", "stage4", "head"], stages)
+    names.extend(["stage1", "stage2", "stage3", "stage4"]);
+    (names, stages, cin)
 }

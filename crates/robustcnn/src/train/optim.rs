@@ -9,6 +9,8 @@ use tch::{nn::VarStore, Tensor};
 pub struct Optimizer {
     cfg: OptimConfig,
     params: Vec<(String, Tensor)>,
+    /// Each parameter's learning rate as a multiple of the schedule's (`optim.backbone_lr_scale`).
+    scales: Vec<f64>,
     /// SGD: one momentum buffer per parameter; AdamW: first then second moments.
     buffers: Vec<(String, Tensor)>,
     pub steps: i64,
@@ -28,7 +30,18 @@ impl Optimizer {
             .iter()
             .flat_map(|k| params.iter().map(move |(n, p)| (format!("optimizer.{k}.{n}"), p.zeros_like())))
             .collect();
-        Optimizer { cfg: cfg.clone(), params, buffers, steps: 0, dist: None }
+        let scales = params
+            .iter()
+            .map(|(n, _)| {
+                let head = ["fc.", "linear.", "classifier."].iter().any(|h| n.starts_with(h));
+                if head {
+                    1.0
+                } else {
+                    cfg.backbone_lr_scale
+                }
+            })
+            .collect();
+        Optimizer { cfg: cfg.clone(), params, scales, buffers, steps: 0, dist: None }
     }
 
     /// Makes every update average the gradients over the ranks of `dist` first (DDP's semantics).
@@ -89,9 +102,12 @@ impl Optimizer {
         // 0-dim scalars for in-place `a += b·s` (addcmul_): no temporaries on the hot path.
         let device = self.params.first().map_or(tch::Device::Cpu, |(_, p)| p.device());
         let scalar = |v: f64| Tensor::from(v as f32).to_device(device);
-        let (wd, momentum, neg_lr) = (scalar(c.weight_decay), scalar(c.momentum), scalar(-lr));
+        let (wd, momentum) = (scalar(c.weight_decay), scalar(c.momentum));
+        let (neg_lr, neg_backbone_lr) = (scalar(-lr), scalar(-lr * c.backbone_lr_scale));
         tch::no_grad(|| {
             for (i, (_, p)) in self.params.iter_mut().enumerate() {
+                let lr = lr * self.scales[i];
+                let neg_lr = if self.scales[i] == 1.0 { &neg_lr } else { &neg_backbone_lr };
                 let mut g = p.grad();
                 if !g.defined() {
                     continue;
@@ -113,7 +129,7 @@ impl Optimizer {
                                 g = buf.shallow_clone();
                             }
                         }
-                        let _ = p.addcmul_(&g, &neg_lr);
+                        let _ = p.addcmul_(&g, neg_lr);
                     }
                     // torch.optim.AdamW: p *= 1 − lr·wd; m, v moments; p -= lr·m̂/(√v̂ + eps).
                     OptimName::Adamw => {

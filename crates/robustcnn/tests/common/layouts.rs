@@ -132,3 +132,31 @@ pub fn imagenet(root: &Path, gt: Option<&str>) -> PathBuf {
     }
     root.to_path_buf()
 }
+
+/// A Market-1501 folder under `root`: 4 training identities on cameras 1 and 2 (2 images each),
+/// 3 query identities on camera 1, and a gallery of those identities on cameras 1-3 plus junk
+/// (-1) and distractors (0000). Colours follow the identity. Returns `root`.
+pub fn market(root: &Path) -> PathBuf {
+    let colour = |id: i64| [(id * 50 % 256) as u8, (255 - id * 30 % 256) as u8, 60];
+    let put = |dir: &str, id: i64, cam: u32, k: u32| {
+        let name =
+            if id < 0 { format!("-1_c{cam}s1_{k:06}_00.jpg") } else { format!("{id:04}_c{cam}s1_{k:06}_01.jpg") };
+        image_file(&root.join(dir).join(name), (16, 32), colour(id.max(0)), None);
+    };
+    for id in [2, 7, 10, 11] {
+        for cam in [1, 2] {
+            for k in 0..2 {
+                put("bounding_box_train", id, cam, 100 * cam + k);
+            }
+        }
+    }
+    for id in [3, 5, 8] {
+        put("query", id, 1, 1);
+        put("bounding_box_test", id, 1, 2);
+        put("bounding_box_test", id, 2, 3);
+        put("bounding_box_test", id, 3, 4);
+    }
+    put("bounding_box_test", -1, 2, 5);
+    put("bounding_box_test", 0, 3, 6);
+    root.to_path_buf()
+}

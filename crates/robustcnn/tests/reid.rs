@@ -1,0 +1,102 @@
+//! Person re-identification: the Market-1501 / DukeMTMC-reID reader, CMC and mAP as the Market-1501
+//! evaluation code computes them (against hand-computed rankings), LGPR and the backbone's lower
+//! learning rate.
+#[path = "common/layouts.rs"]
+mod layouts;
+use robustcnn::data::reid::{parse_name, read_folder, Retrieval};
+use robustcnn::data::{load_split, DataSource};
+use robustcnn::eval::retrieval::{query_ap, rank, retrieval_metrics};
+use robustcnn::methods::lgpr::{lgpr, luma, LgprConfig};
+
+#[test]
+fn file_names_give_person_and_camera_in_both_layouts() {
+    assert_eq!(parse_name("0002_c1s1_000451_03.jpg"), Some((2, 1)));
+    assert_eq!(parse_name("-1_c3s2_012345_00.jpg"), Some((-1, 3)));
+    assert_eq!(parse_name("0000_c6s1_000001_00.jpg"), Some((0, 6)));
+    assert_eq!(parse_name("0005_c2_f0046985.jpg"), Some((5, 2)));
+    for bad in ["Thumbs.jpg", "0002_s1_000451.jpg", "x_c1.jpg", "0002_c_1.jpg"] {
+        assert_eq!(parse_name(bad), None, "{bad}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    layouts::market(dir.path());
+    layouts::image_file(&dir.path().join("query/person.jpg"), (4, 4), [0, 0, 0], None);
+    let e = read_folder(&dir.path().join("query")).unwrap_err().to_string();
+    assert!(e.contains("person.jpg") && e.contains("<person>_c<camera>"), "{e}");
+}
+
+#[test]
+fn the_market_reader_relabels_training_ids_and_puts_queries_before_the_gallery() {
+    let dir = tempfile::tempdir().unwrap();
+    layouts::market(dir.path());
+    let src = DataSource { data_dir: Some(dir.path().into()), image_size: Some((32, 16)), ..Default::default() };
+    let train = load_split("market1501", &src, "train").unwrap();
+    assert_eq!(train.class_names, vec!["0002", "0007", "0010", "0011"]);
+    assert_eq!(train.len(), 16);
+    assert_eq!(&train.labels[..4], &[0, 0, 0, 0]);
+    let test = load_split("market1501", &src, "test").unwrap();
+    let r = test.retrieval.as_ref().unwrap();
+    assert_eq!((r.queries, test.len()), (3, 14));
+    assert_eq!(&r.ids[..3], &[3, 5, 8]);
+    assert_eq!(r.ids.iter().filter(|&&i| i == -1).count(), 1);
+    assert_eq!(test.num_classes(), 4, "the model's classes are the training identities");
+}
+
+#[test]
+fn ap_leaves_out_junk_and_the_same_camera_and_uses_the_trapezoid() {
+    // Query: person 1 on camera 1. Gallery by similarity: same person same camera (left out), person 2,
+    // person 1 on camera 2, junk (left out), person 1 on camera 3.
+    let gallery = [(1, 1), (2, 1), (1, 2), (-1, 2), (1, 3)];
+    let (ap, first) = query_ap(&[0, 1, 2, 3, 4], (1, 1), &gallery).unwrap();
+    // Kept ranking: person 2, match, match. Precision 1/2 then 2/3; the code's trapezoid:
+    // 1/2 · (0 + 1/2)/2 + 1/2 · (1/2 + 2/3)/2.
+    let want = 0.5 * (0.0 + 0.5) / 2.0 + 0.5 * (0.5 + 2.0 / 3.0) / 2.0;
+    assert!((ap - want).abs() < 1e-12, "{ap} vs {want}");
+    assert_eq!(first, 1);
+    // A first-ranked match counts precision 1 on both sides of the trapezoid.
+    assert_eq!(query_ap(&[2, 1], (1, 1), &gallery), Some((1.0, 0)));
+    // Every true match on the query's own camera: nothing to find.
+    assert_eq!(query_ap(&[0, 1], (1, 1), &[(1, 1), (2, 2)]), None);
+}
+
+#[test]
+fn cmc_and_map_over_queries_skip_those_without_matches_and_rank_ties_in_gallery_order() {
+    // 1-d features: queries a (person 1, cam 1), b (person 2, cam 1), c (person 9, cam 1, no match).
+    // Gallery: person 2 cam 2 (0.5), person 1 cam 2 (0.5), person 1 cam 3 (-1).
+    let features = [1.0f32, 1.0, 1.0, 0.5, 0.5, -1.0];
+    let r = Retrieval { ids: vec![1, 2, 9, 2, 1, 1], cameras: vec![1, 1, 1, 2, 2, 3], queries: 3 };
+    assert_eq!(rank(&[0.5, 0.5, -1.0]), vec![0, 1, 2], "ties keep gallery order");
+    let m = retrieval_metrics(&features, 1, &r);
+    assert_eq!(m.queries_without_matches, 1);
+    // a: match at ranks 2 and 3 → AP 1/2·(0+1/2)/2 + 1/2·(1/2+2/3)/2; b: match first → AP 1.
+    let ap_a = 0.5 * 0.25 + 0.5 * (0.5 + 2.0 / 3.0) / 2.0;
+    assert!((m.map - (ap_a + 1.0) / 2.0).abs() < 1e-12, "{}", m.map);
+    assert_eq!((m.rank1, m.rank5), (0.5, 1.0));
+    assert_eq!(m.cmc.len(), 20);
+}
+
+#[test]
+fn lgpr_turns_one_rectangle_gray_and_leaves_the_rest() {
+    assert_eq!((luma(1.0, 0.0, 0.0) * 255.0).round(), 76.0, "PIL's L of pure red");
+    let (h, w) = (20, 10);
+    let mut chw: Vec<f32> = (0..3 * h * w).map(|i| [0.9, 0.2, 0.4][i / (h * w)]).collect();
+    let before = chw.clone();
+    let cfg = LgprConfig { probability: 1.0, ..Default::default() };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    lgpr(&mut chw, (h, w, 3), &cfg, &mut rng);
+    let gray = luma(0.9, 0.2, 0.4);
+    let changed: Vec<usize> = (0..h * w).filter(|&i| chw[i] != before[i]).collect();
+    assert!(!changed.is_empty());
+    for i in 0..h * w {
+        let px = [chw[i], chw[h * w + i], chw[2 * h * w + i]];
+        if changed.contains(&i) {
+            assert_eq!(px, [gray; 3]);
+        } else {
+            assert_eq!(px, [0.9, 0.2, 0.4]);
+        }
+    }
+    let mut never = before.clone();
+    lgpr(&mut never, (h, w, 3), &LgprConfig { probability: 0.0, ..Default::default() }, &mut rng);
+    assert_eq!(never, before);
+}
+
+use rand::SeedableRng;
