@@ -211,7 +211,7 @@ impl RunArgs {
     }
 
     /// What is evaluated, for messages: the run directory or the TorchScript file.
-    fn source(&self) -> PathBuf {
+    pub fn source(&self) -> PathBuf {
         self.run.clone().or_else(|| self.imported.torchscript.clone()).unwrap_or_default()
     }
 

@@ -55,7 +55,9 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
     let o = a.run_args.open()?;
     let (p, label) = (&o.prepared, o.label.clone());
     let test = a.run_args.limited(&p.test, "test")?;
-    robustcnn::eval::retrieval::refuse_for_reid(&test, "eval corruptions")?;
+    if test.retrieval.is_some() && (a.from.is_some() || a.reference.is_some()) {
+        bail!("--from/--reference: a re-identification task is evaluated on queries corrupted on the fly");
+    }
     if test.is_multi_label() && (a.from.is_some() || a.reference.is_some()) {
         bail!(
             "--from/--reference: a multi-label task ({}) is evaluated on corruptions made on the fly, as mAP; \
@@ -106,7 +108,11 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
                 seed: a.engine.seed,
                 workers: a.engine.workers,
             };
-            let cells = corruptions::evaluate_on_the_fly(model, &test, &plan, &mut progress)?;
+            let cells = if test.retrieval.is_some() {
+                robustcnn::eval::retrieval_robustness::corrupted_queries(model, &test, &plan, &mut progress)?
+            } else {
+                corruptions::evaluate_on_the_fly(model, &test, &plan, &mut progress)?
+            };
             (
                 cells,
                 severities.clone(),
@@ -118,7 +124,10 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
     let imagenet = (test.height, test.width) == (224, 224) && test.num_classes() == 1000;
     let mut report = corruptions::summarize(source, label, clean, &used, cells, imagenet);
     if test.is_multi_label() {
-        report = report.as_map();
+        report = report.into_map();
+    }
+    if test.retrieval.is_some() {
+        report = report.into_rank1();
     }
     if let (Some(r), Some(dir)) = (&reference, &a.reference) {
         report.normalize_by(r, &dir.display().to_string());

@@ -8,6 +8,7 @@ mod engine_args;
 mod eval_attack_cmd;
 mod eval_attack_multilabel;
 mod eval_corruptions_cmd;
+mod eval_reid_attack_cmd;
 mod explain_cmd;
 mod import_cmd;
 mod imported;
@@ -134,6 +135,8 @@ enum EvalCommand {
     /// Robust accuracy under adversarial attacks (FGSM, PGD, APGD, FAB, Square, AutoAttack) per
     /// budget, with gradient-masking checks, per-sample outcomes and a plot.
     Attack(eval_attack_cmd::EvalAttackArgs),
+    /// Re-identification: queries attacked in feature space (I-FGSM, MI-FGSM), robust Rank-1 and mAP.
+    ReidAttack(eval_reid_attack_cmd::EvalReidAttackArgs),
 }
 
 #[derive(Args)]
@@ -265,6 +268,7 @@ fn run_joined(command: Command, job: Option<std::sync::Arc<robustcnn::dist::Dist
         Command::Eval(EvalCommand::Clean(a)) => commands::eval_clean(&a),
         Command::Eval(EvalCommand::Corruptions(a)) => eval_corruptions_cmd::run(&a),
         Command::Eval(EvalCommand::Attack(a)) => eval_attack_cmd::run(&a),
+        Command::Eval(EvalCommand::ReidAttack(a)) => eval_reid_attack_cmd::run(&a),
         Command::Corrupt(a) => corrupt_cmd::run(&a),
         Command::Models => commands::models(),
         Command::Methods => commands::methods(),
@@ -296,6 +300,7 @@ impl Command {
             Command::Eval(EvalCommand::Clean(_)) => "eval clean",
             Command::Eval(EvalCommand::Corruptions(_)) => "eval corruptions",
             Command::Eval(EvalCommand::Attack(_)) => "eval attack",
+            Command::Eval(EvalCommand::ReidAttack(_)) => "eval reid-attack",
             Command::Corrupt(_) => "corrupt",
             Command::Models => "models",
             Command::Methods => "methods",

@@ -229,7 +229,7 @@ const CASES: &[(&str, &str)] = &[
     ("explain {run} test:999999 --out {d}/o.png", "test:999999: the test set has 1000 images (0..999)"),
     ("explain {d}/empty test:0 --out {d}/o.png", "empty: not a run directory (no config.toml)"),
     ("data info nope", "unknown dataset 'nope'"),
-    ("data fetch nope", "data fetch nope: nothing to download (fetchable: fashion-mnist, mnist, cifar10, cifar100)"),
+    ("data fetch nope", "data fetch nope: nothing to download (fetchable: fashion-mnist, mnist, cifar10, cifar100, voc2012, cub200)"),
     ("bench --methods nope", "unknown method 'nope'"),
     ("corrupt bench --corruptions nope", "--corruptions: unknown corruption 'nope' (known: gaussian_noise"),
 ];

@@ -56,10 +56,29 @@ fn a_market_run_trains_over_identities_and_is_evaluated_as_retrieval() {
     assert_eq!(clean["top1"], x["rank1"]);
     let cmc = std::fs::read_to_string(run.join("results/cmc.csv")).unwrap();
     assert!(cmc.starts_with("rank,cmc\n1,") && cmc.lines().count() == 21, "{cmc}");
+    ok(&["compare", r, "--out", dir.path().join("cmp").to_str().unwrap()]);
+    let md = std::fs::read_to_string(dir.path().join("cmp/comparison.md")).unwrap();
+    assert!(md.contains("| clean Rank-1 | mAP |") && md.contains("re-identification"), "{md}");
     let text = ok(&["eval", "clean", r, "--limit", "2"]);
     assert!(text.contains("(2 queries, 11 gallery images)"), "a limit takes queries, never the gallery: {text}");
-    let e = fails(&["eval", "corruptions", r, "--corruptions", "fog", "--severities", "1"]);
-    assert!(e.contains("re-identification") && e.contains("not evaluated yet"), "{e}");
+    ok(&["eval", "corruptions", r, "--corruptions", "fog,gaussian_noise", "--severities", "1,5"]);
+    let c = serde_json::from_slice::<serde_json::Value>(&std::fs::read(run.join("results/corruptions.json")).unwrap())
+        .unwrap();
+    assert_eq!(c["metric"], "Rank-1");
+    assert_eq!(c["clean_accuracy"], x["rank1"], "the clean queries' Rank-1 is the reference");
+    let cells = c["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 4);
+    assert!(cells.iter().all(|cell| cell["samples"] == 3 && cell["map"].is_number()), "{cells:?}");
+    let text = ok(&["eval", "reid-attack", r, "--attack", "mi-fgsm", "--iters", "3"]);
+    assert!(text.contains("mi-fgsm ε=5/255 (3 steps of 1/255): Rank-1"), "{text}");
+    let a = serde_json::from_slice::<serde_json::Value>(&std::fs::read(run.join("results/reid_attacks.json")).unwrap())
+        .unwrap();
+    assert!(a["max_perturbation"].as_f64().unwrap() <= 5.0 / 255.0 + 1e-6, "{a}");
+    assert!(a["mean_similarity_to_clean"].as_f64().unwrap() < 1.0, "{a}");
+    let e = fails(&["eval", "attack", r, "--attack", "fgsm", "--eps", "2/255"]);
+    assert!(e.contains("re-identification") && e.contains("eval reid-attack"), "{e}");
+    let e = fails(&["eval", "reid-attack", r, "--attack", "pgd"]);
+    assert!(e.contains("expected i-fgsm or mi-fgsm"), "{e}");
     std::fs::write(data.join("query/0003.jpg"), b"").unwrap();
     let e = fails(&["eval", "clean", r]);
     assert!(e.contains("0003.jpg") && e.contains("<person>_c<camera>"), "{e}");

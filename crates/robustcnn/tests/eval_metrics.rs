@@ -43,6 +43,7 @@ fn uniform_cells(accuracy: f64) -> Vec<robustcnn::eval::corruptions::Cell> {
                 severity: s,
                 samples: 100,
                 accuracy,
+                map: None,
             })
         })
         .collect()

@@ -100,3 +100,28 @@ fn lgpr_turns_one_rectangle_gray_and_leaves_the_rest() {
 }
 
 use rand::SeedableRng;
+
+#[test]
+fn the_feature_attack_stays_in_budget_and_moves_the_query_feature_from_its_clean_one() {
+    use robustcnn::eval::retrieval::features;
+    use robustcnn::eval::retrieval_robustness::{attack_queries, FeatureAttack, FeatureAttackSpec};
+    use robustcnn::models::{build, ModelSpec};
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let spec = ModelSpec { in_channels: 3, num_classes: 4, mean: vec![0.5; 3], std: vec![0.25; 3] };
+    tch::manual_seed(0);
+    let net = build(&vs.root(), "small-cnn", &spec).unwrap();
+    let x = tch::Tensor::rand([3, 3, 16, 16], (tch::Kind::Float, tch::Device::Cpu));
+    let clean = features(&net, &x);
+    for attack in [FeatureAttack::IFgsm, FeatureAttack::MiFgsm] {
+        let s = FeatureAttackSpec { attack, eps: 5.0 / 255.0, step: 1.0 / 255.0, iters: 10, momentum: 1.0, seed: 0 };
+        let adv = attack_queries(&net, &x, &[0, 1, 2], &s);
+        let pert = (&adv - &x).abs().max().double_value(&[]);
+        assert!(pert <= s.eps + 1e-6 && adv.min().double_value(&[]) >= 0.0 && adv.max().double_value(&[]) <= 1.0);
+        let moved = (features(&net, &adv) - &clean).pow_tensor_scalar(2).sum(tch::Kind::Float).double_value(&[]);
+        assert!(moved > 0.0, "{attack:?} left the features where they were");
+        // A random perturbation of the same size moves them less than the attack does.
+        let noise = (&x + (tch::Tensor::rand_like(&x) * 2.0 - 1.0).sign() * s.eps).clamp(0.0, 1.0);
+        let random = (features(&net, &noise) - &clean).pow_tensor_scalar(2).sum(tch::Kind::Float).double_value(&[]);
+        assert!(moved > random, "{attack:?}: {moved} vs random {random}");
+    }
+}

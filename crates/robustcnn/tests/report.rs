@@ -45,7 +45,7 @@ fn from(setting: &str, samples: usize) -> Provenance {
 fn run(method: &str, seed: u64, clean: f64, e: f64, pgd: f64) -> RunResults {
     let cells: Vec<Cell> = corrupt::BENCHMARK
         .iter()
-        .map(|c| Cell { corruption: c.to_string(), severity: 1, samples: 100, accuracy: 1.0 - e })
+        .map(|c| Cell { corruption: c.to_string(), severity: 1, samples: 100, accuracy: 1.0 - e, map: None })
         .collect();
     RunResults {
         dir: PathBuf::from(format!("runs/{method}/seed-{seed}")),
@@ -56,6 +56,7 @@ fn run(method: &str, seed: u64, clean: f64, e: f64, pgd: f64) -> RunResults {
         train_fraction: 1.0,
         clean,
         metric: "accuracy".into(),
+        retrieval_map: None,
         clean_from: from("s", 100),
         corruption: Some(summarize(String::new(), "best".into(), clean, &[1], cells, false)),
         corruption_from: Some(from("s", 100)),

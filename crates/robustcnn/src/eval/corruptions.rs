@@ -47,6 +47,9 @@ pub struct Cell {
     pub severity: u8,
     pub samples: usize,
     pub accuracy: f64,
+    /// Re-identification with corrupted queries: the retrieval mAP (`accuracy` is then Rank-1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map: Option<f64>,
 }
 
 /// One corruption's summary.
@@ -108,8 +111,18 @@ fn accuracy_metric() -> String {
 impl CorruptionReport {
     /// The same report read as mAP (multi-label task): the accuracy fields hold mAP, and the
     /// error-rate summaries (CE, mCE) are left out (docs/multilabel.md §3).
-    pub fn as_map(mut self) -> Self {
-        self.metric = "mAP".into();
+    pub fn into_map(self) -> Self {
+        self.into_metric("mAP")
+    }
+
+    /// The same report for a re-identification task: the accuracy fields hold Rank-1 of the
+    /// corrupted queries (each cell's `map` their mAP), and there is no CE or mCE (docs/reid.md §5).
+    pub fn into_rank1(self) -> Self {
+        self.into_metric("Rank-1")
+    }
+
+    fn into_metric(mut self, metric: &str) -> Self {
+        self.metric = metric.into();
         (self.mce_unnormalized, self.mce_alexnet, self.relative_mce_alexnet) = (None, None, None);
         for p in &mut self.per_corruption {
             (p.ce_alexnet, p.relative_ce_alexnet) = (None, None);
@@ -255,7 +268,7 @@ pub fn evaluate_on_the_fly(
                 .map_err(|_| Error::Config("the corruption workers stopped early".into()))?
                 .map_err(|e| Error::Config(format!("{name} severity {s}: {e}")))?;
             let accuracy = accuracy_on(model, test, bytes, &test.labels)?;
-            cells.push(Cell { corruption: name.to_string(), severity: s, samples: test.len(), accuracy });
+            cells.push(Cell { corruption: name.to_string(), severity: s, samples: test.len(), accuracy, map: None });
             progress(i + 1, jobs.len());
         }
         Ok(cells)
@@ -307,7 +320,7 @@ pub fn evaluate_from_folders(
                 return Err(Error::format(&sub, "holds no images, so there is nothing to evaluate"));
             }
             let accuracy = accuracy_on(model, like, set.images, &labels)?;
-            cells.push(Cell { corruption: name.to_string(), severity: s, samples: labels.len(), accuracy });
+            cells.push(Cell { corruption: name.to_string(), severity: s, samples: labels.len(), accuracy, map: None });
             progress(cells.len(), total);
         }
     }
@@ -387,7 +400,7 @@ pub fn evaluate_from_dir(
             let b = stored.iter().position(|&x| x == s).unwrap_or(0);
             let images = arr.data[b * n * len..(b * n + used_n) * len].to_vec();
             let accuracy = accuracy_on(model, like, images, &labels[b * n..b * n + used_n])?;
-            cells.push(Cell { corruption: name.to_string(), severity: s, samples: used_n, accuracy });
+            cells.push(Cell { corruption: name.to_string(), severity: s, samples: used_n, accuracy, map: None });
             progress(cells.len(), total);
         }
     }

@@ -9,6 +9,7 @@ pub mod plot;
 pub mod protocol;
 pub mod reference;
 pub mod retrieval;
+pub mod retrieval_robustness;
 pub mod robustbench;
 pub mod shard;
 pub mod store;

@@ -241,7 +241,6 @@ pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &m
     let clean = evaluate(net, &test, p.batch_size, device)?;
     store.write(clean.evaluation(&label, subject("clean")?))?;
     if !p.corruptions.trim().is_empty() {
-        super::retrieval::refuse_for_reid(&test, "evaluate.corruptions")?;
         let report = corruption_results(
             p,
             &label,
@@ -311,14 +310,21 @@ fn corruption_results(
         seed: p.corruption_seed,
         workers: 0,
     };
-    let cells = corruptions::evaluate_on_the_fly(model, test, &plan, &mut |done, total| {
-        progress(&format!("corruptions {done}/{total}"))
-    })?;
+    let mut tell = |done, total| progress(&format!("corruptions {done}/{total}"));
+    let cells = if test.retrieval.is_some() {
+        super::retrieval_robustness::corrupted_queries(model, test, &plan, &mut tell)?
+    } else {
+        corruptions::evaluate_on_the_fly(model, test, &plan, &mut tell)?
+    };
     let source =
         format!("on the fly: {}", corruptions::describe(&corruptor, p.corruption_seed, (test.height, test.width)));
     let imagenet = (test.height, test.width) == (224, 224) && test.num_classes() == 1000;
     let report = corruptions::summarize(source, label.to_string(), clean, &p.severities, cells, imagenet);
-    Ok(if test.is_multi_label() { report.as_map() } else { report })
+    Ok(match (test.is_multi_label(), test.retrieval.is_some()) {
+        (true, _) => report.into_map(),
+        (_, true) => report.into_rank1(),
+        _ => report,
+    })
 }
 
 /// Robust mAP of a multi-label model under the protocol's FGSM and PGD (docs/multilabel.md §4).

@@ -127,13 +127,13 @@ pub fn retrieval_metrics(features: &[f32], dim: usize, r: &Retrieval) -> Retriev
     }
 }
 
-/// Refuses `what` (corruptions, attacks) on a re-ID test set, whose corrupted and adversarial
-/// queries are not evaluated yet (docs/reid.md §5).
+/// Refuses classification attacks (`what`) on a re-ID test set, whose queries are attacked in
+/// feature space by `eval reid-attack` (docs/reid.md §5).
 pub fn refuse_for_reid(ds: &Dataset, what: &str) -> Result<()> {
     if ds.retrieval.is_some() {
         return Err(Error::Config(format!(
-            "{what}: this is a re-identification task; corrupted and adversarial queries are not evaluated yet \
-             (eval clean gives Rank-1 and mAP)"
+            "{what}: this is a re-identification task; its queries are attacked in feature space by \
+             `robustcnn eval reid-attack` (I-FGSM, MI-FGSM)"
         )));
     }
     Ok(())

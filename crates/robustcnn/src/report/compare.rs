@@ -73,7 +73,7 @@ fn attack_key(attack: &str, eps_text: &str) -> String {
 /// The setting of the evaluation a metric key (before its '#') comes from, for one run.
 fn setting_of<'a>(r: &'a RunResults, metric: &str) -> Option<&'a str> {
     let from = match metric {
-        "clean" => Some(&r.clean_from),
+        "clean" | "retrieval_map" => Some(&r.clean_from),
         "mce" | "relative_mce" => r.corruption_from.as_ref(),
         m if m.starts_with("family:") => r.corruption_from.as_ref(),
         _ => r.attacks_from.as_ref(),
@@ -86,8 +86,14 @@ fn setting_of<'a>(r: &'a RunResults, metric: &str) -> Option<&'a str> {
 fn columns(runs: &[RunResults], baseline: bool) -> Vec<Column> {
     let all: Vec<&RunResults> = runs.iter().collect();
     // A multi-label comparison's clean and corruption columns hold mAP, and say so.
-    let unit = if super::results::metric_word(&all) == "mAP" { " mAP" } else { "" };
+    let unit = match super::results::metric_word(&all) {
+        "accuracy" => String::new(),
+        word => format!(" {word}"),
+    };
     let mut metrics: Vec<(String, String, bool)> = vec![("clean".into(), format!("clean{unit}"), true)];
+    if runs.iter().any(|r| r.retrieval_map.is_some()) {
+        metrics.push(("retrieval_map".into(), "mAP".into(), true));
+    }
     if runs.iter().any(|r| r.mce().is_some()) {
         metrics.push(("mce".into(), "mCE".into(), false));
         if baseline {
@@ -138,7 +144,7 @@ fn samples(r: &RunResults, key: &str) -> Option<usize> {
         return None;
     }
     match metric {
-        "clean" => Some(r.clean_from.samples),
+        "clean" | "retrieval_map" => Some(r.clean_from.samples),
         m if m.starts_with("attack:") => {
             r.attacks.iter().find(|a| attack_key(&a.attack, &a.eps_text) == m).map(|a| a.samples)
         }
@@ -185,6 +191,7 @@ fn value(r: &RunResults, key: &str, baseline: &[&RunResults]) -> Option<f64> {
 fn raw_value(r: &RunResults, key: &str, baseline: &[&RunResults]) -> Option<f64> {
     match key {
         "clean" => Some(100.0 * r.clean),
+        "retrieval_map" => r.retrieval_map.map(|m| 100.0 * m),
         "mce" => r.mce(),
         "relative_mce" => relative_mce(r, baseline),
         k if k.starts_with("family:") => r.family_accuracy(&k[7..]).map(|a| 100.0 * a),
@@ -302,6 +309,12 @@ pub fn compare(runs: &[RunResults], baseline: Option<&str>) -> Comparison {
             "{first} is multi-label: its clean, corruption and attack values are mAP (VOC all-points AP, classes without positives left out), and it has no mCE."
         ));
     }
+    if let Some(r) = runs.iter().find(|r| r.metric == "Rank-1") {
+        notes.push(format!(
+            "{} is person re-identification: its clean value is Rank-1 and mAP its retrieval mAP (docs/reid.md).",
+            r.dataset
+        ));
+    }
     notes.extend(provenance_notes(runs, &cols));
     Comparison { baseline, columns: cols, rows, notes }
 }
@@ -315,7 +328,7 @@ fn provenance_notes(runs: &[RunResults], cols: &[Column]) -> Vec<String> {
     let mut settings: Vec<String> = Vec::new();
     for c in cols {
         let kind = match c.key.split('#').next().unwrap_or_default() {
-            "clean" => "clean",
+            "clean" | "retrieval_map" => "clean",
             k if k.starts_with("attack:") => "attacks",
             _ => "corruptions",
         };

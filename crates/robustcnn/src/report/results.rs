@@ -61,8 +61,11 @@ pub struct RunResults {
     pub train_fraction: f64,
     /// Clean top-1 accuracy on the evaluated test images (multi-label task: mAP).
     pub clean: f64,
-    /// What `clean`, the corruption accuracies and the curves hold: "accuracy" or "mAP".
+    /// What `clean`, the corruption accuracies and the curves hold: "accuracy", "mAP" (multi-label)
+    /// or "Rank-1" (re-identification, whose curves are the identity classification's).
     pub metric: String,
+    /// A re-identification run's retrieval mAP (docs/reid.md §3).
+    pub retrieval_map: Option<f64>,
     pub clean_from: Provenance,
     /// results/corruptions.json, when the run was evaluated on corruptions.
     pub corruption: Option<CorruptionReport>,
@@ -124,7 +127,13 @@ impl RunResults {
                 Some(map) => map,
                 None => num(&clean, "top1", &clean_path)?,
             },
-            metric: if clean["multi_label"].is_object() { "mAP" } else { "accuracy" }.to_string(),
+            metric: match (clean["multi_label"].is_object(), clean["retrieval"].is_object()) {
+                (true, _) => "mAP",
+                (_, true) => "Rank-1",
+                _ => "accuracy",
+            }
+            .to_string(),
+            retrieval_map: clean["retrieval"]["map"].as_f64(),
             clean_from: Provenance::of(&clean, clean_samples, others("clean")),
             corruption: None,
             corruption_from: None,
@@ -189,10 +198,14 @@ impl RunResults {
     }
 }
 
-/// The score the runs' tables and charts show: "mAP" when every run is multi-label, else "accuracy".
+/// The score the runs' tables and charts show: "mAP" when every run is multi-label, "Rank-1" when
+/// every run is re-identification, else "accuracy".
 pub fn metric_word(runs: &[&RunResults]) -> &'static str {
-    if !runs.is_empty() && runs.iter().all(|r| r.metric == "mAP") {
+    let all = |m: &str| !runs.is_empty() && runs.iter().all(|r| r.metric == m);
+    if all("mAP") {
         "mAP"
+    } else if all("Rank-1") {
+        "Rank-1"
     } else {
         "accuracy"
     }
