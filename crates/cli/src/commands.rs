@@ -48,8 +48,9 @@ fn print_clean(r: &CleanResult) {
         } else {
             String::new()
         };
+        let how = if x.re_ranking.is_some() { "retrieval, re-ranked" } else { "retrieval" };
         println!(
-            "retrieval: Rank-1 {:.2}%  Rank-5 {:.2}%  Rank-10 {:.2}%  mAP {:.2}%  ({} queries, {} gallery images{none})",
+            "{how}: Rank-1 {:.2}%  Rank-5 {:.2}%  Rank-10 {:.2}%  mAP {:.2}%  ({} queries, {} gallery images{none})",
             100.0 * x.rank1,
             100.0 * x.rank5,
             100.0 * x.rank10,
@@ -265,11 +266,29 @@ pub fn eval_clean(a: &EvalCleanArgs) -> Result<()> {
     };
     let ds = a.run_args.limited(ds, split)?;
     let ap = ApMethod::parse(&a.ap).with_context(|| format!("--ap {}: expected all-points or 11-point", a.ap))?;
-    let r = evaluate_with(&o.prepared.net, &ds, a.run_args.batch(), o.prepared.device, ap)?;
+    let r = match (a.rerank, ds.retrieval.is_some()) {
+        (false, _) => evaluate_with(&o.prepared.net, &ds, a.run_args.batch(), o.prepared.device, ap)?,
+        (true, true) => {
+            let p = Some(robustcnn::eval::rerank::Rerank::default());
+            let x = robustcnn::eval::retrieval::evaluate_with(
+                &o.prepared.net,
+                &ds,
+                a.run_args.batch(),
+                o.prepared.device,
+                p,
+            )?;
+            robustcnn::eval::clean::retrieval_result(x, &ds.class_names)
+        }
+        (true, false) => bail!("--rerank: re-ranking is for re-identification runs (market1501, dukemtmc-reid)"),
+    };
     if !robustcnn::dist::is_main() {
         return Ok(());
     }
     let mut protocol = a.run_args.subject(&o, "clean", &a.split, r.samples)?;
+    if let Some(p) = r.retrieval.as_ref().and_then(|x| x.re_ranking) {
+        // Re-ranked results are kept apart from the plain ranking's.
+        protocol = robustcnn::eval::store::with(protocol, serde_json::json!({ "re_ranking": p }));
+    }
     if ds.is_multi_label() {
         // The AP definition is part of the protocol: 11-point and all-points results are kept apart.
         protocol = robustcnn::eval::store::with(protocol, serde_json::json!({ "ap": a.ap }));

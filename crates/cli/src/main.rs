@@ -149,6 +149,9 @@ pub struct EvalCleanArgs {
     /// Multi-label tasks: all-points AP (VOC 2010+) or 11-point AP (VOC 2007) (docs/multilabel.md §3).
     #[arg(long, default_value = "all-points", value_parser = ["all-points", "11-point"])]
     pub ap: String,
+    /// Re-identification: rank the gallery by k-reciprocal re-ranking (k1 20, k2 6, λ 0.3; docs/reid.md §3).
+    #[arg(long)]
+    pub rerank: bool,
 }
 
 #[derive(Subcommand)]

@@ -59,6 +59,11 @@ fn a_market_run_trains_over_identities_and_is_evaluated_as_retrieval() {
     ok(&["compare", r, "--out", dir.path().join("cmp").to_str().unwrap()]);
     let md = std::fs::read_to_string(dir.path().join("cmp/comparison.md")).unwrap();
     assert!(md.contains("| clean Rank-1 | mAP |") && md.contains("re-identification"), "{md}");
+    let text = ok(&["eval", "clean", r, "--rerank"]);
+    assert!(text.contains("retrieval, re-ranked: Rank-1"), "{text}");
+    let again =
+        serde_json::from_slice::<serde_json::Value>(&std::fs::read(run.join("results/clean.json")).unwrap()).unwrap();
+    assert_eq!(again["retrieval"]["re_ranking"]["k1"], 20);
     let text = ok(&["eval", "clean", r, "--limit", "2"]);
     assert!(text.contains("(2 queries, 11 gallery images)"), "a limit takes queries, never the gallery: {text}");
     ok(&["eval", "corruptions", r, "--corruptions", "fog,gaussian_noise", "--severities", "1,5"]);

@@ -125,3 +125,22 @@ fn the_feature_attack_stays_in_budget_and_moves_the_query_feature_from_its_clean
         assert!(moved > random, "{attack:?}: {moved} vs random {random}");
     }
 }
+
+#[test]
+fn k_reciprocal_re_ranking_matches_the_re_id_baselines_code() {
+    use robustcnn::eval::rerank::{rerank, Rerank};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reranking.json");
+    let fixture: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    for case in fixture["cases"].as_array().unwrap() {
+        let n = |k: &str| case[k].as_u64().unwrap() as usize;
+        let floats =
+            |k: &str| case[k].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect::<Vec<_>>();
+        let p = Rerank { k1: n("k1"), k2: n("k2"), lambda: case["lambda"].as_f64().unwrap() as f32 };
+        let got = rerank(&floats("features"), n("dim"), n("queries"), p);
+        let want = floats("final_dist");
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!((g - w).abs() < 1e-5, "{p:?} entry {i}: {g} vs the reference's {w}");
+        }
+    }
+}

@@ -157,7 +157,7 @@ pub fn evaluate_with(
 }
 
 /// A re-ID evaluation as a clean result: Rank-1 as `top1`, no class metrics.
-fn retrieval_result(r: RetrievalResult, class_names: &[String]) -> CleanResult {
+pub fn retrieval_result(r: RetrievalResult, class_names: &[String]) -> CleanResult {
     CleanResult {
         samples: r.queries,
         top1: r.rank1,

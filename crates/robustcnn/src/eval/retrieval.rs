@@ -1,6 +1,7 @@
 //! Re-identification as retrieval: L2-normalised features of each image plus its mirror image,
 //! the gallery ranked per query by cosine similarity, and CMC and mAP as the Market-1501
 //! evaluation code computes them (docs/reid.md §3).
+use super::rerank::{rerank, Rerank};
 use crate::data::loader::{make_batch, LoaderSpec};
 use crate::data::reid::Retrieval;
 use crate::data::Dataset;
@@ -25,6 +26,9 @@ pub struct RetrievalResult {
     pub cmc: Vec<f64>,
     /// Queries with no true match once junk and same-camera entries are left out; not averaged in.
     pub queries_without_matches: usize,
+    /// The k-reciprocal re-ranking the gallery was ranked with, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub re_ranking: Option<Rerank>,
 }
 
 /// The features retrieval ranks by: the "embed" stage's output where the model has one (the
@@ -101,12 +105,28 @@ pub fn query_ap(order: &[usize], query: (i64, u16), gallery: &[(i64, u16)]) -> O
 
 /// CMC and mAP from features (queries then gallery, `dim` each) and who/where each image is.
 pub fn retrieval_metrics(features: &[f32], dim: usize, r: &Retrieval) -> RetrievalResult {
+    retrieval_metrics_with(features, dim, r, None)
+}
+
+/// [`retrieval_metrics`], the gallery ranked by cosine similarity or, with `re_ranking`, by the
+/// k-reciprocal re-ranked distance.
+pub fn retrieval_metrics_with(
+    features: &[f32],
+    dim: usize,
+    r: &Retrieval,
+    re_ranking: Option<Rerank>,
+) -> RetrievalResult {
     let (nq, total) = (r.queries, r.ids.len());
     let gallery: Vec<(i64, u16)> = (nq..total).map(|i| (r.ids[i], r.cameras[i])).collect();
     let row = |i: usize| &features[i * dim..(i + 1) * dim];
+    let reranked = re_ranking.map(|p| rerank(features, dim, nq, p));
+    let ng = total - nq;
     let (mut cmc, mut ap_sum, mut counted) = (vec![0f64; CMC_RANKS], 0f64, 0usize);
     for q in 0..nq {
-        let sim: Vec<f32> = (nq..total).map(|g| row(q).iter().zip(row(g)).map(|(a, b)| a * b).sum()).collect();
+        let sim: Vec<f32> = match &reranked {
+            Some(d) => d[q * ng..(q + 1) * ng].iter().map(|v| -v).collect(),
+            None => (nq..total).map(|g| row(q).iter().zip(row(g)).map(|(a, b)| a * b).sum()).collect(),
+        };
         if let Some((ap, first)) = query_ap(&rank(&sim), (r.ids[q], r.cameras[q]), &gallery) {
             ap_sum += ap;
             counted += 1;
@@ -124,6 +144,7 @@ pub fn retrieval_metrics(features: &[f32], dim: usize, r: &Retrieval) -> Retriev
         map: ap_sum / d,
         cmc,
         queries_without_matches: nq - counted,
+        re_ranking,
     }
 }
 
@@ -141,7 +162,18 @@ pub fn refuse_for_reid(ds: &Dataset, what: &str) -> Result<()> {
 
 /// Retrieval evaluation of `net` on a re-ID test set.
 pub fn evaluate(net: &Network, ds: &Dataset, batch: usize, device: Device) -> Result<RetrievalResult> {
+    evaluate_with(net, ds, batch, device, None)
+}
+
+/// [`evaluate`], optionally with k-reciprocal re-ranking.
+pub fn evaluate_with(
+    net: &Network,
+    ds: &Dataset,
+    batch: usize,
+    device: Device,
+    re_ranking: Option<Rerank>,
+) -> Result<RetrievalResult> {
     let r = ds.retrieval.as_ref().ok_or_else(|| Error::Config("not a re-identification test set".into()))?;
     let (f, dim) = extract(net, ds, batch, device)?;
-    Ok(retrieval_metrics(&f, dim, r))
+    Ok(retrieval_metrics_with(&f, dim, r, re_ranking))
 }
