@@ -129,7 +129,7 @@ pub fn run(a: &CorruptArgs) -> Result<()> {
         ds.len(),
         images as f64 / secs.max(1e-9)
     );
-    println!("written to {}", out.display());
+    println!("written to {} ({})", out.display(), a.engine.describe(&corruptor, (ds.height, ds.width)));
     Ok(())
 }
 

@@ -16,19 +16,32 @@ pub struct EngineArgs {
     /// imagenet, or sized (imagecorruptions).
     #[arg(long, default_value = "auto")]
     pub preset: String,
-    /// A directory of frost photographs (frost1.png … frost6.jpg of the reference); procedural frost
-    /// textures otherwise.
+    /// A directory of frost photographs (frost1.png … frost6.jpg of the reference) [default: the
+    /// reference's, cached by the setup in ~/.cache/robustcnn/frost, or $ROBUSTCNN_FROST_DIR]
     #[arg(long)]
     pub frost_dir: Option<PathBuf>,
+    /// Draw procedural frost textures instead of the reference's photographs.
+    #[arg(long, conflicts_with = "frost_dir")]
+    pub procedural_frost: bool,
     /// Worker threads for corrupting (0: all cores).
     #[arg(long, default_value_t = 0)]
     pub workers: usize,
 }
 
 impl EngineArgs {
-    /// The corruptor these options describe.
+    /// The frost photographs in use: --frost-dir, else the default ones unless --procedural-frost.
+    pub fn frost(&self) -> Option<PathBuf> {
+        corruptions::frost_folder(self.frost_dir.as_deref(), self.procedural_frost)
+    }
+
+    /// How frost is made, for protocols and manifests.
+    pub fn frost_label(&self) -> String {
+        corruptions::frost_label(self.frost_dir.as_deref(), self.frost().as_deref())
+    }
+
+    /// The corruptor these options describe (its description says which frost it draws).
     pub fn corruptor(&self) -> Result<Corruptor> {
-        Ok(corruptions::corruptor(&self.preset, self.frost_dir.as_deref(), ["--preset", "--frost-dir"])?)
+        Ok(corruptions::corruptor(&self.preset, self.frost().as_deref(), ["--preset", "--frost-dir"])?)
     }
 
     /// A one-line description for results and manifests.

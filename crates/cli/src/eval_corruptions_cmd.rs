@@ -137,7 +137,7 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
         "corruptions": names,
         "severities": used,
         "preset": a.engine.preset,
-        "frost": a.engine.frost_dir.as_ref().map_or("procedural".to_string(), |d| d.display().to_string()),
+        "frost": a.engine.frost_label(),
         "seed": a.engine.seed,
         "reference": a.reference.as_ref().map(|r| r.display().to_string()),
     });

@@ -271,3 +271,39 @@ fn corrupt_reads_only_the_split_it_corrupts() {
     let e = fails(&[&args[..], &["--split", "train", "--out", &out]].concat());
     assert!(e.contains("no data_batch_1.bin"), "{e}");
 }
+
+#[test]
+fn frost_uses_the_reference_photographs_by_default_and_says_when_it_is_procedural() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for k in 1..=6 {
+        let img = image::RgbImage::from_fn(160, 160, |x, y| image::Rgb([(x * 7 + y * k) as u8, 200, 255]));
+        img.save(photos.join(format!("frost{k}.png"))).unwrap();
+    }
+    let run = |frost_env: Option<&std::path::Path>, extra: &[&str], out: &str| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_robustcnn"));
+        cmd.args(["corrupt", "--dataset", "fashion-mnist-mini", "--corruptions", "frost", "--severities", "3"])
+            .args(["--limit", "4", "--out", dir.path().join(out).to_str().unwrap()])
+            .args(extra)
+            .env("ROBUSTCNN_CACHE", dir.path().join("empty-cache"))
+            .env_remove("ROBUSTCNN_FROST_DIR");
+        if let Some(p) = frost_env {
+            cmd.env("ROBUSTCNN_FROST_DIR", p);
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        (
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            std::fs::read(dir.path().join(out).join("frost.npy")).unwrap(),
+        )
+    };
+    let (text, procedural) = run(None, &[], "a");
+    assert!(text.contains("procedural frost"), "no photographs anywhere: {text}");
+    let (text, photographs) = run(Some(&photos), &[], "b");
+    assert!(text.contains("frost photographs"), "{text}");
+    assert_ne!(procedural, photographs);
+    let (text, opted_out) = run(Some(&photos), &["--procedural-frost"], "c");
+    assert!(text.contains("procedural frost"), "{text}");
+    assert_eq!(opted_out, procedural);
+}

@@ -19,4 +19,4 @@ pub mod voc;
 
 pub use dataset::{Dataset, Splits};
 pub use registry::{find as registry_find, load, load_split, DatasetInfo, DATASETS, DEBIAN_FASHION_MNIST};
-pub use source::{cache_dir, DataSource};
+pub use source::{cache_base, cache_dir, DataSource};

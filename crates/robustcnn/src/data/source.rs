@@ -15,12 +15,16 @@ pub struct DataSource {
     pub on_demand: Option<bool>,
 }
 
-/// The default folder `data fetch` downloads into.
-pub fn cache_dir(name: &str) -> PathBuf {
-    let base = std::env::var_os("ROBUSTCNN_CACHE")
+/// The tool's cache: $ROBUSTCNN_CACHE, else $XDG_CACHE_HOME/robustcnn, else ~/.cache/robustcnn.
+pub fn cache_base() -> PathBuf {
+    std::env::var_os("ROBUSTCNN_CACHE")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("robustcnn")))
         .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/robustcnn")))
-        .unwrap_or_else(|| PathBuf::from(".robustcnn-cache"));
-    base.join("data").join(name)
+        .unwrap_or_else(|| PathBuf::from(".robustcnn-cache"))
+}
+
+/// The default folder `data fetch` downloads into.
+pub fn cache_dir(name: &str) -> PathBuf {
+    cache_base().join("data").join(name)
 }

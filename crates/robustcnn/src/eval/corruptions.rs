@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::models::Network;
 use corrupt::{Corruptor, FrostSource, ImageSet, Preset};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tch::Device;
 
 /// AlexNet's top-1 errors averaged over the 5 severities, in [`corrupt::BENCHMARK`] order
@@ -31,6 +31,35 @@ pub fn corruptor(preset: &str, frost_dir: Option<&Path>, keys: [&str; 2]) -> Res
         None => FrostSource::Procedural,
     };
     Ok(Corruptor { preset, frost })
+}
+
+/// Where the reference's frost photographs are when no folder is named: $ROBUSTCNN_FROST_DIR,
+/// else `frost/` in the cache that the setup fills (docs/corruptions.md); None when neither holds
+/// frost1.png.
+pub fn default_frost_dir() -> Option<PathBuf> {
+    std::env::var_os("ROBUSTCNN_FROST_DIR")
+        .map(PathBuf::from)
+        .or_else(|| Some(crate::data::cache_base().join("frost")))
+        .filter(|d| d.join("frost1.png").is_file())
+}
+
+/// The frost photographs to use: the folder named, else the default one unless `procedural`.
+pub fn frost_folder(named: Option<&Path>, procedural: bool) -> Option<PathBuf> {
+    match (named, procedural) {
+        (Some(d), _) => Some(d.to_path_buf()),
+        (None, true) => None,
+        (None, false) => default_frost_dir(),
+    }
+}
+
+/// How frost is made, for protocols: the folder named, "photographs" for the default ones, or
+/// "procedural".
+pub fn frost_label(named: Option<&Path>, used: Option<&Path>) -> String {
+    match (named, used) {
+        (Some(d), _) => d.display().to_string(),
+        (None, Some(_)) => "photographs".into(),
+        (None, None) => "procedural".into(),
+    }
 }
 
 /// "seed S, preset P, procedural frost" (or "frost photographs"), for results and manifests.

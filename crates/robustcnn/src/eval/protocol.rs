@@ -32,7 +32,8 @@ pub struct Protocol {
     pub corruption_seed: u64,
     /// Parameter preset: auto (by image size), cifar, imagenet or sized.
     pub preset: String,
-    /// Frost photographs (frost1.png … frost6.jpg); procedural frost when absent.
+    /// Frost photographs (frost1.png … frost6.jpg); the reference's cached ones when absent, and
+    /// procedural frost without those.
     pub frost_dir: Option<PathBuf>,
     /// Only the first N test images for corruptions and attacks (all when absent).
     pub limit: Option<usize>,
@@ -80,6 +81,11 @@ impl Default for Protocol {
 }
 
 impl Protocol {
+    /// The frost photographs: `frost_dir`, else the reference's cached ones (procedural without them).
+    pub fn frost(&self) -> Option<PathBuf> {
+        super::corruptions::frost_folder(self.frost_dir.as_deref(), false)
+    }
+
     /// Checks that the corruption preset takes images of `side`×`side` px (the size-adaptive preset
     /// needs 32 px), so a suite fails before training rather than at its first evaluation.
     pub fn check_image_side(&self, origin: &str, dataset: &str, side: usize) -> Result<()> {
@@ -170,7 +176,7 @@ impl Protocol {
             "corruptions": self.corruptions,
             "severities": self.severities,
             "preset": self.preset,
-            "frost": self.frost_dir.as_ref().map_or("procedural".to_string(), |d| d.display().to_string()),
+            "frost": super::corruptions::frost_label(self.frost_dir.as_deref(), self.frost().as_deref()),
             "seed": self.corruption_seed,
         })
     }
@@ -300,8 +306,7 @@ fn corruption_results(
     progress: &mut dyn FnMut(&str),
 ) -> Result<corruptions::CorruptionReport> {
     let names = corrupt::select(&p.corruptions).map_err(|e| Error::Config(format!("evaluate.corruptions: {e}")))?;
-    let corruptor =
-        corruptions::corruptor(&p.preset, p.frost_dir.as_deref(), ["evaluate.preset", "evaluate.frost_dir"])?;
+    let corruptor = corruptions::corruptor(&p.preset, p.frost().as_deref(), ["evaluate.preset", "evaluate.frost_dir"])?;
     corruptor.preset_for(test.height, test.width).map_err(|e| Error::Config(format!("evaluate.preset: {e}")))?;
     let plan = OnTheFly {
         corruptor: &corruptor,
