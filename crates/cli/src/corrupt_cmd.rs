@@ -190,17 +190,36 @@ impl Plan<'_> {
         self.write_manifest(ds, "npy")?;
         let pb = self.progress(ds.len() * k * self.names.len());
         let mut kept = 0;
-        for name in self.names {
-            pb.set_message(name.to_string());
-            let file = self.out.join(format!("{name}.npy"));
-            if npy::read_shape(&file).is_ok_and(|s| s == shape) {
-                pb.inc((ds.len() * k) as u64);
-                kept += 1;
-                continue;
-            }
-            let bytes = self.corrupt_all(ds, name, &pb)?;
-            npy::write(&file, &shape, &bytes)?;
-        }
+        // One corruption is written (and synced) on a second thread while the next is computed.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(PathBuf, Vec<u8>)>(1);
+        std::thread::scope(|scope| -> Result<()> {
+            let writer = scope.spawn(move || -> Result<()> {
+                for (file, bytes) in rx {
+                    npy::write(&file, &shape, &bytes)?;
+                }
+                Ok(())
+            });
+            let made = (|| -> Result<()> {
+                for name in self.names {
+                    pb.set_message(name.to_string());
+                    let file = self.out.join(format!("{name}.npy"));
+                    if npy::read_shape(&file).is_ok_and(|s| s == shape) {
+                        pb.inc((ds.len() * k) as u64);
+                        kept += 1;
+                        continue;
+                    }
+                    let bytes = self.corrupt_all(ds, name, &pb)?;
+                    if tx.send((file, bytes)).is_err() {
+                        // The writer stopped on an error, which it returns below.
+                        break;
+                    }
+                }
+                Ok(())
+            })();
+            drop(tx);
+            let written = writer.join().unwrap_or_else(|_| Err(anyhow!("the .npy writer thread failed")));
+            made.and(written)
+        })?;
         pb.finish_and_clear();
         Ok(format!("{} .npy files of shape {shape:?} ({kept} already there) and labels.npy", self.names.len()))
     }
