@@ -3,7 +3,7 @@
 //! (docs/reid.md §2).
 use super::entry::{Build, Composition, Invalid, MethodInfo, Settings};
 use super::random_erasing::erasing_box;
-use super::settings::{area_ok, aspect_ok, AREA, ASPECT};
+use super::settings::check_box;
 use super::MethodConfig;
 use crate::data::augment::{ImageEdit, MethodAugment};
 use rand::Rng;
@@ -39,16 +39,7 @@ impl Default for LgprConfig {
 impl Settings for LgprConfig {
     const KEY: &'static str = "lgpr";
     fn check(&self, _: &Composition) -> std::result::Result<(), Invalid> {
-        if !(0.0..=1.0).contains(&self.probability) {
-            return Err(Invalid::Key("probability", "must be in [0, 1]".into()));
-        }
-        if !area_ok(self.area) {
-            return Err(Invalid::Key("area", AREA.into()));
-        }
-        if !aspect_ok(self.aspect) {
-            return Err(Invalid::Key("aspect", ASPECT.into()));
-        }
-        Ok(())
+        check_box(self.probability, self.area, self.aspect)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Random Erasing (Zhong et al. 2020) as a data method: with probability p, one rectangle of each
 //! training image filled with random values, in the loader. Its box sampler is LFM's too.
 use super::entry::{Build, Composition, Invalid, MethodInfo, Settings};
-use super::settings::{area_ok, aspect_ok, AREA, ASPECT};
+use super::settings::check_box;
 use super::MethodConfig;
 use crate::data::augment::{fill_value, ImageEdit, MethodAugment};
 use rand::Rng;
@@ -48,16 +48,7 @@ impl Default for ErasingConfig {
 impl Settings for ErasingConfig {
     const KEY: &'static str = "random_erasing";
     fn check(&self, _: &Composition) -> std::result::Result<(), Invalid> {
-        if !(0.0..=1.0).contains(&self.probability) {
-            return Err(Invalid::Key("probability", "must be in [0, 1]".into()));
-        }
-        if !area_ok(self.area) {
-            return Err(Invalid::Key("area", AREA.into()));
-        }
-        if !aspect_ok(self.aspect) {
-            return Err(Invalid::Key("aspect", ASPECT.into()));
-        }
-        Ok(())
+        check_box(self.probability, self.area, self.aspect)
     }
 }
 

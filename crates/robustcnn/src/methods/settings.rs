@@ -131,6 +131,22 @@ pub const AREA: &str = "must be [low, high] with 0 < low <= high < 1";
 /// What a Random-Erasing style aspect range must be.
 pub const ASPECT: &str = "must be [low, high] with 0 < low <= high";
 
+/// Checks the settings of a Random-Erasing style rectangle: a probability in [0, 1], its area and
+/// aspect ranges (Random Erasing, LGPR; LFM checks the ranges only).
+pub fn check_box(probability: f64, area: [f64; 2], aspect: [f64; 2]) -> std::result::Result<(), super::entry::Invalid> {
+    use super::entry::Invalid;
+    if !(0.0..=1.0).contains(&probability) {
+        return Err(Invalid::Key("probability", "must be in [0, 1]".into()));
+    }
+    if !area_ok(area) {
+        return Err(Invalid::Key("area", AREA.into()));
+    }
+    if !aspect_ok(aspect) {
+        return Err(Invalid::Key("aspect", ASPECT.into()));
+    }
+    Ok(())
+}
+
 /// An area range as a fraction of the image: 0 < low ≤ high < 1.
 pub fn area_ok([low, high]: [f64; 2]) -> bool {
     low > 0.0 && low <= high && high < 1.0
