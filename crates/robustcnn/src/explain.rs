@@ -195,12 +195,16 @@ fn tenet_rows(
     Ok(((groups, group_row), (mask_tiles, mask_row), TenetFindings { stage: stage_name, sizes, importance }))
 }
 
-/// FMA (docs/methods.md §3.3): mean |F_l(x) − F_l(x̃)| over channels per convolutional stage.
+/// FMA (docs/methods.md §3.3): mean |F_l(x) − F_l(x̃)| over channels per stage with feature maps.
 fn fma_row(net: &Network, x: &Tensor, view: &Tensor, size: u32) -> (TileRow, Vec<(String, f64)>) {
     let names = net.stages();
     let (clean, viewed) = tch::no_grad(|| (net.stage_outputs(x, false), net.stage_outputs(view, false)));
     let (mut tiles, mut captions, mut means) = (Vec::new(), Vec::new(), Vec::new());
     for (s, name) in names.iter().enumerate().take(names.len().saturating_sub(1)) {
+        // Feature maps only: a re-ID model's embedding is a vector, with no map to draw.
+        if clean[s].dim() != 4 {
+            continue;
+        }
         let diff = (&clean[s] - &viewed[s]).abs().mean_dim([1i64].as_slice(), false, Kind::Float);
         let (dh, dw) = (diff.size()[1] as usize, diff.size()[2] as usize);
         let d = floats(&diff);

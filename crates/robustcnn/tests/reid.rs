@@ -103,8 +103,9 @@ use rand::SeedableRng;
 
 #[test]
 fn the_feature_attack_stays_in_budget_and_moves_the_query_feature_from_its_clean_one() {
+    use robustcnn::eval::reid_attack_report::{FeatureAttack, FeatureAttackSpec};
     use robustcnn::eval::retrieval::features;
-    use robustcnn::eval::retrieval_robustness::{attack_queries, FeatureAttack, FeatureAttackSpec};
+    use robustcnn::eval::retrieval_robustness::attack_queries;
     use robustcnn::models::{build, ModelSpec};
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
     let spec = ModelSpec { in_channels: 3, num_classes: 4, mean: vec![0.5; 3], std: vec![0.25; 3] };
@@ -143,4 +144,23 @@ fn k_reciprocal_re_ranking_matches_the_re_id_baselines_code() {
             assert!((g - w).abs() < 1e-5, "{p:?} entry {i}: {g} vs the reference's {w}");
         }
     }
+}
+
+#[test]
+fn feature_attacks_run_each_attack_at_each_budget_and_name_the_key_of_a_bad_one() {
+    use robustcnn::eval::reid_attack_report::{feature_attack_specs, FeatureAttack};
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let keys = ["evaluate.feature_attacks", "evaluate.feature_eps", "evaluate.feature_step"];
+    let specs =
+        feature_attack_specs(&s(&["i-fgsm", "mi-fgsm"]), &s(&["2/255", " 5/255"]), "1/255", 15, 1.0, 0, keys).unwrap();
+    let got: Vec<(FeatureAttack, String)> = specs.iter().map(|(x, t)| (x.attack, t.clone())).collect();
+    assert_eq!(got[0], (FeatureAttack::IFgsm, "2/255".to_string()));
+    assert_eq!(got[3], (FeatureAttack::MiFgsm, "5/255".to_string()));
+    assert!((specs[3].0.eps - 5.0 / 255.0).abs() < 1e-12 && (specs[3].0.step - 1.0 / 255.0).abs() < 1e-12);
+    let err = |a: &[&str], e: &[&str], step: &str| {
+        feature_attack_specs(&s(a), &s(e), step, 15, 1.0, 0, keys).unwrap_err().to_string()
+    };
+    assert!(err(&["pgd"], &["5/255"], "1/255").contains("evaluate.feature_attacks pgd: expected i-fgsm or mi-fgsm"));
+    assert!(err(&["i-fgsm"], &["5"], "1/255").contains("did you mean 5/255?"));
+    assert!(err(&["i-fgsm"], &["5/255"], "0").contains("evaluate.feature_step 0, 15 iterations: the attack needs"));
 }

@@ -66,6 +66,7 @@ fn run(method: &str, seed: u64, clean: f64, e: f64, pgd: f64) -> RunResults {
             eps_text: "2/255".into(),
             robust_accuracy: pgd,
             samples: 100,
+            map: None,
         }],
         attacks_from: Some(from("s", 100)),
         attack_clean: Some(clean),

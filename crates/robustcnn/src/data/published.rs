@@ -32,10 +32,15 @@ fn root(name: &str, src: &DataSource) -> Result<PathBuf> {
     })
 }
 
+/// Whether `name` is a person re-identification dataset (retrieval, docs/reid.md).
+pub fn is_reid(name: &str) -> bool {
+    matches!(name, "market1501" | "dukemtmc-reid")
+}
+
 /// Split `split` ("train" or "test") of `name`, decoded to the data source's size.
 pub fn load_split(name: &str, src: &DataSource, split: &str) -> Result<Dataset> {
     let dir = root(name, src)?;
-    if name == "market1501" || name == "dukemtmc-reid" {
+    if is_reid(name) {
         // Person crops are resized, not cropped, to the recipe's 256 x 128.
         let fit = src.fit.unwrap_or(super::folder::Fit::Resize);
         let sizing = Sizing::required_or(name, src.image_size, fit, src.grayscale)?;

@@ -8,6 +8,7 @@ pub mod multilabel_attacks;
 pub mod plot;
 pub mod protocol;
 pub mod reference;
+pub mod reid_attack_report;
 pub mod rerank;
 pub mod retrieval;
 pub mod retrieval_robustness;

@@ -8,6 +8,8 @@ use crate::eval::attack_report::AttackReport;
 use crate::eval::attacks::{AttackSet, LARGE_BUDGET_SAMPLES};
 use crate::eval::clean::evaluate;
 use crate::eval::corruptions::{self, Evaluator, OnTheFly};
+use crate::eval::reid_attack_report::{feature_attack_specs, FeatureAttackSpec};
+use crate::eval::retrieval_robustness::attacked_retrieval;
 use crate::eval::store::{self, ResultsStore};
 use crate::precision::Precision;
 use crate::train::{self, RunDir};
@@ -50,6 +52,14 @@ pub struct Protocol {
     pub large_budget_check: bool,
     /// Draw `explain` for runs of feature-level methods (LFM, TENET, FMA) on this test image.
     pub explain_image: Option<usize>,
+    /// Re-identification runs: feature-space attacks on the queries, i-fgsm and/or mi-fgsm
+    /// (docs/reid.md §5); classifiers take `attacks` instead.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub feature_attacks: Vec<String>,
+    /// The feature attacks' ℓ∞ budgets, step and iterations (re-ID's usual 5/255, 1/255, 15).
+    pub feature_eps: Vec<String>,
+    pub feature_step: String,
+    pub feature_iters: usize,
     /// fp32 (the default, as the field reports robust accuracy), or bf16 for speed: kept beside,
     /// never in place of, fp32 results (docs/precision.md).
     #[serde(skip_serializing_if = "Precision::is_fp32")]
@@ -75,6 +85,10 @@ impl Default for Protocol {
             attack_seed: 0,
             large_budget_check: true,
             explain_image: Some(0),
+            feature_attacks: Vec::new(),
+            feature_eps: vec!["5/255".into()],
+            feature_step: "1/255".into(),
+            feature_iters: 15,
             precision: Precision::Fp32,
         }
     }
@@ -145,6 +159,7 @@ impl Protocol {
                 self.attack(a, eps, 1000).map_err(|e| Error::Config(format!("{origin}: {e}")))?;
             }
         }
+        self.feature_specs().map_err(|e| Error::Config(format!("{origin}: {e}")))?;
         if self.pgd_steps == 0 || self.apgd_iters == 0 {
             return bad("pgd_steps/apgd_iters", "must be at least 1".into());
         }
@@ -167,6 +182,44 @@ impl Protocol {
             }
         }
         w
+    }
+
+    /// The feature attacks of re-ID runs, each at each of its budgets.
+    fn feature_specs(&self) -> Result<Vec<(FeatureAttackSpec, String)>> {
+        let keys = ["evaluate.feature_attacks", "evaluate.feature_eps", "evaluate.feature_step"];
+        let (eps, step, iters) = (&self.feature_eps, &self.feature_step, self.feature_iters);
+        feature_attack_specs(&self.feature_attacks, eps, step, iters, 1.0, self.attack_seed, keys)
+    }
+
+    /// Checks that the attacks fit the task of `dataset`: classifiers take `attacks`, re-ID runs
+    /// `feature_attacks`, so a suite fails before training rather than at its first evaluation.
+    pub fn check_task(&self, origin: &str, dataset: &str) -> Result<()> {
+        let reid = crate::data::published::is_reid(dataset);
+        if reid && !self.attacks.is_empty() {
+            return Err(Error::Config(format!(
+                "{origin}: evaluate.attacks: {dataset} is re-identification, whose queries are attacked in \
+                 feature space: name evaluate.feature_attacks (i-fgsm, mi-fgsm) and set evaluate.attacks = []"
+            )));
+        }
+        if !reid && !self.feature_attacks.is_empty() {
+            return Err(Error::Config(format!(
+                "{origin}: evaluate.feature_attacks: attack re-identification queries; {dataset} is classified, \
+                 so name its attacks in evaluate.attacks"
+            )));
+        }
+        Ok(())
+    }
+
+    /// What defines the feature attack evaluation, for its results' protocol.
+    fn feature_attack_settings(&self) -> serde_json::Value {
+        serde_json::json!({
+            "attacks": self.feature_attacks,
+            "eps": self.feature_eps,
+            "step": self.feature_step,
+            "iters": self.feature_iters,
+            "momentum": 1.0,
+            "seed": self.attack_seed,
+        })
     }
 
     /// What defines the corruption evaluation, for its results' protocol.
@@ -267,6 +320,19 @@ pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &m
             attack_results(p, label, &set, progress)?.evaluation(protocol)
         };
         store.write(evaluation)?;
+    }
+    if !p.feature_attacks.is_empty() {
+        if test.retrieval.is_none() {
+            return Err(Error::Config(format!(
+                "evaluate.feature_attacks: attack re-identification queries; {} is a classifier",
+                run.dir.display()
+            )));
+        }
+        let specs = p.feature_specs()?;
+        let mut tell = |m: &str| progress(&format!("feature attack {m}"));
+        let report = attacked_retrieval(net, &test, p.batch_size, device, &specs, &mut tell)?;
+        let protocol = store::with(subject("reid-attacks")?, p.feature_attack_settings());
+        store.write(report.evaluation(protocol))?;
     }
     if let Some(i) = p.explain_image {
         explain_picture(&run, &prepared, i)?;

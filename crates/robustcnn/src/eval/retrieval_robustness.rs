@@ -1,13 +1,13 @@
 //! Robustness of retrieval (docs/reid.md §5): the queries corrupted, or pushed away from their own
 //! clean feature by I-FGSM / MI-FGSM, against the clean gallery; Rank-1 and mAP for each.
 use super::corruptions::{Cell, Evaluator, OnTheFly};
+use super::reid_attack_report::{FeatureAttack, FeatureAttackSpec, ReidAttackReport, ReidAttackResult};
 use super::retrieval::{extract, features, retrieval_metrics, RetrievalResult};
 use crate::data::loader::{make_batch, LoaderSpec};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::models::Network;
 use corrupt::ImageSet;
-use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
 /// The queries and the gallery of a re-ID test set, apart.
@@ -57,38 +57,6 @@ pub fn corrupted_queries(
     Ok(cells)
 }
 
-/// The feature-space attacks on queries.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FeatureAttack {
-    /// Iterative FGSM: steps along the sign of the gradient.
-    IFgsm,
-    /// Momentum iterative FGSM (Dong et al. 2018): the sign of the accumulated L1-normalised gradients.
-    MiFgsm,
-}
-
-impl FeatureAttack {
-    pub fn parse(s: &str) -> Option<FeatureAttack> {
-        match s {
-            "i-fgsm" | "ifgsm" => Some(FeatureAttack::IFgsm),
-            "mi-fgsm" | "mifgsm" => Some(FeatureAttack::MiFgsm),
-            _ => None,
-        }
-    }
-}
-
-/// A feature attack's settings: budget, step, iterations (ℓ∞, pixels in [0, 1]) and momentum.
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct FeatureAttackSpec {
-    pub attack: FeatureAttack,
-    pub eps: f64,
-    pub step: f64,
-    pub iters: usize,
-    pub momentum: f64,
-    /// Seed of the random start.
-    pub seed: u64,
-}
-
 /// Adversarial queries: within the ℓ∞ ball of radius eps, each query moved to maximise the squared
 /// distance of its feature from its clean feature (docs/reid.md §5). The distance's gradient is
 /// zero at the clean query, so the ascent starts from a uniform random point of the ball, drawn
@@ -119,35 +87,53 @@ pub fn attack_queries(net: &Network, x: &Tensor, ids: &[u64], spec: &FeatureAtta
     adv
 }
 
-/// Robust retrieval under a feature attack on the queries (the gallery stays clean).
-#[derive(Clone, Debug, Serialize)]
-pub struct AttackedRetrieval {
-    pub spec: FeatureAttackSpec,
-    pub clean: RetrievalResult,
-    pub attacked: RetrievalResult,
-    /// Mean cosine similarity of each attacked query's feature to its clean one.
-    pub mean_similarity_to_clean: f64,
-    pub max_perturbation: f64,
-}
-
-/// Attacks every query with `spec` and ranks the clean gallery for the attacked queries.
+/// Attacks every query with each of `specs` (with its budget's text) and ranks the clean gallery for
+/// the attacked queries; `progress` hears each attack as it starts.
 pub fn attacked_retrieval(
     net: &Network,
     test: &Dataset,
     batch: usize,
     device: Device,
+    specs: &[(FeatureAttackSpec, String)],
+    progress: &mut dyn FnMut(&str),
+) -> Result<ReidAttackReport> {
+    let (queries, _) = parts(test)?;
+    // One pass over queries and gallery, as the clean evaluation makes it, so that the clean row is
+    // that evaluation's to the last bit.
+    let (all, dim) = extract(net, test, batch, device)?;
+    let gf = &all[queries.len() * dim..];
+    let clean = retrieval_metrics(&all, dim, test.retrieval.as_ref().expect("checked by parts"));
+    let mut results = Vec::with_capacity(specs.len());
+    for (spec, eps_text) in specs {
+        progress(&format!("{} ε={eps_text}", spec.attack.name()));
+        let (attacked_set, similarity, max_perturbation) = attacked_set(net, &queries, batch, device, spec)?;
+        let (af, _) = extract(net, &attacked_set, batch, device)?;
+        results.push(ReidAttackResult {
+            spec: *spec,
+            eps_text: eps_text.clone(),
+            attacked: against_gallery(test, &af, gf, dim),
+            mean_similarity_to_clean: similarity,
+            max_perturbation,
+        });
+    }
+    Ok(ReidAttackReport { queries: queries.len(), clean, results })
+}
+
+/// The queries attacked with `spec`, stored as u8 images as they would be saved, with the mean
+/// cosine of each attacked feature to its clean one and the largest perturbation.
+fn attacked_set(
+    net: &Network,
+    queries: &Dataset,
+    batch: usize,
+    device: Device,
     spec: &FeatureAttackSpec,
-) -> Result<AttackedRetrieval> {
-    let (queries, gallery) = parts(test)?;
-    let (gf, dim) = extract(net, &gallery, batch, device)?;
-    let (qf, _) = extract(net, &queries, batch, device)?;
-    let clean = against_gallery(test, &qf, &gf, dim);
+) -> Result<(Dataset, f64, f64)> {
     let mut adv_bytes = Vec::with_capacity(queries.images.len());
     let (mut sim_sum, mut max_pert) = (0f64, 0f64);
     let spec_eval = LoaderSpec::evaluation(batch);
     let idx: Vec<usize> = (0..queries.len()).collect();
     for chunk in idx.chunks(batch.max(1)) {
-        let x = make_batch(&queries, chunk, &spec_eval, 0).images.to_device(device);
+        let x = make_batch(queries, chunk, &spec_eval, 0).images.to_device(device);
         let ids: Vec<u64> = chunk.iter().map(|&i| i as u64).collect();
         let adv = attack_queries(net, &x, &ids, spec);
         tch::no_grad(|| {
@@ -158,18 +144,13 @@ pub fn attacked_retrieval(
                     * c.norm_scalaropt_dim(2, [1i64].as_slice(), false)
                     + 1e-12);
             sim_sum += cos.sum(Kind::Double).double_value(&[]);
-            // Back to u8 HWC so that the attacked queries are evaluated as images, as they would be stored.
             let u8s = (adv * 255.0).round().clamp(0.0, 255.0).to_kind(Kind::Uint8).permute([0, 2, 3, 1]).contiguous();
             adv_bytes.extend(Vec::<u8>::try_from(&u8s.to_device(Device::Cpu).flatten(0, -1)).unwrap_or_default());
         });
     }
-    let attacked_set = Dataset { images: adv_bytes, labels: queries.labels.clone(), ..queries.clone_empty() };
-    let (af, _) = extract(net, &attacked_set, batch, device)?;
-    Ok(AttackedRetrieval {
-        spec: *spec,
-        clean,
-        attacked: against_gallery(test, &af, &gf, dim),
-        mean_similarity_to_clean: sim_sum / queries.len().max(1) as f64,
-        max_perturbation: max_pert,
-    })
+    if adv_bytes.len() != queries.images.len() {
+        return Err(Error::Config("the attacked queries could not be read back from the device".into()));
+    }
+    let set = Dataset { images: adv_bytes, labels: queries.labels.clone(), ..queries.clone_empty() };
+    Ok((set, sim_sum / queries.len().max(1) as f64, max_pert))
 }

@@ -1,7 +1,7 @@
 //! The comparison table: one row per method (× model × dataset × training fraction), mean ± std over
 //! seeds of clean accuracy, mCE, relative mCE against the baseline, per-family corruption accuracy
 //! and robust accuracy per attack and budget, with the differences to the baseline.
-use super::results::RunResults;
+use super::results::{AttackCell, RunResults};
 use super::stats::{mean_std, welch_p};
 use crate::eval::reference::{normalize, Errors};
 use serde::Serialize;
@@ -70,6 +70,18 @@ fn attack_key(attack: &str, eps_text: &str) -> String {
     format!("attack:{attack}@{eps_text}")
 }
 
+/// The column of a re-ID feature attack's robust mAP.
+fn attack_map_key(attack: &str, eps_text: &str) -> String {
+    format!("attack-map:{attack}@{eps_text}")
+}
+
+/// The attack cell of column `key` (an attack's or its mAP's).
+fn attack_cell<'a>(r: &'a RunResults, key: &str) -> Option<&'a AttackCell> {
+    r.attacks
+        .iter()
+        .find(|a| attack_key(&a.attack, &a.eps_text) == key || attack_map_key(&a.attack, &a.eps_text) == key)
+}
+
 /// The setting of the evaluation a metric key (before its '#') comes from, for one run.
 fn setting_of<'a>(r: &'a RunResults, metric: &str) -> Option<&'a str> {
     let from = match metric {
@@ -105,14 +117,18 @@ fn columns(runs: &[RunResults], baseline: bool) -> Vec<Column> {
             metrics.push((format!("family:{fam}"), format!("{fam}{unit}"), true));
         }
     }
-    let mut attacks: Vec<(String, String)> = Vec::new();
+    let mut attacks: Vec<(String, String, bool)> = Vec::new();
     for a in runs.iter().flat_map(|r| &r.attacks) {
-        if !attacks.iter().any(|x| x.0 == a.attack && x.1 == a.eps_text) {
-            attacks.push((a.attack.clone(), a.eps_text.clone()));
+        match attacks.iter_mut().find(|x| x.0 == a.attack && x.1 == a.eps_text) {
+            Some(x) => x.2 |= a.map.is_some(),
+            None => attacks.push((a.attack.clone(), a.eps_text.clone(), a.map.is_some())),
         }
     }
-    for (attack, eps) in attacks {
+    for (attack, eps, map) in attacks {
         metrics.push((attack_key(&attack, &eps), format!("{attack} {eps}{unit}"), true));
+        if map {
+            metrics.push((attack_map_key(&attack, &eps), format!("{attack} {eps} mAP"), true));
+        }
     }
     let mut cols = Vec::new();
     for (metric, label, higher) in metrics {
@@ -145,9 +161,7 @@ fn samples(r: &RunResults, key: &str) -> Option<usize> {
     }
     match metric {
         "clean" | "retrieval_map" => Some(r.clean_from.samples),
-        m if m.starts_with("attack:") => {
-            r.attacks.iter().find(|a| attack_key(&a.attack, &a.eps_text) == m).map(|a| a.samples)
-        }
+        m if m.starts_with("attack") => attack_cell(r, m).map(|a| a.samples),
         _ => r.corruption_from.as_ref().map(|p| p.samples),
     }
 }
@@ -195,7 +209,8 @@ fn raw_value(r: &RunResults, key: &str, baseline: &[&RunResults]) -> Option<f64>
         "mce" => r.mce(),
         "relative_mce" => relative_mce(r, baseline),
         k if k.starts_with("family:") => r.family_accuracy(&k[7..]).map(|a| 100.0 * a),
-        k => r.attacks.iter().find(|a| attack_key(&a.attack, &a.eps_text) == k).map(|a| 100.0 * a.robust_accuracy),
+        k if k.starts_with("attack-map:") => attack_cell(r, k)?.map.map(|m| 100.0 * m),
+        k => attack_cell(r, k).map(|a| 100.0 * a.robust_accuracy),
     }
 }
 
@@ -329,7 +344,7 @@ fn provenance_notes(runs: &[RunResults], cols: &[Column]) -> Vec<String> {
     for c in cols {
         let kind = match c.key.split('#').next().unwrap_or_default() {
             "clean" | "retrieval_map" => "clean",
-            k if k.starts_with("attack:") => "attacks",
+            k if k.starts_with("attack") => "attacks",
             _ => "corruptions",
         };
         let images = c.samples.map_or("images vary".to_string(), |n| format!("{n} images"));

@@ -278,7 +278,11 @@ fn attack_charts(rows: &[(String, String, Vec<&RunResults>)]) -> String {
         let chart = Chart {
             title: &title,
             x_label: "ε (ℓ∞, in 1/255)",
-            y_label: if word_of(rows) == "mAP" { "robust mAP (%)" } else { "robust accuracy (%)" },
+            y_label: match word_of(rows) {
+                "mAP" => "robust mAP (%)",
+                "Rank-1" => "robust Rank-1 (%)",
+                _ => "robust accuracy (%)",
+            },
             x_range: (0.0, budgets.last().map_or(1.0, |b| b.0 * 255.0).max(1e-9)),
             y_range: (0.0, 100.0),
             x_ticks: ticks,

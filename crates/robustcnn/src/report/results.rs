@@ -16,6 +16,8 @@ pub struct AttackCell {
     pub eps_text: String,
     pub robust_accuracy: f64,
     pub samples: usize,
+    /// A re-ID run's robust retrieval mAP under the feature attack (robust_accuracy is Rank-1).
+    pub map: Option<f64>,
 }
 
 /// Which evaluation a run's numbers of one kind come from (docs/results.md).
@@ -70,6 +72,8 @@ pub struct RunResults {
     /// results/corruptions.json, when the run was evaluated on corruptions.
     pub corruption: Option<CorruptionReport>,
     pub corruption_from: Option<Provenance>,
+    /// Adversarial attacks (attacks.json); for re-identification, the feature attacks on the
+    /// queries (reid_attacks.json), valued in Rank-1 and mAP.
     pub attacks: Vec<AttackCell>,
     pub attacks_from: Option<Provenance>,
     /// Clean accuracy on the images the attacks ran on (attacks.json), when attacked.
@@ -165,6 +169,23 @@ impl RunResults {
                     eps_text: text(x, "eps_text", &apath)?,
                     robust_accuracy: num(x, "robust_accuracy", &apath)?,
                     samples: x["samples"].as_u64().map_or(fallback, |n| n as usize),
+                    map: None,
+                });
+            }
+        }
+        let rpath = results.join("reid_attacks.json");
+        if let Some(a) = read_json(&rpath)?.filter(|a| a["results"].get(0).is_some()) {
+            let queries = a["queries"].as_u64().unwrap_or(0) as usize;
+            r.attacks_from = Some(Provenance::of(&a, queries, others("reid-attacks")));
+            r.attack_clean = a["clean"]["rank1"].as_f64();
+            for x in a["results"].as_array().into_iter().flatten() {
+                r.attacks.push(AttackCell {
+                    attack: text(x, "attack", &rpath)?,
+                    eps: num(x, "eps", &rpath)?,
+                    eps_text: text(x, "eps_text", &rpath)?,
+                    robust_accuracy: num(&x["attacked"], "rank1", &rpath)?,
+                    samples: queries,
+                    map: Some(num(&x["attacked"], "map", &rpath)?),
                 });
             }
         }

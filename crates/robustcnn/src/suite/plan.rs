@@ -130,6 +130,7 @@ impl Suite {
                 config: Config::default(),
             };
             run.config = run_config(&table, &method_settings, origin, &run)?;
+            protocol.check_task(origin, dataset)?;
             if let Some(side) = known_side(&run.config) {
                 protocol.check_image_side(origin, dataset, side)?;
             }
