@@ -5,10 +5,12 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <c10/util/Logging.h>
+#include <torch/csrc/autograd/custom_function.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -35,7 +37,55 @@ struct rcb_group {
   c10::intrusive_ptr<c10d::TCPStore> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
   std::chrono::milliseconds timeout;
+  // The first failure of an all-reduce inside autograd's backward pass, which cannot return one.
+  std::mutex failure_mutex;
+  std::string backward_failure;
 };
+
+namespace {
+// Sums `t` over the ranks in place; an error message, or "" on success.
+std::string sum_in_place(rcb_group* g, at::Tensor& t) {
+  try {
+    std::vector<at::Tensor> ts{t};
+    c10d::AllreduceOptions opts;
+    opts.reduceOp = c10d::ReduceOp::SUM;
+    opts.timeout = g->timeout;
+    g->group->allreduce(ts, opts)->wait(g->timeout);
+    return "";
+  } catch (const std::exception& e) {
+    std::string m = e.what();
+    auto nl = m.find('\n');
+    return nl == std::string::npos ? m : m.substr(0, nl);
+  }
+}
+
+// y = Σ_ranks x, whose gradient is again the sum over the ranks of the incoming gradients: the
+// all-reduce inside SyncBN (docs/distributed.md). A failure in the backward pass is kept in the
+// group and read by rcb_take_backward_failure; the gradient is then zero.
+struct SumOverRanks : public torch::autograd::Function<SumOverRanks> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, int64_t group) {
+    ctx->saved_data["group"] = group;
+    auto* g = reinterpret_cast<rcb_group*>(group);
+    auto y = x.clone();
+    auto err = sum_in_place(g, y);
+    if (!err.empty()) throw std::runtime_error(err);
+    return y;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto* g = reinterpret_cast<rcb_group*>(ctx->saved_data["group"].toInt());
+    auto grad = grads[0].contiguous().clone();
+    auto err = sum_in_place(g, grad);
+    if (!err.empty()) {
+      std::lock_guard<std::mutex> lock(g->failure_mutex);
+      if (g->backward_failure.empty()) g->backward_failure = err;
+      grad.zero_();
+    }
+    return {grad, at::Tensor()};
+  }
+};
+}  // namespace
 
 extern "C" {
 
@@ -109,7 +159,7 @@ char* rcb_group_new(rcb_store* s, const char* hostname, int rank, int world, int
     }
     opts->threads = 2;
     auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(s->store, rank, world, opts);
-    *out = new rcb_group{s->store, group, timeout};
+    *out = new rcb_group{s->store, group, timeout, {}, {}};
     return nullptr;
   } catch (const std::exception& e) {
     return first_line(e);
@@ -120,16 +170,8 @@ void rcb_group_free(rcb_group* g) { delete g; }
 
 // Sums `tensor` (an at::Tensor*) over the ranks, in place.
 char* rcb_allreduce_sum(rcb_group* g, void* tensor) {
-  try {
-    std::vector<at::Tensor> ts{*static_cast<at::Tensor*>(tensor)};
-    c10d::AllreduceOptions opts;
-    opts.reduceOp = c10d::ReduceOp::SUM;
-    opts.timeout = g->timeout;
-    g->group->allreduce(ts, opts)->wait(g->timeout);
-    return nullptr;
-  } catch (const std::exception& e) {
-    return first_line(e);
-  }
+  auto err = sum_in_place(g, *static_cast<at::Tensor*>(tensor));
+  return err.empty() ? nullptr : copy_message(err);
 }
 
 // Overwrites `tensor` on every rank with rank `root`'s.
@@ -159,6 +201,27 @@ char* rcb_allgather(rcb_group* g, void* tensor, void** outs, int world) {
   } catch (const std::exception& e) {
     return first_line(e);
   }
+}
+
+// Writes into `out` a new tensor, the sum over the ranks of `tensor`, through which autograd's
+// backward pass sums the gradients over the ranks too.
+char* rcb_sum_over_ranks(rcb_group* g, void* tensor, void** out) {
+  try {
+    auto y = SumOverRanks::apply(*static_cast<at::Tensor*>(tensor), reinterpret_cast<int64_t>(g));
+    *out = new at::Tensor(std::move(y));
+    return nullptr;
+  } catch (const std::exception& e) {
+    return first_line(e);
+  }
+}
+
+// The first failure of a backward all-reduce since the last call, or null; clears it.
+char* rcb_take_backward_failure(rcb_group* g) {
+  std::lock_guard<std::mutex> lock(g->failure_mutex);
+  if (g->backward_failure.empty()) return nullptr;
+  char* m = copy_message(g->backward_failure);
+  g->backward_failure.clear();
+  return m;
 }
 
 // Returns once every rank has called it.

@@ -45,6 +45,8 @@ extern "C" {
     fn rcb_broadcast(g: *mut RawGroup, tensor: *mut c_void, root: c_int) -> *mut c_char;
     fn rcb_allgather(g: *mut RawGroup, tensor: *mut c_void, outs: *mut *mut c_void, world: c_int) -> *mut c_char;
     fn rcb_barrier(g: *mut RawGroup) -> *mut c_char;
+    fn rcb_sum_over_ranks(g: *mut RawGroup, tensor: *mut c_void, out: *mut *mut c_void) -> *mut c_char;
+    fn rcb_take_backward_failure(g: *mut RawGroup) -> *mut c_char;
     fn free(p: *mut c_void);
 }
 
@@ -173,6 +175,23 @@ impl Group {
         // SAFETY: `world` live output tensors of t's shape, written by c10d.
         check(unsafe { rcb_allgather(self.raw, t.as_ptr() as *mut c_void, ptrs.as_mut_ptr(), self.world as c_int) })?;
         Ok(outs)
+    }
+
+    /// The sum of `t` over the ranks as a new tensor through which autograd's backward pass sums
+    /// the gradients over the ranks too (SyncBN's all-reduce). A failure in the backward pass is
+    /// kept for [`Group::take_backward_failure`], the gradient then being zero.
+    pub fn sum_over_ranks(&self, t: &tch::Tensor) -> Result<tch::Tensor, String> {
+        let mut out = std::ptr::null_mut();
+        // SAFETY: a live group and tensor; on success `out` is a new at::Tensor that we own.
+        check(unsafe { rcb_sum_over_ranks(self.raw, t.as_ptr() as *mut c_void, &mut out) })?;
+        // SAFETY: `out` was allocated by the bridge as an at::Tensor and is owned by nobody else.
+        Ok(unsafe { tch::Tensor::from_ptr(out as *mut torch_sys::C_tensor) })
+    }
+
+    /// The first failure of a backward-pass all-reduce since the last call, as an error; clears it.
+    pub fn take_backward_failure(&self) -> Result<(), String> {
+        // SAFETY: a live group.
+        check(unsafe { rcb_take_backward_failure(self.raw) })
     }
 
     /// Returns once every rank has reached it.

@@ -1,5 +1,5 @@
 //! Joining a torchrun or srun job before a command runs (docs/distributed.md): train, the eval
-//! commands and the training benchmark run data-parallel; every other command refuses to run as several ranks.
+//! commands, suite and the training benchmark run data-parallel; every other command refuses to run as several ranks.
 use anyhow::{bail, Result};
 use robustcnn::dist::{self, launch, Dist, Timeouts};
 use std::sync::Arc;
@@ -24,7 +24,7 @@ pub fn refuse_if_launched(what: &str) -> Result<()> {
     if let Some(l) = launch::from_env()? {
         bail!(
             "{what} does not run data-parallel, but was started as rank {} of {} by {}: run it as one process \
-             (train, eval and the plain bench run under torchrun and srun)",
+             (train, eval, suite and the plain bench run under torchrun and srun)",
             l.rank,
             l.world,
             l.launcher

@@ -246,12 +246,13 @@ fn main() {
     }
 }
 
-/// Runs one parsed command; train, eval and the training benchmark first join the torchrun or srun
-/// job they were started in, every other command refuses to run as several ranks.
+/// Runs one parsed command; train, eval, suite and the training benchmark first join the torchrun
+/// or srun job they were started in, every other command refuses to run as several ranks.
 fn run(command: Command) -> anyhow::Result<()> {
     let job = match &command {
         Command::Train(_) | Command::Eval(_) => distributed::join_if_launched()?,
         Command::Bench(b) if b.is_data_parallel_kind() => distributed::join_if_launched()?,
+        Command::Suite(a) if !a.list => distributed::join_if_launched()?,
         other => {
             distributed::refuse_if_launched(&format!("robustcnn {}", other.name()))?;
             None

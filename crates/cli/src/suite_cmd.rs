@@ -205,9 +205,14 @@ impl Observer for Screen {
 
 /// Runs `suite` into `out`, then writes the comparison and report.html; fails if any run failed.
 pub fn run_suite(suite: &Suite, out: &Path, device: Option<String>, verbose: bool) -> Result<()> {
-    let opts = ExecOptions { out: out.to_path_buf(), device, interrupt: interrupt_flag(), progress: verbose };
+    let dist = robustcnn::dist::job();
+    let opts = ExecOptions { out: out.to_path_buf(), device, interrupt: interrupt_flag(), progress: verbose, dist };
     let mut screen = Screen { bar: None, verbose };
     let outcomes = suite::execute(suite, &opts, &mut screen)?;
+    if !robustcnn::dist::is_main() {
+        // Rank 0 of the job writes the comparison and the report.
+        return Ok(());
+    }
     let dirs: Vec<PathBuf> = suite.runs.iter().map(|r| Suite::run_dir(out, r)).collect();
     let (runs, skipped) = load_runs(&dirs);
     let failed: Vec<String> = suite

@@ -116,6 +116,63 @@ fn two_ranks_write_one_run_and_evaluate_as_one_process_does() {
 }
 
 #[test]
+fn syncbn_trains_the_zoos_batch_norms_over_both_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run").display().to_string();
+    let args = [
+        "train",
+        "--steps",
+        "4",
+        "--batch-size",
+        "16",
+        "--set",
+        "train.sync_batchnorm=true",
+        "--model",
+        "resnet20",
+        "--out",
+        &run,
+    ];
+    let out = job(&[args.to_vec(), args.to_vec()]);
+    for (r, o) in out.iter().enumerate() {
+        assert!(o.status.success(), "rank {r}: {}", text(&o.stderr));
+    }
+    assert!(text(&out[0].stderr).contains("global batch 32; SyncBN over the ranks"), "{}", text(&out[0].stderr));
+    let config = std::fs::read_to_string(dir.path().join("run/config.toml")).unwrap();
+    assert!(config.contains("sync_batchnorm = true"), "the run records it: {config}");
+}
+
+#[test]
+fn a_suite_under_torchrun_trains_each_cell_on_both_ranks_and_rank_0_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("suite.toml");
+    std::fs::write(
+        &recipe,
+        "[suite]\nmethods = [\"baseline\", \"lfm\"]\nseeds = [0]\n\n[evaluate]\nlimit = 64\nseverities = [1]\n\
+         corruptions = \"fog\"\nattacks = [\"fgsm\"]\neps = [\"2/255\"]\nlarge_budget_check = false\n\n\
+         [data]\nbatch_size = 16\n\n[train]\nsteps = 3\n",
+    )
+    .unwrap();
+    let out = dir.path().join("s");
+    let args = ["suite", recipe.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let ran = job(&[args.to_vec(), args.to_vec()]);
+    for (r, o) in ran.iter().enumerate() {
+        assert!(o.status.success(), "rank {r}: {}", text(&o.stderr));
+    }
+    assert!(text(&ran[0].stdout).contains("comparison: "), "{}", text(&ran[0].stdout));
+    assert_eq!(text(&ran[1].stdout), "", "only rank 0 reports");
+    for method in ["baseline", "lfm"] {
+        let run = out.join(format!("runs/fashion-mnist-mini/small-cnn/all/{method}/seed-0"));
+        let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+        let start: serde_json::Value = serde_json::from_str(metrics.lines().next().unwrap()).unwrap();
+        assert_eq!((start["world_size"].as_u64(), start["global_batch"].as_u64()), (Some(2), Some(32)), "{method}");
+        assert!(run.join("results/protocol.json").is_file(), "{method} evaluated");
+    }
+    // Rerun as one process: every cell is done, nothing is trained again.
+    let again = ok(&args);
+    assert!(again.matches("— done").count() == 2 && !again.contains("done in"), "{again}");
+}
+
+#[test]
 fn a_killed_rank_is_named_within_a_minute_and_the_run_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run").display().to_string();

@@ -174,6 +174,10 @@ pub struct TrainConfig {
     /// .safetensors file) instead of a fresh initialisation: finetuning, as CA and FMA do.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<PathBuf>,
+    /// In a distributed job, batch norms normalise over the batches of every rank (SyncBN), not
+    /// per rank (docs/distributed.md §2).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sync_batchnorm: bool,
 }
 
 impl Default for TrainConfig {
@@ -186,6 +190,7 @@ impl Default for TrainConfig {
             precision: Precision::Fp32,
             log_every: 50,
             init: None,
+            sync_batchnorm: false,
         }
     }
 }

@@ -7,7 +7,7 @@ use robustcnn::dist::{launch, Dist, Launch, Timeouts};
 use robustcnn::train::optim::Optimizer;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use tch::{nn, nn::Module, Device, Kind, Tensor};
+use tch::{nn, nn::Module, nn::ModuleT, Device, Kind, Tensor};
 
 fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -103,6 +103,15 @@ fn network(vs: &nn::Path) -> nn::Sequential {
         .add(nn::linear(vs / "fc", 4 * 6 * 6, 3, Default::default()))
 }
 
+/// With batch norm between the convolution and the classifier (the zoo's, SyncBN-capable).
+fn network_bn(vs: &nn::Path) -> nn::SequentialT {
+    nn::seq_t()
+        .add(nn::conv2d(vs / "conv", 1, 4, 3, Default::default()))
+        .add(robustcnn::models::blocks::bn(vs / "bn", 4))
+        .add_fn(|x| x.relu().flatten(1, -1))
+        .add(nn::linear(vs / "fc", 4 * 6 * 6, 3, Default::default()))
+}
+
 /// Step `k`'s 64 images and labels, the same for every caller.
 fn batch(k: i64) -> (Tensor, Tensor) {
     let g = Tensor::arange(64 * 64, (Kind::Float, Device::Cpu)).reshape([64, 1, 8, 8]);
@@ -111,10 +120,18 @@ fn batch(k: i64) -> (Tensor, Tensor) {
     (x, y)
 }
 
-/// Trains 20 SGD steps on rows `rows` of each batch; returns the flattened weights after every step.
-fn train(init: &[Tensor], rows: (i64, i64), dist: Option<std::sync::Arc<Dist>>) -> Vec<Vec<f32>> {
+/// Trains 20 SGD steps on rows `rows` of each batch; returns the flattened weights (and batch-norm
+/// buffers) after every step. `bn`: the network with batch norm, under SyncBN on a job's ranks.
+fn train(init: &[Tensor], rows: (i64, i64), dist: Option<std::sync::Arc<Dist>>, bn: bool, sync: bool) -> Vec<Vec<f32>> {
     let vs = nn::VarStore::new(Device::Cpu);
-    let net = network(&vs.root());
+    let net: Box<dyn Fn(&Tensor) -> Tensor> = if bn {
+        let n = network_bn(&vs.root());
+        Box::new(move |x| n.forward_t(x, true))
+    } else {
+        let n = network(&vs.root());
+        Box::new(move |x| n.forward(x))
+    };
+    let _sync = robustcnn::dist::sync_bn::SyncBatchNorm::enter(dist.clone().filter(|_| sync));
     let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
     tch::no_grad(|| named.iter().zip(init).for_each(|((_, p), v)| p.shallow_clone().copy_(v)));
@@ -123,7 +140,7 @@ fn train(init: &[Tensor], rows: (i64, i64), dist: Option<std::sync::Arc<Dist>>) 
     for k in 0..20 {
         let (x, y) = batch(k);
         let (x, y) = (x.narrow(0, rows.0, rows.1), y.narrow(0, rows.0, rows.1));
-        let loss = net.forward(&x).cross_entropy_for_logits(&y);
+        let loss = net(&x).cross_entropy_for_logits(&y);
         opt.zero_grad();
         loss.backward();
         opt.average_grads().unwrap();
@@ -134,36 +151,66 @@ fn train(init: &[Tensor], rows: (i64, i64), dist: Option<std::sync::Arc<Dist>>) 
     after
 }
 
-#[test]
-fn two_ranks_of_32_equal_one_process_of_64_and_agree_bitwise() {
+/// Weights after each step of one process with the whole batch, and of each of two ranks with half
+/// (`bn`: the network with batch norm, under SyncBN when `sync`).
+fn alone_and_on_two_ranks(bn: bool, sync: bool) -> (Vec<Vec<f32>>, Vec<Vec<Vec<f32>>>) {
     tch::manual_seed(0);
     let vs = nn::VarStore::new(Device::Cpu);
-    let _ = network(&vs.root());
+    if bn {
+        let _ = network_bn(&vs.root());
+    } else {
+        let _ = network(&vs.root());
+    }
     let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
     let init: Vec<Tensor> = named.iter().map(|(_, t)| t.detach().copy()).collect();
-    let single = train(&init, (0, 64), None);
+    let single = train(&init, (0, 64), None, bn, false);
     let port = free_port();
     let ranks: Vec<_> = (0..2)
         .map(|rank| {
             let init: Vec<Tensor> = init.iter().map(|t| t.copy()).collect();
             std::thread::spawn(move || {
                 let d = std::sync::Arc::new(Dist::join(local(rank, 2, port), quick(60)).unwrap());
-                let weights = train(&init, (32 * rank as i64, 32), Some(d.clone()));
+                let weights = train(&init, (32 * rank as i64, 32), Some(d.clone()), bn, sync);
                 d.finish().unwrap();
                 weights
             })
         })
         .collect();
-    let per_rank: Vec<Vec<Vec<f32>>> = ranks.into_iter().map(|h| h.join().unwrap()).collect();
+    (single, ranks.into_iter().map(|h| h.join().unwrap()).collect())
+}
+
+fn relative_difference(a: &[f32], b: &[f32]) -> f64 {
+    let norm = |v: &mut dyn Iterator<Item = f32>| v.map(|x| (x as f64).powi(2)).sum::<f64>().sqrt();
+    norm(&mut a.iter().zip(b).map(|(x, y)| x - y)) / norm(&mut b.iter().copied())
+}
+
+#[test]
+fn two_ranks_of_32_equal_one_process_of_64_and_agree_bitwise() {
+    let (single, per_rank) = alone_and_on_two_ranks(false, false);
     for (step, (a, b)) in per_rank[0].iter().zip(&per_rank[1]).enumerate() {
         assert_eq!(a, b, "ranks differ after step {}", step + 1);
     }
-    let (a, b) = (&per_rank[0][19], &single[19]);
-    let norm = |v: &mut dyn Iterator<Item = f32>| v.map(|x| (x as f64).powi(2)).sum::<f64>().sqrt();
-    let relative = norm(&mut a.iter().zip(b).map(|(x, y)| x - y)) / norm(&mut b.iter().copied());
+    let relative = relative_difference(&per_rank[0][19], &single[19]);
     assert!(relative < 1e-5, "relative difference from one process: {relative}");
     assert_ne!(single[0], single[19], "the weights moved");
+}
+
+#[test]
+fn with_syncbn_two_ranks_of_32_equal_one_process_of_64_buffers_included() {
+    let (single, per_rank) = alone_and_on_two_ranks(true, true);
+    for (step, (a, b)) in per_rank[0].iter().zip(&per_rank[1]).enumerate() {
+        assert_eq!(a, b, "ranks differ after step {}", step + 1);
+    }
+    for step in [0, 19] {
+        let relative = relative_difference(&per_rank[0][step], &single[step]);
+        assert!(relative < 1e-5, "after step {}: relative difference from one process {relative}", step + 1);
+    }
+    assert_ne!(single[0], single[19], "the weights moved");
+    // Per-rank batch norm, DDP's default, is not the single-process run: the test can tell.
+    let (single, per_rank) = alone_and_on_two_ranks(true, false);
+    let relative = relative_difference(&per_rank[0][19], &single[19]);
+    assert!(relative > 1e-4, "per-rank batch norm too close to one process: {relative}");
 }
 
 #[test]

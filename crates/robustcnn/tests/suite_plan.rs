@@ -136,8 +136,13 @@ fn an_interrupted_run_resumes_and_finished_runs_are_skipped() {
     std::fs::create_dir_all(out.join("runs")).unwrap();
     assert!(matches!(train::train(&run.config, &stop), Err(robustcnn::Error::Interrupted(_))));
     assert_eq!(suite::run_state(&out, &suite, run), RunState::Resume);
-    let opts =
-        ExecOptions { out: out.clone(), device: None, interrupt: Arc::new(AtomicBool::new(false)), progress: false };
+    let opts = ExecOptions {
+        out: out.clone(),
+        device: None,
+        interrupt: Arc::new(AtomicBool::new(false)),
+        progress: false,
+        dist: None,
+    };
     let mut rec = Record::default();
     suite::execute(&suite, &opts, &mut rec).unwrap();
     assert_eq!(rec.started[0].1, RunState::Fresh);

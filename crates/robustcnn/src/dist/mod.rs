@@ -2,6 +2,7 @@
 //! training and evaluation use, and naming a lost rank instead of hanging (docs/distributed.md).
 pub mod launch;
 mod liveness;
+pub mod sync_bn;
 
 pub use launch::Launch;
 
@@ -65,6 +66,11 @@ pub struct Dist {
     group: Group,
     store: Store,
     heartbeat: std::sync::Mutex<Option<Heartbeat>>,
+    /// The first collective that failed where no error could be returned (a SyncBN forward), for
+    /// the next gradient averaging to report.
+    failed: std::sync::Mutex<Option<Error>>,
+    /// Agreements made so far ([`Dist::agree`]).
+    agreements: std::sync::atomic::AtomicU64,
     /// Nanoseconds spent averaging gradients and bytes averaged, since the job began (for `bench`).
     averaging: (std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64),
 }
@@ -94,6 +100,8 @@ impl Dist {
             group,
             store,
             heartbeat: std::sync::Mutex::new(Some(heartbeat)),
+            failed: std::sync::Mutex::new(None),
+            agreements: Default::default(),
             averaging: Default::default(),
         })
     }
@@ -144,7 +152,10 @@ impl Dist {
 
     /// Fails on every rank unless all ranks pass the same `value` for `what` (their config, say).
     pub fn agree(&self, what: &str, value: &str) -> Result<()> {
-        let key = |r: usize| format!("agree/{what}/{r}");
+        // Every rank agrees in the same order, so the count keeps one agreement's keys from the
+        // last one's (a suite agrees on each run's config).
+        let n = self.agreements.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let key = |r: usize| format!("agree/{n}/{what}/{r}");
         self.store.set(&key(self.rank()), value.as_bytes()).map_err(|e| self.lost(what, e))?;
         let ranks: Vec<usize> = if self.is_main() { (1..self.world()).collect() } else { vec![0] };
         for r in ranks {
@@ -157,7 +168,7 @@ impl Dist {
             }
         }
         // Rank 0 has compared everyone; the others wait for its verdict.
-        let verdict = format!("agree/{what}/ok");
+        let verdict = format!("agree/{n}/{what}/ok");
         if self.is_main() {
             self.store.set(&verdict, b"1").map_err(|e| self.lost(what, e))?;
         } else {
@@ -198,6 +209,18 @@ impl Dist {
         self.group.all_gather(t).map_err(|e| self.lost("all-gather", e))
     }
 
+    /// The sum of `t` over the ranks, through which the backward pass sums gradients over the ranks.
+    pub fn sum_over_ranks(&self, t: &Tensor) -> Result<Tensor> {
+        self.group.sum_over_ranks(t).map_err(|e| self.lost("SyncBN all-reduce", e))
+    }
+
+    /// Keeps the failure of a collective that could not return it, for [`Dist::average_grads`].
+    pub fn record_failure(&self, e: Error) {
+        if let Ok(mut f) = self.failed.lock() {
+            f.get_or_insert(e);
+        }
+    }
+
     /// Returns once every rank is here.
     pub fn barrier(&self) -> Result<()> {
         self.group.barrier().map_err(|e| self.lost("barrier", e))
@@ -206,6 +229,10 @@ impl Dist {
     /// Replaces each gradient by its mean over the ranks, flattened into buckets of at most 25 MB
     /// (DDP's averaging, docs/distributed.md §2).
     pub fn average_grads(&self, grads: &[Tensor]) -> Result<()> {
+        if let Some(e) = self.failed.lock().ok().and_then(|mut f| f.take()) {
+            return Err(e);
+        }
+        self.group.take_backward_failure().map_err(|e| self.lost("SyncBN all-reduce in the backward pass", e))?;
         let started = std::time::Instant::now();
         let world = self.world() as f64;
         tch::no_grad(|| {

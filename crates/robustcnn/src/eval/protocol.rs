@@ -284,13 +284,16 @@ pub fn is_evaluated(dir: &Path, p: &Protocol) -> bool {
 pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &mut dyn FnMut(&str)) -> Result<()> {
     let (run, prepared, label) = train::open_trained(dir, &p.weights, device)?;
     let marker = run.dir.join("results").join(PROTOCOL_FILE);
-    if marker.exists() {
+    // In a data-parallel job every rank evaluates its share and rank 0 alone writes.
+    let main = crate::dist::is_main();
+    if main && marker.exists() {
         std::fs::remove_file(&marker).at(&marker)?;
     }
     let test = limited(&prepared.test, p.limit, &run.dir)?;
     let (net, device) = (&prepared.net, prepared.device);
     net.set_precision(p.precision);
     let store = ResultsStore::of_run(&run.dir);
+    let keep = |e: store::Evaluation| if main { store.write(e).map(|_| ()) } else { Ok(()) };
     let (file, weights) = train::weights_file(&run.dir, &p.weights);
     let subject = |kind: &str| {
         store::subject(kind, &weights, &file, "test", test.len(), p.limit)
@@ -298,7 +301,7 @@ pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &m
     };
     progress("clean");
     let clean = evaluate(net, &test, p.batch_size, device)?;
-    store.write(clean.evaluation(&label, subject("clean")?))?;
+    keep(clean.evaluation(&label, subject("clean")?))?;
     if !p.corruptions.trim().is_empty() {
         let report = corruption_results(
             p,
@@ -308,7 +311,7 @@ pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &m
             clean.score(),
             progress,
         )?;
-        store.write(report.evaluation(store::with(subject("corruptions")?, p.corruption_settings())))?;
+        keep(report.evaluation(store::with(subject("corruptions")?, p.corruption_settings())))?;
     }
     if !p.attacks.is_empty() {
         super::retrieval::refuse_for_reid(&test, "evaluate.attacks")?;
@@ -319,7 +322,7 @@ pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &m
         } else {
             attack_results(p, label, &set, progress)?.evaluation(protocol)
         };
-        store.write(evaluation)?;
+        keep(evaluation)?;
     }
     if !p.feature_attacks.is_empty() {
         if test.retrieval.is_none() {
@@ -332,7 +335,10 @@ pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &m
         let mut tell = |m: &str| progress(&format!("feature attack {m}"));
         let report = attacked_retrieval(net, &test, p.batch_size, device, &specs, &mut tell)?;
         let protocol = store::with(subject("reid-attacks")?, p.feature_attack_settings());
-        store.write(report.evaluation(protocol))?;
+        keep(report.evaluation(protocol))?;
+    }
+    if !main {
+        return Ok(());
     }
     if let Some(i) = p.explain_image {
         explain_picture(&run, &prepared, i)?;

@@ -13,8 +13,40 @@ pub fn conv(p: nn::Path, cin: i64, cout: i64, k: i64, stride: i64, groups: i64) 
 }
 
 /// A 2-D batch norm (weight 1, bias 0, momentum 0.1, eps 1e-5 as in PyTorch).
-pub fn bn(p: nn::Path, c: i64) -> nn::BatchNorm {
-    nn::batch_norm2d(p, c, Default::default())
+pub fn bn(p: nn::Path, c: i64) -> Norm {
+    Norm { inner: nn::batch_norm2d(p, c, Default::default()), eps: BN_EPS, momentum: BN_MOMENTUM }
+}
+
+/// Batch-norm momentum of [`bn`] (PyTorch's default).
+pub const BN_MOMENTUM: f64 = 0.1;
+
+/// A batch norm that, when it trains under SyncBN (`train.sync_batchnorm`), normalises over the
+/// batches of every rank (docs/distributed.md §2), and otherwise is libtorch's.
+#[derive(Debug)]
+pub struct Norm {
+    pub inner: nn::BatchNorm,
+    pub eps: f64,
+    pub momentum: f64,
+}
+
+impl std::ops::Deref for Norm {
+    type Target = nn::BatchNorm;
+    fn deref(&self) -> &nn::BatchNorm {
+        &self.inner
+    }
+}
+
+impl nn::ModuleT for Norm {
+    fn forward_t(&self, x: &tch::Tensor, train: bool) -> tch::Tensor {
+        let sync = if train { crate::dist::sync_bn::sync_batchnorm() } else { None };
+        let Some(d) = sync else { return self.inner.forward_t(x, train) };
+        crate::dist::sync_bn::normalize(&self.inner, self.eps, self.momentum, x, &d).unwrap_or_else(|e| {
+            // A lost rank: this step normalises per rank, and the gradient averaging that
+            // follows reports the failure.
+            d.record_failure(e);
+            self.inner.forward_t(x, train)
+        })
+    }
 }
 
 /// A linear layer with PyTorch's default initialisation.
@@ -29,7 +61,7 @@ pub fn pool_linear_head(p: nn::Path, cin: i64, classes: i64) -> super::Stage {
 }
 
 /// Batch-norm epsilon of [`bn`] (PyTorch's default).
-const BN_EPS: f64 = 1e-5;
+pub const BN_EPS: f64 = 1e-5;
 
 /// A bias-free convolution followed by batch norm. In eval mode the norm is folded into the
 /// convolution (w·γ/√(σ²+ε), β − μγ/√(σ²+ε)): the same function in one pass over the activations,
@@ -37,7 +69,7 @@ const BN_EPS: f64 = 1e-5;
 #[derive(Debug)]
 pub struct ConvBn {
     conv: nn::Conv2D,
-    norm: nn::BatchNorm,
+    norm: Norm,
     stride: i64,
     padding: i64,
     groups: i64,

@@ -2,6 +2,7 @@
 //! pooled 2,048 features go through a ClassBlock, Linear 2048→512, BN1d, dropout 0.5, then a
 //! classifier over the training identities (docs/reid.md §2). Names follow that code's
 //! `classifier.add_block.{0,1}` and `classifier.classifier.0`, the backbone torchvision's.
+use super::blocks::Norm;
 use super::resnet_imagenet::backbone;
 use super::{ModelSpec, Stage};
 use tch::nn::{self, Init};
@@ -30,7 +31,11 @@ pub fn build(root: &nn::Path, spec: &ModelSpec, last_stride: i64) -> (Vec<&'stat
         bs_init: Init::Const(0.0),
         ..Default::default()
     };
-    let norm = nn::batch_norm1d(&add / 1, EMBEDDING, bn_cfg);
+    let norm = Norm {
+        inner: nn::batch_norm1d(&add / 1, EMBEDDING, bn_cfg),
+        eps: super::blocks::BN_EPS,
+        momentum: super::blocks::BN_MOMENTUM,
+    };
     let out = nn::linear(
         &block / "classifier" / 0,
         EMBEDDING,

@@ -3,6 +3,7 @@
 //! failed one is reported and the others go on.
 pub mod claims;
 mod plan;
+mod ranks;
 
 pub use claims::Holder;
 pub use plan::{Grid, RunPlan, Suite};
@@ -60,6 +61,13 @@ pub struct ExecOptions {
     pub interrupt: Arc<AtomicBool>,
     /// Show the training loop's own progress bars.
     pub progress: bool,
+    /// The torchrun or srun job whose ranks run every run data-parallel (docs/distributed.md §4).
+    pub dist: Option<Arc<crate::dist::Dist>>,
+}
+
+/// The job when it has several ranks.
+fn multi_rank(opts: &ExecOptions) -> Option<&crate::dist::Dist> {
+    opts.dist.as_deref().filter(|d| d.world() > 1)
 }
 
 /// The state of `run` in the suite directory `out` under `suite`'s protocol.
@@ -130,6 +138,30 @@ fn eta(suite: &Suite, states: &[RunState], from: usize, done: &[(String, f64)]) 
 /// goes stale. An interrupt stops the suite with [`Error::Interrupted`]; any other failure is
 /// recorded and the next run starts.
 pub fn execute(suite: &Suite, opts: &ExecOptions, obs: &mut dyn Observer) -> Result<Vec<Outcome>> {
+    if let Some(d) = multi_rank(opts).filter(|d| !d.is_main()) {
+        return follow(suite, opts, d, obs);
+    }
+    let led = lead(suite, opts, obs);
+    // The other ranks stop with rank 0, whatever ended its part.
+    match (led, multi_rank(opts)) {
+        (Ok(outcomes), Some(d)) => ranks::tell(d, ranks::Order::End).map(|_| outcomes),
+        (led, _) => led,
+    }
+}
+
+/// Another rank of the job: runs what rank 0 orders until it says the suite is done.
+fn follow(suite: &Suite, opts: &ExecOptions, d: &crate::dist::Dist, obs: &mut dyn Observer) -> Result<Vec<Outcome>> {
+    loop {
+        match ranks::hear(d, suite.runs.len())? {
+            ranks::Order::Run(i, state) => run_one(suite, &suite.runs[i], state, opts, obs)?,
+            ranks::Order::Wait => {}
+            ranks::Order::End => return Ok(vec![Outcome::Skipped; suite.runs.len()]),
+        }
+    }
+}
+
+/// A single worker, or rank 0 of a job: claims and runs every run it can (see [`execute`]).
+fn lead(suite: &Suite, opts: &ExecOptions, obs: &mut dyn Observer) -> Result<Vec<Outcome>> {
     prepare_dir(suite, &opts.out)?;
     let worker = claims::worker_name();
     let total = suite.runs.len();
@@ -168,6 +200,9 @@ pub fn execute(suite: &Suite, opts: &ExecOptions, obs: &mut dyn Observer) -> Res
                 continue;
             }
             let started = Instant::now();
+            if let Some(d) = multi_rank(opts) {
+                ranks::tell(d, ranks::Order::Run(i, state))?;
+            }
             let outcome = match run_one(suite, run, state, opts, obs) {
                 Ok(()) => {
                     let seconds = started.elapsed().as_secs_f64();
@@ -175,6 +210,8 @@ pub fn execute(suite: &Suite, opts: &ExecOptions, obs: &mut dyn Observer) -> Res
                     Outcome::Completed { seconds }
                 }
                 Err(e @ Error::Interrupted(_)) => return Err(e),
+                // The ranks of a job cannot part ways: a failed run stops the suite on every rank.
+                Err(e) if multi_rank(opts).is_some() => return Err(e),
                 Err(e) => Outcome::Failed { error: e.to_string() },
             };
             drop(claim);
@@ -193,6 +230,9 @@ pub fn execute(suite: &Suite, opts: &ExecOptions, obs: &mut dyn Observer) -> Res
             return Err(Error::Interrupted("stopped while waiting for other workers' runs".into()));
         }
         std::thread::sleep((claims::stale_after() / 4).min(std::time::Duration::from_secs(10)));
+        if let Some(d) = multi_rank(opts) {
+            ranks::tell(d, ranks::Order::Wait)?;
+        }
     }
     Ok(outcomes.into_iter().map(|o| o.unwrap_or(Outcome::Skipped)).collect())
 }
@@ -200,7 +240,8 @@ pub fn execute(suite: &Suite, opts: &ExecOptions, obs: &mut dyn Observer) -> Res
 /// Brings one run to Done: trains (fresh or resumed) if needed, then evaluates.
 fn run_one(suite: &Suite, run: &RunPlan, state: RunState, opts: &ExecOptions, obs: &mut dyn Observer) -> Result<()> {
     let dir = Suite::run_dir(&opts.out, run);
-    if state == RunState::Fresh && dir.exists() {
+    let main = opts.dist.as_ref().is_none_or(|d| d.is_main());
+    if main && state == RunState::Fresh && dir.exists() {
         // Stopped before its first checkpoint: nothing worth keeping.
         std::fs::remove_dir_all(&dir).at(&dir)?;
     }
@@ -216,7 +257,7 @@ fn run_one(suite: &Suite, run: &RunPlan, state: RunState, opts: &ExecOptions, ob
             interrupt: opts.interrupt.clone(),
             stop_after: None,
             progress: opts.progress,
-            dist: None,
+            dist: opts.dist.clone(),
         };
         train::train(&cfg, &ropts).map_err(|e| match e {
             Error::Interrupted(_) => {
@@ -225,5 +266,12 @@ fn run_one(suite: &Suite, run: &RunPlan, state: RunState, opts: &ExecOptions, ob
             e => e,
         })?;
     }
-    evaluate_run(&dir, &suite.protocol, opts.device.as_deref(), &mut |m| obs.phase(m))
+    let Some(d) = multi_rank(opts) else {
+        return evaluate_run(&dir, &suite.protocol, opts.device.as_deref(), &mut |m| obs.phase(m));
+    };
+    // Every rank evaluates its share once rank 0 has written the weights, on its own GPU.
+    d.barrier()?;
+    let device = d.local_device(opts.device.as_deref().unwrap_or(&run.config.train.device))?;
+    evaluate_run(&dir, &suite.protocol, Some(&device), &mut |m| obs.phase(m))?;
+    d.barrier()
 }

@@ -116,6 +116,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         run.write_config(&cfg)?;
     }
     let mut opt = Optimizer::new(&p.vs, &cfg.optim).with_dist(dist.clone());
+    let _sync_bn = crate::dist::sync_bn::SyncBatchNorm::enter(dist.clone().filter(|_| cfg.train.sync_batchnorm));
     let bytes = |ts: &[(String, Tensor)]| -> u64 {
         ts.iter().map(|(_, t)| t.numel() as u64 * t.kind().elt_size_in_bytes() as u64).sum()
     };
@@ -171,7 +172,11 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         )));
     }
     if world > 1 && main && opts.progress {
-        eprintln!("data-parallel: {world} ranks × batch {} = global batch {global_batch}", cfg.data.batch_size);
+        let norms = if cfg.train.sync_batchnorm { "SyncBN over the ranks" } else { "batch norm per rank" };
+        eprintln!(
+            "data-parallel: {world} ranks × batch {} = global batch {global_batch}; {norms}",
+            cfg.data.batch_size
+        );
     }
     let total = cfg.train.steps.unwrap_or(cfg.train.epochs * spe);
     let epochs = total.div_ceil(spe);
