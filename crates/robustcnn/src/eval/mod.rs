@@ -14,4 +14,5 @@ pub mod retrieval;
 pub mod retrieval_robustness;
 pub mod robustbench;
 pub mod shard;
+pub mod similarity;
 pub mod store;

@@ -2,6 +2,7 @@
 //! computes it, which LFM's code builds on (docs/reid.md §3): cosine similarities become
 //! (2 − 2s)², each row normalised by its largest value; k-reciprocal neighbourhoods, expanded,
 //! weight the Jaccard distance, mixed with the original distance by λ.
+use super::similarity::dot_matrix;
 use serde::Serialize;
 
 /// The re-ranking parameters; the code's defaults are k1 20, k2 6, λ 0.3.
@@ -39,15 +40,13 @@ fn reciprocal(rank: &[Vec<usize>], i: usize, k: usize) -> Vec<usize> {
 /// first, then the gallery, `dim` wide): smaller is closer.
 pub fn rerank(features: &[f32], dim: usize, queries: usize, p: Rerank) -> Vec<f32> {
     let n = features.len() / dim.max(1);
-    let row = |i: usize| &features[i * dim..(i + 1) * dim];
-    let mut dist = vec![0f32; n * n];
-    for i in 0..n {
-        for j in 0..n {
-            let s: f32 = row(i).iter().zip(row(j)).map(|(a, b)| a * b).sum();
+    let dist: Vec<f32> = dot_matrix(features, features, dim)
+        .into_iter()
+        .map(|s| {
             let d = 2.0 - 2.0 * s;
-            dist[i * n + j] = d * d;
-        }
-    }
+            d * d
+        })
+        .collect();
     // Normalised by each column's largest value, then transposed: row i divided by column i's maximum.
     let col_max: Vec<f32> = (0..n).map(|j| (0..n).map(|i| dist[i * n + j]).fold(f32::MIN, f32::max)).collect();
     let od: Vec<f32> = (0..n * n).map(|k| dist[(k % n) * n + k / n] / col_max[k / n]).collect();

@@ -2,6 +2,7 @@
 //! the gallery ranked per query by cosine similarity, and CMC and mAP as the Market-1501
 //! evaluation code computes them (docs/reid.md §3).
 use super::rerank::{rerank, Rerank};
+use super::similarity::dot_matrix;
 use crate::data::loader::{make_batch, LoaderSpec};
 use crate::data::reid::Retrieval;
 use crate::data::Dataset;
@@ -9,6 +10,9 @@ use crate::error::{Error, Result};
 use crate::models::Network;
 use serde::Serialize;
 use tch::{Device, Kind, Tensor};
+
+/// Queries whose similarities to the gallery are computed together (a 512 × gallery matrix).
+const QUERY_BLOCK: usize = 512;
 
 /// CMC ranks kept in the results.
 pub const CMC_RANKS: usize = 20;
@@ -118,14 +122,22 @@ pub fn retrieval_metrics_with(
 ) -> RetrievalResult {
     let (nq, total) = (r.queries, r.ids.len());
     let gallery: Vec<(i64, u16)> = (nq..total).map(|i| (r.ids[i], r.cameras[i])).collect();
-    let row = |i: usize| &features[i * dim..(i + 1) * dim];
     let reranked = re_ranking.map(|p| rerank(features, dim, nq, p));
     let ng = total - nq;
     let (mut cmc, mut ap_sum, mut counted) = (vec![0f64; CMC_RANKS], 0f64, 0usize);
+    // Cosine similarities of the queries to the gallery, a block of queries at a time.
+    let mut block: Vec<f32> = Vec::new();
     for q in 0..nq {
         let sim: Vec<f32> = match &reranked {
             Some(d) => d[q * ng..(q + 1) * ng].iter().map(|v| -v).collect(),
-            None => (nq..total).map(|g| row(q).iter().zip(row(g)).map(|(a, b)| a * b).sum()).collect(),
+            None => {
+                if q % QUERY_BLOCK == 0 {
+                    let end = (q + QUERY_BLOCK).min(nq);
+                    block = dot_matrix(&features[q * dim..end * dim], &features[nq * dim..total * dim], dim);
+                }
+                let i = q % QUERY_BLOCK;
+                block[i * ng..(i + 1) * ng].to_vec()
+            }
         };
         if let Some((ap, first)) = query_ap(&rank(&sim), (r.ids[q], r.cameras[q]), &gallery) {
             ap_sum += ap;
