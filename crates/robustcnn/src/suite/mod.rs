@@ -136,7 +136,7 @@ fn eta(suite: &Suite, states: &[RunState], from: usize, done: &[(String, f64)]) 
 /// Trains and evaluates every run that needs it and no other worker holds, claiming each first
 /// (docs/distributed.md §4); then waits for the runs other workers hold, taking over any whose claim
 /// goes stale. An interrupt stops the suite with [`Error::Interrupted`]; any other failure is
-/// recorded and the next run starts.
+/// recorded and the next run starts, except in a job of several ranks, which it stops.
 pub fn execute(suite: &Suite, opts: &ExecOptions, obs: &mut dyn Observer) -> Result<Vec<Outcome>> {
     if let Some(d) = multi_rank(opts).filter(|d| !d.is_main()) {
         return follow(suite, opts, d, obs);
