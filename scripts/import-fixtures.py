@@ -7,7 +7,11 @@
 - wrn16_2_partial.pt: torch.save of a checkpoint dict {"state_dict": its first tensors and CIFAR-10
   mu/sigma buffers under DataParallel's "module." names, "epoch": 3}, as training scripts save them;
 - names.json: every state-dict name and shape of torchvision's resnet18/resnet50, timm's
-  resnet18/resnet50 and RobustBench's WideResNet-28-10 and PreActResNet-18.
+  resnet18/resnet50 and RobustBench's WideResNet-28-10 and PreActResNet-18;
+- resnet_io.safetensors: 2 images and the logits torchvision's resnet18 and resnet50 and timm's
+  resnet50 give on them (behind ImageNet's mean/std) with patterned weights: every tensor is filled
+  by `patterned` below, a formula the Rust test recomputes bit for bit, so full-size weights need
+  no fixture file.
 Usage: pip install torch torchvision timm safetensors git+https://github.com/RobustBench/robustbench
        python3 scripts/import-fixtures.py crates/robustcnn/tests/fixtures/import
 """
@@ -16,6 +20,7 @@ import json
 import os
 import sys
 
+import numpy as np
 import timm
 import torch
 import torchvision
@@ -30,6 +35,39 @@ def robustbench_module(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+PHI = 0.6180339887498949
+SQRT2 = 1.4142135623730951
+
+
+def patterned(k, name, shape):
+    """Tensor k of a state dict: u_i = frac((i + 1) * PHI + k * SQRT2) in float64, scaled by kind
+    (crates/robustcnn/tests/import.rs computes the same)."""
+    n = int(np.prod(shape)) if shape else 1
+    u = ((np.arange(n, dtype=np.float64) + 1.0) * PHI + k * SQRT2) % 1.0
+    if name.endswith("num_batches_tracked"):
+        return torch.zeros(shape, dtype=torch.int64)
+    if name.endswith("running_var"):
+        v = 0.5 + u
+    elif name.endswith("running_mean") or name.endswith("bias"):
+        v = (2.0 * u - 1.0) * 0.1
+    elif len(shape) == 1:  # a batch norm's weight
+        v = 0.25 + 0.5 * u
+    else:  # a convolution's or linear layer's weight, uniform with variance 1 / fan-in
+        v = (2.0 * u - 1.0) * np.sqrt(3.0 / (n // shape[0]))
+    return torch.from_numpy(v.astype(np.float32)).reshape(shape)
+
+
+def patterned_logits(model, x):
+    """The model's logits on x, behind ImageNet's mean/std, with every tensor patterned."""
+    state = model.state_dict()
+    model.load_state_dict({name: patterned(k, name, list(t.shape)) for k, (name, t) in enumerate(state.items())})
+    model.eval()
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        return model((x - mean) / std)
 
 
 out = sys.argv[1]
@@ -74,3 +112,11 @@ shapes = {k: [[n, list(t.shape)] for n, t in sd.items()] for k, sd in names.item
 with open(f"{out}/names.json", "w") as f:
     json.dump({"torch": torch.__version__, "torchvision": torchvision.__version__, "timm": timm.__version__,
                "models": shapes}, f)
+
+torch.manual_seed(1)
+x = torch.randint(0, 256, (2, 3, 64, 64)).float() / 255
+io = {"input": x}
+for arch in ["resnet18", "resnet50"]:
+    io[f"torchvision/{arch}"] = patterned_logits(getattr(torchvision.models, arch)(weights=None), x)
+io["timm/resnet50"] = patterned_logits(timm.create_model("resnet50", pretrained=False), x)
+save_file(io, f"{out}/resnet_io.safetensors")

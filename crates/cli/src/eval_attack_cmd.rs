@@ -157,6 +157,7 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
         robustbench::check_attack_plan(p.attacks.iter().any(|r| r.entry.name == "autoattack"), p.budgets.len())?;
     }
     let o = a.run_args.open()?;
+    a.robustbench.check_dataset(&o)?;
     let (prepared, label) = (&o.prepared, o.label.clone());
     let test = a.run_args.limited(&prepared.test, "test")?;
     robustcnn::eval::retrieval::refuse_for_reid(&test, "eval attack")?;

@@ -53,6 +53,7 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
         bail!("--limit: applies to generated or .npy sets; an ImageNet-C folder is evaluated whole");
     }
     let o = a.run_args.open()?;
+    a.robustbench.check_dataset(&o)?;
     let (p, label) = (&o.prepared, o.label.clone());
     let test = a.run_args.limited(&p.test, "test")?;
     if test.retrieval.is_some() && (a.from.is_some() || a.reference.is_some()) {

@@ -3,7 +3,7 @@
 //! (docs/imported.md).
 use crate::commands::Opened;
 use anyhow::{bail, Context, Result};
-use robustcnn::eval::robustbench::TO_FILL;
+use robustcnn::eval::robustbench::{self, TO_FILL};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -26,6 +26,14 @@ impl RobustBenchArgs {
                 bail!("--format {f}: the only format is robustbench (the results' own files are always written)")
             }
         }
+    }
+
+    /// Refuses, before any work, a dataset RobustBench keeps no leaderboard for.
+    pub fn check_dataset(&self, o: &Opened) -> Result<()> {
+        if self.wanted()? {
+            robustbench::check_dataset(&o.prepared.cfg.data.dataset)?;
+        }
+        Ok(())
     }
 
     /// The entry's name.

@@ -61,8 +61,12 @@ fn a_robustbench_wrn_becomes_a_run_that_agrees_with_pytorch() {
     let rb = run.join("results/robustbench/cifar10");
     // A budget large enough to break every point at once keeps AutoAttack's later attacks idle.
     ok(&["eval", "attack", &r, "--attack", "autoattack", "--eps", "0.25", "--no-sanity", "--format", "robustbench"]);
-    let entry: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(rb.join("Linf/imported.json")).unwrap()).unwrap();
+    let text = std::fs::read_to_string(rb.join("Linf/imported.json")).unwrap();
+    let keys = ["link", "name", "authors", "additional_data", "number_forward_passes", "dataset", "venue"];
+    let keys = [&keys[..], &["architecture", "eps", "clean_acc", "reported", "autoattack_acc"]].concat();
+    let at: Vec<usize> = keys.iter().map(|k| text.find(&format!("\"{k}\":")).unwrap()).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "the fields in RobustBench's order: {text}");
+    let entry: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(entry["architecture"], "WideResNet-16-2");
     assert_eq!((entry["eps"].as_str(), entry["clean_acc"].as_str()), (Some("0.25"), Some("100.00")));
     assert!(entry["autoattack_acc"].as_str().unwrap().parse::<f64>().is_ok() && entry["link"].is_null(), "{entry}");
@@ -101,4 +105,41 @@ fn a_robustbench_wrn_becomes_a_run_that_agrees_with_pytorch() {
     assert!(!Path::new(&other).exists(), "nothing half written");
     let e = fails(&[&base[..], &["--arch", "wrn-16-2", "--out", &r]].concat());
     assert!(e.contains("already holds a run"), "{e}");
+}
+
+#[test]
+fn a_torchvision_resnet50_takes_a_new_head_and_is_finetuned_with_ca_behind_imagenets_normalisation() {
+    let dir = tempfile::tempdir().unwrap();
+    write_cifar(dir.path());
+    let data = dir.path().display().to_string();
+    // A state dict under torchvision's names (the zoo's resnet50 carries them), with its 1000-class head.
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let spec =
+        robustcnn::models::ModelSpec { in_channels: 3, num_classes: 1000, mean: vec![0.0; 3], std: vec![1.0; 3] };
+    robustcnn::models::build(&vs.root(), "resnet50", &spec).unwrap();
+    let state: Vec<(String, Tensor)> =
+        vs.variables().into_iter().filter(|(n, _)| !n.starts_with("normalize.")).collect();
+    let file = dir.path().join("resnet50.safetensors");
+    Tensor::write_safetensors(&state, &file).unwrap();
+    let (f, tv, ft) = (file.display().to_string(), dir.path().join("tv"), dir.path().join("ft"));
+    let (t, r) = (tv.display().to_string(), ft.display().to_string());
+    let text = ok(&["import", &f, "--from", "torchvision", "--arch", "resnet50", "--dataset", "cifar10"]
+        .iter()
+        .chain(&["--data-dir", &data, "--new-head", "--out", &t])
+        .copied()
+        .collect::<Vec<_>>());
+    assert!(text.contains("the classifier is new"), "{text}");
+    let args = ["--method", "fma+ca", "--dataset", "cifar10", "--data-dir", &data, "--model", "resnet50"];
+    ok(&[&["train", "--quiet", "--init", &t, "--out", &r, "--steps", "2", "--batch-size", "4"][..], &args[..]]
+        .concat());
+    let cfg: toml::Value = std::fs::read_to_string(ft.join("config.toml")).unwrap().parse().unwrap();
+    assert_eq!(cfg["method"]["name"].as_str(), Some("fma+ca"));
+    // The finetuned run keeps the normalisation the imported weights were trained behind, and applies it.
+    let mean: Vec<f64> = cfg["model"]["mean"].as_array().unwrap().iter().map(|v| v.as_float().unwrap()).collect();
+    assert_eq!(mean, [0.485, 0.456, 0.406], "{cfg}");
+    let weights: BTreeMap<String, Tensor> =
+        Tensor::read_safetensors(ft.join("model.safetensors")).unwrap().into_iter().collect();
+    let applied = Vec::<f64>::try_from(weights["normalize.mean"].to_kind(tch::Kind::Double).reshape([-1])).unwrap();
+    assert!(applied.iter().zip(&mean).all(|(a, b)| (a - b).abs() < 1e-6), "{applied:?}");
+    assert_eq!(weights["fc.weight"].size(), [10, 2048], "the new head's 10 classes");
 }

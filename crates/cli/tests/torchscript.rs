@@ -91,8 +91,14 @@ fn what_cannot_work_is_one_clear_error() {
     let junk = dir.path().join("junk.pt");
     std::fs::write(&junk, b"not a module").unwrap();
     let (five, junk) = (five.display().to_string(), junk.display().to_string());
+    let r = run.display().to_string();
     let data = ["--dataset", "fashion-mnist-mini"];
     let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["eval", "attack", &r, "--attack", "autoattack", "--eps", "8/255", "--format", "robustbench"],
+            "--format robustbench: RobustBench keeps leaderboards for cifar10, cifar100, imagenet, not for \
+             fashion-mnist-mini (an ImageNet validation folder is read as --dataset imagenet)",
+        ),
         (vec!["eval", "clean", "--torchscript", &junk, data[0], data[1]], "not a TorchScript module libtorch can load"),
         (
             vec!["eval", "clean", "--torchscript", &five, data[0], data[1]],
@@ -109,4 +115,5 @@ fn what_cannot_work_is_one_clear_error() {
         assert!(err.contains(expected), "{args:?}: {err}");
     }
     assert!(!dir.path().join("five-results").exists(), "a refused module left results behind");
+    assert!(!run.join("results/attacks.json").exists(), "a refused format left results behind");
 }

@@ -1,5 +1,6 @@
 //! State dicts trained elsewhere (docs/imported.md): the zoo carries torchvision's, timm's and
-//! RobustBench's names and shapes, an imported RobustBench WRN gives PyTorch's logits, pickled
+//! RobustBench's names and shapes, imported torchvision and timm ResNets and a RobustBench WRN give
+//! PyTorch's logits, pickled
 //! checkpoints read through libtorch, and every mismatch is one error listing them all. The
 //! fixtures come from scripts/import-fixtures.py.
 use robustcnn::models::import::{self, Source};
@@ -65,6 +66,72 @@ fn an_imported_robustbench_wrn_gives_pytorchs_logits() {
     let logits = tch::no_grad(|| net.forward(&io["input"], false));
     let diff = (&logits - &io["logits"]).abs().max().double_value(&[]);
     assert!(diff < 1e-4, "largest difference from PyTorch's logits: {diff}");
+}
+
+/// Tensor `k` of a state dict as scripts/import-fixtures.py's `patterned` fills it:
+/// u_i = frac((i + 1) φ + k √2) in f64, scaled by the tensor's kind.
+fn patterned(k: usize, name: &str, shape: &[i64]) -> Tensor {
+    const PHI: f64 = 0.6180339887498949;
+    let n: i64 = shape.iter().product();
+    if name.ends_with("num_batches_tracked") {
+        return Tensor::zeros(shape, (Kind::Int64, tch::Device::Cpu));
+    }
+    let fan_in = if shape.len() > 1 { (n / shape[0]) as f64 } else { 1.0 };
+    let values: Vec<f32> = (0..n)
+        .map(|i| {
+            let u = ((i as f64 + 1.0) * PHI + k as f64 * std::f64::consts::SQRT_2) % 1.0;
+            let v = if name.ends_with("running_var") {
+                0.5 + u
+            } else if name.ends_with("running_mean") || name.ends_with("bias") {
+                (2.0 * u - 1.0) * 0.1
+            } else if shape.len() == 1 {
+                0.25 + 0.5 * u
+            } else {
+                (2.0 * u - 1.0) * (3.0 / fan_in).sqrt()
+            };
+            v as f32
+        })
+        .collect();
+    Tensor::from_slice(&values).reshape(shape)
+}
+
+#[test]
+fn imported_torchvision_and_timm_resnets_give_pytorchs_logits() {
+    // Full-size ResNets with patterned weights: the file is written here, PyTorch's logits are the fixture's.
+    let names: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("names.json")).unwrap()).unwrap();
+    let io: BTreeMap<String, Tensor> =
+        Tensor::read_safetensors(fixture("resnet_io.safetensors")).unwrap().into_iter().collect();
+    let dir = tempfile::tempdir().unwrap();
+    for key in ["torchvision/resnet18", "torchvision/resnet50", "timm/resnet50"] {
+        let (source, arch) = key.split_once('/').unwrap();
+        let state: Vec<(String, Tensor)> = names["models"][key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(k, e)| {
+                let name = e[0].as_str().unwrap().to_string();
+                let shape: Vec<i64> = serde_json::from_value(e[1].clone()).unwrap();
+                let t = patterned(k, &name, &shape);
+                (name, t)
+            })
+            .collect();
+        let file = dir.path().join(format!("{source}-{arch}.safetensors"));
+        Tensor::write_safetensors(&state, &file).unwrap();
+        let (vs, net) = build(arch, 1000, Source::parse(source).unwrap());
+        let mapping =
+            import::load_state_dict(&vs, &file, arch, import::read_state_dict(&file).unwrap(), false).unwrap();
+        assert_eq!(mapping.loaded, vs.variables().len() - 2, "{key}: every variable but the normalisation");
+        let logits = tch::no_grad(|| net.forward(&io["input"], false));
+        let reference = &io[key];
+        let diff = (&logits - reference).abs().max().double_value(&[]);
+        let scale = reference.abs().max().double_value(&[]);
+        assert!(
+            diff < 1e-4 * scale.max(1.0),
+            "{key}: largest difference from PyTorch's logits {diff} (logits up to {scale})"
+        );
+    }
 }
 
 #[test]

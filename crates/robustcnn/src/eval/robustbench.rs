@@ -6,6 +6,7 @@ use super::attack_report::AttackReport;
 use super::corruptions::CorruptionReport;
 use crate::attacks::Norm;
 use crate::error::{Error, Result};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{json, Value};
 
 /// The fields left null for the submitter.
@@ -25,14 +26,50 @@ pub fn architecture(model: &str) -> String {
     }
 }
 
+/// The datasets RobustBench keeps leaderboards for, under the names its folders use (ours too).
+pub const LEADERBOARDS: [&str; 3] = ["cifar10", "cifar100", "imagenet"];
+
+/// Refuses, before any work, a dataset RobustBench has no leaderboard for.
+pub fn check_dataset(dataset: &str) -> Result<()> {
+    if LEADERBOARDS.contains(&dataset) {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "--format robustbench: RobustBench keeps leaderboards for {}, not for {dataset} (an ImageNet \
+         validation folder is read as --dataset imagenet)",
+        LEADERBOARDS.join(", ")
+    )))
+}
+
+/// A leaderboard entry: its fields in the order RobustBench's own files write them.
+pub struct Entry(Vec<(&'static str, Value)>);
+
+impl Entry {
+    fn set(&mut self, key: &'static str, value: Value) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+}
+
+impl Serialize for Entry {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
 /// A percentage as RobustBench writes it: a string with two decimals.
 fn percent(v: f64) -> String {
     format!("{:.2}", 100.0 * v)
 }
 
-fn entry(name: &str, dataset: &str, model: &str, clean: f64) -> serde_json::Map<String, Value> {
-    let mut m = serde_json::Map::new();
-    for (k, v) in [
+fn entry(name: &str, dataset: &str, model: &str, clean: f64) -> Entry {
+    Entry(vec![
         ("link", Value::Null),
         ("name", json!(name)),
         ("authors", Value::Null),
@@ -44,10 +81,7 @@ fn entry(name: &str, dataset: &str, model: &str, clean: f64) -> serde_json::Map<
         ("eps", Value::Null),
         ("clean_acc", json!(percent(clean))),
         ("reported", Value::Null),
-    ] {
-        m.insert(k.into(), v);
-    }
-    m
+    ])
 }
 
 /// Refuses, before any work, an attack evaluation that cannot give an entry: it needs AutoAttack
@@ -66,26 +100,26 @@ pub fn check_attack_plan(has_autoattack: bool, budgets: usize) -> Result<()> {
 }
 
 /// The threat-model folder and the entry of an attack evaluation, from its AutoAttack (standard) result.
-pub fn attack_entry(r: &AttackReport, name: &str, dataset: &str, model: &str) -> Result<(String, Value)> {
+pub fn attack_entry(r: &AttackReport, name: &str, dataset: &str, model: &str) -> Result<(String, Entry)> {
     let runs: Vec<_> = r.results.iter().filter(|x| x.attack == STANDARD).collect();
     check_attack_plan(!runs.is_empty(), runs.len().max(1))?;
     let aa = runs[0];
     let mut m = entry(name, dataset, model, r.clean_accuracy);
-    m.insert("eps".into(), json!(aa.eps_text));
-    m.insert("autoattack_acc".into(), json!(percent(aa.robust_accuracy)));
+    m.set("eps", json!(aa.eps_text));
+    m.set("autoattack_acc", json!(percent(aa.robust_accuracy)));
     let threat = if aa.norm == Norm::Linf { "Linf" } else { "L2" };
-    Ok((threat.into(), Value::Object(m)))
+    Ok((threat.into(), m))
 }
 
 /// The entry of a corruption evaluation: mean accuracy over every corruption and severity, and the
 /// mCE against AlexNet where it is defined (all 15 benchmark corruptions at all 5 severities).
-pub fn corruption_entry(r: &CorruptionReport, name: &str, dataset: &str, model: &str) -> Value {
+pub fn corruption_entry(r: &CorruptionReport, name: &str, dataset: &str, model: &str) -> Entry {
     let mut m = entry(name, dataset, model, r.clean_accuracy);
-    m.insert("corruptions_acc".into(), json!(percent(r.mean_accuracy)));
+    m.set("corruptions_acc", json!(percent(r.mean_accuracy)));
     if let Some(mce) = r.mce_alexnet {
-        m.insert("corruptions_mce".into(), json!(format!("{:.2}", 100.0 * mce)));
+        m.set("corruptions_mce", json!(format!("{:.2}", 100.0 * mce)));
     }
-    Value::Object(m)
+    m
 }
 
 /// RobustBench's unaggregated_results.csv: two header rows (corruption, then severity per column)

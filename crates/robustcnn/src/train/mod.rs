@@ -1,5 +1,6 @@
 //! The training loop: optimizer, schedule, checkpoints, resume, metrics stream (docs/usage.md, "Runs").
 pub mod checkpoint;
+mod init;
 pub mod optim;
 mod run_dir;
 pub mod schedule;
@@ -97,7 +98,8 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         methods::check_task(&p.cfg.method.name, p.train.is_multi_label())?;
         methods::bind(&mut p.cfg.method, &p.net);
         if let (Some(init), false) = (&p.cfg.train.init, from_checkpoint) {
-            load_init(init, &p.vs)?;
+            let model = &p.cfg.model;
+            init::load_init(init, &p.vs, model.mean.as_deref().unwrap_or(&[]), model.std.as_deref().unwrap_or(&[]))?;
         }
         let method = methods::build(&p.cfg.method, &p.net, p.train.num_classes() as i64)?;
         Ok((p, method))
@@ -452,28 +454,6 @@ pub fn weights_file(dir: &std::path::Path, weights: &str) -> (PathBuf, String) {
         "best" | "last" => (dir.join("model.safetensors"), "last".to_string()),
         other => (PathBuf::from(other), other.to_string()),
     }
-}
-
-/// Loads the starting weights of a finetuning run: a run directory's best (else last) weights or a file.
-fn load_init(init: &std::path::Path, vs: &tch::nn::VarStore) -> Result<()> {
-    let file = if init.is_dir() {
-        let best = init.join("best.safetensors");
-        if best.is_file() {
-            best
-        } else {
-            init.join("model.safetensors")
-        }
-    } else {
-        init.to_path_buf()
-    };
-    if !file.is_file() {
-        return Err(Error::Config(format!(
-            "train.init {}: no weights there (expected a run directory holding best.safetensors or \
-             model.safetensors, or a .safetensors file)",
-            init.display()
-        )));
-    }
-    checkpoint::load_into(vs, &file, &checkpoint::read(&file)?)
 }
 
 fn progress_bar(show: bool, len: usize, pos: usize, epoch: usize, epochs: usize) -> ProgressBar {

@@ -88,7 +88,12 @@ pub fn resolve(cfg: &Config) -> Result<(Config, Dataset, Option<Dataset>, Datase
     }
     crate::methods::resolve(&mut cfg.method);
     if cfg.model.mean.is_none() || cfg.model.std.is_none() {
-        let (m, s) = channel_stats(&train)?;
+        // A finetuning run keeps the normalisation its starting weights were trained behind.
+        let from_init = cfg.train.init.as_deref().map(super::init::init_normalization).transpose()?.flatten();
+        let (m, s) = match from_init {
+            Some(ms) => ms,
+            None => channel_stats(&train)?,
+        };
         cfg.model.mean.get_or_insert(m);
         cfg.model.std.get_or_insert(s);
     }
