@@ -11,7 +11,10 @@
 - resnet_io.safetensors: 2 images and the logits torchvision's resnet18 and resnet50 and timm's
   resnet50 give on them (behind ImageNet's mean/std) with patterned weights: every tensor is filled
   by `patterned` below, a formula the Rust test recomputes bit for bit, so full-size weights need
-  no fixture file.
+  no fixture file;
+- small_cnn_scripted.pt: a small Fashion-MNIST CNN (batch norm, normalisation inside) exported with
+  torch.jit.script, and small_cnn_io.safetensors: 8 images, its logits in eval mode and the input
+  gradient of the summed cross-entropy against labels 0..7.
 Usage: pip install torch torchvision timm safetensors git+https://github.com/RobustBench/robustbench
        python3 scripts/import-fixtures.py crates/robustcnn/tests/fixtures/import
 """
@@ -120,3 +123,35 @@ for arch in ["resnet18", "resnet50"]:
     io[f"torchvision/{arch}"] = patterned_logits(getattr(torchvision.models, arch)(weights=None), x)
 io["timm/resnet50"] = patterned_logits(timm.create_model("resnet50", pretrained=False), x)
 save_file(io, f"{out}/resnet_io.safetensors")
+
+
+class SmallCnn(torch.nn.Module):
+    """1x28x28 images in [0, 1] to 10 logits, normalising them itself."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(0.2860))
+        self.register_buffer("std", torch.tensor(0.3530))
+        self.features = torch.nn.Sequential(
+            torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.BatchNorm2d(16), torch.nn.ReLU(),
+            torch.nn.Conv2d(16, 32, 3, stride=2, padding=1), torch.nn.BatchNorm2d(32), torch.nn.ReLU(),
+            torch.nn.Conv2d(32, 32, 3, stride=2, padding=1), torch.nn.ReLU())
+        self.fc = torch.nn.Linear(32 * 7 * 7, 10)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.features((x - self.mean) / self.std), 1))
+
+
+torch.manual_seed(2)
+cnn = SmallCnn()
+with torch.no_grad():
+    for m in cnn.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+cnn.eval()
+torch.jit.save(torch.jit.script(cnn), f"{out}/small_cnn_scripted.pt")
+x = (torch.randint(0, 256, (8, 1, 28, 28)).float() / 255).requires_grad_(True)
+logits = cnn(x)
+torch.nn.functional.cross_entropy(logits, torch.arange(8), reduction="sum").backward()
+save_file({"input": x.detach(), "logits": logits.detach(), "input_grad": x.grad}, f"{out}/small_cnn_io.safetensors")

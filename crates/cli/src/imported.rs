@@ -60,6 +60,14 @@ impl ImportedArgs {
         if test.is_empty() {
             bail!("{dataset}: the test set has no images, so there is nothing to evaluate");
         }
+        if let Some((h, w)) = image_size.filter(|&s| s != (test.height, test.width)) {
+            bail!(
+                "--input-size {h}x{w}: {dataset}'s images are {}x{} and are not resized (--input-size sizes \
+                 image folders and the datasets decoded from image files)",
+                test.height,
+                test.width
+            )
+        }
         let n = test.len().min(PROBE);
         let probe = make_batch(&test, &(0..n).collect::<Vec<_>>(), &LoaderSpec::evaluation(n), 0).images;
         let classes = test.num_classes() as i64;

@@ -103,6 +103,25 @@ fn a_robustbench_wrn_becomes_a_run_that_agrees_with_pytorch() {
     let e = fails(&["import", &file, "--from", "caffe", "--arch", "wrn-16-2", "--dataset", "cifar10", "--out", &other]);
     assert!(e.contains("--from caffe: expected torchvision, timm or robustbench"), "{e}");
     assert!(!Path::new(&other).exists(), "nothing half written");
+    // A module scripted by PyTorch for 1×28×28 images, given CIFAR-10's.
+    let scripted = fixture("small_cnn_scripted.pt").display().to_string();
+    let e = fails(&[
+        "eval",
+        "clean",
+        "--torchscript",
+        &scripted,
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        &data,
+        "--results",
+        &other,
+    ]);
+    assert!(
+        e.contains("fails on a batch of 1 3×32×32 images: RuntimeError: Given groups=1, weight of size [16, 1, 3, 3]"),
+        "{e}"
+    );
+    assert!(!Path::new(&other).exists(), "nothing half written");
     let e = fails(&[&base[..], &["--arch", "wrn-16-2", "--out", &r]].concat());
     assert!(e.contains("already holds a run"), "{e}");
 }

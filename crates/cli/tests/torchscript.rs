@@ -46,23 +46,21 @@ fn a_torchscript_module_is_evaluated_as_its_run_is() {
     assert_eq!(clean["protocol"]["dataset"], "fashion-mnist-mini");
     assert_eq!(clean["protocol"]["weights_md5"].as_str().unwrap().len(), 32);
 
-    // Gradient attacks and the score-based Square run on it.
-    let attack = ok(&[
-        "eval",
-        "attack",
-        "--torchscript",
-        &f,
-        "--dataset",
-        "fashion-mnist-mini",
-        "--attack",
-        "fgsm,pgd:steps=5,square:queries=50",
-        "--eps",
-        "8/255",
-        "--limit",
-        "40",
-        "--no-sanity",
-    ]);
+    // Gradient attacks and the score-based Square run on it; FGSM and PGD find what they find on the run.
+    let attacks = ["--attack", "fgsm,pgd:steps=5,square:queries=50", "--eps", "8/255", "--limit", "40", "--no-sanity"];
+    let module = ["eval", "attack", "--torchscript", &f, "--dataset", "fashion-mnist-mini"];
+    let attack = ok(&[&module[..], &attacks[..]].concat());
     assert!(attack.contains("FGSM") && attack.contains("PGD-5") && attack.contains("Square-50"), "{attack}");
+    ok(&[&["eval", "attack", &r][..], &attacks[..]].concat());
+    let robust = |file: &Path| -> Vec<(String, f64)> {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        let results = v["results"].as_array().unwrap().iter();
+        let gradient = results.filter(|x| !x["attack"].as_str().unwrap().starts_with("Square"));
+        gradient.map(|x| (x["attack"].as_str().unwrap().into(), x["robust_accuracy"].as_f64().unwrap())).collect()
+    };
+    let (native, scripted) = (robust(&run.join("results/attacks.json")), robust(&results.join("attacks.json")));
+    assert_eq!(native.len(), 2, "{native:?}");
+    assert_eq!(scripted, native, "FGSM and PGD through TorchScript and on the run's own model");
     let corrupted = ok(&[
         "eval",
         "corruptions",
@@ -109,6 +107,10 @@ fn what_cannot_work_is_one_clear_error() {
             "--mean and --std need 1 values each (the images have 1 channels",
         ),
         (vec!["eval", "clean", "--torchscript", &five], "say which test set to evaluate it on with --dataset"),
+        (
+            vec!["eval", "clean", "--torchscript", &five, data[0], data[1], "--input-size", "32x32"],
+            "--input-size 32x32: fashion-mnist-mini's images are 28x28 and are not resized",
+        ),
     ];
     for (args, expected) in &cases {
         let err = fails(args);

@@ -1,6 +1,6 @@
 //! State dicts trained elsewhere (docs/imported.md): the zoo carries torchvision's, timm's and
-//! RobustBench's names and shapes, imported torchvision and timm ResNets and a RobustBench WRN give
-//! PyTorch's logits, pickled
+//! RobustBench's names and shapes, imported torchvision and timm ResNets, a RobustBench WRN and a
+//! scripted module give PyTorch's logits, pickled
 //! checkpoints read through libtorch, and every mismatch is one error listing them all. The
 //! fixtures come from scripts/import-fixtures.py.
 use robustcnn::models::import::{self, Source};
@@ -132,6 +132,26 @@ fn imported_torchvision_and_timm_resnets_give_pytorchs_logits() {
             "{key}: largest difference from PyTorch's logits {diff} (logits up to {scale})"
         );
     }
+}
+
+#[test]
+fn a_scripted_pytorch_module_gives_pytorchs_logits_and_input_gradients() {
+    let io: BTreeMap<String, Tensor> =
+        Tensor::read_safetensors(fixture("small_cnn_io.safetensors")).unwrap().into_iter().collect();
+    let x = &io["input"];
+    let file = fixture("small_cnn_scripted.pt");
+    let net = models::torchscript::load(&file, tch::Device::Cpu, (&[], &[]), &x.narrow(0, 0, 3), 10).unwrap();
+    let x = x.copy().set_requires_grad(true);
+    let logits = net.forward(&x, false);
+    let diff = (&logits - &io["logits"]).abs().max().double_value(&[]);
+    assert!(diff < 1e-4, "largest difference from PyTorch's logits (eval mode, its batch norms' statistics): {diff}");
+    let labels = Tensor::arange(8, (Kind::Int64, tch::Device::Cpu));
+    let loss = -logits.log_softmax(1, Kind::Float).gather(1, &labels.unsqueeze(1), false).sum(Kind::Float);
+    loss.backward();
+    let grad = x.grad();
+    let diff = (&grad - &io["input_grad"]).abs().max().double_value(&[]);
+    let scale = io["input_grad"].abs().max().double_value(&[]);
+    assert!(diff < 1e-4 * scale, "largest difference from PyTorch's input gradient: {diff} (gradient up to {scale})");
 }
 
 #[test]

@@ -19,7 +19,7 @@ impl tch::nn::ModuleT for Scripted {
             eprintln!(
                 "error: the TorchScript module failed on a batch of {}: {}",
                 xs.size()[0],
-                first_line(&e.to_string())
+                reason(&e.to_string())
             );
             Tensor::full([xs.size()[0], 1], f64::NAN, (Kind::Float, xs.device()))
         })
@@ -39,9 +39,9 @@ pub fn load(
     let shown = path.display();
     let channels = probe.size()[1];
     let mut module = CModule::load_on_device(path, device).map_err(|e| {
-        Error::Config(format!("{shown}: not a TorchScript module libtorch can load ({}); export it with torch.jit.trace or torch.jit.script and save it with torch.jit.save", first_line(&e.to_string())))
+        Error::Config(format!("{shown}: not a TorchScript module libtorch can load ({}); export it with torch.jit.trace or torch.jit.script and save it with torch.jit.save", reason(&e.to_string())))
     })?;
-    module.f_set_eval().map_err(|e| Error::Config(format!("{shown}: {}", first_line(&e.to_string()))))?;
+    module.f_set_eval().map_err(|e| Error::Config(format!("{shown}: {}", reason(&e.to_string()))))?;
     let (mean, std) = normalisation(mean, std, channels, &shown.to_string())?;
     let shape = [1, channels, 1, 1];
     let to = |v: &[f64]| Tensor::from_slice(v).to_kind(Kind::Float).reshape(shape).to_device(device);
@@ -49,7 +49,7 @@ pub fn load(
     for x in [probe.narrow(0, 0, 1), probe.shallow_clone()] {
         let n = x.size()[0];
         let out = tch::no_grad(|| module.forward_ts(&[(x.to_device(device) - to(&mean)) / to(&std)])).map_err(|e| {
-            Error::Config(format!("{shown}: fails on a batch of {n} {image} images: {}", first_line(&e.to_string())))
+            Error::Config(format!("{shown}: fails on a batch of {n} {image} images: {}", reason(&e.to_string())))
         })?;
         if out.size() != [n, classes] {
             return Err(Error::Config(format!(
@@ -84,6 +84,9 @@ fn normalisation(mean: &[f64], std: &[f64], channels: i64, shown: &str) -> Resul
     }
 }
 
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or_default().to_string()
+/// The line of a libtorch error that says what went wrong: a TorchScript interpreter's traceback
+/// ends with the exception (`RuntimeError: …`); other errors say it first.
+fn reason(s: &str) -> String {
+    let exception = |l: &&str| l.split_once(": ").is_some_and(|(k, _)| k.ends_with("Error") && !k.contains(' '));
+    s.lines().rev().find(exception).or(s.lines().next()).unwrap_or_default().trim().to_string()
 }
