@@ -2,8 +2,7 @@
 // Gloo process group with all-reduce, broadcast, all-gather and barrier (docs/distributed.md).
 // Gloo's own types stay behind c10d's pointers: the headers used to compile this file (Debian's
 // libgloo-dev) are older than the gloo inside libtorch.
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include "c10d_group.hpp"
 #include <c10/util/Logging.h>
 #include <torch/csrc/autograd/custom_function.h>
 
@@ -15,31 +14,13 @@
 #include <vector>
 
 namespace {
-char* copy_message(const std::string& s) {
-  char* out = static_cast<char*>(std::malloc(s.size() + 1));
-  if (out != nullptr) std::memcpy(out, s.c_str(), s.size() + 1);
-  return out;
-}
+char* copy_message(const std::string& s) { return rcb::message(s); }
 
-// The first line of a c10d/gloo exception: the rest is a C++ backtrace.
-char* first_line(const std::exception& e) {
-  std::string s = e.what();
-  auto nl = s.find('\n');
-  return copy_message(nl == std::string::npos ? s : s.substr(0, nl));
-}
+char* first_line(const std::exception& e) { return rcb::message(rcb::first_line(e)); }
 }  // namespace
 
 struct rcb_store {
   c10::intrusive_ptr<c10d::TCPStore> store;
-};
-
-struct rcb_group {
-  c10::intrusive_ptr<c10d::TCPStore> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
-  std::chrono::milliseconds timeout;
-  // The first failure of an all-reduce inside autograd's backward pass, which cannot return one.
-  std::mutex failure_mutex;
-  std::string backward_failure;
 };
 
 namespace {
@@ -53,9 +34,7 @@ std::string sum_in_place(rcb_group* g, at::Tensor& t) {
     g->group->allreduce(ts, opts)->wait(g->timeout);
     return "";
   } catch (const std::exception& e) {
-    std::string m = e.what();
-    auto nl = m.find('\n');
-    return nl == std::string::npos ? m : m.substr(0, nl);
+    return rcb::first_line(e);
   }
 }
 

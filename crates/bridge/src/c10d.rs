@@ -12,6 +12,10 @@ struct RawStore {
 struct RawGroup {
     _private: [u8; 0],
 }
+#[repr(C)]
+struct RawGradSync {
+    _private: [u8; 0],
+}
 
 extern "C" {
     fn rcb_store_new(
@@ -47,6 +51,18 @@ extern "C" {
     fn rcb_barrier(g: *mut RawGroup) -> *mut c_char;
     fn rcb_sum_over_ranks(g: *mut RawGroup, tensor: *mut c_void, out: *mut *mut c_void) -> *mut c_char;
     fn rcb_take_backward_failure(g: *mut RawGroup) -> *mut c_char;
+    fn rcb_grad_sync_new(
+        g: *mut RawGroup,
+        params: *mut *mut c_void,
+        n: usize,
+        first_bytes: usize,
+        bucket_bytes: usize,
+        out: *mut *mut RawGradSync,
+    ) -> *mut c_char;
+    fn rcb_grad_sync_arm(s: *mut RawGradSync);
+    fn rcb_grad_sync_finish(s: *mut RawGradSync, world: c_int) -> *mut c_char;
+    fn rcb_grad_sync_free(s: *mut RawGradSync);
+    fn rcb_grad_sync_counts(s: *mut RawGradSync, buckets: *mut usize, early: *mut usize);
     fn free(p: *mut c_void);
 }
 
@@ -205,5 +221,65 @@ impl Drop for Group {
     fn drop(&mut self) {
         // SAFETY: made by rcb_group_new, freed once.
         unsafe { rcb_group_free(self.raw) }
+    }
+}
+
+/// Gradient averaging overlapped with the backward pass, as DDP's Reducer does it: hooks copy each
+/// parameter's gradient into its bucket as autograd computes it, and a full bucket is all-reduced
+/// at once, asynchronously. It must not outlive the group it was made from.
+pub struct GradSync {
+    raw: *mut RawGradSync,
+    world: usize,
+    bytes: usize,
+}
+
+// SAFETY: the bridge guards the buckets with a mutex; hooks may run on autograd's threads.
+unsafe impl Send for GradSync {}
+unsafe impl Sync for GradSync {}
+
+impl GradSync {
+    /// Buckets `params` in reverse order (the first bucket up to `first_bytes`, the others up to
+    /// `bucket_bytes`, DDP's 1 MB and 25 MB) and hooks their gradients.
+    pub fn new(group: &Group, params: &[tch::Tensor], first_bytes: usize, bucket_bytes: usize) -> Result<Self, String> {
+        let mut ptrs: Vec<*mut c_void> = params.iter().map(|p| p.as_ptr() as *mut c_void).collect();
+        let mut raw = std::ptr::null_mut();
+        // SAFETY: a live group and live tensors; the bridge keeps its own references to the tensors.
+        check(unsafe {
+            rcb_grad_sync_new(group.raw, ptrs.as_mut_ptr(), ptrs.len(), first_bytes, bucket_bytes, &mut raw)
+        })?;
+        let bytes = params.iter().filter(|p| p.requires_grad()).map(|p| p.numel() * p.kind().elt_size_in_bytes()).sum();
+        Ok(GradSync { raw, world: group.world, bytes })
+    }
+
+    /// The number of buckets, and how many of them the last backward pass launched before it ended.
+    pub fn counts(&self) -> (usize, usize) {
+        let (mut buckets, mut early) = (0, 0);
+        // SAFETY: a live sync; the bridge writes both counts.
+        unsafe { rcb_grad_sync_counts(self.raw, &mut buckets, &mut early) };
+        (buckets, early)
+    }
+
+    /// The bytes all-reduced per backward pass.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Collects the gradients of the backward pass that follows.
+    pub fn arm(&self) {
+        // SAFETY: a live sync.
+        unsafe { rcb_grad_sync_arm(self.raw) }
+    }
+
+    /// After that backward pass: waits for every bucket and writes the means into the gradients.
+    pub fn finish(&self) -> Result<(), String> {
+        // SAFETY: a live sync.
+        check(unsafe { rcb_grad_sync_finish(self.raw, self.world as c_int) })
+    }
+}
+
+impl Drop for GradSync {
+    fn drop(&mut self) {
+        // SAFETY: made by rcb_grad_sync_new, freed once; this removes its hooks.
+        unsafe { rcb_grad_sync_free(self.raw) }
     }
 }

@@ -273,7 +273,7 @@ fn bench_under_two_ranks_reports_the_all_reduce() {
         assert!(o.status.success(), "rank {r}: {}", text(&o.stderr));
     }
     let table = text(&out[0].stdout);
-    assert!(table.contains("all-reduce ms") && table.contains("MiB/step"), "{table}");
+    assert!(table.contains("all-reduce ms") && table.contains("exposed ms") && table.contains("MiB/step"), "{table}");
     // small-cnn at 1×28×28: 458,730 parameters, 4 bytes each, per step.
     assert!(table.lines().any(|l| l.starts_with("small-cnn") && l.contains(" 2 ") && l.contains("1.75")), "{table}");
 }

@@ -123,7 +123,8 @@ pub fn run(
     })
 }
 
-/// Data-parallel training throughput of one model (docs/distributed.md §5), as rank 0 measured it.
+/// Data-parallel training throughput of one model (docs/distributed.md §5), as rank 0 measured it:
+/// the training path (gradients averaged during the backward pass) next to averaging after it.
 #[derive(Clone, Debug, Serialize)]
 pub struct DataParallelResult {
     pub model: String,
@@ -131,16 +132,39 @@ pub struct DataParallelResult {
     /// Per-rank batch; the global batch is `ranks` times it.
     pub batch: i64,
     pub threads: i32,
+    /// Averaging during the backward pass, as training does.
     pub images_per_s: f64,
     pub step_ms: f64,
-    /// Time per step spent averaging gradients over the ranks.
+    /// Averaging after the backward pass.
+    pub images_per_s_after: f64,
+    pub step_ms_after: f64,
+    /// Time per step of the all-reduce after the backward pass: its whole cost.
     pub all_reduce_ms: f64,
+    /// Time per step the overlapped step still waits for the all-reduce after its backward pass.
+    pub exposed_ms: f64,
     pub all_reduce_mib_per_step: f64,
-    /// Share of the all-reduce hidden under the backward pass: 0, since the buckets are reduced after it.
+    /// Share of the all-reduce hidden under the backward pass: 1 − exposed / whole cost.
     pub hidden_fraction: f64,
+    pub buckets: usize,
 }
 
-/// Times `iters` data-parallel training steps of `model` on random data, each rank its own batch.
+/// Seconds per step and averaging seconds per step of `iters` steps after 3 warm-up steps.
+fn timed_steps(iters: usize, dist: &crate::dist::Dist, mut step: impl FnMut() -> Result<()>) -> Result<(f64, f64)> {
+    for _ in 0..3 {
+        step()?;
+    }
+    dist.barrier()?;
+    let (before, _) = dist.averaging_totals();
+    let t = Instant::now();
+    for _ in 0..iters {
+        step()?;
+    }
+    let seconds = t.elapsed().as_secs_f64() / iters as f64;
+    Ok((seconds, (dist.averaging_totals().0 - before) / iters as f64))
+}
+
+/// Times `iters` data-parallel training steps of `model` on random data, each rank its own batch,
+/// averaging during the backward pass and after it, in alternating rounds.
 pub fn data_parallel(
     model: &str,
     batch: i64,
@@ -152,37 +176,43 @@ pub fn data_parallel(
     let (vs, net) = seeded_model(model, input, device, precision)?;
     let (x, y) = random_batch(batch, input, device);
     let mut opt = Optimizer::new(&vs, &OptimConfig::default()).with_dist(Some(dist.clone()));
-    let mut step = || -> Result<()> {
+    let step = |overlapped: bool, opt: &mut Optimizer| -> Result<()> {
         let loss = net.forward(&x, true).cross_entropy_for_logits(&y);
         opt.zero_grad();
-        loss.backward();
-        opt.average_grads()?;
+        if overlapped {
+            opt.backward(&loss)?;
+        } else {
+            loss.backward();
+            opt.average_grads()?;
+        }
         opt.step(0.01);
+        sync(device);
         Ok(())
     };
-    for _ in 0..3 {
-        step()?;
+    let (mut during, mut after) = ((0.0, 0.0), (0.0, 0.0));
+    for _ in 0..2 {
+        let d = timed_steps(iters, dist, || step(true, &mut opt))?;
+        let a = timed_steps(iters, dist, || step(false, &mut opt))?;
+        (during.0, during.1, after.0, after.1) =
+            (during.0 + d.0 / 2.0, during.1 + d.1 / 2.0, after.0 + a.0 / 2.0, after.1 + a.1 / 2.0);
     }
-    dist.barrier()?;
-    let (before, bytes_before) = dist.averaging_totals();
-    let t = Instant::now();
-    for _ in 0..iters {
-        step()?;
-    }
-    sync(device);
-    let seconds = t.elapsed().as_secs_f64();
-    let (after, bytes_after) = dist.averaging_totals();
     let ranks = dist.world();
+    let images = (ranks as i64 * batch) as f64;
+    let bytes: usize = vs.trainable_variables().iter().map(|t| t.numel() * t.kind().elt_size_in_bytes()).sum();
     Ok(DataParallelResult {
         model: model.to_string(),
         ranks,
         batch,
         threads: tch::get_num_threads(),
-        images_per_s: (iters * ranks) as f64 * batch as f64 / seconds,
-        step_ms: 1000.0 * seconds / iters as f64,
-        all_reduce_ms: 1000.0 * (after - before) / iters as f64,
-        all_reduce_mib_per_step: (bytes_after - bytes_before) as f64 / iters as f64 / (1 << 20) as f64,
-        hidden_fraction: 0.0,
+        images_per_s: images / during.0,
+        step_ms: 1000.0 * during.0,
+        images_per_s_after: images / after.0,
+        step_ms_after: 1000.0 * after.0,
+        all_reduce_ms: 1000.0 * after.1,
+        exposed_ms: 1000.0 * during.1,
+        all_reduce_mib_per_step: bytes as f64 / (1 << 20) as f64,
+        hidden_fraction: if after.1 > 0.0 { (1.0 - during.1 / after.1).clamp(0.0, 1.0) } else { 0.0 },
+        buckets: opt.bucket_counts().map_or(0, |(b, _)| b),
     })
 }
 

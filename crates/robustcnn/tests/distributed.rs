@@ -120,9 +120,24 @@ fn batch(k: i64) -> (Tensor, Tensor) {
     (x, y)
 }
 
+/// How a job's ranks average their gradients.
+#[derive(Clone, Copy, PartialEq)]
+enum Averaging {
+    /// During the backward pass, in buckets of 64 then 256 bytes, so that the tiny network has several.
+    Overlapped,
+    /// After the backward pass.
+    After,
+}
+
 /// Trains 20 SGD steps on rows `rows` of each batch; returns the flattened weights (and batch-norm
 /// buffers) after every step. `bn`: the network with batch norm, under SyncBN on a job's ranks.
-fn train(init: &[Tensor], rows: (i64, i64), dist: Option<std::sync::Arc<Dist>>, bn: bool, sync: bool) -> Vec<Vec<f32>> {
+fn train(
+    init: &[Tensor],
+    rows: (i64, i64),
+    dist: Option<std::sync::Arc<Dist>>,
+    (bn, sync): (bool, bool),
+    averaging: Averaging,
+) -> Vec<Vec<f32>> {
     let vs = nn::VarStore::new(Device::Cpu);
     let net: Box<dyn Fn(&Tensor) -> Tensor> = if bn {
         let n = network_bn(&vs.root());
@@ -135,16 +150,24 @@ fn train(init: &[Tensor], rows: (i64, i64), dist: Option<std::sync::Arc<Dist>>, 
     let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
     tch::no_grad(|| named.iter().zip(init).for_each(|((_, p), v)| p.shallow_clone().copy_(v)));
-    let mut opt = Optimizer::new(&vs, &OptimConfig { lr: 0.05, ..OptimConfig::default() }).with_dist(dist);
+    let opt = Optimizer::new(&vs, &OptimConfig { lr: 0.05, ..OptimConfig::default() }).with_dist(dist);
+    let mut opt = opt.with_bucket_bytes(64, 256);
     let mut after = Vec::new();
     for k in 0..20 {
         let (x, y) = batch(k);
         let (x, y) = (x.narrow(0, rows.0, rows.1), y.narrow(0, rows.0, rows.1));
         let loss = net(&x).cross_entropy_for_logits(&y);
         opt.zero_grad();
-        loss.backward();
-        opt.average_grads().unwrap();
+        if averaging == Averaging::Overlapped {
+            opt.backward(&loss).unwrap();
+        } else {
+            loss.backward();
+            opt.average_grads().unwrap();
+        }
         opt.step(0.05);
+        if let (Averaging::Overlapped, Some((buckets, early))) = (averaging, opt.bucket_counts()) {
+            assert!(buckets >= 2 && early >= 1, "{early} of {buckets} buckets launched during the backward pass");
+        }
         let flat = Tensor::cat(&named.iter().map(|(_, p)| p.detach().reshape([-1])).collect::<Vec<_>>(), 0);
         after.push(Vec::<f32>::try_from(&flat).unwrap());
     }
@@ -153,7 +176,7 @@ fn train(init: &[Tensor], rows: (i64, i64), dist: Option<std::sync::Arc<Dist>>, 
 
 /// Weights after each step of one process with the whole batch, and of each of two ranks with half
 /// (`bn`: the network with batch norm, under SyncBN when `sync`).
-fn alone_and_on_two_ranks(bn: bool, sync: bool) -> (Vec<Vec<f32>>, Vec<Vec<Vec<f32>>>) {
+fn alone_and_on_two_ranks(bn: bool, sync: bool, averaging: Averaging) -> (Vec<Vec<f32>>, Vec<Vec<Vec<f32>>>) {
     tch::manual_seed(0);
     let vs = nn::VarStore::new(Device::Cpu);
     if bn {
@@ -164,14 +187,14 @@ fn alone_and_on_two_ranks(bn: bool, sync: bool) -> (Vec<Vec<f32>>, Vec<Vec<Vec<f
     let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
     let init: Vec<Tensor> = named.iter().map(|(_, t)| t.detach().copy()).collect();
-    let single = train(&init, (0, 64), None, bn, false);
+    let single = train(&init, (0, 64), None, (bn, false), averaging);
     let port = free_port();
     let ranks: Vec<_> = (0..2)
         .map(|rank| {
             let init: Vec<Tensor> = init.iter().map(|t| t.copy()).collect();
             std::thread::spawn(move || {
                 let d = std::sync::Arc::new(Dist::join(local(rank, 2, port), quick(60)).unwrap());
-                let weights = train(&init, (32 * rank as i64, 32), Some(d.clone()), bn, sync);
+                let weights = train(&init, (32 * rank as i64, 32), Some(d.clone()), (bn, sync), averaging);
                 d.finish().unwrap();
                 weights
             })
@@ -187,18 +210,21 @@ fn relative_difference(a: &[f32], b: &[f32]) -> f64 {
 
 #[test]
 fn two_ranks_of_32_equal_one_process_of_64_and_agree_bitwise() {
-    let (single, per_rank) = alone_and_on_two_ranks(false, false);
+    let (single, per_rank) = alone_and_on_two_ranks(false, false, Averaging::Overlapped);
     for (step, (a, b)) in per_rank[0].iter().zip(&per_rank[1]).enumerate() {
         assert_eq!(a, b, "ranks differ after step {}", step + 1);
     }
     let relative = relative_difference(&per_rank[0][19], &single[19]);
     assert!(relative < 1e-5, "relative difference from one process: {relative}");
     assert_ne!(single[0], single[19], "the weights moved");
+    // Two ranks' sum does not depend on the buckets: averaging after the backward pass is bitwise the same.
+    let (_, after) = alone_and_on_two_ranks(false, false, Averaging::After);
+    assert_eq!(after[0], per_rank[0], "averaging during and after the backward pass differ");
 }
 
 #[test]
 fn with_syncbn_two_ranks_of_32_equal_one_process_of_64_buffers_included() {
-    let (single, per_rank) = alone_and_on_two_ranks(true, true);
+    let (single, per_rank) = alone_and_on_two_ranks(true, true, Averaging::Overlapped);
     for (step, (a, b)) in per_rank[0].iter().zip(&per_rank[1]).enumerate() {
         assert_eq!(a, b, "ranks differ after step {}", step + 1);
     }
@@ -208,7 +234,7 @@ fn with_syncbn_two_ranks_of_32_equal_one_process_of_64_buffers_included() {
     }
     assert_ne!(single[0], single[19], "the weights moved");
     // Per-rank batch norm, DDP's default, is not the single-process run: the test can tell.
-    let (single, per_rank) = alone_and_on_two_ranks(true, false);
+    let (single, per_rank) = alone_and_on_two_ranks(true, false, Averaging::Overlapped);
     let relative = relative_difference(&per_rank[0][19], &single[19]);
     assert!(relative > 1e-4, "per-rank batch norm too close to one process: {relative}");
 }

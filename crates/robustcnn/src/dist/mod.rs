@@ -8,7 +8,7 @@ pub use launch::Launch;
 
 use crate::error::{Error, Result};
 use liveness::Heartbeat;
-use robustcnn_bridge::c10d::{Group, Store};
+use robustcnn_bridge::c10d::{GradSync, Group, Store};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tch::Tensor;
@@ -36,6 +36,8 @@ pub fn job() -> Option<Arc<Dist>> {
 
 /// Gradient buckets are all-reduced in pieces of at most this many bytes (DDP's default bucket size).
 const BUCKET_BYTES: usize = 25 << 20;
+/// The first bucket of the overlapped averaging, launched early in the backward pass (DDP's 1 MB).
+const FIRST_BUCKET_BYTES: usize = 1 << 20;
 
 /// How long to wait for every rank to join, and for any one collective.
 #[derive(Clone, Copy, Debug)]
@@ -214,7 +216,7 @@ impl Dist {
         self.group.sum_over_ranks(t).map_err(|e| self.lost("SyncBN all-reduce", e))
     }
 
-    /// Keeps the failure of a collective that could not return it, for [`Dist::average_grads`].
+    /// Keeps the failure of a collective that could not return it, for the next gradient averaging.
     pub fn record_failure(&self, e: Error) {
         if let Ok(mut f) = self.failed.lock() {
             f.get_or_insert(e);
@@ -226,13 +228,46 @@ impl Dist {
         self.group.barrier().map_err(|e| self.lost("barrier", e))
     }
 
-    /// Replaces each gradient by its mean over the ranks, flattened into buckets of at most 25 MB
-    /// (DDP's averaging, docs/distributed.md §2).
-    pub fn average_grads(&self, grads: &[Tensor]) -> Result<()> {
+    /// Hooks the gradients of `params` (in the order the model made them) for
+    /// [`Dist::backward_averaged`], in buckets of `bytes` (first, rest; default DDP's 1 MB, 25 MB).
+    pub fn grad_sync(&self, params: &[Tensor], bytes: Option<(usize, usize)>) -> Result<GradSync> {
+        let (first, rest) = bytes.unwrap_or((FIRST_BUCKET_BYTES, BUCKET_BYTES));
+        GradSync::new(&self.group, params, first, rest)
+            .map_err(|e| Error::Distributed(format!("cannot hook the gradients for averaging: {e}")))
+    }
+
+    /// The backward pass of `loss`, each gradient then being its mean over the ranks. Buckets are
+    /// all-reduced while the backward pass goes on, as DDP does (docs/distributed.md §2); the time
+    /// recorded is what the step waits for after it.
+    pub fn backward_averaged(&self, sync: &GradSync, loss: &Tensor) -> Result<()> {
+        self.take_failures()?;
+        sync.arm();
+        loss.backward();
+        let started = std::time::Instant::now();
+        sync.finish().map_err(|e| self.lost("all-reduce", e))?;
+        self.take_failures()?;
+        self.record_averaging(started, sync.bytes());
+        Ok(())
+    }
+
+    /// A failure kept from a collective that could not return it (SyncBN's, in the backward pass).
+    fn take_failures(&self) -> Result<()> {
         if let Some(e) = self.failed.lock().ok().and_then(|mut f| f.take()) {
             return Err(e);
         }
-        self.group.take_backward_failure().map_err(|e| self.lost("SyncBN all-reduce in the backward pass", e))?;
+        self.group.take_backward_failure().map_err(|e| self.lost("SyncBN all-reduce in the backward pass", e))
+    }
+
+    fn record_averaging(&self, started: std::time::Instant, bytes: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.averaging.0.fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
+        self.averaging.1.fetch_add(bytes as u64, Relaxed);
+    }
+
+    /// Replaces each gradient by its mean over the ranks after the backward pass, flattened into
+    /// buckets of at most 25 MB (docs/distributed.md §2; `bench` compares it with the overlapped way).
+    pub fn average_grads(&self, grads: &[Tensor]) -> Result<()> {
+        self.take_failures()?;
         let started = std::time::Instant::now();
         let world = self.world() as f64;
         tch::no_grad(|| {
@@ -255,9 +290,7 @@ impl Dist {
                 }
                 start = end;
             }
-            use std::sync::atomic::Ordering::Relaxed;
-            self.averaging.0.fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
-            self.averaging.1.fetch_add(grads.iter().map(size_of).sum::<usize>() as u64, Relaxed);
+            self.record_averaging(started, grads.iter().map(size_of).sum());
             Ok::<(), Error>(())
         })
     }

@@ -151,8 +151,7 @@ impl<'a> StepContext<'a> {
             return Err(Error::Diverged(format!("the {term} loss became {what}")));
         }
         self.opt.zero_grad();
-        loss.backward();
-        self.opt.average_grads()?;
+        self.opt.backward(loss)?;
         if let Some(max) = grad_clip {
             self.opt.clip_grad_norm(max);
         }

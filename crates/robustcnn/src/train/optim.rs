@@ -2,6 +2,7 @@
 //! `--resume` continues exactly.
 use crate::config::{OptimConfig, OptimName};
 use crate::dist::Dist;
+use robustcnn_bridge::c10d::GradSync;
 use std::sync::Arc;
 use tch::{nn::VarStore, Tensor};
 
@@ -14,6 +15,12 @@ pub struct Optimizer {
     /// SGD: one momentum buffer per parameter; AdamW: first then second moments.
     buffers: Vec<(String, Tensor)>,
     pub steps: i64,
+    /// The parameters in the order the model made them, which is the order of its forward pass.
+    made_order: Vec<Tensor>,
+    /// The hooks that average the gradients during the backward pass; dropped before `dist`.
+    sync: Option<GradSync>,
+    /// The bytes of the first bucket and of the others (DDP's 1 MB and 25 MB unless set).
+    bucket_bytes: Option<(usize, usize)>,
     /// The data-parallel job whose ranks' gradients are averaged before each update, if any.
     dist: Option<Arc<Dist>>,
 }
@@ -41,13 +48,48 @@ impl Optimizer {
                 }
             })
             .collect();
-        Optimizer { cfg: cfg.clone(), params, scales, buffers, steps: 0, dist: None }
+        let made_order = vs.trainable_variables();
+        Optimizer {
+            cfg: cfg.clone(),
+            params,
+            scales,
+            buffers,
+            steps: 0,
+            made_order,
+            sync: None,
+            bucket_bytes: None,
+            dist: None,
+        }
     }
 
     /// Makes every update average the gradients over the ranks of `dist` first (DDP's semantics).
     pub fn with_dist(mut self, dist: Option<Arc<Dist>>) -> Self {
+        self.sync = None;
         self.dist = dist;
         self
+    }
+
+    /// Buckets of `first` bytes, then of `rest` bytes, for the averaging during the backward pass.
+    pub fn with_bucket_bytes(mut self, first: usize, rest: usize) -> Self {
+        self.sync = None;
+        self.bucket_bytes = Some((first, rest));
+        self
+    }
+
+    /// The backward pass of `loss`; in a data-parallel job each gradient is then its mean over the
+    /// ranks, all-reduced in buckets while the backward pass runs (docs/distributed.md §2).
+    pub fn backward(&mut self, loss: &Tensor) -> crate::Result<()> {
+        let Some(d) = &self.dist else {
+            loss.backward();
+            return Ok(());
+        };
+        let sync = match self.sync.take() {
+            Some(sync) => sync,
+            None => d.grad_sync(&self.made_order, self.bucket_bytes)?,
+        };
+        let done = d.backward_averaged(&sync, loss);
+        self.sync = Some(sync);
+        done
     }
 
     /// The data-parallel job this optimizer averages over, if any.
@@ -55,7 +97,13 @@ impl Optimizer {
         self.dist.as_deref()
     }
 
-    /// In a data-parallel job, replaces each gradient by its mean over the ranks (docs/distributed.md §2).
+    /// The averaging buckets, and how many the last backward pass launched before it ended.
+    pub fn bucket_counts(&self) -> Option<(usize, usize)> {
+        self.sync.as_ref().map(GradSync::counts)
+    }
+
+    /// In a data-parallel job, replaces each gradient by its mean over the ranks after the backward
+    /// pass, not overlapped with it (`bench` compares the two ways).
     pub fn average_grads(&self) -> crate::Result<()> {
         let Some(d) = &self.dist else { return Ok(()) };
         let grads: Vec<Tensor> = self.params.iter().map(|(_, p)| p.grad()).filter(|g| g.defined()).collect();
