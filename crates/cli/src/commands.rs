@@ -140,8 +140,8 @@ pub struct RunArgs {
     /// Only the first N images (a quick look: kept beside, never in place of, a fuller evaluation).
     #[arg(long)]
     pub limit: Option<usize>,
-    /// fp32, or bf16 for speed: a bf16 evaluation is kept beside, never in place of, the fp32 one
-    /// (docs/precision.md).
+    /// fp32, or bf16 (fp16 on CUDA) for speed: such an evaluation is kept beside, never in place of,
+    /// the fp32 one (docs/precision.md).
     #[arg(long, default_value = "fp32")]
     pub precision: String,
     /// Results folder [default: RUN/results, or FILE's name with -results beside a --torchscript
@@ -199,6 +199,7 @@ impl RunArgs {
             }
             _ => bail!("give a run directory or --torchscript FILE, not both"),
         };
+        precision.check_device(o.prepared.device, "--precision")?;
         o.prepared.net.set_precision(precision);
         Ok(o)
     }
@@ -453,6 +454,7 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
     }
     let device = robustcnn::device::parse(&a.device)?;
     let precision = Precision::parse(&a.precision, "--precision")?;
+    precision.check_device(device, "--precision")?;
     println!("{}", precision_line(precision, device));
     if a.attacks {
         return bench_attacks(a, input, (device, precision));

@@ -111,8 +111,8 @@ pub struct TrainArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long)]
     pub device: Option<String>,
-    /// fp32, or bf16: mixed precision through libtorch's autocast for the training steps, weights
-    /// kept in fp32 (train.precision; docs/precision.md).
+    /// fp32, bf16, or fp16 (CUDA, with a dynamic loss scaler): mixed precision through libtorch's
+    /// autocast for the training steps, weights kept in fp32 (train.precision; docs/precision.md).
     #[arg(long)]
     pub precision: Option<String>,
     #[arg(long, allow_negative_numbers = true)]
@@ -206,7 +206,7 @@ pub struct BenchArgs {
     pub iters: usize,
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Numeric precision: fp32, or bf16 mixed precision through libtorch's autocast (docs/precision.md).
+    /// Numeric precision: fp32, or bf16 / fp16 (CUDA) mixed precision through libtorch's autocast (docs/precision.md).
     #[arg(long, default_value = "fp32")]
     pub precision: String,
     /// Also write the results as JSON here.

@@ -130,7 +130,11 @@ fn results_are_never_made_from_nothing_and_never_silently_replaced() {
     let index = json(&results.join("index.json"));
     assert!(index["evaluations"].as_array().unwrap().iter().any(|e| e["protocol"]["precision"] == "bf16"), "{index}");
     let e = fails(&["eval", "clean", &r, "--precision", "fp16"]);
-    assert!(e.contains("--precision fp16: float16 (CUDA only, with a loss scaler) is not available yet"), "{e}");
+    assert!(e.contains("--precision fp16: float16 autocast (with its loss scaler) runs on CUDA devices"), "{e}");
+    let never = dir.path().join("fp16-run");
+    let e = fails(&["train", "--precision", "fp16", "--steps", "1", "--out", &never.display().to_string()]);
+    assert!(e.contains("train.precision fp16: float16 autocast (with its loss scaler) runs on CUDA devices"), "{e}");
+    assert!(!never.exists(), "a refused precision left a run directory");
 
     // --results puts an evaluation elsewhere and leaves the run's results/ alone.
     let before = snapshot(&results);

@@ -164,8 +164,8 @@ pub struct TrainConfig {
     pub seed: u64,
     /// cpu, cuda or cuda:N.
     pub device: String,
-    /// fp32, or bf16: the training steps in mixed precision through autocast, weights kept in fp32
-    /// (docs/precision.md). Evaluations run in fp32.
+    /// fp32, bf16 or fp16 (CUDA, with a dynamic loss scaler): the training steps in mixed precision
+    /// through autocast, weights kept in fp32 (docs/precision.md). Evaluations run in fp32.
     #[serde(skip_serializing_if = "Precision::is_fp32")]
     pub precision: Precision,
     /// Write a step record to metrics.jsonl every this many steps.

@@ -1,6 +1,6 @@
 //! Numeric precision of a network's forward pass (docs/precision.md): fp32, or mixed precision through
-//! libtorch's autocast, where convolutions and matrix products run in bfloat16 (CPU or CUDA) while
-//! weights, optimizer state and checkpoints stay fp32.
+//! libtorch's autocast, where convolutions and matrix products run in bfloat16 (CPU or CUDA) or float16
+//! (CUDA, training with a dynamic loss scaler) while weights, optimizer state and checkpoints stay fp32.
 use crate::error::{Error, Result};
 pub use robustcnn_bridge::{Autocast, Reduced};
 use serde::{Deserialize, Serialize};
@@ -13,19 +13,18 @@ pub enum Precision {
     #[default]
     Fp32,
     Bf16,
+    Fp16,
 }
 
 impl Precision {
-    pub const NAMES: &'static [&'static str] = &["fp32", "bf16"];
+    pub const NAMES: &'static [&'static str] = &["fp32", "bf16", "fp16"];
 
     /// Reads a precision name; `what` names the option in errors.
     pub fn parse(text: &str, what: &str) -> Result<Precision> {
         match text {
             "fp32" => Ok(Precision::Fp32),
             "bf16" => Ok(Precision::Bf16),
-            "fp16" => Err(Error::Config(format!(
-                "{what} fp16: float16 (CUDA only, with a loss scaler) is not available yet; use bf16 or fp32"
-            ))),
+            "fp16" => Ok(Precision::Fp16),
             _ => {
                 Err(Error::Config(format!("{what} {text}: unknown precision (precisions: {})", Self::NAMES.join(", "))))
             }
@@ -40,12 +39,37 @@ impl Precision {
         *self == Precision::Fp32
     }
 
+    /// The precision stored as `index` by [`Precision::index`].
+    pub fn from_index(index: u8) -> Precision {
+        match index {
+            1 => Precision::Bf16,
+            2 => Precision::Fp16,
+            _ => Precision::Fp32,
+        }
+    }
+
+    pub fn index(self) -> u8 {
+        self as u8
+    }
+
+    /// Refuses fp16 off CUDA: libtorch's CPU float16 kernels are slow or missing, and bf16 has
+    /// fp32's range without a loss scaler. `what` names the option in the error.
+    pub fn check_device(self, device: Device, what: &str) -> Result<()> {
+        if self == Precision::Fp16 && device == Device::Cpu {
+            return Err(Error::Config(format!(
+                "{what} fp16: float16 autocast (with its loss scaler) runs on CUDA devices; on the CPU use bf16"
+            )));
+        }
+        Ok(())
+    }
+
     /// The autocast region for a forward pass on `device`, None in fp32.
     pub fn autocast(self, device: Device) -> Option<Autocast> {
         let cuda = device != Device::Cpu;
         match self {
             Precision::Fp32 => None,
             Precision::Bf16 => Some(Autocast::enter(cuda, Reduced::BFloat16)),
+            Precision::Fp16 => Some(Autocast::enter(cuda, Reduced::Float16)),
         }
     }
 }

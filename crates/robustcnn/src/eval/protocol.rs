@@ -291,6 +291,7 @@ pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &m
     }
     let test = limited(&prepared.test, p.limit, &run.dir)?;
     let (net, device) = (&prepared.net, prepared.device);
+    p.precision.check_device(device, "evaluate.precision")?;
     net.set_precision(p.precision);
     let store = ResultsStore::of_run(&run.dir);
     let keep = |e: store::Evaluation| if main { store.write(e).map(|_| ()) } else { Ok(()) };

@@ -151,7 +151,10 @@ impl<'a> StepContext<'a> {
             return Err(Error::Diverged(format!("the {term} loss became {what}")));
         }
         self.opt.zero_grad();
-        self.opt.backward(loss)?;
+        if !self.opt.backward(loss)? {
+            // fp16: the gradients overflowed; the loss scaler halved its scale and the step is skipped.
+            return Ok(value);
+        }
         if let Some(max) = grad_clip {
             self.opt.clip_grad_norm(max);
         }

@@ -52,16 +52,12 @@ impl Network {
 
     /// The precision its forward passes run in (fp32 unless set; docs/precision.md).
     pub fn precision(&self) -> Precision {
-        if self.precision.load(Ordering::Relaxed) == 0 {
-            Precision::Fp32
-        } else {
-            Precision::Bf16
-        }
+        Precision::from_index(self.precision.load(Ordering::Relaxed))
     }
 
     /// Sets the precision of later forward passes; weights stay fp32 whatever it is.
     pub fn set_precision(&self, precision: Precision) {
-        self.precision.store((precision != Precision::Fp32) as u8, Ordering::Relaxed);
+        self.precision.store(precision.index(), Ordering::Relaxed);
     }
 
     /// Normalized input, in channels-last memory on the CPU.

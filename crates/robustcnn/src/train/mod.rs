@@ -1,6 +1,7 @@
 //! The training loop: optimizer, schedule, checkpoints, resume, metrics stream (docs/usage.md, "Runs").
 pub mod checkpoint;
 mod init;
+pub mod loss_scale;
 pub mod optim;
 mod run_dir;
 pub mod schedule;
@@ -96,6 +97,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     let from_checkpoint = opts.resume && run.dir.join(CHECKPOINT_FILE).is_file();
     let prepared = prepare(&on_device).and_then(|mut p| {
         methods::check_task(&p.cfg.method.name, p.train.is_multi_label())?;
+        p.cfg.train.precision.check_device(p.device, "train.precision")?;
         methods::bind(&mut p.cfg.method, &p.net);
         if let (Some(init), false) = (&p.cfg.train.init, from_checkpoint) {
             let model = &p.cfg.model;
@@ -117,7 +119,8 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     if !opts.resume && main {
         run.write_config(&cfg)?;
     }
-    let mut opt = Optimizer::new(&p.vs, &cfg.optim).with_dist(dist.clone());
+    let fp16 = cfg.train.precision == crate::precision::Precision::Fp16;
+    let mut opt = Optimizer::new(&p.vs, &cfg.optim).with_dist(dist.clone()).with_loss_scaler(fp16);
     let _sync_bn = crate::dist::sync_bn::SyncBatchNorm::enter(dist.clone().filter(|_| cfg.train.sync_batchnorm));
     let bytes = |ts: &[(String, Tensor)]| -> u64 {
         ts.iter().map(|(_, t)| t.numel() as u64 * t.kind().elt_size_in_bytes() as u64).sum()
@@ -278,6 +281,9 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
                 if log_now {
                     let mut line =
                         json!({"event": "step", "step": st.step, "epoch": st.epoch + 1, "loss": mean, "lr": lr});
+                    if let Some(scaler) = opt.loss_scaler() {
+                        line["loss_scale"] = json!(scaler.scale);
+                    }
                     for (name, sum, count) in window.drain(..) {
                         line[name.as_str()] = json!(sum / count as f64);
                     }
@@ -332,6 +338,10 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
             "train_accuracy": train_acc, "lr": schedule::lr_at(&cfg.optim, st.step.saturating_sub(1), total, spe),
             "time_s": elapsed, "images_per_s": seen_this_run / elapsed,
             "loader_wait_fraction": waited / elapsed});
+        if let Some(scaler) = opt.loss_scaler() {
+            line["loss_scale"] = json!(scaler.scale);
+            line["skipped_steps"] = json!(scaler.skipped);
+        }
         let mut val_txt = String::new();
         if let Some(v) = &val {
             line["val_accuracy"] = json!(v.top1);

@@ -1,5 +1,6 @@
 //! SGD (momentum, Nesterov) and AdamW with PyTorch's update rules, with state that can be saved, so
 //! `--resume` continues exactly.
+use super::loss_scale::{LossScaler, STATE_NAME};
 use crate::config::{OptimConfig, OptimName};
 use crate::dist::Dist;
 use robustcnn_bridge::c10d::GradSync;
@@ -21,6 +22,8 @@ pub struct Optimizer {
     sync: Option<GradSync>,
     /// The bytes of the first bucket and of the others (DDP's 1 MB and 25 MB unless set).
     bucket_bytes: Option<(usize, usize)>,
+    /// fp16's dynamic loss scaling; its state is also the last entry of `buffers`, for checkpoints.
+    scaler: Option<LossScaler>,
     /// The data-parallel job whose ranks' gradients are averaged before each update, if any.
     dist: Option<Arc<Dist>>,
 }
@@ -58,6 +61,7 @@ impl Optimizer {
             made_order,
             sync: None,
             bucket_bytes: None,
+            scaler: None,
             dist: None,
         }
     }
@@ -69,6 +73,22 @@ impl Optimizer {
         self
     }
 
+    /// Scales the loss dynamically (fp16 training): [`Optimizer::backward`] then reports whether the
+    /// step may be taken.
+    pub fn with_loss_scaler(mut self, on: bool) -> Self {
+        self.buffers.retain(|(n, _)| n != STATE_NAME);
+        self.scaler = on.then(LossScaler::default);
+        if let Some(s) = self.scaler {
+            self.buffers.push((STATE_NAME.to_string(), s.to_tensor()));
+        }
+        self
+    }
+
+    /// The loss scaler's state, when the loss is scaled.
+    pub fn loss_scaler(&self) -> Option<LossScaler> {
+        self.scaler
+    }
+
     /// Buckets of `first` bytes, then of `rest` bytes, for the averaging during the backward pass.
     pub fn with_bucket_bytes(mut self, first: usize, rest: usize) -> Self {
         self.sync = None;
@@ -77,19 +97,34 @@ impl Optimizer {
     }
 
     /// The backward pass of `loss`; in a data-parallel job each gradient is then its mean over the
-    /// ranks, all-reduced in buckets while the backward pass runs (docs/distributed.md §2).
-    pub fn backward(&mut self, loss: &Tensor) -> crate::Result<()> {
-        let Some(d) = &self.dist else {
-            loss.backward();
-            return Ok(());
-        };
-        let sync = match self.sync.take() {
-            Some(sync) => sync,
-            None => d.grad_sync(&self.made_order, self.bucket_bytes)?,
-        };
-        let done = d.backward_averaged(&sync, loss);
-        self.sync = Some(sync);
-        done
+    /// ranks, all-reduced in buckets while the backward pass runs (docs/distributed.md §2). With the
+    /// loss scaler, the loss is scaled and the gradients unscaled; false: they overflowed, so the
+    /// step must be skipped (docs/precision.md).
+    pub fn backward(&mut self, loss: &Tensor) -> crate::Result<bool> {
+        let scaled = self.scaler.map(|s| loss * s.scale);
+        let loss = scaled.as_ref().unwrap_or(loss);
+        match &self.dist {
+            None => loss.backward(),
+            Some(d) => {
+                let sync = match self.sync.take() {
+                    Some(sync) => sync,
+                    None => d.grad_sync(&self.made_order, self.bucket_bytes)?,
+                };
+                let done = d.backward_averaged(&sync, loss);
+                self.sync = Some(sync);
+                done?
+            }
+        }
+        let Some(mut scaler) = self.scaler else { return Ok(true) };
+        // After the averaging every rank holds the same gradients, so every rank finds the same.
+        let grads: Vec<Tensor> = self.params.iter().map(|(_, p)| p.grad()).filter(|g| g.defined()).collect();
+        let overflowed = scaler.unscale(&grads);
+        scaler.update(overflowed);
+        self.scaler = Some(scaler);
+        if let Some((_, t)) = self.buffers.iter_mut().find(|(n, _)| n == STATE_NAME) {
+            *t = scaler.to_tensor();
+        }
+        Ok(!overflowed)
     }
 
     /// The data-parallel job this optimizer averages over, if any.
@@ -215,6 +250,9 @@ impl Optimizer {
                 }
             }
         });
+        if let Some((_, t)) = self.buffers.iter().find(|(n, _)| n == STATE_NAME) {
+            self.scaler = LossScaler::from_tensor(t).or(self.scaler);
+        }
         missing
     }
 }
