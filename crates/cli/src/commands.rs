@@ -507,7 +507,7 @@ fn bench_data_parallel(
     job: &std::sync::Arc<robustcnn::dist::Dist>,
 ) -> Result<()> {
     println!(
-        "{:<16} {:>5} {:>6} {:>7} {:>8} {:>12} {:>9} {:>12} {:>9} {:>14} {:>11} {:>9} {:>7}",
+        "{:<16} {:>5} {:>6} {:>7} {:>8} {:>12} {:>9} {:>12} {:>9} {:>13} {:>9} {:>14} {:>11} {:>9} {:>7}",
         "model",
         "ranks",
         "batch",
@@ -516,6 +516,8 @@ fn bench_data_parallel(
         "train img/s",
         "ms/step",
         "after img/s",
+        "ms/step",
+        "SyncBN img/s",
         "ms/step",
         "all-reduce ms",
         "exposed ms",
@@ -526,7 +528,7 @@ fn bench_data_parallel(
     for m in &a.models {
         let r = robustcnn::bench::data_parallel(m, a.batch, input, a.iters, how, job)?;
         println!(
-            "{:<16} {:>5} {:>6} {:>7} {:>8} {:>12.1} {:>9.1} {:>12.1} {:>9.1} {:>14.2} {:>11.2} {:>9.2} {:>6.0}%",
+            "{:<16} {:>5} {:>6} {:>7} {:>8} {:>12.1} {:>9.1} {:>12.1} {:>9.1} {:>13.1} {:>9.1} {:>14.2} {:>11.2} {:>9.2} {:>6.0}%",
             r.model,
             r.ranks,
             r.batch,
@@ -536,6 +538,8 @@ fn bench_data_parallel(
             r.step_ms,
             r.images_per_s_after,
             r.step_ms_after,
+            r.images_per_s_syncbn,
+            r.step_ms_syncbn,
             r.all_reduce_ms,
             r.exposed_ms,
             r.all_reduce_mib_per_step,
@@ -545,7 +549,7 @@ fn bench_data_parallel(
     }
     println!(
         "rank 0's timings; batch is per rank. train: gradients averaged during the backward pass, as training does; \
-         after: averaged after it. all-reduce ms: its whole cost (after); exposed ms: what the overlapped step \
+         after: averaged after it; SyncBN: train's way with train.sync_batchnorm. all-reduce ms: its whole cost (after); exposed ms: what the overlapped step \
          still waits for; hidden = 1 - exposed / all-reduce"
     );
     if let Some(path) = &a.json {

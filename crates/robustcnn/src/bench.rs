@@ -141,6 +141,9 @@ pub struct DataParallelResult {
     /// Averaging after the backward pass.
     pub images_per_s_after: f64,
     pub step_ms_after: f64,
+    /// Averaging during the backward pass, with SyncBN (`train.sync_batchnorm`).
+    pub images_per_s_syncbn: f64,
+    pub step_ms_syncbn: f64,
     /// Time per step of the all-reduce after the backward pass: its whole cost.
     pub all_reduce_ms: f64,
     /// Time per step the overlapped step still waits for the all-reduce after its backward pass.
@@ -167,7 +170,7 @@ fn timed_steps(iters: usize, dist: &crate::dist::Dist, mut step: impl FnMut() ->
 }
 
 /// Times `iters` data-parallel training steps of `model` on random data, each rank its own batch,
-/// averaging during the backward pass and after it, in alternating rounds.
+/// averaging during the backward pass, after it, and during it with SyncBN, in alternating rounds.
 pub fn data_parallel(
     model: &str,
     batch: i64,
@@ -192,12 +195,17 @@ pub fn data_parallel(
         sync(device);
         Ok(())
     };
-    let (mut during, mut after) = ((0.0, 0.0), (0.0, 0.0));
+    let (mut during, mut after, mut syncbn) = ((0.0, 0.0), (0.0, 0.0), 0.0);
     for _ in 0..2 {
         let d = timed_steps(iters, dist, || step(true, &mut opt))?;
         let a = timed_steps(iters, dist, || step(false, &mut opt))?;
+        let s = {
+            let _on = crate::dist::sync_bn::SyncBatchNorm::enter(Some(dist.clone()));
+            timed_steps(iters, dist, || step(true, &mut opt))?
+        };
         (during.0, during.1, after.0, after.1) =
             (during.0 + d.0 / 2.0, during.1 + d.1 / 2.0, after.0 + a.0 / 2.0, after.1 + a.1 / 2.0);
+        syncbn += s.0 / 2.0;
     }
     let ranks = dist.world();
     let images = (ranks as i64 * batch) as f64;
@@ -211,6 +219,8 @@ pub fn data_parallel(
         step_ms: 1000.0 * during.0,
         images_per_s_after: images / after.0,
         step_ms_after: 1000.0 * after.0,
+        images_per_s_syncbn: images / syncbn,
+        step_ms_syncbn: 1000.0 * syncbn,
         all_reduce_ms: 1000.0 * after.1,
         exposed_ms: 1000.0 * during.1,
         all_reduce_mib_per_step: bytes as f64 / (1 << 20) as f64,
