@@ -10,16 +10,7 @@ use tch::{Kind, Tensor};
 
 /// The weights file `train.init` names.
 fn init_file(init: &Path) -> Result<PathBuf> {
-    let file = if init.is_dir() {
-        let best = init.join("best.safetensors");
-        if best.is_file() {
-            best
-        } else {
-            init.join("model.safetensors")
-        }
-    } else {
-        init.to_path_buf()
-    };
+    let file = if init.is_dir() { super::weights_file(init, "best").0 } else { init.to_path_buf() };
     if !file.is_file() {
         return Err(Error::Config(format!(
             "train.init {}: no weights there (expected a run directory holding best.safetensors or \

@@ -117,7 +117,7 @@ impl Optimizer {
         }
         let Some(mut scaler) = self.scaler else { return Ok(true) };
         // After the averaging every rank holds the same gradients, so every rank finds the same.
-        let grads: Vec<Tensor> = self.params.iter().map(|(_, p)| p.grad()).filter(|g| g.defined()).collect();
+        let grads = self.grads();
         let overflowed = scaler.unscale(&grads);
         scaler.update(overflowed);
         self.scaler = Some(scaler);
@@ -125,6 +125,11 @@ impl Optimizer {
             *t = scaler.to_tensor();
         }
         Ok(!overflowed)
+    }
+
+    /// The gradients the last backward pass left (parameters without one are skipped).
+    fn grads(&self) -> Vec<Tensor> {
+        self.params.iter().map(|(_, p)| p.grad()).filter(|g| g.defined()).collect()
     }
 
     /// The data-parallel job this optimizer averages over, if any.
@@ -141,7 +146,7 @@ impl Optimizer {
     /// pass, not overlapped with it (`bench` compares the two ways).
     pub fn average_grads(&self) -> crate::Result<()> {
         let Some(d) = &self.dist else { return Ok(()) };
-        let grads: Vec<Tensor> = self.params.iter().map(|(_, p)| p.grad()).filter(|g| g.defined()).collect();
+        let grads = self.grads();
         d.average_grads(&grads)
     }
 
@@ -154,7 +159,7 @@ impl Optimizer {
     /// Scales the gradients so their joint L2 norm is at most `max` (torch's `clip_grad_norm_`);
     /// returns the norm before clipping.
     pub fn clip_grad_norm(&mut self, max: f64) -> f64 {
-        let grads: Vec<Tensor> = self.params.iter().map(|(_, p)| p.grad()).filter(|g| g.defined()).collect();
+        let grads = self.grads();
         if grads.is_empty() {
             return 0.0;
         }
