@@ -4,7 +4,6 @@
 // libgloo-dev) are older than the gloo inside libtorch.
 #include "c10d_group.hpp"
 #include <c10/util/Logging.h>
-#include <torch/csrc/autograd/custom_function.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -22,49 +21,6 @@ char* first_line(const std::exception& e) { return rcb::message(rcb::first_line(
 struct rcb_store {
   c10::intrusive_ptr<c10d::TCPStore> store;
 };
-
-namespace {
-// Sums `t` over the ranks in place; an error message, or "" on success.
-std::string sum_in_place(rcb_group* g, at::Tensor& t) {
-  try {
-    std::vector<at::Tensor> ts{t};
-    c10d::AllreduceOptions opts;
-    opts.reduceOp = c10d::ReduceOp::SUM;
-    opts.timeout = g->timeout;
-    g->group->allreduce(ts, opts)->wait(g->timeout);
-    return "";
-  } catch (const std::exception& e) {
-    return rcb::first_line(e);
-  }
-}
-
-// y = Σ_ranks x, whose gradient is again the sum over the ranks of the incoming gradients: the
-// all-reduce inside SyncBN (docs/distributed.md). A failure in the backward pass is kept in the
-// group and read by rcb_take_backward_failure; the gradient is then zero.
-struct SumOverRanks : public torch::autograd::Function<SumOverRanks> {
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, int64_t group) {
-    ctx->saved_data["group"] = group;
-    auto* g = reinterpret_cast<rcb_group*>(group);
-    auto y = x.clone();
-    auto err = sum_in_place(g, y);
-    if (!err.empty()) throw std::runtime_error(err);
-    return y;
-  }
-
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                 torch::autograd::variable_list grads) {
-    auto* g = reinterpret_cast<rcb_group*>(ctx->saved_data["group"].toInt());
-    auto grad = grads[0].contiguous().clone();
-    auto err = sum_in_place(g, grad);
-    if (!err.empty()) {
-      std::lock_guard<std::mutex> lock(g->failure_mutex);
-      if (g->backward_failure.empty()) g->backward_failure = err;
-      grad.zero_();
-    }
-    return {grad, at::Tensor()};
-  }
-};
-}  // namespace
 
 extern "C" {
 
@@ -149,7 +105,7 @@ void rcb_group_free(rcb_group* g) { delete g; }
 
 // Sums `tensor` (an at::Tensor*) over the ranks, in place.
 char* rcb_allreduce_sum(rcb_group* g, void* tensor) {
-  auto err = sum_in_place(g, *static_cast<at::Tensor*>(tensor));
+  auto err = rcb::sum_in_place(g, *static_cast<at::Tensor*>(tensor));
   return err.empty() ? nullptr : copy_message(err);
 }
 
@@ -176,18 +132,6 @@ char* rcb_allgather(rcb_group* g, void* tensor, void** outs, int world) {
     c10d::AllgatherOptions opts;
     opts.timeout = g->timeout;
     g->group->allgather(out, in, opts)->wait(g->timeout);
-    return nullptr;
-  } catch (const std::exception& e) {
-    return first_line(e);
-  }
-}
-
-// Writes into `out` a new tensor, the sum over the ranks of `tensor`, through which autograd's
-// backward pass sums the gradients over the ranks too.
-char* rcb_sum_over_ranks(rcb_group* g, void* tensor, void** out) {
-  try {
-    auto y = SumOverRanks::apply(*static_cast<at::Tensor*>(tensor), reinterpret_cast<int64_t>(g));
-    *out = new at::Tensor(std::move(y));
     return nullptr;
   } catch (const std::exception& e) {
     return first_line(e);

@@ -49,7 +49,17 @@ extern "C" {
     fn rcb_broadcast(g: *mut RawGroup, tensor: *mut c_void, root: c_int) -> *mut c_char;
     fn rcb_allgather(g: *mut RawGroup, tensor: *mut c_void, outs: *mut *mut c_void, world: c_int) -> *mut c_char;
     fn rcb_barrier(g: *mut RawGroup) -> *mut c_char;
-    fn rcb_sum_over_ranks(g: *mut RawGroup, tensor: *mut c_void, out: *mut *mut c_void) -> *mut c_char;
+    fn rcb_sync_batch_norm(
+        g: *mut RawGroup,
+        x: *mut c_void,
+        weight: *mut c_void,
+        bias: *mut c_void,
+        running_mean: *mut c_void,
+        running_var: *mut c_void,
+        eps: f64,
+        momentum: f64,
+        out: *mut *mut c_void,
+    ) -> *mut c_char;
     fn rcb_take_backward_failure(g: *mut RawGroup) -> *mut c_char;
     fn rcb_grad_sync_new(
         g: *mut RawGroup,
@@ -193,13 +203,26 @@ impl Group {
         Ok(outs)
     }
 
-    /// The sum of `t` over the ranks as a new tensor through which autograd's backward pass sums
-    /// the gradients over the ranks too (SyncBN's all-reduce). A failure in the backward pass is
-    /// kept for [`Group::take_backward_failure`], the gradient then being zero.
-    pub fn sum_over_ranks(&self, t: &tch::Tensor) -> Result<tch::Tensor, String> {
+    /// `x` (N×C×…) batch-normalised in training mode over every rank's batch, with one all-gather
+    /// forward and one all-reduce backward (SyncBN); the running statistics are updated in place. A
+    /// failure in the backward pass is kept for [`Group::take_backward_failure`], the input's
+    /// gradient then being zero.
+    pub fn sync_batch_norm(
+        &self,
+        x: &tch::Tensor,
+        affine: Option<(&tch::Tensor, &tch::Tensor)>,
+        running: (&tch::Tensor, &tch::Tensor),
+        eps: f64,
+        momentum: f64,
+    ) -> Result<tch::Tensor, String> {
+        let ptr = |t: &tch::Tensor| t.as_ptr() as *mut c_void;
+        let (w, b) = affine.map_or((std::ptr::null_mut(), std::ptr::null_mut()), |(w, b)| (ptr(w), ptr(b)));
         let mut out = std::ptr::null_mut();
-        // SAFETY: a live group and tensor; on success `out` is a new at::Tensor that we own.
-        check(unsafe { rcb_sum_over_ranks(self.raw, t.as_ptr() as *mut c_void, &mut out) })?;
+        // SAFETY: a live group and live tensors (or null for no affine part); on success `out` is a
+        // new at::Tensor that we own.
+        check(unsafe {
+            rcb_sync_batch_norm(self.raw, ptr(x), w, b, ptr(running.0), ptr(running.1), eps, momentum, &mut out)
+        })?;
         // SAFETY: `out` was allocated by the bridge as an at::Tensor and is owned by nobody else.
         Ok(unsafe { tch::Tensor::from_ptr(out as *mut torch_sys::C_tensor) })
     }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace rcb {
 // A copy of `s` in malloc'd memory, which the Rust side frees.
@@ -33,3 +34,25 @@ struct rcb_group {
   std::mutex failure_mutex;
   std::string backward_failure;
 };
+
+namespace rcb {
+// Sums `t` over the ranks in place; an error message, or "" on success.
+inline std::string sum_in_place(rcb_group* g, at::Tensor& t) {
+  try {
+    std::vector<at::Tensor> ts{t};
+    c10d::AllreduceOptions opts;
+    opts.reduceOp = c10d::ReduceOp::SUM;
+    opts.timeout = g->timeout;
+    g->group->allreduce(ts, opts)->wait(g->timeout);
+    return "";
+  } catch (const std::exception& e) {
+    return first_line(e);
+  }
+}
+
+// Keeps the first failure of a collective inside autograd's backward pass, which cannot return one.
+inline void record_backward_failure(rcb_group* g, const std::string& err) {
+  std::lock_guard<std::mutex> lock(g->failure_mutex);
+  if (g->backward_failure.empty()) g->backward_failure = err;
+}
+}  // namespace rcb

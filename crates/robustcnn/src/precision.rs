@@ -53,12 +53,16 @@ impl Precision {
     }
 
     /// Refuses fp16 off CUDA: libtorch's CPU float16 kernels are slow or missing, and bf16 has
-    /// fp32's range without a loss scaler. `what` names the option in the error.
+    /// fp32's range without a loss scaler. Refuses bf16 on a GPU older than Ampere
+    /// ([`check_cuda_bf16`]). `what` names the option in the error.
     pub fn check_device(self, device: Device, what: &str) -> Result<()> {
         if self == Precision::Fp16 && device == Device::Cpu {
             return Err(Error::Config(format!(
                 "{what} fp16: float16 autocast (with its loss scaler) runs on CUDA devices; on the CPU use bf16"
             )));
+        }
+        if let (Precision::Bf16, Device::Cuda(n)) = (self, device) {
+            return check_cuda_bf16(crate::device::cuda_capability(n), n, what);
         }
         Ok(())
     }
@@ -71,6 +75,18 @@ impl Precision {
             Precision::Bf16 => Some(Autocast::enter(cuda, Reduced::BFloat16)),
             Precision::Fp16 => Some(Autocast::enter(cuda, Reduced::Float16)),
         }
+    }
+}
+
+/// Refuses bf16 on CUDA device `n` whose compute capability is below 8.0 (before Ampere): it has no
+/// bfloat16 tensor cores, and libtorch emulates or rejects bf16 there. An unknown capability (no
+/// driver to ask) passes, leaving libtorch to decide.
+pub fn check_cuda_bf16(capability: Option<(i32, i32)>, n: usize, what: &str) -> Result<()> {
+    match capability {
+        Some((major, minor)) if major < 8 => Err(Error::Config(format!(
+            "{what} bf16: cuda:{n} has compute capability {major}.{minor}, and bfloat16 needs 8.0 (Ampere) or newer; use fp16 there"
+        ))),
+        _ => Ok(()),
     }
 }
 

@@ -239,6 +239,64 @@ fn with_syncbn_two_ranks_of_32_equal_one_process_of_64_buffers_included() {
     assert!(relative > 1e-4, "per-rank batch norm too close to one process: {relative}");
 }
 
+/// 32 images of 3 channels around 100 with unit spread, where Σx² − N·μ² would lose the variance
+/// to rounding; and a fixed weighting of the outputs, the loss whose input gradient is compared.
+fn far_from_zero() -> (Tensor, Tensor) {
+    let g = Tensor::arange(32 * 3 * 4 * 4, (Kind::Float, Device::Cpu)).reshape([32, 3, 4, 4]);
+    ((&g * 0.731).sin() * 1.3 + 100.0, (&g * 0.173).cos())
+}
+
+/// Batch norm in training mode of `x`'s rows `rows`, under SyncBN on `dist` if any: the output, the
+/// input gradient of Σ output·r, the affine gradients and the running statistics after the step.
+fn batch_norm_step(rows: (i64, i64), dist: Option<std::sync::Arc<Dist>>) -> Vec<Vec<f32>> {
+    let (x, r) = far_from_zero();
+    let (x, r) = (x.narrow(0, rows.0, rows.1).set_requires_grad(true), r.narrow(0, rows.0, rows.1));
+    let vs = nn::VarStore::new(Device::Cpu);
+    let norm = robustcnn::models::blocks::bn(vs.root() / "bn", 3);
+    tch::no_grad(|| {
+        norm.ws.as_ref().unwrap().shallow_clone().copy_(&Tensor::from_slice(&[0.5f32, 1.5, -2.0]));
+        norm.bs.as_ref().unwrap().shallow_clone().copy_(&Tensor::from_slice(&[0.1f32, -0.2, 0.3]));
+    });
+    let _sync = robustcnn::dist::sync_bn::SyncBatchNorm::enter(dist);
+    let y = norm.forward_t(&x, true);
+    (&y * &r).sum(Kind::Float).backward();
+    let flat = |t: &Tensor| Vec::<f32>::try_from(&t.detach().reshape([-1])).unwrap();
+    let (w, b) = (norm.ws.as_ref().unwrap(), norm.bs.as_ref().unwrap());
+    vec![flat(&y), flat(&x.grad()), flat(&w.grad()), flat(&b.grad()), flat(&norm.running_mean), flat(&norm.running_var)]
+}
+
+#[test]
+fn syncbn_on_two_ranks_is_batch_norm_on_the_global_batch_far_from_zero_too() {
+    let single = batch_norm_step((0, 32), None);
+    let port = free_port();
+    let ranks: Vec<_> = (0..2)
+        .map(|rank| {
+            std::thread::spawn(move || {
+                let d = std::sync::Arc::new(Dist::join(local(rank, 2, port), quick(60)).unwrap());
+                let got = batch_norm_step((16 * rank as i64, 16), Some(d.clone()));
+                d.finish().unwrap();
+                got
+            })
+        })
+        .collect();
+    let per_rank: Vec<Vec<Vec<f32>>> = ranks.into_iter().map(|h| h.join().unwrap()).collect();
+    let joined = |i: usize| [per_rank[0][i].clone(), per_rank[1][i].clone()].concat();
+    let close = |what: &str, a: &[f32], b: &[f32], tol: f64| {
+        let relative = relative_difference(a, b);
+        assert!(relative < tol, "{what}: relative difference from one process {relative}");
+    };
+    close("output", &joined(0), &single[0], 1e-5);
+    close("input gradient", &joined(1), &single[1], 1e-4);
+    // The affine gradients are each rank's share, which the gradient averaging then averages.
+    let summed = |i: usize| per_rank[0][i].iter().zip(&per_rank[1][i]).map(|(a, b)| a + b).collect::<Vec<f32>>();
+    close("weight gradient", &summed(2), &single[2], 1e-4);
+    close("bias gradient", &summed(3), &single[3], 1e-5);
+    for (i, what) in [(4, "running mean"), (5, "running variance")] {
+        assert_eq!(per_rank[0][i], per_rank[1][i], "ranks differ in the {what}");
+        close(what, &per_rank[0][i], &single[i], 1e-6);
+    }
+}
+
 #[test]
 fn a_rank_that_never_joins_is_an_error_within_the_timeout() {
     let started = Instant::now();

@@ -2,7 +2,7 @@
 //! gradient, a step whose gradients overflow is skipped with the scale halved, 2,000 steps in a row
 //! double it, the state survives a checkpoint, and fp16 off CUDA is one clear error.
 use robustcnn::config::OptimConfig;
-use robustcnn::precision::Precision;
+use robustcnn::precision::{check_cuda_bf16, Precision};
 use robustcnn::train::loss_scale::{LossScaler, STATE_NAME};
 use robustcnn::train::optim::Optimizer;
 use tch::nn::{self, Module, VarStore};
@@ -110,4 +110,18 @@ fn fp16_off_cuda_is_one_clear_error() {
     );
     assert!(Precision::Fp16.check_device(Device::Cuda(0), "train.precision").is_ok());
     assert!(Precision::Bf16.check_device(Device::Cpu, "train.precision").is_ok());
+}
+
+#[test]
+fn bf16_on_a_gpu_before_ampere_is_one_clear_error() {
+    let e = check_cuda_bf16(Some((7, 0)), 1, "--precision").unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "--precision bf16: cuda:1 has compute capability 7.0, and bfloat16 needs 8.0 (Ampere) or newer; use fp16 there"
+    );
+    assert!(check_cuda_bf16(Some((8, 0)), 0, "--precision").is_ok());
+    assert!(check_cuda_bf16(Some((9, 0)), 0, "--precision").is_ok());
+    assert!(check_cuda_bf16(None, 0, "--precision").is_ok(), "no driver to ask: libtorch decides");
+    // No machine has a thousand GPUs: the driver query answers None rather than failing.
+    assert_eq!(robustcnn::device::cuda_capability(999), None);
 }

@@ -211,9 +211,16 @@ impl Dist {
         self.group.all_gather(t).map_err(|e| self.lost("all-gather", e))
     }
 
-    /// The sum of `t` over the ranks, through which the backward pass sums gradients over the ranks.
-    pub fn sum_over_ranks(&self, t: &Tensor) -> Result<Tensor> {
-        self.group.sum_over_ranks(t).map_err(|e| self.lost("SyncBN all-reduce", e))
+    /// `x` batch-normalised in training mode over every rank's batch (SyncBN, docs/distributed.md §2).
+    pub fn batch_norm_over_ranks(
+        &self,
+        x: &Tensor,
+        affine: Option<(&Tensor, &Tensor)>,
+        running: (&Tensor, &Tensor),
+        eps: f64,
+        momentum: f64,
+    ) -> Result<Tensor> {
+        self.group.sync_batch_norm(x, affine, running, eps, momentum).map_err(|e| self.lost("SyncBN all-gather", e))
     }
 
     /// Keeps the failure of a collective that could not return it, for the next gradient averaging.
