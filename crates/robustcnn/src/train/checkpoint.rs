@@ -29,12 +29,23 @@ pub fn write_atomic(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
     Ok(())
 }
 
-/// Writes bytes to `path` atomically.
+/// Writes bytes to `path` atomically, through a temporary file of this process's own, so that
+/// processes writing the same file at once (a suite's workers) each replace it whole.
 pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).at(&tmp)?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).at(&tmp)?;
-    std::fs::rename(&tmp, path).at(path)
+    let tmp = bytes_tmp_path(path);
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
+        .at(&tmp)
+        .and_then(|_| std::fs::rename(&tmp, path).at(path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// The temporary file [`write_bytes_atomic`] writes before renaming it to `path`.
+pub fn bytes_tmp_path(path: &Path) -> std::path::PathBuf {
+    path.with_extension(format!("{}.tmp", std::process::id()))
 }
 
 /// The model's variables (parameters and buffers), sorted by name.
