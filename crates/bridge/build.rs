@@ -10,6 +10,7 @@ fn main() {
     println!("cargo:rerun-if-changed=src/c10d_group.hpp");
     println!("cargo:rerun-if-changed=src/grad_sync.cpp");
     println!("cargo:rerun-if-changed=src/sync_bn.cpp");
+    println!("cargo:rerun-if-changed=src/pinned.cpp");
     println!("cargo:rerun-if-env-changed=ROBUSTCNN_GLOO_INCLUDE");
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
@@ -39,6 +40,7 @@ fn main() {
         .file("src/c10d.cpp")
         .file("src/grad_sync.cpp")
         .file("src/sync_bn.cpp")
+        .file("src/pinned.cpp")
         .compile("robustcnn_bridge");
     println!("cargo:rustc-link-search=native={}", lib.display());
     println!("cargo:rustc-link-lib=dylib=torch_cpu");

@@ -1,7 +1,7 @@
 //! A small C++ bridge to the parts of libtorch that tch does not bind: autocast for every device type
-//! (tch's `autocast` switches only CUDA's), so the CPU can run in bfloat16 (docs/precision.md), and
-//! the unpickler that reads PyTorch's `.pt` state dicts (docs/imported.md), and c10d's process groups
-//! (docs/distributed.md).
+//! (tch's `autocast` switches only CUDA's), so the CPU can run in bfloat16, and pinned host memory
+//! (docs/precision.md); the unpickler that reads PyTorch's `.pt` state dicts (docs/imported.md); and
+//! c10d's process groups (docs/distributed.md).
 pub mod c10d;
 
 use std::ffi::{c_char, c_void, CStr};
@@ -46,6 +46,28 @@ pub fn pickle_state_dict(bytes: &[u8]) -> Result<Vec<(String, *mut torch_sys::C_
         m
     };
     Err(message)
+}
+
+extern "C" {
+    fn rcb_pin_memory(tensor: *mut c_void, out: *mut *mut c_void) -> *mut c_char;
+}
+
+/// A copy of the CPU tensor `t` in page-locked memory (PyTorch's `pin_memory()`), from which copies
+/// to a GPU run asynchronously; or libtorch's reason it cannot (no CUDA).
+pub fn pinned(t: &tch::Tensor) -> Result<tch::Tensor, String> {
+    let mut out = std::ptr::null_mut();
+    // SAFETY: a live tensor; on success `out` is a new at::Tensor that we own.
+    let err = unsafe { rcb_pin_memory(t.as_ptr() as *mut c_void, &mut out) };
+    if err.is_null() {
+        // SAFETY: `out` was allocated by the bridge as an at::Tensor and is owned by nobody else.
+        return Ok(unsafe { tch::Tensor::from_ptr(out as *mut torch_sys::C_tensor) });
+    }
+    // SAFETY: a malloc'ed NUL-terminated message from the bridge, freed once here.
+    Err(unsafe {
+        let m = CStr::from_ptr(err).to_string_lossy().into_owned();
+        free(err as *mut c_void);
+        m
+    })
 }
 
 extern "C" {

@@ -178,6 +178,10 @@ pub struct TrainConfig {
     /// per rank (docs/distributed.md §2).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub sync_batchnorm: bool,
+    /// On CUDA, let cuDNN time its convolution algorithms on the first batches and keep the fastest
+    /// (`torch.backends.cudnn.benchmark`); faster for fixed input sizes, not bitwise reproducible.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cudnn_benchmark: bool,
 }
 
 impl Default for TrainConfig {
@@ -191,6 +195,7 @@ impl Default for TrainConfig {
             log_every: 50,
             init: None,
             sync_batchnorm: false,
+            cudnn_benchmark: false,
         }
     }
 }

@@ -26,9 +26,26 @@ fn spec(workers: usize, seed: u64) -> LoaderSpec {
 }
 
 fn collect(ds: &Arc<Dataset>, s: &LoaderSpec, epoch: u64, start: usize) -> Vec<(usize, Vec<usize>, Vec<f32>)> {
-    EpochLoader::new(ds.clone(), s, epoch, start)
+    collect_for(ds, s, (epoch, start), tch::Device::Cpu)
+}
+
+/// The batches of a loader for `device` (a GPU's are pinned where libtorch can).
+fn collect_for(
+    ds: &Arc<Dataset>,
+    s: &LoaderSpec,
+    (epoch, start): (u64, usize),
+    device: tch::Device,
+) -> Vec<(usize, Vec<usize>, Vec<f32>)> {
+    EpochLoader::new(ds.clone(), s, epoch, start, device)
         .map(|(b, batch)| (b, batch.indices, Vec::<f32>::try_from(batch.images.flatten(0, -1)).unwrap()))
         .collect()
+}
+
+#[test]
+fn batches_for_a_gpu_hold_the_same_images_pinned_or_not() {
+    // Page-locked where libtorch has CUDA; without it (this build), the batches stay as they are.
+    let ds = Arc::new(toy(20));
+    assert_eq!(collect_for(&ds, &spec(2, 1), (0, 0), tch::Device::Cuda(0)), collect(&ds, &spec(2, 1), 0, 0));
 }
 
 #[test]

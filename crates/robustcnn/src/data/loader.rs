@@ -10,7 +10,7 @@ use crate::rng::{rng_for, shuffle};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use tch::Tensor;
+use tch::{Device, Tensor};
 
 const ORDER: u64 = 1;
 const AUGMENT: u64 = 2;
@@ -93,6 +93,31 @@ pub fn batch_slice<'a>(order: &'a [usize], spec: &LoaderSpec, b: usize) -> &'a [
     &order[lo + len * rank / world..lo + len * (rank + 1) / world]
 }
 
+impl Batch {
+    /// The batch in page-locked host memory for copies to `device` when it is a GPU (as PyTorch's
+    /// `pin_memory=True`, docs/precision.md "Feeding a GPU"); unchanged for the CPU, or where
+    /// libtorch cannot pin.
+    pub fn pinned_for(self, device: Device) -> Batch {
+        if device == Device::Cpu {
+            return self;
+        }
+        let pin = |t: Tensor| robustcnn_bridge::pinned(&t).unwrap_or(t);
+        Batch {
+            images: pin(self.images),
+            labels: pin(self.labels),
+            views: self.views.into_iter().map(pin).collect(),
+            ..self
+        }
+    }
+
+    /// Images, labels and extra views on `device`. To a GPU the copies are asynchronous on its
+    /// stream (`non_blocking=True`), so the next batch is prepared while this one computes.
+    pub fn to_device(&self, device: Device) -> (Tensor, Tensor, Vec<Tensor>) {
+        let to = |t: &Tensor| t.to_device_(device, t.kind(), device != Device::Cpu, false);
+        (to(&self.images), to(&self.labels), self.views.iter().map(to).collect())
+    }
+}
+
 /// Builds the batch of `indices` (augmented if the spec says so).
 pub fn make_batch(ds: &Dataset, indices: &[usize], spec: &LoaderSpec, epoch: u64) -> Batch {
     let (h, w, c) = (ds.height, ds.width, ds.channels);
@@ -153,7 +178,9 @@ pub struct EpochLoader {
 }
 
 impl EpochLoader {
-    pub fn new(ds: Arc<Dataset>, spec: &LoaderSpec, epoch: u64, start_batch: usize) -> Self {
+    /// The loader of batches for `device`: for a GPU, the background threads also copy each batch
+    /// into page-locked memory, so that [`Batch::to_device`] does not wait for the copy.
+    pub fn new(ds: Arc<Dataset>, spec: &LoaderSpec, epoch: u64, start_batch: usize, device: Device) -> Self {
         let order = Arc::new(epoch_order(ds.len(), spec, epoch));
         let end = batches_per_epoch(ds.len(), spec);
         let w = spec.workers.max(1);
@@ -165,7 +192,7 @@ impl EpochLoader {
             workers.push(std::thread::spawn(move || {
                 let mut b = first;
                 while b < end {
-                    let batch = make_batch(&ds, batch_slice(&order, &spec, b), &spec, epoch);
+                    let batch = make_batch(&ds, batch_slice(&order, &spec, b), &spec, epoch).pinned_for(device);
                     if tx.send(batch).is_err() {
                         return;
                     }

@@ -60,12 +60,13 @@ impl Network {
         self.precision.store(precision.index(), Ordering::Relaxed);
     }
 
-    /// Normalized input, in channels-last memory on the CPU.
+    /// Normalized input, in channels-last memory on the CPU, and on a GPU in mixed precision.
     fn normalize(&self, x: &Tensor) -> Tensor {
         let h = (x - &self.mean) / &self.std;
-        if h.device() == tch::Device::Cpu && h.dim() == 4 {
+        if h.dim() == 4 && (h.device() == tch::Device::Cpu || !self.precision().is_fp32()) {
             // Channels-last (NHWC) memory: oneDNN's CPU convolutions then skip the layout reorders
-            // around every layer, 1.3x the training and attack throughput (BENCHMARKS.md).
+            // around every layer, 1.3x the training and attack throughput (BENCHMARKS.md); cuDNN's
+            // bf16/fp16 tensor-core convolutions want it too (docs/precision.md).
             return h.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]);
         }
         h

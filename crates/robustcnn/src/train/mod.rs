@@ -98,6 +98,9 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     let prepared = prepare(&on_device).and_then(|mut p| {
         methods::check_task(&p.cfg.method.name, p.train.is_multi_label())?;
         p.cfg.train.precision.check_device(p.device, "train.precision")?;
+        if p.device.is_cuda() {
+            tch::Cuda::cudnn_set_benchmark(p.cfg.train.cudnn_benchmark);
+        }
         methods::bind(&mut p.cfg.method, &p.net);
         if let (Some(init), false) = (&p.cfg.train.init, from_checkpoint) {
             let model = &p.cfg.model;
@@ -197,7 +200,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     while !st.finished && st.epoch < epochs {
         let epoch_start = Instant::now();
         let mut waited = 0.0;
-        let loader = EpochLoader::new(p.train.clone(), &spec, st.epoch as u64, st.batch);
+        let loader = EpochLoader::new(p.train.clone(), &spec, st.epoch as u64, st.batch, device);
         let bar = progress_bar(opts.progress && main, loader.len(), st.batch, st.epoch, epochs);
         let mut loss_sum = Tensor::from(st.epoch_loss_sum).to_device(device);
         let mut correct = Tensor::from(st.epoch_correct).to_device(device);
@@ -218,8 +221,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
                 bar.abandon();
                 return Err(Error::Config(e.clone()));
             }
-            let x = batch.images.to_device(device);
-            let y = batch.labels.to_device(device);
+            let (x, y, views) = batch.to_device(device);
             let lr = schedule::lr_at(&cfg.optim, st.step, total, spe);
             let ids: Vec<u64> = batch.indices.iter().map(|&i| i as u64).collect();
             let mut ctx = StepContext {
@@ -233,7 +235,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
                 ids: &ids,
                 after: None,
                 extra_terms: Vec::new(),
-                views: batch.views.iter().map(|v| v.to_device(device)).collect(),
+                views,
             };
             let out = method.train_step(&mut ctx, &x, &y).map_err(|e| match e {
                 Error::Diverged(what) if !run.dir.join(CHECKPOINT_FILE).is_file() => Error::Diverged(format!(
@@ -429,9 +431,11 @@ struct RemoveUnlessCheckpointed {
 impl Drop for RemoveUnlessCheckpointed {
     fn drop(&mut self) {
         if self.armed && !self.dir.join(CHECKPOINT_FILE).exists() {
-            for f in [run_dir::CONFIG_FILE, METRICS_FILE, "best.safetensors", "best.safetensors.tmp", "config.tmp"] {
+            let config_tmp = checkpoint::bytes_tmp_path(&self.dir.join(run_dir::CONFIG_FILE));
+            for f in [run_dir::CONFIG_FILE, METRICS_FILE, "best.safetensors", "best.safetensors.tmp"] {
                 let _ = std::fs::remove_file(self.dir.join(f));
             }
+            let _ = std::fs::remove_file(config_tmp);
             let _ = std::fs::remove_dir(&self.dir);
         }
     }
