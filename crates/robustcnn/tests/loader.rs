@@ -1,6 +1,6 @@
 //! The loader: determinism across worker counts, seeded shuffles, augmentation semantics, resume.
 use robustcnn::data::augment::{augment_to_chw, Augment};
-use robustcnn::data::loader::{epoch_order, EpochLoader, LoaderSpec};
+use robustcnn::data::loader::{epoch_order, for_each_prefetched, make_batch, EpochLoader, LoaderSpec};
 use robustcnn::data::{split, Dataset};
 use std::path::Path;
 use std::sync::Arc;
@@ -46,6 +46,37 @@ fn batches_for_a_gpu_hold_the_same_images_pinned_or_not() {
     // Page-locked where libtorch has CUDA; without it (this build), the batches stay as they are.
     let ds = Arc::new(toy(20));
     assert_eq!(collect_for(&ds, &spec(2, 1), (0, 0), tch::Device::Cuda(0)), collect(&ds, &spec(2, 1), 0, 0));
+}
+
+#[test]
+fn evaluation_batches_for_a_gpu_come_from_a_thread_in_order_and_stop_at_the_first_error() {
+    let ds = toy(20);
+    let idx: Vec<usize> = (0..20).collect();
+    let chunks: Vec<&[usize]> = idx.chunks(6).collect();
+    let spec = LoaderSpec::evaluation(6);
+    let seen = |device| {
+        let mut got = Vec::new();
+        let r = for_each_prefetched(&ds, &chunks, &spec, device, |c, b| {
+            got.push((c.to_vec(), b.indices.clone(), Vec::<f32>::try_from(b.images.flatten(0, -1)).unwrap()));
+            if got.len() == 3 {
+                Err("stop")
+            } else {
+                Ok(())
+            }
+        });
+        (r, got)
+    };
+    let (on_cpu, on_gpu) = (seen(tch::Device::Cpu), seen(tch::Device::Cuda(0)));
+    assert_eq!(on_cpu.0, Err("stop"));
+    assert_eq!(on_cpu, on_gpu);
+    assert_eq!(on_gpu.1.len(), 3, "the error stopped the batches");
+    for (c, indices, _) in &on_gpu.1 {
+        assert_eq!(c, indices);
+    }
+    assert_eq!(
+        on_gpu.1[1].2,
+        Vec::<f32>::try_from(make_batch(&ds, &idx[6..12], &spec, 0).images.flatten(0, -1)).unwrap()
+    );
 }
 
 #[test]

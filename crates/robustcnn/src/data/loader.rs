@@ -118,6 +118,34 @@ impl Batch {
     }
 }
 
+/// Calls `f` on the batch of each of `chunks` in order; the first error of `f` stops it. For a GPU,
+/// each batch is made and pinned on a background thread while `f` computes on the one before
+/// (docs/precision.md, "Feeding a GPU"); on the CPU, where that thread would only compete with
+/// libtorch's for the cores, in turn.
+pub fn for_each_prefetched<E>(
+    ds: &Dataset,
+    chunks: &[&[usize]],
+    spec: &LoaderSpec,
+    device: Device,
+    mut f: impl FnMut(&[usize], Batch) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    if device == Device::Cpu {
+        return chunks.iter().try_for_each(|c| f(c, make_batch(ds, c, spec, 0)));
+    }
+    std::thread::scope(|s| {
+        let (tx, rx) = sync_channel(2);
+        s.spawn(move || {
+            for c in chunks {
+                if tx.send(make_batch(ds, c, spec, 0).pinned_for(device)).is_err() {
+                    return;
+                }
+            }
+        });
+        // Dropping `rx` on an error stops the thread at its next batch.
+        chunks.iter().zip(rx).try_for_each(|(c, b)| f(c, b))
+    })
+}
+
 /// Builds the batch of `indices` (augmented if the spec says so).
 pub fn make_batch(ds: &Dataset, indices: &[usize], spec: &LoaderSpec, epoch: u64) -> Batch {
     let (h, w, c) = (ds.height, ds.width, ds.channels);

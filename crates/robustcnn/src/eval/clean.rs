@@ -1,7 +1,7 @@
 //! Clean evaluation: top-1 / top-5, per-class accuracy, confusion matrix, NLL and expected calibration
 //! error (15 equal-width confidence bins, Guo et al. 2017); for a multi-label task per-class AP and
 //! mAP (docs/multilabel.md §3).
-use crate::data::loader::{make_batch, LoaderSpec};
+use crate::data::loader::{for_each_prefetched, LoaderSpec};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::eval::multilabel::{multilabel_metrics, top1_precision, ApMethod, MultiLabelResult};
@@ -48,18 +48,19 @@ pub fn predict(net: &Network, ds: &Dataset, batch_size: usize, device: Device) -
     let mut out = vec![0f32; ds.len() * k];
     tch::no_grad(|| -> Result<()> {
         let idx: Vec<usize> = (0..ds.len()).collect();
-        for (_, chunk) in idx.chunks(batch_size.max(1)).enumerate().filter(|(c, _)| shard.mine(*c)) {
-            let b = make_batch(ds, chunk, &spec, 0);
+        let mine: Vec<&[usize]> =
+            idx.chunks(batch_size.max(1)).enumerate().filter(|(c, _)| shard.mine(*c)).map(|(_, c)| c).collect();
+        for_each_prefetched(ds, &mine, &spec, device, |chunk, b| {
             if let Some(e) = b.error {
                 return Err(crate::error::Error::Config(e));
             }
-            let logits = net.forward(&b.images.to_device(device), false);
+            let logits = net.forward(&b.to_device(device).0, false);
             let probs = if ds.is_multi_label() { logits.sigmoid() } else { logits.softmax(-1, Kind::Float) };
             let probs = probs.to_kind(Kind::Float).to_device(Device::Cpu);
             let rows = Vec::<f32>::try_from(&probs.flatten(0, -1)).unwrap_or_default();
             out[chunk[0] * k..chunk[0] * k + rows.len()].copy_from_slice(&rows);
-        }
-        Ok(())
+            Ok(())
+        })
     })?;
     shard.sum_f32(out)
 }
