@@ -179,7 +179,7 @@ def attacks():
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "load":
         load(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "/usr/share/datasets/fashion-mnist")
-    elif len(sys.argv) == 2 and sys.argv[1] == "speed":
+    elif len(sys.argv) in (2, 3) and sys.argv[1] == "speed":
         speed()
     elif len(sys.argv) == 2 and sys.argv[1] == "attacks":
         attacks()

@@ -11,6 +11,12 @@ fn main() {
     println!("cargo:rerun-if-changed=src/grad_sync.cpp");
     println!("cargo:rerun-if-changed=src/sync_bn.cpp");
     println!("cargo:rerun-if-changed=src/pinned.cpp");
+    println!("cargo:rerun-if-changed=src/bn_relu.cpp");
+    println!("cargo:rerun-if-changed=src/bn_relu_kernels.h");
+    println!("cargo:rerun-if-changed=src/bn_relu_kernels.inc");
+    println!("cargo:rerun-if-changed=src/bn_relu_baseline.cpp");
+    println!("cargo:rerun-if-changed=src/bn_relu_avx2.cpp");
+    println!("cargo:rerun-if-changed=src/error_message.hpp");
     println!("cargo:rerun-if-env-changed=ROBUSTCNN_GLOO_INCLUDE");
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
@@ -35,12 +41,18 @@ fn main() {
         .define("USE_C10D_GLOO", None)
         .flag("-std=c++17")
         .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
+        // The fused batch norm + ReLU recomputes its forward mask in the backward pass: no FMA contraction
+        // may make the two computations differ.
+        .flag("-ffp-contract=off")
         .file("src/autocast.cpp")
         .file("src/state_dict.cpp")
         .file("src/c10d.cpp")
         .file("src/grad_sync.cpp")
         .file("src/sync_bn.cpp")
         .file("src/pinned.cpp")
+        .file("src/bn_relu.cpp")
+        .file("src/bn_relu_baseline.cpp")
+        .file("src/bn_relu_avx2.cpp")
         .compile("robustcnn_bridge");
     println!("cargo:rustc-link-search=native={}", lib.display());
     println!("cargo:rustc-link-lib=dylib=torch_cpu");

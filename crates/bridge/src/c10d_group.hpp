@@ -3,28 +3,14 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include "error_message.hpp"
+
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
 #include <vector>
-
-namespace rcb {
-// A copy of `s` in malloc'd memory, which the Rust side frees.
-inline char* message(const std::string& s) {
-  char* out = static_cast<char*>(std::malloc(s.size() + 1));
-  if (out != nullptr) std::memcpy(out, s.c_str(), s.size() + 1);
-  return out;
-}
-
-// The first line of a c10d/gloo exception: the rest is a C++ backtrace.
-inline std::string first_line(const std::exception& e) {
-  std::string s = e.what();
-  auto nl = s.find('\n');
-  return nl == std::string::npos ? s : s.substr(0, nl);
-}
-}  // namespace rcb
 
 struct rcb_group {
   c10::intrusive_ptr<c10d::TCPStore> store;

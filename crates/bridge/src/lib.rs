@@ -58,6 +58,53 @@ pub fn pinned(t: &tch::Tensor) -> Result<tch::Tensor, String> {
     let mut out = std::ptr::null_mut();
     // SAFETY: a live tensor; on success `out` is a new at::Tensor that we own.
     let err = unsafe { rcb_pin_memory(t.as_ptr() as *mut c_void, &mut out) };
+    owned_or_message(out, err)
+}
+
+extern "C" {
+    fn rcb_batch_norm_relu(
+        x: *mut c_void,
+        weight: *mut c_void,
+        bias: *mut c_void,
+        running_mean: *mut c_void,
+        running_var: *mut c_void,
+        eps: f64,
+        momentum: f64,
+        out: *mut *mut c_void,
+    ) -> *mut c_char;
+}
+
+/// relu(batch_norm(x)) in training mode as one autograd function where `x` is a dense CPU float or
+/// bfloat16 tensor (channels-last when 4-D), else libtorch's two operations (docs/precision.md,
+/// "Fused batch norm and ReLU"); the running statistics are updated in place.
+pub fn batch_norm_relu(
+    x: &tch::Tensor,
+    affine: (Option<&tch::Tensor>, Option<&tch::Tensor>),
+    running: (&tch::Tensor, &tch::Tensor),
+    eps: f64,
+    momentum: f64,
+) -> Result<tch::Tensor, String> {
+    let ptr = |t: Option<&tch::Tensor>| t.map_or(std::ptr::null_mut(), |t| t.as_ptr() as *mut c_void);
+    let mut out = std::ptr::null_mut();
+    // SAFETY: live tensors (or null for no affine part); on success `out` is a new at::Tensor that
+    // we own.
+    let err = unsafe {
+        rcb_batch_norm_relu(
+            ptr(Some(x)),
+            ptr(affine.0),
+            ptr(affine.1),
+            ptr(Some(running.0)),
+            ptr(Some(running.1)),
+            eps,
+            momentum,
+            &mut out,
+        )
+    };
+    owned_or_message(out, err)
+}
+
+/// The bridge's new tensor `out`, or its error message `err` (freed here).
+fn owned_or_message(out: *mut c_void, err: *mut c_char) -> Result<tch::Tensor, String> {
     if err.is_null() {
         // SAFETY: `out` was allocated by the bridge as an at::Tensor and is owned by nobody else.
         return Ok(unsafe { tch::Tensor::from_ptr(out as *mut torch_sys::C_tensor) });

@@ -2,9 +2,7 @@
 // deprecated form that takes a device (docs/precision.md, "Feeding a GPU").
 #include <torch/torch.h>
 
-#include <cstdlib>
-#include <cstring>
-#include <string>
+#include "error_message.hpp"
 
 extern "C" {
 
@@ -16,11 +14,7 @@ char* rcb_pin_memory(void* tensor, void** out) {
     *out = new at::Tensor(static_cast<at::Tensor*>(tensor)->pin_memory());
     return nullptr;
   } catch (const std::exception& e) {
-    std::string s = e.what();
-    s = s.substr(0, s.find('\n'));
-    char* m = static_cast<char*>(std::malloc(s.size() + 1));
-    if (m != nullptr) std::memcpy(m, s.c_str(), s.size() + 1);
-    return m;
+    return rcb::message(rcb::first_line(e));
   }
 }
 

@@ -49,6 +49,27 @@ impl nn::ModuleT for Norm {
     }
 }
 
+impl Norm {
+    /// relu(norm(x)). In training, one fused autograd function where the bridge takes `x`
+    /// (docs/precision.md, "Fused batch norm and ReLU"); otherwise, and under SyncBN, the two operations.
+    pub fn forward_relu_t(&self, x: &tch::Tensor, train: bool) -> tch::Tensor {
+        if train && crate::dist::sync_bn::sync_batchnorm().is_none() {
+            let affine = (self.inner.ws.as_ref(), self.inner.bs.as_ref());
+            let running = (&self.inner.running_mean, &self.inner.running_var);
+            if let Ok(y) = robustcnn_bridge::batch_norm_relu(x, affine, running, self.eps, self.momentum) {
+                return y;
+            }
+        }
+        relu_in_place(nn::ModuleT::forward_t(self, x, train))
+    }
+}
+
+/// `y` with ReLU applied in place: the layers before it never need their output for their gradient.
+fn relu_in_place(mut y: tch::Tensor) -> tch::Tensor {
+    let _ = y.relu_();
+    y
+}
+
 /// A linear layer with PyTorch's default initialisation.
 pub fn linear(p: nn::Path, cin: i64, cout: i64) -> nn::Linear {
     nn::linear(p, cin, cout, Default::default())
@@ -91,6 +112,16 @@ pub fn conv_bn(
         stride,
         padding: k / 2,
         groups,
+    }
+}
+
+impl ConvBn {
+    /// relu(conv_bn(x)), the batch norm and ReLU fused in training ([`Norm::forward_relu_t`]).
+    pub fn forward_relu_t(&self, x: &tch::Tensor, train: bool) -> tch::Tensor {
+        if train {
+            return self.norm.forward_relu_t(&x.apply(&self.conv), true);
+        }
+        relu_in_place(nn::ModuleT::forward_t(self, x, false))
     }
 }
 

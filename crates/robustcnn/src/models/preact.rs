@@ -10,13 +10,13 @@ fn preact_block(p: nn::Path, cin: i64, cout: i64, stride: i64) -> impl ModuleT {
     let c2 = conv(&p / "conv2", cout, cout, 3, 1, 1);
     let short = (stride != 1 || cin != cout).then(|| conv(&p / "shortcut" / 0, cin, cout, 1, stride, 1));
     nn::func_t(move |x, train| {
-        let a = b1.forward_t(x, train).relu();
+        let a = b1.forward_relu_t(x, train);
         let s = match &short {
             Some(c) => a.apply(c),
             None => x.shallow_clone(),
         };
         let y = a.apply(&c1);
-        b2.forward_t(&y, train).relu().apply(&c2) + s
+        b2.forward_relu_t(&y, train).apply(&c2) + s
     })
 }
 
@@ -35,7 +35,7 @@ pub fn build(root: &nn::Path, spec: &ModelSpec) -> (Vec<&'static str>, Vec<Stage
     let b = bn(root / "bn", 512);
     let fc = linear(root / "linear", 512, spec.num_classes);
     stages.push(Box::new(nn::func_t(move |x, train| {
-        b.forward_t(x, train).relu().adaptive_avg_pool2d([1, 1]).flatten(1, -1).apply(&fc)
+        b.forward_relu_t(x, train).adaptive_avg_pool2d([1, 1]).flatten(1, -1).apply(&fc)
     })));
     (vec!["stem", "stage1", "stage2", "stage3", "stage4", "head"], stages)
 }

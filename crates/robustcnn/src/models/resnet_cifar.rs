@@ -8,7 +8,7 @@ fn basic_block(p: nn::Path, cin: i64, cout: i64, stride: i64) -> impl ModuleT {
     let cb1 = conv_bn(&p / "conv1", &p / "bn1", cin, cout, 3, stride, 1);
     let cb2 = conv_bn(&p / "conv2", &p / "bn2", cout, cout, 3, 1, 1);
     nn::func_t(move |x, train| {
-        let y = cb1.forward_t(x, train).relu();
+        let y = cb1.forward_relu_t(x, train);
         let y = cb2.forward_t(&y, train);
         let short = if stride != 1 || cin != cout {
             let pad = (cout - cin) / 2;
@@ -22,7 +22,7 @@ fn basic_block(p: nn::Path, cin: i64, cout: i64, stride: i64) -> impl ModuleT {
 
 pub fn build(root: &nn::Path, spec: &ModelSpec, n: usize) -> (Vec<&'static str>, Vec<Stage>) {
     let stem = conv_bn(root / "conv1", root / "bn1", spec.in_channels, 16, 3, 1, 1);
-    let mut stages: Vec<Stage> = vec![Box::new(nn::func_t(move |x, train| stem.forward_t(x, train).relu()))];
+    let mut stages: Vec<Stage> = vec![Box::new(nn::func_t(move |x, train| stem.forward_relu_t(x, train)))];
     let mut cin = 16;
     for (i, cout) in [16i64, 32, 64].into_iter().enumerate() {
         let mut seq = nn::seq_t();

@@ -20,7 +20,7 @@ fn basic(p: nn::Path, cin: i64, planes: i64, stride: i64) -> (Box<dyn ModuleT>, 
     let cb2 = conv_bn(&p / "conv2", &p / "bn2", planes, planes, 3, 1, 1);
     let down = downsample(&p, cin, planes, stride);
     let f = nn::func_t(move |x, train| {
-        let y = cb1.forward_t(x, train).relu();
+        let y = cb1.forward_relu_t(x, train);
         residual(x, cb2.forward_t(&y, train), &down, train)
     });
     (Box::new(f), planes)
@@ -33,8 +33,8 @@ fn bottleneck(p: nn::Path, cin: i64, planes: i64, stride: i64) -> (Box<dyn Modul
     let cb3 = conv_bn(&p / "conv3", &p / "bn3", planes, cout, 1, 1, 1);
     let down = downsample(&p, cin, cout, stride);
     let f = nn::func_t(move |x, train| {
-        let y = cb1.forward_t(x, train).relu();
-        let y = cb2.forward_t(&y, train).relu();
+        let y = cb1.forward_relu_t(x, train);
+        let y = cb2.forward_relu_t(&y, train);
         residual(x, cb3.forward_t(&y, train), &down, train)
     });
     (Box::new(f), cout)
@@ -76,13 +76,13 @@ pub fn backbone(
         let norm = super::blocks::bn(root / "bn1", 64);
         stages.push(Box::new(nn::func_t(move |x, _| x.apply(&conv))));
         stages.push(Box::new(nn::func_t(move |x, train| {
-            x.apply_t(&norm, train).relu().max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false)
+            norm.forward_relu_t(x, train).max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false)
         })));
         names.extend(["conv1", "stem"]);
     } else {
         let stem = conv_bn(root / "conv1", root / "bn1", spec.in_channels, 64, 7, 2, 1);
         stages.push(Box::new(nn::func_t(move |x, train| {
-            stem.forward_t(x, train).relu().max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false)
+            stem.forward_relu_t(x, train).max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false)
         })));
         names.push("stem");
     }

@@ -16,8 +16,8 @@ fn bottleneck(p: nn::Path, cin: i64, cout: i64, stride: i64) -> impl ModuleT {
     let short = (cin != cout)
         .then(|| conv_bn(&p / "shortcut" / "shortcut_conv", &p / "shortcut" / "shortcut_bn", cin, cout, 1, stride, 1));
     nn::func_t(move |x, train| {
-        let y = reduce.forward_t(x, train).relu();
-        let y = grouped.forward_t(&y, train).relu();
+        let y = reduce.forward_relu_t(x, train);
+        let y = grouped.forward_relu_t(&y, train);
         let y = expand.forward_t(&y, train);
         let s = match &short {
             Some(cb) => cb.forward_t(x, train),
@@ -29,7 +29,7 @@ fn bottleneck(p: nn::Path, cin: i64, cout: i64, stride: i64) -> impl ModuleT {
 
 pub fn build(root: &nn::Path, spec: &ModelSpec) -> (Vec<&'static str>, Vec<Stage>) {
     let stem = conv_bn(root / "conv_1_3x3", root / "bn_1", spec.in_channels, 64, 3, 1, 1);
-    let mut stages: Vec<Stage> = vec![Box::new(nn::func_t(move |x, train| stem.forward_t(x, train).relu()))];
+    let mut stages: Vec<Stage> = vec![Box::new(nn::func_t(move |x, train| stem.forward_relu_t(x, train)))];
     let mut cin = 64;
     for (i, (cout, stride)) in [(256i64, 1i64), (512, 2), (1024, 2)].into_iter().enumerate() {
         let name = format!("stage_{}", i + 1);

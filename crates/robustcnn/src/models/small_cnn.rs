@@ -2,12 +2,12 @@
 //! two-layer classifier on the flattened 64×7×7 map (position matters on images this small).
 use super::blocks::{conv_bn, linear};
 use super::{ModelSpec, Stage};
-use tch::nn::{self, ModuleT};
+use tch::nn;
 
 fn conv_bn_relu(root: &nn::Path, i: usize, cin: i64, cout: i64, pool: bool) -> Stage {
     let cb = conv_bn(root / format!("conv{i}"), root / format!("bn{i}"), cin, cout, 3, 1, 1);
     Box::new(nn::func_t(move |x, train| {
-        let y = cb.forward_t(x, train).relu();
+        let y = cb.forward_relu_t(x, train);
         if pool {
             y.max_pool2d_default(2)
         } else {
