@@ -1,7 +1,7 @@
 //! A small C++ bridge to the parts of libtorch that tch does not bind: autocast for every device type
-//! (tch's `autocast` switches only CUDA's), so the CPU can run in bfloat16, and pinned host memory
-//! (docs/precision.md); the unpickler that reads PyTorch's `.pt` state dicts (docs/imported.md); and
-//! c10d's process groups (docs/distributed.md).
+//! (tch's `autocast` switches only CUDA's), so the CPU can run in bfloat16, pinned host memory and a
+//! fused training-mode batch norm + ReLU (docs/precision.md); the unpickler that reads PyTorch's
+//! `.pt` state dicts (docs/imported.md); and c10d's process groups (docs/distributed.md).
 pub mod c10d;
 
 use std::ffi::{c_char, c_void, CStr};
