@@ -84,22 +84,12 @@ pub fn batch_norm_relu(
     eps: f64,
     momentum: f64,
 ) -> Result<tch::Tensor, String> {
-    let ptr = |t: Option<&tch::Tensor>| t.map_or(std::ptr::null_mut(), |t| t.as_ptr() as *mut c_void);
+    let ptr = |t: &tch::Tensor| t.as_ptr() as *mut c_void;
+    let (w, b) = (affine.0.map_or(std::ptr::null_mut(), ptr), affine.1.map_or(std::ptr::null_mut(), ptr));
     let mut out = std::ptr::null_mut();
     // SAFETY: live tensors (or null for no affine part); on success `out` is a new at::Tensor that
     // we own.
-    let err = unsafe {
-        rcb_batch_norm_relu(
-            ptr(Some(x)),
-            ptr(affine.0),
-            ptr(affine.1),
-            ptr(Some(running.0)),
-            ptr(Some(running.1)),
-            eps,
-            momentum,
-            &mut out,
-        )
-    };
+    let err = unsafe { rcb_batch_norm_relu(ptr(x), w, b, ptr(running.0), ptr(running.1), eps, momentum, &mut out) };
     owned_or_message(out, err)
 }
 
