@@ -136,10 +136,8 @@ pub fn run(a: &CorruptArgs) -> Result<()> {
 /// Creates the output directory and checks that it is writable before any work starts.
 fn prepare_out(out: &Path) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create the output directory", out.display()))?;
-    let probe = out.join(".robustcnn-write-test");
-    std::fs::write(&probe, b"").with_context(|| format!("{}: the output directory is not writable", out.display()))?;
-    std::fs::remove_file(&probe).ok();
-    Ok(())
+    robustcnn::train::checkpoint::check_writable(out)
+        .with_context(|| format!("{}: the output directory is not writable", out.display()))
 }
 
 /// What to write and where.

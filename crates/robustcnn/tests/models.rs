@@ -98,6 +98,35 @@ fn normalization_is_inside_the_model() {
     assert!(!vs.variables()["normalize.mean"].requires_grad());
 }
 
+/// Whether an (N, C, H, W) tensor's strides are channels-last ones, size-1 dimensions included.
+fn has_nhwc_strides(t: &Tensor) -> bool {
+    let (size, s) = (t.size(), t.stride());
+    size.len() == 4 && s[1] == 1 && s[3] == size[1] && s[2] == size[3] * size[1]
+}
+
+#[test]
+fn channels_last_gives_nhwc_strides_even_to_one_channel_and_passes_gradients() {
+    for c in [1, 3] {
+        let x = Tensor::arange(2 * c * 4 * 5, (Kind::Float, Device::Cpu)).reshape([2, c, 4, 5]).requires_grad_(true);
+        let y = models::channels_last(&x);
+        assert!(has_nhwc_strides(&y), "C = {c}: strides {:?}", y.stride());
+        assert!(y.equal(&x));
+        (&y * &y).sum(Kind::Float).backward();
+        assert!(x.grad().allclose(&(&x * 2.0), 0.0, 0.0, false));
+    }
+}
+
+#[test]
+fn one_channel_networks_run_channels_last_on_the_cpu() {
+    let vs = VarStore::new(Device::Cpu);
+    for name in ["small-cnn", "resnet20"] {
+        let net = models::build(&vs.root().sub(name), name, &spec(1)).unwrap();
+        let x = Tensor::rand([2, 1, 28, 28], (Kind::Float, Device::Cpu));
+        let stem = net.forward_to(&x, 0, true);
+        assert!(has_nhwc_strides(&stem), "{name}: stem output strides {:?}", stem.stride());
+    }
+}
+
 #[test]
 fn registry_errors_list_the_names() {
     let vs = VarStore::new(Device::Cpu);

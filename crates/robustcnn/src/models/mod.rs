@@ -67,7 +67,7 @@ impl Network {
             // Channels-last (NHWC) memory: oneDNN's CPU convolutions then skip the layout reorders
             // around every layer, 1.3x the training and attack throughput (BENCHMARKS.md); cuDNN's
             // bf16/fp16 tensor-core convolutions want it too (docs/precision.md).
-            return h.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]);
+            return channels_last(&h);
         }
         h
     }
@@ -117,6 +117,18 @@ impl Network {
     /// Logits for images in [0,1].
     pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
         self.forward_to(x, self.stages.len() - 1, train)
+    }
+}
+
+/// `t` (N, C, H, W) with channels-last strides (H·W·C, 1, W·C, C), built from shape-free operations
+/// so that a traced network (TorchScript) keeps any batch size. A one-channel image takes views
+/// (H·W, 1, W, 1): permute-contiguous-permute would leave it in NCHW strides, since its NHWC copy is
+/// a no-op, and every layer after it would then run in NCHW (docs/precision.md). Other ranks pass.
+pub fn channels_last(t: &Tensor) -> Tensor {
+    match t.size().as_slice() {
+        [_, 1, _, _] => t.squeeze_dim(1).contiguous().unsqueeze(3).permute([0, 3, 1, 2]),
+        [_, _, _, _] => t.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]),
+        _ => t.shallow_clone(),
     }
 }
 

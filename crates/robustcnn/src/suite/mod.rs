@@ -91,9 +91,7 @@ pub fn run_state(out: &Path, suite: &Suite, run: &RunPlan) -> RunState {
 pub fn prepare_dir(suite: &Suite, out: &Path) -> Result<()> {
     std::fs::create_dir_all(out)
         .map_err(|e| Error::Config(format!("{}: cannot create the suite directory: {e}", out.display())))?;
-    let probe = out.join(".write-test");
-    std::fs::write(&probe, b"ok")
-        .and_then(|_| std::fs::remove_file(&probe))
+    train::checkpoint::check_writable(out)
         .map_err(|e| Error::Config(format!("{}: the suite directory is not writable: {e}", out.display())))?;
     let file = out.join(SUITE_FILE);
     if let Ok(old) = std::fs::read_to_string(&file) {

@@ -48,6 +48,14 @@ pub fn bytes_tmp_path(path: &Path) -> std::path::PathBuf {
     path.with_extension(format!("{}.tmp", std::process::id()))
 }
 
+/// Checks that files can be written in `dir`, with a probe file named by this process so that
+/// processes sharing the directory (suite workers) never remove each other's.
+pub fn check_writable(dir: &Path) -> std::io::Result<()> {
+    let probe = dir.join(format!(".write-test.{}", std::process::id()));
+    std::fs::write(&probe, b"ok")?;
+    std::fs::remove_file(&probe)
+}
+
 /// The model's variables (parameters and buffers), sorted by name.
 pub fn model_tensors(vs: &VarStore) -> Vec<(String, Tensor)> {
     let mut v: Vec<(String, Tensor)> = vs.variables().into_iter().collect();

@@ -51,9 +51,7 @@ impl RunDir {
         }
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Config(format!("{}: cannot create the run directory: {e}", dir.display())))?;
-        let probe = dir.join(".write-test");
-        std::fs::write(&probe, b"ok")
-            .and_then(|_| std::fs::remove_file(&probe))
+        super::checkpoint::check_writable(dir)
             .map_err(|e| Error::Config(format!("{}: the run directory is not writable: {e}", dir.display())))?;
         Ok(RunDir { dir: dir.to_path_buf() })
     }
