@@ -65,8 +65,8 @@ impl Network {
         let h = (x - &self.mean) / &self.std;
         if h.dim() == 4 && (h.device() == tch::Device::Cpu || !self.precision().is_fp32()) {
             // Channels-last (NHWC) memory: oneDNN's CPU convolutions then skip the layout reorders
-            // around every layer, 1.3x the training and attack throughput (BENCHMARKS.md); cuDNN's
-            // bf16/fp16 tensor-core convolutions want it too (docs/precision.md).
+            // around every layer, and cuDNN's bf16/fp16 tensor-core convolutions want it too
+            // (docs/precision.md).
             return channels_last(&h);
         }
         h
