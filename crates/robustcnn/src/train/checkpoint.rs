@@ -49,11 +49,13 @@ pub fn bytes_tmp_path(path: &Path) -> std::path::PathBuf {
 }
 
 /// Checks that files can be written in `dir`, with a probe file named by this process so that
-/// processes sharing the directory (suite workers) never remove each other's.
+/// processes sharing the directory (suite workers) never remove each other's. The probe is removed
+/// even when writing it failed part-way; the write's error is the one reported.
 pub fn check_writable(dir: &Path) -> std::io::Result<()> {
     let probe = dir.join(format!(".write-test.{}", std::process::id()));
-    std::fs::write(&probe, b"ok")?;
-    std::fs::remove_file(&probe)
+    let written = std::fs::write(&probe, b"ok");
+    let removed = std::fs::remove_file(&probe);
+    written.and(removed)
 }
 
 /// The model's variables (parameters and buffers), sorted by name.
