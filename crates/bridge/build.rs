@@ -12,6 +12,9 @@ fn main() {
     println!("cargo:rerun-if-changed=src/sync_bn.cpp");
     println!("cargo:rerun-if-changed=src/pinned.cpp");
     println!("cargo:rerun-if-changed=src/bn_relu.cpp");
+    println!("cargo:rerun-if-changed=src/bn_add_relu.cpp");
+    println!("cargo:rerun-if-changed=src/bn_common.hpp");
+    println!("cargo:rerun-if-changed=src/parallel.cpp");
     println!("cargo:rerun-if-changed=src/bn_relu_kernels.h");
     println!("cargo:rerun-if-changed=src/bn_relu_kernels.inc");
     println!("cargo:rerun-if-changed=src/bn_relu_baseline.cpp");
@@ -44,6 +47,9 @@ fn main() {
         // The fused batch norm + ReLU recomputes its forward mask in the backward pass: no FMA contraction
         // may make the two computations differ.
         .flag("-ffp-contract=off")
+        // at::parallel_for is inline: without OpenMP its `omp parallel` is dropped and the fused
+        // batch norm's loops would run on one thread.
+        .flag("-fopenmp")
         .file("src/autocast.cpp")
         .file("src/state_dict.cpp")
         .file("src/c10d.cpp")
@@ -51,10 +57,14 @@ fn main() {
         .file("src/sync_bn.cpp")
         .file("src/pinned.cpp")
         .file("src/bn_relu.cpp")
+        .file("src/bn_add_relu.cpp")
+        .file("src/parallel.cpp")
         .file("src/bn_relu_baseline.cpp")
         .file("src/bn_relu_avx2.cpp")
         .compile("robustcnn_bridge");
     println!("cargo:rustc-link-search=native={}", lib.display());
     println!("cargo:rustc-link-lib=dylib=torch_cpu");
     println!("cargo:rustc-link-lib=dylib=c10");
+    // libtorch's own OpenMP runtime (beside it in lib/, by its soname), so both share one thread pool.
+    println!("cargo:rustc-link-lib=dylib:+verbatim=libgomp.so.1");
 }

@@ -72,6 +72,18 @@ extern "C" {
         momentum: f64,
         out: *mut *mut c_void,
     ) -> *mut c_char;
+    #[allow(clippy::too_many_arguments)]
+    fn rcb_batch_norm_add_relu(
+        x: *mut c_void,
+        s: *mut c_void,
+        weight: *mut c_void,
+        bias: *mut c_void,
+        running_mean: *mut c_void,
+        running_var: *mut c_void,
+        eps: f64,
+        momentum: f64,
+        out: *mut *mut c_void,
+    ) -> *mut c_char;
 }
 
 /// relu(batch_norm(x)) in training mode as one autograd function where `x` is a dense CPU float or
@@ -90,6 +102,40 @@ pub fn batch_norm_relu(
     // SAFETY: live tensors (or null for no affine part); on success `out` is a new at::Tensor that
     // we own.
     let err = unsafe { rcb_batch_norm_relu(ptr(x), w, b, ptr(running.0), ptr(running.1), eps, momentum, &mut out) };
+    owned_or_message(out, err)
+}
+
+extern "C" {
+    fn rcb_parallel_loop_threads() -> c_int;
+}
+
+/// How many threads a parallel loop of the bridge (the fused batch norm's) runs on: libtorch's
+/// intra-op thread count when the bridge is built with OpenMP, as it must be.
+pub fn parallel_loop_threads() -> i32 {
+    // SAFETY: no arguments; the loop only reads libtorch's thread numbers.
+    unsafe { rcb_parallel_loop_threads() }
+}
+
+/// relu(batch_norm(x) + s) in training mode, as one autograd function where `x` is a dense CPU float
+/// or bfloat16 tensor, channels-last when 4-D, and `s` has its size and type (docs/precision.md,
+/// "Fused batch norm and ReLU"); otherwise libtorch's batch_norm, add and relu. The running
+/// statistics are updated in place.
+pub fn batch_norm_add_relu(
+    x: &tch::Tensor,
+    s: &tch::Tensor,
+    affine: (Option<&tch::Tensor>, Option<&tch::Tensor>),
+    running: (&tch::Tensor, &tch::Tensor),
+    eps: f64,
+    momentum: f64,
+) -> Result<tch::Tensor, String> {
+    let ptr = |t: &tch::Tensor| t.as_ptr() as *mut c_void;
+    let (w, b) = (affine.0.map_or(std::ptr::null_mut(), ptr), affine.1.map_or(std::ptr::null_mut(), ptr));
+    let mut out = std::ptr::null_mut();
+    // SAFETY: live tensors (or null for no affine part); on success `out` is a new at::Tensor that
+    // we own.
+    let err = unsafe {
+        rcb_batch_norm_add_relu(ptr(x), ptr(s), w, b, ptr(running.0), ptr(running.1), eps, momentum, &mut out)
+    };
     owned_or_message(out, err)
 }
 

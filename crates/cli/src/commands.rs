@@ -486,7 +486,12 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
         );
         all.push(r);
     }
-    println!("libtorch threads: {}; {}", tch::get_num_threads(), robustcnn::allocator::setting());
+    println!(
+        "libtorch threads: {} (fused batch-norm loops on {}); {}",
+        tch::get_num_threads(),
+        robustcnn::bench::fused_loop_threads(),
+        robustcnn::allocator::setting()
+    );
     if let Some(dataset) = &a.epoch {
         for m in &a.models {
             epoch_throughput(m, dataset, a, device)?;

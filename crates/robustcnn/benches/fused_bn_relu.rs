@@ -1,6 +1,7 @@
-//! Training-mode batch norm + ReLU, forward and backward, on ResNet-20's three stage shapes at batch
-//! 128 (channels-last): libtorch's batch_norm then relu against the bridge's fused function
-//! (docs/precision.md, "Fused batch norm and ReLU"), interleaved, medians of 15 rounds of 10 passes.
+//! Training-mode batch norm + ReLU, and batch norm + residual + ReLU, forward and backward, on
+//! ResNet-20's three stage shapes at batch 128 (channels-last): libtorch's operations against the
+//! bridge's fused functions (docs/precision.md, "Fused batch norm and ReLU"), interleaved, medians of
+//! 15 rounds of 10 passes. Both sides include the same upstream product and sum.
 //!
 //!   cargo bench -p robustcnn --bench fused_bn_relu
 use std::time::Instant;
@@ -38,37 +39,81 @@ fn main() {
         eprintln!("{e}");
     }
     tch::set_num_threads(2);
-    let cpu = (Kind::Float, Device::Cpu);
     println!(
-        "libtorch threads: {}; batch 128, channels-last; forward + backward of batch norm + ReLU",
-        tch::get_num_threads()
+        "libtorch threads: {} (fused loops on {}); batch 128, channels-last; forward + backward",
+        tch::get_num_threads(),
+        robustcnn_bridge::parallel_loop_threads()
     );
-    println!("{:<6} {:>8} {:>14} {:>10} {:>7}", "kind", "C×H×W", "libtorch ms", "fused ms", "ratio");
+    println!("{:<6} {:<12} {:>8} {:>14} {:>10} {:>7}", "kind", "function", "C×H×W", "libtorch ms", "fused ms", "ratio");
     for (kind, name) in [(Kind::BFloat16, "bf16"), (Kind::Float, "fp32")] {
         for (c, hw) in [(16i64, 32i64), (32, 16), (64, 8)] {
             let shape = [128, c, hw, hw];
-            let n: i64 = shape.iter().product();
-            let x = channels_last(((Tensor::arange(n, cpu) * 0.731).sin() * 2.0 + 1.0).reshape(shape).to_kind(kind))
-                .set_requires_grad(true);
-            let dy = channels_last((Tensor::arange(n, cpu) * 0.377).cos().reshape(shape).to_kind(kind));
-            let w = Tensor::ones([c], cpu).set_requires_grad(true);
-            let b = Tensor::zeros([c], cpu).set_requires_grad(true);
-            let (rm, rv) = (Tensor::zeros([c], cpu), Tensor::ones([c], cpu));
-            let backward = |y: Tensor| {
-                let _ = Tensor::run_backward(&[y], &[&x, &w, &b], false, false);
-            };
-            let (aten, fused) = interleaved(
-                || {
-                    let y = Tensor::batch_norm(&x, Some(&w), Some(&b), Some(&rm), Some(&rv), true, 0.1, 1e-5, false);
-                    backward((y.relu() * &dy).sum(Kind::Float))
-                },
-                || {
-                    let y = robustcnn_bridge::batch_norm_relu(&x, (Some(&w), Some(&b)), (&rm, &rv), 1e-5, 0.1)
-                        .expect("fused batch norm + ReLU");
-                    backward((y * &dy).sum(Kind::Float))
-                },
+            let (aten, fused) = pair(kind, shape);
+            println!(
+                "{name:<6} {:<12} {:>8} {aten:>14.3} {fused:>10.3} {:>7.2}",
+                "bn+relu",
+                format!("{c}×{hw}×{hw}"),
+                aten / fused
             );
-            println!("{name:<6} {:>8} {aten:>14.3} {fused:>10.3} {:>7.2}", format!("{c}×{hw}×{hw}"), aten / fused);
+            let (aten, fused) = with_residual(kind, shape);
+            println!(
+                "{name:<6} {:<12} {:>8} {aten:>14.3} {fused:>10.3} {:>7.2}",
+                "bn+add+relu",
+                format!("{c}×{hw}×{hw}"),
+                aten / fused
+            );
         }
     }
+}
+
+/// An input, upstream gradient, γ, β and running statistics of `shape`, set by formula.
+fn operands(kind: Kind, shape: [i64; 4]) -> (Tensor, Tensor, Tensor, Tensor, (Tensor, Tensor)) {
+    let cpu = (Kind::Float, Device::Cpu);
+    let c = shape[1];
+    let n: i64 = shape.iter().product();
+    let x = channels_last(((Tensor::arange(n, cpu) * 0.731).sin() * 2.0 + 1.0).reshape(shape).to_kind(kind))
+        .set_requires_grad(true);
+    let dy = channels_last((Tensor::arange(n, cpu) * 0.377).cos().reshape(shape).to_kind(kind));
+    let w = Tensor::ones([c], cpu).set_requires_grad(true);
+    let b = Tensor::zeros([c], cpu).set_requires_grad(true);
+    (x, dy, w, b, (Tensor::zeros([c], cpu), Tensor::ones([c], cpu)))
+}
+
+/// Batch norm + residual + ReLU: libtorch's three operations against the fused function, in ms.
+fn with_residual(kind: Kind, shape: [i64; 4]) -> (f64, f64) {
+    let (x, dy, w, b, (rm, rv)) = operands(kind, shape);
+    let s = (&dy * 0.5).detach().set_requires_grad(true);
+    let backward = |y: Tensor| {
+        let _ = Tensor::run_backward(&[(y * &dy).sum(Kind::Float)], &[&x, &s, &w, &b], false, false);
+    };
+    interleaved(
+        || {
+            let y = Tensor::batch_norm(&x, Some(&w), Some(&b), Some(&rm), Some(&rv), true, 0.1, 1e-5, false);
+            backward((y + &s).relu())
+        },
+        || {
+            let y = robustcnn_bridge::batch_norm_add_relu(&x, &s, (Some(&w), Some(&b)), (&rm, &rv), 1e-5, 0.1)
+                .expect("fused batch norm + residual + ReLU");
+            backward(y)
+        },
+    )
+}
+
+/// Batch norm + ReLU: libtorch's two operations against the fused function, in ms.
+fn pair(kind: Kind, shape: [i64; 4]) -> (f64, f64) {
+    let (x, dy, w, b, (rm, rv)) = operands(kind, shape);
+    let backward = |y: Tensor| {
+        let _ = Tensor::run_backward(&[y], &[&x, &w, &b], false, false);
+    };
+    interleaved(
+        || {
+            let y = Tensor::batch_norm(&x, Some(&w), Some(&b), Some(&rm), Some(&rv), true, 0.1, 1e-5, false);
+            backward((y.relu() * &dy).sum(Kind::Float))
+        },
+        || {
+            let y = robustcnn_bridge::batch_norm_relu(&x, (Some(&w), Some(&b)), (&rm, &rv), 1e-5, 0.1)
+                .expect("fused batch norm + ReLU");
+            backward((y * &dy).sum(Kind::Float))
+        },
+    )
 }

@@ -36,6 +36,12 @@ pub fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// How many threads the fused batch-norm loops run on (docs/precision.md): libtorch's thread count
+/// unless the bridge was built without OpenMP.
+pub fn fused_loop_threads() -> i32 {
+    robustcnn_bridge::parallel_loop_threads()
+}
+
 fn sync(device: Device) {
     if let Device::Cuda(i) = device {
         tch::Cuda::synchronize(i as i64);

@@ -62,6 +62,20 @@ impl Norm {
         }
         relu_in_place(nn::ModuleT::forward_t(self, x, train))
     }
+
+    /// relu(norm(x) + s), a residual block's tail. In training, one fused autograd function where
+    /// the bridge takes `x` and `s` (docs/precision.md, "Fused batch norm and ReLU"); otherwise, and
+    /// under SyncBN, the three operations.
+    pub fn forward_add_relu_t(&self, x: &tch::Tensor, s: &tch::Tensor, train: bool) -> tch::Tensor {
+        if train && crate::dist::sync_bn::sync_batchnorm().is_none() {
+            let affine = (self.inner.ws.as_ref(), self.inner.bs.as_ref());
+            let running = (&self.inner.running_mean, &self.inner.running_var);
+            if let Ok(y) = robustcnn_bridge::batch_norm_add_relu(x, s, affine, running, self.eps, self.momentum) {
+                return y;
+            }
+        }
+        (nn::ModuleT::forward_t(self, x, train) + s).relu()
+    }
 }
 
 /// `y` with ReLU applied in place: the layers before it never need their output for their gradient.
@@ -122,6 +136,15 @@ impl ConvBn {
             return self.norm.forward_relu_t(&x.apply(&self.conv), true);
         }
         relu_in_place(nn::ModuleT::forward_t(self, x, false))
+    }
+
+    /// relu(conv_bn(x) + s), the batch norm, residual add and ReLU fused in training
+    /// ([`Norm::forward_add_relu_t`]).
+    pub fn forward_add_relu_t(&self, x: &tch::Tensor, s: &tch::Tensor, train: bool) -> tch::Tensor {
+        if train {
+            return self.norm.forward_add_relu_t(&x.apply(&self.conv), s, true);
+        }
+        (nn::ModuleT::forward_t(self, x, false) + s).relu()
     }
 }
 

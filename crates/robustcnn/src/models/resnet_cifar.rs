@@ -9,14 +9,13 @@ fn basic_block(p: nn::Path, cin: i64, cout: i64, stride: i64) -> impl ModuleT {
     let cb2 = conv_bn(&p / "conv2", &p / "bn2", cout, cout, 3, 1, 1);
     nn::func_t(move |x, train| {
         let y = cb1.forward_relu_t(x, train);
-        let y = cb2.forward_t(&y, train);
         let short = if stride != 1 || cin != cout {
             let pad = (cout - cin) / 2;
             x.slice(2, 0, None, stride).slice(3, 0, None, stride).constant_pad_nd([0, 0, 0, 0, pad, cout - cin - pad])
         } else {
             x.shallow_clone()
         };
-        (y + short).relu()
+        cb2.forward_add_relu_t(&y, &short, train)
     })
 }
 

@@ -7,12 +7,13 @@ fn downsample(p: &nn::Path, cin: i64, cout: i64, stride: i64) -> Option<ConvBn> 
     (stride != 1 || cin != cout).then(|| conv_bn(p / "downsample" / 0, p / "downsample" / 1, cin, cout, 1, stride, 1))
 }
 
-fn residual(x: &tch::Tensor, y: tch::Tensor, down: &Option<ConvBn>, train: bool) -> tch::Tensor {
+/// relu(last(y) + shortcut(x)): the block's last convolution and batch norm, the residual and ReLU.
+fn residual(x: &tch::Tensor, y: &tch::Tensor, last: &ConvBn, down: &Option<ConvBn>, train: bool) -> tch::Tensor {
     let s = match down {
         Some(cb) => cb.forward_t(x, train),
         None => x.shallow_clone(),
     };
-    (y + s).relu()
+    last.forward_add_relu_t(y, &s, train)
 }
 
 fn basic(p: nn::Path, cin: i64, planes: i64, stride: i64) -> (Box<dyn ModuleT>, i64) {
@@ -21,7 +22,7 @@ fn basic(p: nn::Path, cin: i64, planes: i64, stride: i64) -> (Box<dyn ModuleT>, 
     let down = downsample(&p, cin, planes, stride);
     let f = nn::func_t(move |x, train| {
         let y = cb1.forward_relu_t(x, train);
-        residual(x, cb2.forward_t(&y, train), &down, train)
+        residual(x, &y, &cb2, &down, train)
     });
     (Box::new(f), planes)
 }
@@ -35,7 +36,7 @@ fn bottleneck(p: nn::Path, cin: i64, planes: i64, stride: i64) -> (Box<dyn Modul
     let f = nn::func_t(move |x, train| {
         let y = cb1.forward_relu_t(x, train);
         let y = cb2.forward_relu_t(&y, train);
-        residual(x, cb3.forward_t(&y, train), &down, train)
+        residual(x, &y, &cb3, &down, train)
     });
     (Box::new(f), cout)
 }

@@ -18,12 +18,11 @@ fn bottleneck(p: nn::Path, cin: i64, cout: i64, stride: i64) -> impl ModuleT {
     nn::func_t(move |x, train| {
         let y = reduce.forward_relu_t(x, train);
         let y = grouped.forward_relu_t(&y, train);
-        let y = expand.forward_t(&y, train);
         let s = match &short {
             Some(cb) => cb.forward_t(x, train),
             None => x.shallow_clone(),
         };
-        (y + s).relu()
+        expand.forward_add_relu_t(&y, &s, train)
     })
 }
 
