@@ -50,8 +50,7 @@ struct BatchNormAddRelu : public torch::autograd::Function<BatchNormAddRelu> {
       k.backward_sums_masked(xp, yp, dyp, r0, r1, c, mp, acc[0].data(), acc[1].data());
     });
     auto sum_g = floats(sums[0]), sum_g_xmu = floats(sums[1]);
-    auto mean_g = sum_g / static_cast<double>(rows);
-    auto kk = (-scale * invstd_t.square() * sum_g_xmu / static_cast<double>(rows)).contiguous();
+    auto [mean_g, kk] = input_gradient_coefficients(scale, invstd_t, sum_g, sum_g_xmu, rows);
     auto dx = at::empty_like(x), ds = at::empty_like(x);
     const float *gp = mean_g.const_data_ptr<float>(), *kp = kk.const_data_ptr<float>();
     void *dxp = dx.data_ptr(), *dsp = ds.data_ptr();

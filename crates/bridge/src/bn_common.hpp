@@ -58,6 +58,15 @@ inline std::pair<at::Tensor, at::Tensor> scale_shift(const at::Tensor& invstd, c
   return {(invstd * weight.detach().to(at::kFloat)).contiguous(), bias.detach().to(at::kFloat).contiguous()};
 }
 
+// The per-channel coefficients of dx = (g − mean_g)·scale + (x − μ)·k: mean_g = Σg/N and
+// k = −scale·σ⁻²·Σg·(x − μ)/N (docs/precision.md, "Fused batch norm and ReLU").
+inline std::pair<at::Tensor, at::Tensor> input_gradient_coefficients(const at::Tensor& scale, const at::Tensor& invstd,
+                                                                     const at::Tensor& sum_g,
+                                                                     const at::Tensor& sum_g_xmu, int64_t rows) {
+  auto n = static_cast<double>(rows);
+  return {(sum_g / n).contiguous(), (-scale * invstd.square() * sum_g_xmu / n).contiguous()};
+}
+
 // The batch's per-channel mean μ and σ⁻¹ as floats: μ, then the biased variance σ² as a second pass
 // about μ, as libtorch computes them. The running statistics move by the momentum, the variance
 // unbiased, as PyTorch's do.

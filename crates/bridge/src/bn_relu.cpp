@@ -49,8 +49,7 @@ struct BatchNormRelu : public torch::autograd::Function<BatchNormRelu> {
     });
     auto sum_g = floats(sums[0]), sum_g_xmu = floats(sums[1]);
     if (ctx->needs_input_grad(0)) {
-      auto mean_g = sum_g / static_cast<double>(rows);
-      auto kk = (-scale * invstd_t.square() * sum_g_xmu / static_cast<double>(rows)).contiguous();
+      auto [mean_g, kk] = input_gradient_coefficients(scale, invstd_t, sum_g, sum_g_xmu, rows);
       auto dx = at::empty_like(x);
       const float *gp = mean_g.const_data_ptr<float>(), *kp = kk.const_data_ptr<float>();
       void* dxp = dx.data_ptr();

@@ -96,8 +96,7 @@ pub fn batch_norm_relu(
     eps: f64,
     momentum: f64,
 ) -> Result<tch::Tensor, String> {
-    let ptr = |t: &tch::Tensor| t.as_ptr() as *mut c_void;
-    let (w, b) = (affine.0.map_or(std::ptr::null_mut(), ptr), affine.1.map_or(std::ptr::null_mut(), ptr));
+    let (w, b) = affine_pointers(affine);
     let mut out = std::ptr::null_mut();
     // SAFETY: live tensors (or null for no affine part); on success `out` is a new at::Tensor that
     // we own.
@@ -128,8 +127,7 @@ pub fn batch_norm_add_relu(
     eps: f64,
     momentum: f64,
 ) -> Result<tch::Tensor, String> {
-    let ptr = |t: &tch::Tensor| t.as_ptr() as *mut c_void;
-    let (w, b) = (affine.0.map_or(std::ptr::null_mut(), ptr), affine.1.map_or(std::ptr::null_mut(), ptr));
+    let (w, b) = affine_pointers(affine);
     let mut out = std::ptr::null_mut();
     // SAFETY: live tensors (or null for no affine part); on success `out` is a new at::Tensor that
     // we own.
@@ -137,6 +135,16 @@ pub fn batch_norm_add_relu(
         rcb_batch_norm_add_relu(ptr(x), ptr(s), w, b, ptr(running.0), ptr(running.1), eps, momentum, &mut out)
     };
     owned_or_message(out, err)
+}
+
+/// A live tensor as the bridge takes it.
+fn ptr(t: &tch::Tensor) -> *mut c_void {
+    t.as_ptr() as *mut c_void
+}
+
+/// γ and β as the bridge takes them, null for a norm without an affine part.
+fn affine_pointers(affine: (Option<&tch::Tensor>, Option<&tch::Tensor>)) -> (*mut c_void, *mut c_void) {
+    (affine.0.map_or(std::ptr::null_mut(), ptr), affine.1.map_or(std::ptr::null_mut(), ptr))
 }
 
 /// The bridge's new tensor `out`, or its error message `err` (freed here).
