@@ -6,10 +6,12 @@
       RUN_DIR/best.safetensors (else model.safetensors) with load_state_dict(strict=True), evaluates the
       Fashion-MNIST test set from IDX_DIR (default Debian's) and prints its accuracy beside
       RUN_DIR/results/clean.json.
-  scripts/pytorch-crosscheck.py speed [VARIANTS]
+  scripts/pytorch-crosscheck.py speed [VARIANTS] [--device cuda]
       Times PyTorch's own ResNet-20 training step, inference and input gradient at batch 128 on
-      3x32x32 random data with 2 threads, as `robustcnn bench` does, in each variant (comma-separated;
-      default all): fp32 (NCHW, PyTorch's default), channels_last, channels_last+bf16 (autocast).
+      3x32x32 random data, as `robustcnn bench` does, in each variant (comma-separated; default all):
+      fp32 (NCHW, PyTorch's default), channels_last, channels_last+bf16 (autocast), and on CUDA
+      channels_last+fp16 (autocast with a GradScaler). On the CPU with 2 threads; on CUDA it also
+      times PGD-10 (as `robustcnn bench --attacks`) and synchronises before reading the clock.
   scripts/pytorch-crosscheck.py attacks
       Times torchattacks' FGSM and PGD-10 (eps 8/255, alpha 2/255, random start) on that ResNet-20 in
       eval mode at batch 128, 2 threads, as `robustcnn bench --attacks` does (needs torchattacks).
@@ -99,34 +101,55 @@ def load(run, idx_dir):
 
 
 def speed():
-    torch.set_num_threads(2)
-    variants = sys.argv[2].split(",") if len(sys.argv) > 2 else ["fp32", "channels_last", "channels_last+bf16"]
-    for variant in variants:
-        speed_variant(variant)
+    args = sys.argv[2:]
+    device = "cpu"
+    if "--device" in args:
+        i = args.index("--device")
+        if i + 1 >= len(args):
+            sys.exit("speed: --device needs a value (cpu or cuda)")
+        device = args[i + 1]
+        del args[i : i + 2]
+    if device != "cpu" and not torch.cuda.is_available():
+        sys.exit(f"speed: --device {device}, but this PyTorch sees no CUDA device")
+    if device == "cpu":
+        torch.set_num_threads(2)
+    default = ["fp32", "channels_last", "channels_last+bf16"] + (["channels_last+fp16"] if device != "cpu" else [])
+    for variant in args[0].split(",") if args else default:
+        speed_variant(variant, device)
 
 
-def speed_variant(variant):
-    """One row: fp32 NCHW (PyTorch's default), channels_last, or channels_last + autocast bf16 (the
-    best-practice CPU setup: torch.autocast("cpu", dtype=torch.bfloat16), weights left in fp32)."""
-    if variant not in ("fp32", "channels_last", "channels_last+bf16"):
-        sys.exit(f"speed: unknown variant {variant} (fp32, channels_last, channels_last+bf16)")
+def speed_variant(variant, device):
+    """One row: fp32 NCHW (PyTorch's default), channels_last, or channels_last + autocast in bf16 or
+    fp16 (the best-practice setup: torch.autocast(device, dtype=...), weights left in fp32; fp16 with
+    torch.amp.GradScaler, CUDA only)."""
+    if variant not in ("fp32", "channels_last", "channels_last+bf16", "channels_last+fp16"):
+        sys.exit(f"speed: unknown variant {variant} (fp32, channels_last, channels_last+bf16, channels_last+fp16)")
+    if variant.endswith("+fp16") and device == "cpu":
+        sys.exit("speed: channels_last+fp16 is for CUDA (--device cuda)")
     torch.manual_seed(0)
+    cuda = device != "cpu"
     last = variant != "fp32"
     fmt = torch.channels_last if last else torch.contiguous_format
-    model = ResNet20(cin=3).to(memory_format=fmt)
+    model = ResNet20(cin=3).to(device).to(memory_format=fmt)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    x, y = torch.rand(128, 3, 32, 32).to(memory_format=fmt), torch.randint(0, 10, (128,))
-    amp = variant.endswith("+bf16")
+    x = torch.rand(128, 3, 32, 32, device=device).to(memory_format=fmt)
+    y = torch.randint(0, 10, (128,), device=device)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(variant.split("+")[-1])
+    scaler = torch.amp.GradScaler(device, enabled=dtype == torch.float16)
 
     def autocast():
-        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp)
+        return torch.autocast(device.split(":")[0], dtype=dtype or torch.float32, enabled=dtype is not None)
 
     def timed(f, iters=20):
         for _ in range(3):
             f()
+        if cuda:
+            torch.cuda.synchronize()
         t = time.perf_counter()
         for _ in range(iters):
             f()
+        if cuda:
+            torch.cuda.synchronize()
         return iters * 128 / (time.perf_counter() - t)
 
     def train():
@@ -134,8 +157,9 @@ def speed_variant(variant):
         opt.zero_grad()
         with autocast():
             loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
 
     def infer():
         model.eval()
@@ -149,8 +173,26 @@ def speed_variant(variant):
             loss = F.cross_entropy(model(xg), y)
         torch.autograd.grad(loss, xg)
 
-    print(f"PyTorch {torch.__version__} {variant}, {torch.get_num_threads()} threads, resnet20 batch 128 3x32x32: "
-          f"train {timed(train):.1f} img/s, inference {timed(infer):.1f} img/s, input gradient {timed(input_grad):.1f} img/s")
+    def pgd10():
+        # torchattacks' PGD: random start in the ε-ball, 10 signed steps of α, projection, [0, 1].
+        model.eval()
+        eps, alpha = 8 / 255, 2 / 255
+        adv = (x + torch.empty_like(x).uniform_(-eps, eps)).clamp(0, 1)
+        for _ in range(10):
+            adv.requires_grad_(True)
+            with autocast():
+                loss = F.cross_entropy(model(adv), y)
+            (g,) = torch.autograd.grad(loss, adv)
+            adv = (x + (adv.detach() + alpha * g.sign() - x).clamp(-eps, eps)).clamp(0, 1)
+
+    where = f"{torch.cuda.get_device_name(device)}" if cuda else f"{torch.get_num_threads()} threads"
+    iters = 100 if cuda else 20
+    row = (f"PyTorch {torch.__version__} {variant}, {where}, resnet20 batch 128 3x32x32: "
+           f"train {timed(train, iters):.1f} img/s, inference {timed(infer, iters):.1f} img/s, "
+           f"input gradient {timed(input_grad, iters):.1f} img/s")
+    if cuda:
+        row += f", PGD-10 {timed(pgd10, iters // 5):.1f} img/s"
+    print(row)
 
 
 def attacks():
@@ -179,7 +221,7 @@ def attacks():
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "load":
         load(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "/usr/share/datasets/fashion-mnist")
-    elif len(sys.argv) in (2, 3) and sys.argv[1] == "speed":
+    elif len(sys.argv) >= 2 and sys.argv[1] == "speed":
         speed()
     elif len(sys.argv) == 2 and sys.argv[1] == "attacks":
         attacks()

@@ -104,15 +104,29 @@ pub fn resolve(cfg: &Config) -> Result<(Config, Dataset, Option<Dataset>, Datase
 pub fn prepare(cfg: &Config) -> Result<Prepared> {
     let (cfg, train, val, test) = resolve(cfg)?;
     let device = crate::device::parse(&cfg.train.device)?;
-    let vs = VarStore::new(device);
     let spec = ModelSpec {
         in_channels: train.channels as i64,
         num_classes: train.num_classes() as i64,
         mean: cfg.model.mean.clone().unwrap_or_default(),
         std: cfg.model.std.clone().unwrap_or_default(),
     };
-    let net = crate::rng::with_torch_seed(cfg.train.seed, &[INIT_SEED], || {
-        models::build(&vs.root(), &cfg.model.name, &spec)
-    })?;
+    let (vs, net) = initial_model(&cfg, &spec, device)?;
     Ok(Prepared { cfg, train: Arc::new(train), val, test, vs, net, device })
+}
+
+/// The seeded initial model on `device`, its weights drawn on the CPU whatever the device, so that one
+/// seed gives one model on the CPU and on every GPU (docs/usage.md).
+fn initial_model(cfg: &Config, spec: &ModelSpec, device: Device) -> Result<(VarStore, Network)> {
+    let seeded = |vs: &VarStore| {
+        crate::rng::with_torch_seed(cfg.train.seed, &[INIT_SEED], || models::build(&vs.root(), &cfg.model.name, spec))
+    };
+    let cpu = VarStore::new(Device::Cpu);
+    let net = seeded(&cpu)?;
+    if device == Device::Cpu {
+        return Ok((cpu, net));
+    }
+    let mut vs = VarStore::new(device);
+    let net = models::build(&vs.root(), &cfg.model.name, spec)?;
+    vs.copy(&cpu)?;
+    Ok((vs, net))
 }

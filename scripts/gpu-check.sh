@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# Proves the CUDA path on one NVIDIA GPU in about 8 minutes (docs/gpu-check.md).
+#
+#   scripts/gpu-check.sh [OUT [WORK]]     OUT: summary.md, log.txt, bench-*.json (default gpu-check/);
+#                                         WORK: the runs, data and evaluations (default OUT/work)
+#
+# Builds through ./dev.sh with the CUDA libtorch (needs cargo and PyPI). With ROBUSTCNN_GPU_BUNDLE=DIR
+# it takes instead the binaries that scripts/gpu-bundle.sh built elsewhere against the PyTorch this
+# machine's python3 holds (for a GPU machine without network or Rust). Then:
+#   1. the CUDA tests (crates/robustcnn/tests/cuda.rs, --ignored);
+#   2. ResNet-20 for 300 steps on a CIFAR-format copy of the embedded Fashion-MNIST, on the CPU in
+#      fp32 and on the GPU in fp32 and bf16, from the same initial weights: the loss curves must agree;
+#   3. FGSM and PGD-20 at 1, 2 and 4/255 on the GPU and on the CPU with the same weights: robust
+#      accuracy within 1 point;
+#   4. robustcnn bench on the GPU (fp32, bf16, fp16) next to PyTorch's own ResNet-20 on the same GPU
+#      (scripts/pytorch-crosscheck.py speed --device cuda).
+# Exits 1 if any check failed; summary.md says which, with its numbers.
+# GPU_CHECK_DEVICE=cpu rehearses the script on a machine without a GPU: what it would run on CUDA runs on
+# the CPU instead (no fp16), which checks the script, never CUDA.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=$(realpath -m "${1:-gpu-check}")
+work=$(realpath -m "${2:-$out/work}")
+mkdir -p "$out" "$work" || exit 1
+log="$out/log.txt"
+summary="$out/summary.md"
+: >"$log"
+: >"$summary"
+failed=0
+python=${PYTHON:-python3}
+gpu=${GPU_CHECK_DEVICE:-cuda}
+precisions="fp32 bf16 fp16"
+[[ $gpu == cpu ]] && precisions="fp32 bf16"
+
+say() { echo "$*" | tee -a "$summary"; }
+# Runs a command with its output in the log; its status is the command's.
+logged() {
+  echo "+ $*" >>"$log"
+  "$@" >>"$log" 2>&1
+}
+# check NAME STATUS [DETAIL]: one PASS or FAIL line.
+check() {
+  if [[ $2 == 0 ]]; then say "- PASS $1${3:+: $3}"; else say "- FAIL $1${3:+: $3}"; failed=1; fi
+}
+die() {
+  say "- FAIL $*"
+  exit 1
+}
+
+commit=$(git describe --always --dirty 2>/dev/null || cat "${ROBUSTCNN_GPU_BUNDLE:-/nonexistent}/commit" 2>/dev/null || echo unknown)
+say "# GPU check, $(date -u +%Y-%m-%dT%H:%MZ), commit $commit"
+say ""
+if [[ $gpu == cpu ]]; then
+  say "- REHEARSAL (GPU_CHECK_DEVICE=cpu): every run below is on the CPU; nothing here is about CUDA"
+else
+  nvidia-smi -L >/dev/null 2>&1 || die "no NVIDIA GPU here: nvidia-smi -L fails"
+  say "- GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -1)"
+fi
+say "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"
+
+# --- 0. The binaries ---------------------------------------------------------------------------------
+if [[ -n "${ROBUSTCNN_GPU_BUNDLE:-}" ]]; then
+  bundle=$(realpath "$ROBUSTCNN_GPU_BUNDLE")
+  [[ -x "$bundle/robustcnn" && -x "$bundle/cuda-tests" && -f "$bundle/torch-version" ]] ||
+    die "ROBUSTCNN_GPU_BUNDLE=$bundle: expected robustcnn, cuda-tests and torch-version (scripts/gpu-bundle.sh makes them)"
+  want=$(cat "$bundle/torch-version")
+  have=$("$python" -c 'import torch; print(torch.__version__)' 2>>"$log") || die "$python cannot import torch"
+  [[ $have == "$want" ]] || die "the bundle was built against torch $want, $python has $have: scripts/gpu-bundle.sh $have"
+  site=$("$python" -c 'import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))')
+  nvidia=$(find "$site/nvidia" -name 'lib*.so*' -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)
+  export LD_LIBRARY_PATH="$site/torch/lib${nvidia:+:$nvidia}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  bin=$bundle/robustcnn
+  cuda_tests=("$bundle/cuda-tests")
+  say "- build: the bundle in $bundle, against torch $have"
+else
+  libtorch=cuda
+  [[ $gpu == cpu ]] && libtorch=cpu
+  env_lines=$(ROBUSTCNN_LIBTORCH=$libtorch ./dev.sh env 2>>"$log") || die "provisioning the $libtorch libtorch failed (log.txt)"
+  eval "$env_lines"
+  logged cargo build --release -p robustcnn-cli || die "cargo build failed (log.txt)"
+  bin=$PWD/target/release/robustcnn
+  cuda_tests=(cargo test --release -p robustcnn --test cuda --)
+  say "- build: ./dev.sh with the $libtorch libtorch"
+fi
+say "- PyTorch beside it: $("$python" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo none)"
+say ""
+say "## Checks"
+
+# --- 1. The CUDA tests --------------------------------------------------------------------------------
+if [[ $gpu != cpu ]]; then
+  logged "${cuda_tests[@]}" --ignored --test-threads 1
+  status=$?
+  check "CUDA tests (tests/cuda.rs)" $status "$(grep -o 'test result: .*passed; [0-9]* failed' "$log" | tail -1)"
+fi
+
+# --- 2. Training: the loss curves of the GPU runs against the CPU's -----------------------------------
+logged "$python" scripts/cifar-from-fashion-mnist.py "$work/data" || die "could not write the CIFAR-format data"
+train() { # NAME DEVICE PRECISION
+  rm -rf "${work:?}/$1"
+  local t0=$SECONDS
+  logged "$bin" train --quiet --model resnet20 --dataset cifar10 --data-dir "$work/data" --steps 300 \
+    --batch-size 128 --seed 0 --device "$2" --precision "$3" --out "$work/$1"
+  local status=$?
+  echo "$1: $((SECONDS - t0)) s" >>"$log"
+  return $status
+}
+for run in "cpu-fp32 cpu fp32" "cuda-fp32 $gpu fp32" "cuda-bf16 $gpu bf16"; do
+  set -- $run
+  train "$1" "$2" "$3" || check "training $1" 1 "robustcnn train failed (log.txt)"
+done
+curves=$("$python" - "$work" <<'EOF'
+import json, os, sys
+work = sys.argv[1]
+def read(name):
+    path = os.path.join(work, name, "metrics.jsonl")
+    if not os.path.exists(path):
+        return None
+    ev = [json.loads(l) for l in open(path)]
+    return ([e["train_loss"] for e in ev if e.get("event") == "epoch"],
+            next(e["test_accuracy"] for e in ev if e.get("event") == "end"))
+cpu = read("cpu-fp32")
+print("| epoch | CPU fp32 | CUDA fp32 | CUDA bf16 |")
+print("|---|---|---|---|")
+runs = {n: read(n) for n in ("cuda-fp32", "cuda-bf16")}
+for i, loss in enumerate(cpu[0] if cpu else []):
+    cells = [f"{r[0][i]:.4f}" if r and i < len(r[0]) else "-" for r in runs.values()]
+    print(f"| {i + 1} | {loss:.4f} | " + " | ".join(cells) + " |")
+if cpu:
+    print("| test accuracy | " + " | ".join(f"{r[1]:.3f}" if r else "-" for r in [cpu, *runs.values()]) + " |")
+# Tolerances (docs/gpu-check.md): per-epoch training loss within 0.02 + 5 % (fp32) or 0.05 + 10 %
+# (bf16) of the CPU's, test accuracy within 2 or 3 points.
+for name, (abs_tol, rel_tol, acc_tol) in {"cuda-fp32": (0.02, 0.05, 0.02), "cuda-bf16": (0.05, 0.10, 0.03)}.items():
+    r = runs[name]
+    ok = bool(cpu and r and len(r[0]) == len(cpu[0]))
+    worst = max((abs(a - b) - (abs_tol + rel_tol * b) for a, b in zip(r[0], cpu[0])), default=0) if ok else 0
+    ok = ok and worst <= 0 and abs(r[1] - cpu[1]) <= acc_tol
+    print(f"RESULT {name} {'PASS' if ok else 'FAIL'}")
+EOF
+)
+say ""
+say "$(grep -v '^RESULT' <<<"$curves")"
+say ""
+for name in cuda-fp32 cuda-bf16; do
+  grep -q "^RESULT $name PASS" <<<"$curves"
+  seconds() { grep -o "^$1: [0-9]* s" "$log" | tail -1 | cut -d' ' -f2-; }
+  check "$name loss curve against the CPU's" $? "300 steps in $(seconds $name) on the GPU, $(seconds cpu-fp32) on the CPU"
+done
+
+# --- 3. Attacks: robust accuracy on the GPU and on the CPU with the same weights ----------------------
+for side in cuda cpu; do
+  device=$side
+  [[ $side == cuda ]] && device=$gpu
+  logged "$bin" eval attack "$work/cuda-fp32" --device $device --attack fgsm,pgd --eps 1/255,2/255,4/255 \
+    --no-sanity --results "$work/attacks-$side" || check "eval attack on $device" 1 "failed (log.txt)"
+done
+attacks=$("$python" - "$work" <<'EOF'
+import json, os, sys
+work = sys.argv[1]
+def read(device):
+    path = os.path.join(work, f"attacks-{device}", "attacks.json")
+    return {(r["attack"], r["eps_text"]): r for r in json.load(open(path))["results"]} if os.path.exists(path) else {}
+gpu, cpu = read("cuda"), read("cpu")
+print("| attack | ε | robust accuracy, CUDA | CPU | CUDA img/s | CPU img/s |")
+print("|---|---|---|---|---|---|")
+worst = 1.0 if not gpu or gpu.keys() != cpu.keys() else 0.0
+for key in sorted(gpu, key=lambda k: (k[0], gpu[k]["eps"])):
+    g, c = gpu[key], cpu.get(key)
+    if c:
+        worst = max(worst, abs(g["robust_accuracy"] - c["robust_accuracy"]))
+        print(f"| {key[0]} | {key[1]} | {g['robust_accuracy']:.3f} | {c['robust_accuracy']:.3f} | "
+              f"{g['images_per_s']:.0f} | {c['images_per_s']:.0f} |")
+print(f"RESULT {'PASS' if worst <= 0.01 else 'FAIL'} {100 * worst:.1f}")
+EOF
+)
+say ""
+say "$(grep -v '^RESULT' <<<"$attacks")"
+say ""
+grep -q '^RESULT PASS' <<<"$attacks"
+check "FGSM/PGD-20 robust accuracy, CUDA against CPU, within 1 point" $? \
+  "largest difference $(grep -o '^RESULT [A-Z]* [0-9.]*' <<<"$attacks" | cut -d' ' -f3) points"
+
+# --- 4. Speed against PyTorch on the same GPU ---------------------------------------------------------
+say ""
+say "## Speed on $gpu (images/s, batch 128)"
+say ""
+for precision in $precisions; do
+  logged "$bin" bench --device $gpu --models resnet20,resnet18 --batch 128 --iters 100 --precision $precision \
+    --json "$out/bench-$precision.json" || check "bench $precision" 1 "failed (log.txt)"
+  logged "$bin" bench --device $gpu --models resnet20 --batch 128 --iters 20 --attacks --precision $precision \
+    --json "$out/bench-attacks-$precision.json" || check "bench --attacks $precision" 1 "failed (log.txt)"
+done
+bench=$("$python" - "$out" <<'EOF'
+import json, os, sys
+out = sys.argv[1]
+print("| robustcnn, precision | model | train | inference | input gradient | FGSM | PGD-10 |")
+print("|---|---|---|---|---|---|---|")
+for p in ("fp32", "bf16", "fp16"):
+    try:
+        rows = json.load(open(os.path.join(out, f"bench-{p}.json")))
+        attacks = {r["model"]: r for r in json.load(open(os.path.join(out, f"bench-attacks-{p}.json")))}
+    except (OSError, ValueError):
+        continue
+    for r in rows:
+        a = attacks.get(r["model"], {})
+        cells = [r.get(k) for k in ("train_images_per_s", "inference_images_per_s", "input_gradient_images_per_s")]
+        cells += [a.get("fgsm_images_per_s"), a.get("pgd10_images_per_s")]
+        print(f"| {p} | {r['model']} | " + " | ".join(f"{c:.0f}" if c else "-" for c in cells) + " |")
+EOF
+)
+say "$bench"
+say ""
+logged "$python" scripts/pytorch-crosscheck.py speed --device $gpu
+check "PyTorch's ResNet-20 timed on the same GPU" $?
+say ""
+say '```'
+say "$(grep '^PyTorch .* resnet20 batch 128' "$log")"
+say '```'
+say ""
+[[ $failed == 0 ]] && say "All checks passed." || say "Some checks FAILED: log.txt has the commands and their output."
+exit $failed
