@@ -68,7 +68,7 @@ if [[ -n "${ROBUSTCNN_GPU_BUNDLE:-}" ]]; then
   want=$(cat "$bundle/torch-version")
   have=$("$python" -c 'import torch; print(torch.__version__)' 2>>"$log") || die "$python cannot import torch"
   [[ $have == "$want" ]] || die "the bundle was built against torch $want, $python has $have: scripts/gpu-bundle.sh $have"
-  site=$("$python" -c 'import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))')
+  site=$("$python" -c 'import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))' 2>>"$log")
   nvidia=$(find "$site/nvidia" -name 'lib*.so*' -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)
   export LD_LIBRARY_PATH="$site/torch/lib${nvidia:+:$nvidia}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   bin=$bundle/robustcnn
@@ -110,7 +110,7 @@ for run in "cpu-fp32 cpu fp32" "cuda-fp32 $gpu fp32" "cuda-bf16 $gpu bf16"; do
   set -- $run
   train "$1" "$2" "$3" || check "training $1" 1 "robustcnn train failed (log.txt)"
 done
-curves=$("$python" - "$work" <<'EOF'
+curves=$("$python" - "$work" 2>>"$log" <<'EOF'
 import json, os, sys
 work = sys.argv[1]
 def read(name):
@@ -155,7 +155,7 @@ for side in cuda cpu; do
   logged "$bin" eval attack "$work/cuda-fp32" --device $device --attack fgsm,pgd --eps 1/255,2/255,4/255 \
     --no-sanity --results "$work/attacks-$side" || check "eval attack on $device" 1 "failed (log.txt)"
 done
-attacks=$("$python" - "$work" <<'EOF'
+attacks=$("$python" - "$work" 2>>"$log" <<'EOF'
 import json, os, sys
 work = sys.argv[1]
 def read(device):
@@ -201,7 +201,7 @@ dp_train dp-one 128 0.1
 one=$?
 dp_train dp-two 64 0.1 "${torchrun[@]}" --nproc-per-node 2
 two=$?
-dp=$("$python" - "$work" <<'EOF'
+dp=$("$python" - "$work" 2>>"$log" <<'EOF'
 import json, os, struct, sys
 import torch
 def load(run):
@@ -244,7 +244,7 @@ for precision in $precisions; do
   logged "$bin" bench --device $gpu --models resnet20 --batch 128 --iters 20 --attacks --precision $precision \
     --json "$out/bench-attacks-$precision.json" || check "bench --attacks $precision" 1 "failed (log.txt)"
 done
-bench=$("$python" - "$out" <<'EOF'
+bench=$("$python" - "$out" 2>>"$log" <<'EOF'
 import json, os, sys
 out = sys.argv[1]
 print("| robustcnn, precision | model | train | inference | input gradient | FGSM | PGD-10 |")
