@@ -1,4 +1,4 @@
-//! The CUDA path (docs/precision.md, "Proving it on a GPU"): every test here needs an NVIDIA GPU, so
+//! The CUDA path (docs/gpu-check.md): every test here needs an NVIDIA GPU, so
 //! all are ignored by default; `scripts/gpu-check.sh` runs them with `--ignored` on a GPU machine.
 use robustcnn::config::{Config, OptimConfig};
 use robustcnn::data::loader::{make_batch, LoaderSpec};
