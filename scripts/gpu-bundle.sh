@@ -47,10 +47,11 @@ ln -s "$cache/torch/include" "$lt/include"
 for f in "$cache"/torch/lib/*.so* ; do ln -s "$f" "$lt/lib/"; done
 ln -sf libgomp.so.1 "$lt/lib/libgomp.so"
 
-tch_sys=$(find "$HOME/.cargo/registry/src" -maxdepth 2 -type d -name 'torch-sys-0.26.0' | head -1)
+torch_sys_sources() { find "$HOME/.cargo/registry/src" -maxdepth 2 -type d -name 'torch-sys-0.26.0' | head -1; }
+tch_sys=$(torch_sys_sources)
 if [[ -z $tch_sys ]]; then
   cargo fetch -q || die "cargo fetch failed"
-  tch_sys=$(find "$HOME/.cargo/registry/src" -maxdepth 2 -type d -name 'torch-sys-0.26.0' | head -1)
+  tch_sys=$(torch_sys_sources)
 fi
 [[ -n $tch_sys ]] || die "torch-sys 0.26.0's sources not found under ~/.cargo/registry"
 patched=$cache/torch-sys

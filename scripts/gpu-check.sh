@@ -97,11 +97,19 @@ fi
 
 # --- 2. Training: the loss curves of the GPU runs against the CPU's -----------------------------------
 logged "$python" scripts/cifar-from-fashion-mnist.py "$work/data" || die "could not write the CIFAR-format data"
+# resnet20_run NAME [LAUNCHER...] -- TRAIN-OPTIONS...: ResNet-20 on that data, seed 0, into WORK/NAME.
+resnet20_run() {
+  local name=$1 launcher=()
+  shift
+  while [[ $1 != -- ]]; do launcher+=("$1"); shift; done
+  shift
+  rm -rf "${work:?}/$name"
+  logged "${launcher[@]}" "$bin" train --quiet --model resnet20 --dataset cifar10 --data-dir "$work/data" --seed 0 \
+    --out "$work/$name" "$@"
+}
 train() { # NAME DEVICE PRECISION
-  rm -rf "${work:?}/$1"
   local t0=$SECONDS
-  logged "$bin" train --quiet --model resnet20 --dataset cifar10 --data-dir "$work/data" --steps 300 \
-    --batch-size 128 --seed 0 --device "$2" --precision "$3" --out "$work/$1"
+  resnet20_run "$1" -- --steps 300 --batch-size 128 --device "$2" --precision "$3"
   local status=$?
   echo "$1: $((SECONDS - t0)) s" >>"$log"
   return $status
@@ -191,9 +199,8 @@ dp_gpu=$gpu
 dp_train() { # NAME BATCH LR [LAUNCHER...]
   local name=$1 batch=$2 lr=$3
   shift 3
-  rm -rf "${work:?}/$name"
-  logged "$@" "$bin" train --quiet --model resnet20 --dataset cifar10 --data-dir "$work/data" --steps 1 \
-    --batch-size "$batch" --lr "$lr" --seed 0 --device "$dp_gpu" --set train.sync_batchnorm=true --out "$work/$name"
+  resnet20_run "$name" "$@" -- --steps 1 --batch-size "$batch" --lr "$lr" --device "$dp_gpu" \
+    --set train.sync_batchnorm=true
 }
 dp_train dp-start 128 1e-30
 start=$?
