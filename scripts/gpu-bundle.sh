@@ -24,7 +24,7 @@ cache=${ROBUSTCNN_CACHE:-$HOME/.cache/robustcnn}/gpu-bundle/torch-$version
 mkdir -p "$cache"
 
 # The CUDA wheel's headers and libraries (no Python needed from it).
-if [[ ! -f "$cache/torch/.complete" ]]; then
+if [[ ! -f "$cache/torch/.complete" || ! -f "$cache/torch/METADATA" ]]; then
   log "downloading torch==$version (the CUDA wheel, about 530 MB)"
   rm -rf "$cache/wheel" "$cache/torch"
   python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: --python-version 3.12 \
@@ -32,11 +32,20 @@ if [[ ! -f "$cache/torch/.complete" ]]; then
   python3 -m zipfile -e "$cache"/wheel/torch-*.whl "$cache/unpacked" || die "could not unpack the torch wheel"
   mkdir -p "$cache/torch"
   mv "$cache/unpacked/torch/include" "$cache/unpacked/torch/lib" "$cache/unpacked/torch/version.py" "$cache/torch/"
+  mv "$cache"/unpacked/torch-*.dist-info/METADATA "$cache/torch/METADATA"
   rm -rf "$cache/wheel" "$cache/unpacked"
   touch "$cache/torch/.complete"
 fi
 full=$(sed -n "s/^__version__ = '\(.*\)'$/\1/p" "$cache/torch/version.py")
 [[ $full == *+cu* ]] || die "torch==$version from PyPI is $full, not a CUDA build"
+
+# c10d's NCCL process group compiles against the CUDA and NCCL headers of the versions this torch pins.
+if [[ ! -f "$cache/cuda-include" ]]; then
+  log "fetching the CUDA and NCCL headers torch $version pins (their wheels' include/ folders)"
+  include=$(python3 scripts/cuda-headers.py "$cache/torch/METADATA" "$cache/cuda-headers") ||
+    die "could not provide the CUDA and NCCL headers"
+  echo "$include" >"$cache/cuda-include"
+fi
 
 # torch-sys links -ltorch (the wheel's, which joins libtorch_cpu and libtorch_cuda) and finds CUDA by
 # libtorch_cuda.so; the CUDA runtime libraries stay on the GPU machine, so the link allows their
@@ -71,6 +80,8 @@ rm -rf "$src" && mkdir -p "$src"
 git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$src"
 cd "$src"
 export LIBTORCH=$lt ROBUSTCNN_LIBTORCH_LIB=$lt/lib LIBTORCH_BYPASS_VERSION_CHECK=1 CARGO_TARGET_DIR=$cache/target
+ROBUSTCNN_CUDA_INCLUDE=$(cat "$cache/cuda-include")
+export ROBUSTCNN_CUDA_INCLUDE
 export RUSTFLAGS="-C link-arg=-Wl,--allow-shlib-undefined -C link-arg=-Wl,-rpath-link,$cache/torch/lib"
 patch=(--config "patch.crates-io.torch-sys.path=\"$patched\"")
 log "building robustcnn and the CUDA tests against torch $full"

@@ -12,8 +12,9 @@
 #      fp32 and on the GPU in fp32 and bf16, from the same initial weights: the loss curves must agree;
 #   3. FGSM and PGD-20 at 1, 2 and 4/255 on the GPU and on the CPU with the same weights: robust
 #      accuracy within 1 point;
-#   4. data-parallel training with two ranks on the GPU over Gloo (torchrun), against one process,
-#      and the data-parallel bench (all-reduce time, share hidden under the backward pass);
+#   4. data-parallel training with two ranks on the GPU over Gloo (torchrun), and over NCCL where the
+#      machine has two GPUs, against one process, and the data-parallel bench (all-reduce time, share
+#      hidden under the backward pass);
 #   5. robustcnn bench on the GPU (fp32, bf16, fp16) next to PyTorch's own ResNet-20 on the same GPU
 #      (scripts/pytorch-crosscheck.py speed --device cuda).
 # Exits 1 if any check failed; summary.md says which, with its numbers.
@@ -189,26 +190,28 @@ grep -q '^RESULT PASS' <<<"$attacks"
 check "FGSM/PGD-20 robust accuracy, CUDA against CPU, within 1 point" $? \
   "largest difference $(grep -o '^RESULT [A-Z]* [0-9.]*' <<<"$attacks" | cut -d' ' -f3) points"
 
-# --- 4. Data-parallel on the GPU: two ranks over Gloo against one process --------------------------
-# Both ranks use the one GPU (cuda:0), so a single-GPU machine runs the whole distributed path on CUDA
-# tensors: broadcast, bucketed all-reduce during the backward pass, SyncBN. One step is compared:
-# training at lr 0.1 multiplies rounding differences by tens at every early step.
+# --- 4. Data-parallel on the GPU: two ranks against one process ----------------------------------------
+# Over Gloo, both ranks use the one GPU (cuda:0), so a single-GPU machine runs the whole distributed path
+# on CUDA tensors: broadcast, bucketed all-reduce during the backward pass, SyncBN. NCCL needs a GPU per
+# rank: with two GPUs the same step runs over NCCL too (with one, tests/cuda.rs ran NCCL's collectives in
+# a world of one). One step is compared: training at lr 0.1 multiplies rounding differences by tens at
+# every early step.
 torchrun=("$python" -m torch.distributed.run --standalone --no-python)
+gloo=(env ROBUSTCNN_DIST_BACKEND=gloo "${torchrun[@]}" --nproc-per-node 2)
+nccl=(env ROBUSTCNN_DIST_BACKEND=nccl "${torchrun[@]}" --nproc-per-node 2)
 dp_gpu=$gpu
 [[ $gpu == cuda ]] && dp_gpu=cuda:0
-dp_train() { # NAME BATCH LR [LAUNCHER...]
-  local name=$1 batch=$2 lr=$3
-  shift 3
-  resnet20_run "$name" "$@" -- --steps 1 --batch-size "$batch" --lr "$lr" --device "$dp_gpu" \
+gpus=0
+[[ $gpu == cuda ]] && gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+dp_train() { # NAME BATCH LR DEVICE [LAUNCHER...]
+  local name=$1 batch=$2 lr=$3 device=$4
+  shift 4
+  resnet20_run "$name" "$@" -- --steps 1 --batch-size "$batch" --lr "$lr" --device "$device" \
     --set train.sync_batchnorm=true
 }
-dp_train dp-start 128 1e-30
-start=$?
-dp_train dp-one 128 0.1
-one=$?
-dp_train dp-two 64 0.1 "${torchrun[@]}" --nproc-per-node 2
-two=$?
-dp=$("$python" - "$work" 2>>"$log" <<'EOF'
+# dp_compare RUN: "RESULT PASS|FAIL UPDATE STATS", RUN's step against dp-one's, both from dp-start.
+dp_compare() {
+  "$python" - "$work" "$1" 2>>"$log" <<'EOF'
 import json, os, struct, sys
 import torch
 def load(run):
@@ -217,7 +220,7 @@ def load(run):
     header = json.loads(raw[8 : 8 + n])
     spans = {k: t["data_offsets"] for k, t in header.items() if k != "__metadata__" and t["dtype"] == "F32"}
     return {k: torch.frombuffer(bytearray(raw[8 + n + a : 8 + n + b]), dtype=torch.float32) for k, (a, b) in spans.items()}
-start, one, two = load("dp-start"), load("dp-one"), load("dp-two")
+start, one, two = load("dp-start"), load("dp-one"), load(sys.argv[2])
 params = sorted(k for k in one if "running_" not in k)
 buffers = sorted(k for k in one if "running_" in k)
 flat = lambda w, keys: torch.cat([w[k] for k in keys])
@@ -229,17 +232,40 @@ db = (flat(two, buffers) - flat(one, buffers)).norm() / flat(one, buffers).norm(
 ok = one.keys() == two.keys() and du <= 1e-2 and db <= 1e-3
 print(f"RESULT {'PASS' if ok else 'FAIL'} {du:.1e} {db:.1e}")
 EOF
-)
-[[ $start == 0 && $one == 0 && $two == 0 ]] || dp="RESULT FAIL - - (a run failed: log.txt)"
-grep -q '^RESULT PASS' <<<"$dp"
-check "2 ranks × batch 64 on $dp_gpu (Gloo, SyncBN) against 1 process × batch 128, one step" $? \
-  "update differs by $(cut -d' ' -f3 <<<"$dp") of its size (bound 1e-2), running statistics by $(cut -d' ' -f4 <<<"$dp") (bound 1e-3)"
-logged "${torchrun[@]}" --nproc-per-node 2 "$bin" bench --device "$dp_gpu" --models resnet20,resnext29-4x32d --batch 32 --iters 20
-check "data-parallel bench, 2 ranks on $dp_gpu" $?
-say ""
-say '```'
-say "$(sed -n '/^model  *ranks/,/^rank 0/p' "$log")"
-say '```'
+}
+# dp_check RUN STATUS WHAT: one check line for RUN's step against one process's.
+dp_check() {
+  local dp="RESULT FAIL - - (a run failed: log.txt)"
+  [[ $start == 0 && $one == 0 && $2 == 0 ]] && dp=$(dp_compare "$1")
+  grep -q '^RESULT PASS' <<<"$dp"
+  check "$3 against 1 process × batch 128, one step" $? \
+    "update differs by $(cut -d' ' -f3 <<<"$dp") of its size (bound 1e-2), running statistics by $(cut -d' ' -f4 <<<"$dp") (bound 1e-3)"
+}
+dp_train dp-start 128 1e-30 "$dp_gpu"
+start=$?
+dp_train dp-one 128 0.1 "$dp_gpu"
+one=$?
+dp_train dp-two 64 0.1 "$dp_gpu" "${gloo[@]}"
+dp_check dp-two $? "2 ranks × batch 64 on $dp_gpu (Gloo, SyncBN)"
+if [[ $gpus -ge 2 ]]; then
+  dp_train dp-nccl 64 0.1 cuda "${nccl[@]}"
+  dp_check dp-nccl $? "2 ranks × batch 64 on cuda:0 and cuda:1 (NCCL, SyncBN)"
+else
+  say "- SKIP 2 ranks over NCCL: it needs a GPU per rank, and this machine has $gpus"
+fi
+# dp_bench WHAT DEVICE LAUNCHER...: the data-parallel bench, and its table into the summary.
+dp_bench() {
+  local what=$1 device=$2
+  shift 2
+  logged "$@" "$bin" bench --device "$device" --models resnet20,resnext29-4x32d --batch 32 --iters 20
+  check "data-parallel bench, $what" $?
+  say ""
+  say '```'
+  say "$(awk '/^model  *ranks/ { table = ""; on = 1 } on { table = table $0 "\n" } /^rank 0/ { on = 0 } END { printf "%s", table }' "$log")"
+  say '```'
+}
+dp_bench "2 ranks on $dp_gpu over Gloo" "$dp_gpu" "${gloo[@]}"
+[[ $gpus -ge 2 ]] && dp_bench "2 ranks on cuda:0 and cuda:1 over NCCL" cuda "${nccl[@]}"
 
 # --- 5. Speed against PyTorch on the same GPU ---------------------------------------------------------
 say ""

@@ -5,8 +5,9 @@
 #
 # Order of preference:
 #   1. $LIBTORCH, when the user already has a libtorch 2.13.0 (left as it is);
-#   2. a CUDA build (the full PyPI torch==2.13.0 with its CUDA wheels, about 2.7 GB) when an NVIDIA
-#      driver is present (nvidia-smi works) or ROBUSTCNN_LIBTORCH=cuda;
+#   2. a CUDA build (the full PyPI torch==2.13.0 with its CUDA wheels, about 2.7 GB, and the CUDA and
+#      NCCL headers its NCCL process group compiles against) when an NVIDIA driver is present
+#      (nvidia-smi works) or ROBUSTCNN_LIBTORCH=cuda;
 #   3. otherwise a slim CPU-only libtorch: libtorch_cpu, libc10 and libgomp from the same PyPI wheel,
 #      plus the two small CUDA runtime libraries libtorch_cpu links against (cudart, cupti; 13 MB)
 #      instead of the whole CUDA stack. About 0.5 GB on disk instead of 4.5 GB.
@@ -45,6 +46,14 @@ cuda)
     "$python" -m pip install "${pip_quiet[@]}" --root-user-action=ignore --target "$dir" "torch==$TORCH_VERSION" || die "pip could not install torch==$TORCH_VERSION"
     touch "$dir/.complete"
   fi
+  # c10d's NCCL process group also compiles against CUDA's and NCCL's headers; pip's CUDA wheels hold
+  # most of them, and the rest (crt/, cccl) come at the versions torch pins (a few MB).
+  if [[ ! -f "$dir/.cuda-include" ]]; then
+    include=$("$python" "$(dirname "$0")/cuda-headers.py" "$dir/torch-$TORCH_VERSION.dist-info/METADATA" "$dir") ||
+      die "could not provide CUDA's and NCCL's headers for the NCCL process group"
+    echo "$include" >"$dir/.cuda-include"
+  fi
+  echo "export ROBUSTCNN_CUDA_INCLUDE='$(cat "$dir/.cuda-include")'"
   echo "export LIBTORCH_USE_PYTORCH=1"
   echo "export PYTHONPATH='$dir'${PYTHONPATH:+:\$PYTHONPATH}"
   echo "export ROBUSTCNN_LIBTORCH_LIB='$dir/torch/lib'"

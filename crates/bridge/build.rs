@@ -20,7 +20,9 @@ fn main() {
     println!("cargo:rerun-if-changed=src/bn_relu_baseline.cpp");
     println!("cargo:rerun-if-changed=src/bn_relu_avx2.cpp");
     println!("cargo:rerun-if-changed=src/error_message.hpp");
+    println!("cargo:rerun-if-changed=src/nccl.cpp");
     println!("cargo:rerun-if-env-changed=ROBUSTCNN_GLOO_INCLUDE");
+    println!("cargo:rerun-if-env-changed=ROBUSTCNN_CUDA_INCLUDE");
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
         panic!(
@@ -34,7 +36,12 @@ fn main() {
     };
     let lib = PathBuf::from(lib);
     let root = lib.parent().map(PathBuf::from).unwrap_or_default();
-    cc::Build::new()
+    let nccl = nccl_includes(&lib);
+    let mut build = cc::Build::new();
+    if let Some(dirs) = &nccl {
+        build.includes(dirs).define("RCB_NCCL", None).define("USE_C10D_NCCL", None).define("USE_CUDA", None);
+    }
+    build
         .cpp(true)
         .pic(true)
         .warnings(false)
@@ -61,10 +68,37 @@ fn main() {
         .file("src/parallel.cpp")
         .file("src/bn_relu_baseline.cpp")
         .file("src/bn_relu_avx2.cpp")
+        .file("src/nccl.cpp")
         .compile("robustcnn_bridge");
     println!("cargo:rustc-link-search=native={}", lib.display());
     println!("cargo:rustc-link-lib=dylib=torch_cpu");
     println!("cargo:rustc-link-lib=dylib=c10");
+    if nccl.is_some() {
+        println!("cargo:rustc-link-lib=dylib=torch_cuda");
+        println!("cargo:rustc-link-lib=dylib=c10_cuda");
+    }
     // libtorch's own OpenMP runtime (beside it in lib/, by its soname), so both share one thread pool.
     println!("cargo:rustc-link-lib=dylib:+verbatim=libgomp.so.1");
+}
+
+/// The include folders for c10d's NCCL process group (CUDA's and NCCL's headers, from
+/// ROBUSTCNN_CUDA_INCLUDE, colon-separated) when libtorch is a CUDA build; None builds without NCCL.
+fn nccl_includes(lib: &std::path::Path) -> Option<Vec<PathBuf>> {
+    if !lib.join("libtorch_cuda.so").exists() {
+        return None;
+    }
+    let Ok(dirs) = std::env::var("ROBUSTCNN_CUDA_INCLUDE") else {
+        println!(
+            "cargo:warning=a CUDA libtorch without ROBUSTCNN_CUDA_INCLUDE (CUDA's and NCCL's headers): \
+             building without NCCL; ./dev.sh provisions them"
+        );
+        return None;
+    };
+    let dirs: Vec<PathBuf> = std::env::split_paths(&dirs).collect();
+    for header in ["nccl.h", "cuda_runtime_api.h", "crt/host_config.h", "nv/target", "cublas_v2.h"] {
+        if !dirs.iter().any(|d| d.join(header).exists()) {
+            panic!("robustcnn-bridge: ROBUSTCNN_CUDA_INCLUDE has no {header}; ./dev.sh provisions CUDA's and NCCL's headers");
+        }
+    }
+    Some(dirs)
 }

@@ -1,8 +1,10 @@
 // PyTorch's distributed engine (c10d), which tch does not bind: rendezvous through a TCPStore and a
-// Gloo process group with all-reduce, broadcast, all-gather and barrier (docs/distributed.md).
+// Gloo process group (NCCL joins it in nccl.cpp) with all-reduce, broadcast, all-gather and barrier
+// (docs/distributed.md).
 // Gloo's own types stay behind c10d's pointers: the headers used to compile this file (Debian's
 // libgloo-dev) are older than the gloo inside libtorch.
 #include "c10d_group.hpp"
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <c10/util/Logging.h>
 
 #include <chrono>
@@ -94,7 +96,7 @@ char* rcb_group_new(rcb_store* s, const char* hostname, int rank, int world, int
     }
     opts->threads = 2;
     auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(s->store, rank, world, opts);
-    *out = new rcb_group{s->store, group, timeout, {}, {}};
+    *out = new rcb_group{s->store, group, nullptr, timeout, {}, {}};
     return nullptr;
   } catch (const std::exception& e) {
     return first_line(e);
@@ -116,7 +118,7 @@ char* rcb_broadcast(rcb_group* g, void* tensor, int root) {
     c10d::BroadcastOptions opts;
     opts.rootRank = root;
     opts.timeout = g->timeout;
-    g->group->broadcast(ts, opts)->wait(g->timeout);
+    rcb::backend_for(g, ts[0]).broadcast(ts, opts)->wait(g->timeout);
     return nullptr;
   } catch (const std::exception& e) {
     return first_line(e);
@@ -131,7 +133,7 @@ char* rcb_allgather(rcb_group* g, void* tensor, void** outs, int world) {
     for (int r = 0; r < world; ++r) out[0].push_back(*static_cast<at::Tensor*>(outs[r]));
     c10d::AllgatherOptions opts;
     opts.timeout = g->timeout;
-    g->group->allgather(out, in, opts)->wait(g->timeout);
+    rcb::backend_for(g, in[0]).allgather(out, in, opts)->wait(g->timeout);
     return nullptr;
   } catch (const std::exception& e) {
     return first_line(e);
@@ -147,12 +149,12 @@ char* rcb_take_backward_failure(rcb_group* g) {
   return m;
 }
 
-// Returns once every rank has called it.
+// Returns once every rank has called it (over Gloo: a host-side meeting).
 char* rcb_barrier(rcb_group* g) {
   try {
     c10d::BarrierOptions opts;
     opts.timeout = g->timeout;
-    g->group->barrier(opts)->wait(g->timeout);
+    g->gloo->barrier(opts)->wait(g->timeout);
     return nullptr;
   } catch (const std::exception& e) {
     return first_line(e);

@@ -1,5 +1,5 @@
-//! PyTorch's distributed engine (c10d): a TCPStore for rendezvous and a Gloo process group with
-//! all-reduce, broadcast, all-gather and barrier; every call is bounded by a timeout and every failure
+//! PyTorch's distributed engine (c10d): a TCPStore for rendezvous and a Gloo process group (with NCCL
+//! for CUDA tensors where built) with all-reduce, broadcast, all-gather and barrier; every call is bounded by a timeout and every failure
 //! is an error message, never a hang (docs/distributed.md).
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::os::raw::c_int;
@@ -45,6 +45,8 @@ extern "C" {
         out: *mut *mut RawGroup,
     ) -> *mut c_char;
     fn rcb_group_free(g: *mut RawGroup);
+    fn rcb_has_nccl() -> c_int;
+    fn rcb_group_add_nccl(g: *mut RawGroup, rank: c_int, world: c_int) -> *mut c_char;
     fn rcb_allreduce_sum(g: *mut RawGroup, tensor: *mut c_void) -> *mut c_char;
     fn rcb_broadcast(g: *mut RawGroup, tensor: *mut c_void, root: c_int) -> *mut c_char;
     fn rcb_allgather(g: *mut RawGroup, tensor: *mut c_void, outs: *mut *mut c_void, world: c_int) -> *mut c_char;
@@ -158,7 +160,13 @@ impl Drop for Store {
     }
 }
 
-/// A Gloo process group of `world` ranks.
+/// Whether this build can add NCCL to a group (a CUDA libtorch, built with CUDA's and NCCL's headers).
+pub fn has_nccl() -> bool {
+    // SAFETY: reads a constant.
+    unsafe { rcb_has_nccl() != 0 }
+}
+
+/// A Gloo process group of `world` ranks, to which NCCL may be added for CUDA tensors.
 pub struct Group {
     raw: *mut RawGroup,
     pub rank: usize,
@@ -180,6 +188,13 @@ impl Group {
             rcb_group_new(store.raw, hostname.as_ptr(), rank as c_int, world as c_int, timeout_ms as i64, &mut raw)
         })?;
         Ok(Group { raw, rank, world })
+    }
+
+    /// From now on, collectives on CUDA tensors go over NCCL (communicators form on first use);
+    /// those on CPU tensors, and the barrier, stay on Gloo.
+    pub fn add_nccl(&self) -> Result<(), String> {
+        // SAFETY: a live group, not yet used by any collective on CUDA tensors.
+        check(unsafe { rcb_group_add_nccl(self.raw, self.rank as c_int, self.world as c_int) })
     }
 
     /// Sums `t` over the ranks, in place.

@@ -1,6 +1,7 @@
-// The Gloo process group the bridge's C++ files share (docs/distributed.md).
+// The process groups the bridge's C++ files share (docs/distributed.md): Gloo for every tensor and,
+// in a build with NCCL, NCCL for CUDA tensors, as torch.distributed's "cpu:gloo,cuda:nccl".
 #pragma once
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/Backend.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "error_message.hpp"
@@ -14,7 +15,9 @@
 
 struct rcb_group {
   c10::intrusive_ptr<c10d::TCPStore> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  c10::intrusive_ptr<c10d::Backend> gloo;
+  // Null unless NCCL was added (nccl.cpp): then it takes the collectives on CUDA tensors.
+  c10::intrusive_ptr<c10d::Backend> nccl;
   std::chrono::milliseconds timeout;
   // The first failure of an all-reduce inside autograd's backward pass, which cannot return one.
   std::mutex failure_mutex;
@@ -22,6 +25,11 @@ struct rcb_group {
 };
 
 namespace rcb {
+// The process group for collectives on `t`: NCCL for a CUDA tensor when the job has it, else Gloo.
+inline c10d::Backend& backend_for(rcb_group* g, const at::Tensor& t) {
+  return (g->nccl && t.is_cuda()) ? *g->nccl : *g->gloo;
+}
+
 // Sums `t` over the ranks in place; an error message, or "" on success.
 inline std::string sum_in_place(rcb_group* g, at::Tensor& t) {
   try {
@@ -29,7 +37,7 @@ inline std::string sum_in_place(rcb_group* g, at::Tensor& t) {
     c10d::AllreduceOptions opts;
     opts.reduceOp = c10d::ReduceOp::SUM;
     opts.timeout = g->timeout;
-    g->group->allreduce(ts, opts)->wait(g->timeout);
+    backend_for(g, t).allreduce(ts, opts)->wait(g->timeout);
     return "";
   } catch (const std::exception& e) {
     return first_line(e);

@@ -39,7 +39,7 @@ struct rcb_grad_sync {
         c10d::AllreduceOptions opts;
         opts.reduceOp = c10d::ReduceOp::SUM;
         opts.timeout = group->timeout;
-        b.work = group->group->allreduce(ts, opts);
+        b.work = rcb::backend_for(group, b.flat).allreduce(ts, opts);
       } catch (const std::exception& e) {
         if (failure.empty()) failure = first_line(e);
       }

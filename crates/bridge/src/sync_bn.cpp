@@ -30,10 +30,11 @@ at::Tensor per_channel(const at::Tensor& v, int64_t dim) {
 at::Tensor gather(rcb_group* g, const at::Tensor& t) {
   std::vector<at::Tensor> in{t.contiguous()};
   std::vector<std::vector<at::Tensor>> out(1);
-  for (int r = 0; r < g->group->getSize(); ++r) out[0].push_back(at::empty_like(in[0]));
+  auto& backend = rcb::backend_for(g, in[0]);
+  for (int r = 0; r < backend.getSize(); ++r) out[0].push_back(at::empty_like(in[0]));
   c10d::AllgatherOptions opts;
   opts.timeout = g->timeout;
-  g->group->allgather(out, in, opts)->wait(g->timeout);
+  backend.allgather(out, in, opts)->wait(g->timeout);
   return at::stack(out[0]);
 }
 

@@ -136,7 +136,8 @@ fn syncbn_trains_the_zoos_batch_norms_over_both_ranks() {
     for (r, o) in out.iter().enumerate() {
         assert!(o.status.success(), "rank {r}: {}", text(&o.stderr));
     }
-    assert!(text(&out[0].stderr).contains("global batch 32; SyncBN over the ranks"), "{}", text(&out[0].stderr));
+    let err = text(&out[0].stderr);
+    assert!(err.contains("global batch 32; SyncBN over the ranks; collectives over Gloo"), "{err}");
     let config = std::fs::read_to_string(dir.path().join("run/config.toml")).unwrap();
     assert!(config.contains("sync_batchnorm = true"), "the run records it: {config}");
 }
@@ -253,16 +254,26 @@ fn bad_launches_are_one_clear_line() {
         assert!(err.contains("has no GPU of its own") || err.contains("CUDA device(s)"), "{err}");
     }
 
-    let lonely = Command::new(env!("CARGO_BIN_EXE_robustcnn"))
-        .args(["train", "--steps", "1", "--out", &run])
-        .env("WORLD_SIZE", "2")
-        .env("RANK", "0")
-        .env("MASTER_ADDR", "127.0.0.1")
-        .env("MASTER_PORT", free_port().to_string())
-        .env("ROBUSTCNN_DIST_TIMEOUT", "3")
-        .output()
-        .unwrap();
-    assert!(failure(&lonely, 0).contains("not all 2 ranks joined"));
+    let lonely = |backend: &str| {
+        Command::new(env!("CARGO_BIN_EXE_robustcnn"))
+            .args(["train", "--steps", "1", "--out", &run])
+            .env("WORLD_SIZE", "2")
+            .env("RANK", "0")
+            .env("MASTER_ADDR", "127.0.0.1")
+            .env("MASTER_PORT", free_port().to_string())
+            .env("ROBUSTCNN_DIST_TIMEOUT", "3")
+            .env("ROBUSTCNN_DIST_BACKEND", backend)
+            .output()
+            .unwrap()
+    };
+    assert!(failure(&lonely("gloo"), 0).contains("not all 2 ranks joined"));
+    let err = failure(&lonely("mpi"), 0);
+    assert!(err.contains("ROBUSTCNN_DIST_BACKEND=mpi: expected auto, gloo or nccl"), "{err}");
+    // NCCL where it cannot run is refused before the rendezvous, not found out at the first collective.
+    if !tch::Cuda::is_available() {
+        let err = failure(&lonely("nccl"), 0);
+        assert!(err.contains("built without NCCL") || err.contains("no CUDA GPU is visible"), "{err}");
+    }
 }
 
 #[test]

@@ -170,3 +170,51 @@ fn pinned_batches_reach_the_gpu_unchanged() {
     assert_eq!(max_diff(&images, &plain.images), 0.0);
     assert_eq!(max_diff(&labels, &plain.labels), 0.0);
 }
+
+#[test]
+#[ignore = "needs a CUDA GPU: scripts/gpu-check.sh runs it"]
+fn nccl_carries_the_collectives_on_gpu_tensors() {
+    use robustcnn::dist::{Backend, Dist, Launch, Timeouts};
+    assert!(robustcnn_bridge::c10d::has_nccl(), "this build has no NCCL (ROBUSTCNN_CUDA_INCLUDE was not set)");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let launch = Launch {
+        rank: 0,
+        world: 1,
+        local_rank: 0,
+        master_addr: "127.0.0.1".into(),
+        master_port: port,
+        launcher: "torchrun",
+    };
+    let t = Timeouts { rendezvous: std::time::Duration::from_secs(60), collective: std::time::Duration::from_secs(60) };
+    let d = Dist::join_over(launch, t, Backend::Nccl).unwrap();
+    assert_eq!((d.backend_for(GPU), d.backend_for(Device::Cpu)), ("NCCL", "Gloo"));
+    // A world of one: every collective must give back what it was given, on the GPU (NCCL) and the CPU (Gloo).
+    let x = Tensor::from_slice(&[1.5f32, -2.0, 3.25]).to(GPU);
+    let sum = x.copy();
+    d.sum_(&sum).unwrap();
+    assert_eq!(max_diff(&sum, &x), 0.0);
+    assert_eq!(d.sum_f64(&[2.0, 5.0]).unwrap(), [2.0, 5.0]);
+    let gathered = d.gather(&x).unwrap();
+    assert_eq!((gathered.len(), max_diff(&gathered[0], &x)), (1, 0.0));
+    d.broadcast_from_main(std::slice::from_ref(&sum)).unwrap();
+    // SyncBN's forward and backward, and the overlapped gradient averaging, over NCCL.
+    let (vs, net) = resnet20_on(GPU);
+    let images = Tensor::rand([16, 3, 32, 32], (Kind::Float, Device::Cpu)).to(GPU);
+    let labels = Tensor::from_slice(&[0i64, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5]).to(GPU);
+    let loss = |net: &Network| net.forward(&images, true).cross_entropy_for_logits(&labels);
+    let params: Vec<Tensor> = vs.trainable_variables();
+    loss(&net).backward();
+    let plain: Vec<Tensor> = params.iter().map(|p| p.grad().copy()).collect();
+    for p in &params {
+        let _ = p.grad().zero_();
+    }
+    let sync = d.grad_sync(&params, None).unwrap();
+    let job = std::sync::Arc::new(d);
+    let _sync_bn = robustcnn::dist::sync_bn::SyncBatchNorm::enter(Some(job.clone()));
+    job.backward_averaged(&sync, &loss(&net)).unwrap();
+    for (p, g) in params.iter().zip(&plain) {
+        assert!(max_diff(&p.grad(), g) < 1e-4, "a gradient averaged over NCCL differs: {}", max_diff(&p.grad(), g));
+    }
+    drop(sync);
+    job.finish().unwrap();
+}

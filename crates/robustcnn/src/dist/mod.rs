@@ -62,9 +62,51 @@ impl Timeouts {
     }
 }
 
+/// Which process group carries the collectives on CUDA tensors (those on CPU tensors are always Gloo's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// NCCL when this build has it and a GPU is visible, else Gloo: torch.distributed's default.
+    Auto,
+    Gloo,
+    Nccl,
+}
+
+impl Backend {
+    /// ROBUSTCNN_DIST_BACKEND: auto (the default), gloo or nccl.
+    pub fn from_env() -> Result<Backend> {
+        match std::env::var("ROBUSTCNN_DIST_BACKEND").ok().filter(|v| !v.is_empty()).as_deref() {
+            None | Some("auto") => Ok(Backend::Auto),
+            Some("gloo") => Ok(Backend::Gloo),
+            Some("nccl") => Ok(Backend::Nccl),
+            Some(other) => Err(Error::Config(format!("ROBUSTCNN_DIST_BACKEND={other}: expected auto, gloo or nccl"))),
+        }
+    }
+
+    /// Whether NCCL joins the group: always for nccl (an error where it cannot), where it can for auto.
+    fn nccl(self) -> Result<bool> {
+        let built = robustcnn_bridge::c10d::has_nccl();
+        let gpu = tch::Cuda::is_available();
+        match self {
+            Backend::Gloo => Ok(false),
+            Backend::Auto => Ok(built && gpu),
+            Backend::Nccl if !built => Err(Error::Config(
+                "ROBUSTCNN_DIST_BACKEND=nccl: this robustcnn was built without NCCL (a CPU libtorch); \
+                 build it with ROBUSTCNN_LIBTORCH=cuda ./dev.sh on a machine with CUDA (docs/distributed.md)"
+                    .into(),
+            )),
+            Backend::Nccl if !gpu => {
+                Err(Error::Config("ROBUSTCNN_DIST_BACKEND=nccl: no CUDA GPU is visible to this rank".into()))
+            }
+            Backend::Nccl => Ok(true),
+        }
+    }
+}
+
 /// A joined job: this rank's process group and the store its ranks met at.
 pub struct Dist {
     pub launch: Launch,
+    /// Whether NCCL carries the collectives on CUDA tensors.
+    nccl: bool,
     group: Group,
     store: Store,
     heartbeat: std::sync::Mutex<Option<Heartbeat>>,
@@ -87,7 +129,13 @@ impl Dist {
     /// Joins the job `launch` describes: rank 0 hosts the store at MASTER_ADDR:MASTER_PORT, the others
     /// connect; then the Gloo group forms.
     pub fn join(launch: Launch, t: Timeouts) -> Result<Dist> {
+        Dist::join_over(launch, t, Backend::from_env()?)
+    }
+
+    /// As [`Dist::join`], with `backend` for the collectives on CUDA tensors.
+    pub fn join_over(launch: Launch, t: Timeouts, backend: Backend) -> Result<Dist> {
         robustcnn_bridge::c10d::quiet_c10_log();
+        let nccl = backend.nccl()?;
         let l = &launch;
         let ms = t.rendezvous.as_millis() as u64;
         let store = Store::connect(&l.master_addr, l.master_port, l.rank == 0, l.world, ms)
@@ -96,9 +144,13 @@ impl Dist {
         let group =
             Group::new(&store, if local { "127.0.0.1" } else { "" }, l.rank, l.world, t.collective.as_millis() as u64)
                 .map_err(|e| rendezvous_error(l, t.rendezvous, &e))?;
+        if nccl {
+            group.add_nccl().map_err(|e| Error::Distributed(format!("cannot add NCCL to the process group: {e}")))?;
+        }
         let heartbeat = Heartbeat::start(l).map_err(|e| rendezvous_error(l, t.rendezvous, &e))?;
         Ok(Dist {
             launch,
+            nccl,
             group,
             store,
             heartbeat: std::sync::Mutex::new(Some(heartbeat)),
@@ -115,6 +167,15 @@ impl Dist {
             h.take();
         }
         self.barrier()
+    }
+
+    /// The process group that carries the collectives on tensors of `device`: "NCCL" or "Gloo".
+    pub fn backend_for(&self, device: tch::Device) -> &'static str {
+        if self.nccl && device.is_cuda() {
+            "NCCL"
+        } else {
+            "Gloo"
+        }
     }
 
     pub fn rank(&self) -> usize {

@@ -179,11 +179,12 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
             p.train.len()
         )));
     }
-    if world > 1 && main && opts.progress {
+    if let Some(d) = dist.as_ref().filter(|_| main && opts.progress) {
         let norms = if cfg.train.sync_batchnorm { "SyncBN over the ranks" } else { "batch norm per rank" };
         eprintln!(
-            "data-parallel: {world} ranks × batch {} = global batch {global_batch}; {norms}",
-            cfg.data.batch_size
+            "data-parallel: {world} ranks × batch {} = global batch {global_batch}; {norms}; collectives over {}",
+            cfg.data.batch_size,
+            d.backend_for(p.device)
         );
     }
     let total = cfg.train.steps.unwrap_or(cfg.train.epochs * spe);
@@ -194,7 +195,8 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         log.write(json!({"event": "start", "model": cfg.model.name, "dataset": cfg.data.dataset,
             "train_samples": p.train.len(), "input_shape": [p.train.channels, p.train.height, p.train.width], "val_samples": p.val.as_ref().map(|v| v.len()), "steps": total,
             "parameters": crate::models::parameter_count(&p.vs), "precision": cfg.train.precision.name(),
-            "world_size": world, "global_batch": global_batch}))?;
+            "world_size": world, "global_batch": global_batch,
+            "collectives": dist.as_ref().map(|d| d.backend_for(p.device))}))?;
     }
     p.net.set_precision(cfg.train.precision);
     while !st.finished && st.epoch < epochs {
