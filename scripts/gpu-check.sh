@@ -253,6 +253,14 @@ if [[ $gpus -ge 2 ]]; then
 else
   say "- SKIP 2 ranks over NCCL: it needs a GPU per rank, and this machine has $gpus"
 fi
+if [[ $gpu == cuda ]]; then
+  # Two ranks asking NCCL for one GPU: one clear line on each, before any collective.
+  shared=$("${nccl[@]}" "$bin" train --quiet --steps 1 --device cuda:0 --out "$work/dp-shared" 2>&1)
+  status=$?
+  echo "$shared" >>"$log"
+  [[ $status != 0 ]] && grep -q '^error: .*share one GPU (cuda:0' <<<"$shared"
+  check "2 ranks on one GPU over NCCL are refused with one line" $? "$(grep -m1 '^error: ' <<<"$shared")"
+fi
 # dp_bench WHAT DEVICE LAUNCHER...: the data-parallel bench, and its table into the summary.
 dp_bench() {
   local what=$1 device=$2

@@ -1,6 +1,6 @@
 //! PyTorch's distributed engine (c10d): a TCPStore for rendezvous and a Gloo process group (with NCCL
-//! for CUDA tensors where built) with all-reduce, broadcast, all-gather and barrier; every call is bounded by a timeout and every failure
-//! is an error message, never a hang (docs/distributed.md).
+//! for CUDA tensors where built) with all-reduce, broadcast, all-gather and barrier; every call is
+//! bounded by a timeout and every failure is an error message, never a hang (docs/distributed.md).
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::os::raw::c_int;
 
@@ -47,6 +47,7 @@ extern "C" {
     fn rcb_group_free(g: *mut RawGroup);
     fn rcb_has_nccl() -> c_int;
     fn rcb_group_add_nccl(g: *mut RawGroup, rank: c_int, world: c_int) -> *mut c_char;
+    fn rcb_cuda_uuid(device: c_int, out: *mut u8) -> *mut c_char;
     fn rcb_allreduce_sum(g: *mut RawGroup, tensor: *mut c_void) -> *mut c_char;
     fn rcb_broadcast(g: *mut RawGroup, tensor: *mut c_void, root: c_int) -> *mut c_char;
     fn rcb_allgather(g: *mut RawGroup, tensor: *mut c_void, outs: *mut *mut c_void, world: c_int) -> *mut c_char;
@@ -164,6 +165,14 @@ impl Drop for Store {
 pub fn has_nccl() -> bool {
     // SAFETY: reads a constant.
     unsafe { rcb_has_nccl() != 0 }
+}
+
+/// The UUID of CUDA device `device`, which tells whether two ranks share a GPU (builds with NCCL only).
+pub fn cuda_uuid(device: usize) -> Result<[u8; 16], String> {
+    let mut out = [0u8; 16];
+    // SAFETY: the bridge writes 16 bytes into `out` on success.
+    check(unsafe { rcb_cuda_uuid(device as c_int, out.as_mut_ptr()) })?;
+    Ok(out)
 }
 
 /// A Gloo process group of `world` ranks, to which NCCL may be added for CUDA tensors.

@@ -9,6 +9,8 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include <cstring>
+
 extern "C" {
 
 // Whether this build can add NCCL to a group.
@@ -36,6 +38,22 @@ char* rcb_group_add_nccl(rcb_group* g, int rank, int world) {
 #else
   (void)g, (void)rank, (void)world;
   return rcb::message("this robustcnn was built without NCCL (a CPU libtorch, or no CUDA and NCCL headers at build time)");
+#endif
+}
+
+// Writes the 16-byte UUID of CUDA device `device` (two ranks on one GPU see the same one).
+char* rcb_cuda_uuid(int device, unsigned char* out) {
+#ifdef RCB_NCCL
+  try {
+    const auto* props = at::cuda::getDeviceProperties(static_cast<c10::DeviceIndex>(device));
+    std::memcpy(out, props->uuid.bytes, 16);
+    return nullptr;
+  } catch (const std::exception& e) {
+    return rcb::message(rcb::first_line(e));
+  }
+#else
+  (void)device, (void)out;
+  return rcb::message("this robustcnn was built without NCCL, so without CUDA's device queries");
 #endif
 }
 

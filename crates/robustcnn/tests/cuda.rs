@@ -188,6 +188,8 @@ fn nccl_carries_the_collectives_on_gpu_tensors() {
     let t = Timeouts { rendezvous: std::time::Duration::from_secs(60), collective: std::time::Duration::from_secs(60) };
     let d = Dist::join_over(launch, t, Backend::Nccl).unwrap();
     assert_eq!((d.backend_for(GPU), d.backend_for(Device::Cpu)), ("NCCL", "Gloo"));
+    // The ranks' GPUs are compared (by UUID, over Gloo) before NCCL's first collective.
+    assert_eq!(d.local_device("cuda").unwrap(), "cuda:0");
     // A world of one: every collective must give back what it was given, on the GPU (NCCL) and the CPU (Gloo).
     let x = Tensor::from_slice(&[1.5f32, -2.0, 3.25]).to(GPU);
     let sum = x.copy();

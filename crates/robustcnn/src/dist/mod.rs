@@ -192,19 +192,44 @@ impl Dist {
     }
 
     /// `cuda` in a job means the local rank's own GPU (`cuda:LOCAL_RANK`), which must exist.
+    /// Under NCCL, every rank must also hold a GPU no other rank uses.
     pub fn local_device(&self, device: &str) -> Result<String> {
-        if device != "cuda" {
-            return Ok(device.to_string());
+        let device = if device == "cuda" {
+            let gpus = tch::Cuda::device_count() as usize;
+            let local = self.launch.local_rank;
+            if local >= gpus {
+                return Err(Error::Config(format!(
+                    "--device cuda: local rank {local} has no GPU of its own ({gpus} visible on this machine); \
+                     start at most {gpus} ranks per machine (torchrun --nproc-per-node {gpus})"
+                )));
+            }
+            format!("cuda:{local}")
+        } else {
+            device.to_string()
+        };
+        match device.strip_prefix("cuda:").and_then(|i| i.parse::<usize>().ok()) {
+            Some(index) if self.nccl => self.check_own_gpu(&device, index)?,
+            _ => {}
         }
-        let gpus = tch::Cuda::device_count() as usize;
-        let local = self.launch.local_rank;
-        if local >= gpus {
-            return Err(Error::Config(format!(
-                "--device cuda: local rank {local} has no GPU of its own ({gpus} visible on this machine); \
-                 start at most {gpus} ranks per machine (torchrun --nproc-per-node {gpus})"
-            )));
+        Ok(device)
+    }
+
+    /// Fails on every rank when two ranks would run NCCL on one GPU, which NCCL refuses with an
+    /// opaque "invalid usage" at the first collective: the ranks' GPU UUIDs are compared first.
+    fn check_own_gpu(&self, device: &str, index: usize) -> Result<()> {
+        let uuid = robustcnn_bridge::c10d::cuda_uuid(index)
+            .map_err(|e| Error::Config(format!("--device {device}: cannot query the GPU: {e}")))?;
+        let halves = [&uuid[..8], &uuid[8..]].map(|h| i64::from_le_bytes(h.try_into().unwrap_or_default()));
+        let all = self.gather(&Tensor::from_slice(&halves))?;
+        let uuids: Vec<Vec<i64>> = all.iter().map(|t| Vec::<i64>::try_from(t).unwrap_or_default()).collect();
+        match first_sharing(&uuids) {
+            Some((a, b)) => Err(Error::Config(format!(
+                "ranks {a} and {b} share one GPU ({device} on rank {}), which NCCL refuses: start one rank per GPU \
+                 (--device cuda), or set ROBUSTCNN_DIST_BACKEND=gloo",
+                self.rank()
+            ))),
+            None => Ok(()),
         }
-        Ok(format!("cuda:{local}"))
     }
 
     /// A failed collective as one line naming the rank(s) that stopped, when that can be told.
@@ -370,6 +395,11 @@ impl Dist {
     }
 }
 
+/// The first two ranks (in order) whose identifiers are equal, if any.
+fn first_sharing<T: PartialEq>(ids: &[T]) -> Option<(usize, usize)> {
+    (0..ids.len()).find_map(|b| (0..b).find(|&a| ids[a] == ids[b]).map(|a| (a, b)))
+}
+
 /// Gloo's message without its source location and advice: "Read error [127.0.0.1]:44713: Connection
 /// reset by peer".
 fn gloo_cause(cause: &str) -> String {
@@ -404,4 +434,17 @@ fn rendezvous_error(l: &Launch, wait: Duration, cause: &str) -> Error {
         format!("rank {} could not join the job at {at}: {}", l.rank, crate::error::one_line(cause))
     };
     Error::Distributed(what)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_sharing;
+
+    #[test]
+    fn ranks_sharing_a_gpu_are_named_in_order() {
+        assert_eq!(first_sharing(&[[1, 2], [3, 4], [5, 6]]), None);
+        assert_eq!(first_sharing(&[[1, 2], [3, 4], [1, 2], [3, 4]]), Some((0, 2)));
+        assert_eq!(first_sharing(&[[7, 7], [1, 2], [1, 2]]), Some((1, 2)));
+        assert_eq!(first_sharing::<[i64; 2]>(&[]), None);
+    }
 }
