@@ -13,8 +13,9 @@
 #   3. FGSM and PGD-20 at 1, 2 and 4/255 on the GPU and on the CPU with the same weights: robust
 #      accuracy within 1 point;
 #   4. data-parallel training with two ranks on the GPU over Gloo (torchrun), and over NCCL where the
-#      machine has two GPUs, against one process, and the data-parallel bench (all-reduce time, share
-#      hidden under the backward pass);
+#      machine has two GPUs, against one process; `--device cuda` as each rank's own GPU; a rank stopped
+#      mid-training named by the heartbeat (over NCCL with two GPUs); the data-parallel bench (all-reduce
+#      time, share hidden under the backward pass);
 #   5. robustcnn bench on the GPU (fp32, bf16, fp16) next to PyTorch's own ResNet-20 on the same GPU
 #      (scripts/pytorch-crosscheck.py speed --device cuda).
 # Exits 1 if any check failed; summary.md says which, with its numbers.
@@ -203,6 +204,21 @@ dp_gpu=$gpu
 [[ $gpu == cuda ]] && dp_gpu=cuda:0
 gpus=0
 [[ $gpu == cuda ]] && gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+# ranks N NAME COMMAND...: N ranks on this machine as torchrun would start them (without its agent,
+# which would end the others when one stops); rank r's pid and stderr in $work/NAME-r.pid and .err.
+ranks() {
+  local n=$1 name=$2 port=$((29600 + RANDOM % 300)) r status=0 pids=()
+  shift 2
+  for ((r = 0; r < n; r++)); do
+    env ${CUDA_PER_TASK:+CUDA_VISIBLE_DEVICES=$r} RANK=$r WORLD_SIZE=$n LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 \
+      MASTER_PORT=$port "$@" >>"$log" 2>"$work/$name-$r.err" &
+    pids+=($!)
+    echo $! >"$work/$name-$r.pid"
+  done
+  for r in "${pids[@]}"; do wait "$r" || status=1; done
+  cat "$work/$name"-*.err >>"$log"
+  return $status
+}
 dp_train() { # NAME BATCH LR DEVICE [LAUNCHER...]
   local name=$1 batch=$2 lr=$3 device=$4
   shift 4
@@ -260,7 +276,41 @@ if [[ $gpu == cuda ]]; then
   echo "$shared" >>"$log"
   [[ $status != 0 ]] && grep -q '^error: .*share one GPU (cuda:0' <<<"$shared"
   check "2 ranks on one GPU over NCCL are refused with one line" $? "$(grep -m1 '^error: ' <<<"$shared")"
+  if [[ $gpus -ge 2 ]]; then
+    # As under srun --gpus-per-task 1: each rank is shown only its own GPU, as cuda:0.
+    CUDA_PER_TASK=1 ranks 2 per-task "$bin" train --quiet --model resnet20 --dataset cifar10 --data-dir "$work/data" --steps 2 \
+      --batch-size 64 --device cuda --out "$work/dp-per-task"
+    check "2 ranks each shown only its own GPU (srun --gpus-per-task 1) train with --device cuda" $?
+  else
+    # `--device cuda` is each rank's own GPU: two ranks on a one-GPU machine are one line, not a shared GPU.
+    own=$("${torchrun[@]}" --nproc-per-node 2 "$bin" train --quiet --steps 1 --device cuda --out "$work/dp-own" 2>&1)
+    status=$?
+    echo "$own" >>"$log"
+    [[ $status != 0 ]] && grep -Eq '^error: .*(would share one GPU|has no GPU of its own)' <<<"$own"
+    check "--device cuda on 2 ranks of one GPU is refused with one line" $? "$(grep -m1 '^error: ' <<<"$own")"
+  fi
 fi
+# A rank stopped (SIGSTOP) mid-training keeps its sockets open, as a lost NCCL peer does: the heartbeat
+# must end rank 0 within its timeout (10 s here), naming rank 1.
+lost_backend=gloo lost_device=$dp_gpu
+[[ $gpus -ge 2 ]] && lost_backend=nccl lost_device=cuda
+rm -rf "$work/dp-lost"
+ROBUSTCNN_DIST_BACKEND=$lost_backend ROBUSTCNN_DIST_HEARTBEAT_TIMEOUT=10 ROBUSTCNN_DIST_TIMEOUT=120 \
+  ranks 2 lost "$bin" train --quiet --model resnet20 --dataset cifar10 --data-dir "$work/data" --epochs 1000 \
+  --batch-size 64 --device "$lost_device" --out "$work/dp-lost" 2>/dev/null &
+lost_job=$!
+launched=$SECONDS
+until [[ -f $work/dp-lost/checkpoint.safetensors || $((SECONDS - launched)) -gt 120 ]]; do sleep 0.2; done
+kill -STOP "$(cat "$work/lost-1.pid")" 2>/dev/null
+stopped=$SECONDS
+while kill -0 "$(cat "$work/lost-0.pid")" 2>/dev/null && [[ $((SECONDS - stopped)) -lt 60 ]]; do sleep 0.2; done
+ended=$((SECONDS - stopped))
+kill -9 "$(cat "$work/lost-0.pid")" "$(cat "$work/lost-1.pid")" 2>/dev/null
+wait "$lost_job"
+lost_line=$(grep -m1 '^error: ' "$work/lost-0.err")
+grep -q 'rank 1 was lost: no heartbeat for 10 s' <<<"$lost_line" && [[ $ended -lt 40 ]]
+check "a rank stopped mid-training ($lost_backend on $lost_device) ends rank 0 within the heartbeat timeout" $? \
+  "after $ended s: $lost_line"
 # dp_bench WHAT DEVICE LAUNCHER...: the data-parallel bench, and its table into the summary.
 dp_bench() {
   local what=$1 device=$2

@@ -13,6 +13,11 @@ fn free_port() -> u16 {
 
 /// Starts rank `rank` of `world` with `args`, as torchrun would.
 fn rank(rank: usize, world: usize, port: u16, args: &[&str]) -> Child {
+    rank_with(rank, world, port, args, &[])
+}
+
+/// As [`rank`], with more environment variables.
+fn rank_with(rank: usize, world: usize, port: u16, args: &[&str], vars: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_robustcnn"))
         .args(args)
         .env("WORLD_SIZE", world.to_string())
@@ -21,6 +26,7 @@ fn rank(rank: usize, world: usize, port: u16, args: &[&str]) -> Child {
         .env("MASTER_ADDR", "127.0.0.1")
         .env("MASTER_PORT", port.to_string())
         .env("ROBUSTCNN_DIST_TIMEOUT", "60")
+        .envs(vars.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -213,6 +219,69 @@ fn a_killed_rank_is_named_within_a_minute_and_the_run_resumes() {
     assert_eq!(epochs, 8, "each epoch logged once: {metrics}");
 }
 
+/// Starts a job of `world` ranks training with a 5 s heartbeat timeout (and a collective timeout far
+/// longer), waits for its first checkpoint, then stops (SIGSTOP) rank `stopped`: its sockets stay
+/// open, as a hung rank's or a lost NCCL peer's do. The other ranks' outputs, each within 40 s.
+fn stop_one_rank(dir: &Path, world: usize, stopped: usize) -> Vec<(usize, Output)> {
+    let run = dir.join(format!("run-{world}-{stopped}"));
+    let out = run.display().to_string();
+    let mut args = vec!["train", "--epochs", "8"];
+    args.extend(SMALL);
+    args.extend(["0.05", "--out", &out]);
+    let vars = [("ROBUSTCNN_DIST_HEARTBEAT_TIMEOUT", "5"), ("ROBUSTCNN_DIST_TIMEOUT", "600")];
+    let port = free_port();
+    let mut ranks: Vec<Child> = (0..world).map(|r| rank_with(r, world, port, &args, &vars)).collect();
+    let started = Instant::now();
+    while !run.join("checkpoint.safetensors").is_file() && started.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = ranks[stopped].id() as libc::pid_t;
+    // SAFETY: signals a child this test started and has not yet waited for.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let halted = Instant::now();
+    let mut outputs = Vec::new();
+    for (r, child) in ranks.iter_mut().enumerate().filter(|(r, _)| *r != stopped) {
+        while child.try_wait().unwrap().is_none() && halted.elapsed() < Duration::from_secs(40) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let ended = child.try_wait().unwrap().is_some();
+        let _ = child.kill();
+        assert!(ended, "rank {r} still running 40 s after rank {stopped} was stopped");
+    }
+    for (r, child) in ranks.into_iter().enumerate() {
+        if r == stopped {
+            let mut child = child;
+            let _ = child.kill();
+            let _ = child.wait();
+        } else {
+            outputs.push((r, child.wait_with_output().unwrap()));
+        }
+    }
+    let left: Vec<String> = std::fs::read_dir(&run)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left behind: {left:?}");
+    outputs
+}
+
+#[test]
+fn a_stopped_rank_is_named_by_its_heartbeat_and_every_other_rank_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    // Rank 2 stops: rank 0 sees its heartbeat stand still and tells rank 1 through the store.
+    for (r, o) in stop_one_rank(dir.path(), 3, 2) {
+        let err = failure(&o, r);
+        assert!(err.contains("distributed: rank 2 was lost: no heartbeat for 5 s"), "rank {r}: {err}");
+    }
+    // Rank 0, which hosts the store, stops: the store's silence names it.
+    for (r, o) in stop_one_rank(dir.path(), 2, 0) {
+        let err = failure(&o, r);
+        assert!(err.contains("rank 0 was lost: the job's store, which it hosts, has not answered"), "rank {r}: {err}");
+    }
+}
+
 /// The one line rank `r` printed on failing.
 fn failure(o: &Output, r: usize) -> String {
     let err = text(&o.stderr);
@@ -233,6 +302,9 @@ fn bad_launches_are_one_clear_line() {
         .output()
         .unwrap();
     assert!(failure(&no_master, 0).contains("WORLD_SIZE is set but MASTER_ADDR is not"));
+    let out = rank_with(0, 2, free_port(), &["train", "--out", &run], &[("ROBUSTCNN_DIST_HEARTBEAT_TIMEOUT", "1")]);
+    let err = failure(&out.wait_with_output().unwrap(), 0);
+    assert!(err.contains("ROBUSTCNN_DIST_HEARTBEAT_TIMEOUT=1: expected a number of seconds, at least 2"), "{err}");
 
     let out = job(&[vec!["models"], vec!["models"]]);
     assert!(failure(&out[0], 0).contains("robustcnn models does not run data-parallel"));

@@ -185,7 +185,11 @@ fn nccl_carries_the_collectives_on_gpu_tensors() {
         master_port: port,
         launcher: "torchrun",
     };
-    let t = Timeouts { rendezvous: std::time::Duration::from_secs(60), collective: std::time::Duration::from_secs(60) };
+    let t = Timeouts {
+        rendezvous: std::time::Duration::from_secs(60),
+        collective: std::time::Duration::from_secs(60),
+        heartbeat: None,
+    };
     let d = Dist::join_over(launch, t, Backend::Nccl).unwrap();
     assert_eq!((d.backend_for(GPU), d.backend_for(Device::Cpu)), ("NCCL", "Gloo"));
     // The ranks' GPUs are compared (by UUID, over Gloo) before NCCL's first collective.

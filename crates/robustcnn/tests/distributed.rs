@@ -23,7 +23,7 @@ fn local(rank: usize, world: usize, port: u16) -> Launch {
 }
 
 fn quick(seconds: u64) -> Timeouts {
-    Timeouts { rendezvous: Duration::from_secs(seconds), collective: Duration::from_secs(seconds) }
+    Timeouts { rendezvous: Duration::from_secs(seconds), collective: Duration::from_secs(seconds), heartbeat: None }
 }
 
 #[test]

@@ -39,26 +39,45 @@ const BUCKET_BYTES: usize = 25 << 20;
 /// The first bucket of the overlapped averaging, launched early in the backward pass (DDP's 1 MB).
 const FIRST_BUCKET_BYTES: usize = 1 << 20;
 
-/// How long to wait for every rank to join, and for any one collective.
+/// How long to wait for every rank to join, for any one collective, and for a silent rank's heartbeat.
 #[derive(Clone, Copy, Debug)]
 pub struct Timeouts {
     pub rendezvous: Duration,
     pub collective: Duration,
+    /// After this long without a rank's heartbeat, the job ends naming it (`None`: never).
+    pub heartbeat: Option<Duration>,
 }
 
+/// The shortest heartbeat timeout: four beats.
+const SHORTEST_HEARTBEAT: f64 = 2.0;
+
 impl Timeouts {
-    /// ROBUSTCNN_DIST_TIMEOUT (seconds) for both, else 300 s to join and 1,800 s per collective (torch's default).
+    /// ROBUSTCNN_DIST_TIMEOUT (seconds) for joining and for each collective, else 300 s and 1,800 s
+    /// (torch's default); ROBUSTCNN_DIST_HEARTBEAT_TIMEOUT (seconds, 0 for never), else 60 s.
     pub fn from_env() -> Result<Timeouts> {
-        match std::env::var("ROBUSTCNN_DIST_TIMEOUT") {
+        let (rendezvous, collective) = match std::env::var("ROBUSTCNN_DIST_TIMEOUT") {
             Ok(v) => {
                 let s: f64 = v.trim().parse().ok().filter(|s: &f64| *s > 0.0).ok_or_else(|| {
                     Error::Config(format!("ROBUSTCNN_DIST_TIMEOUT={v}: expected a number of seconds above 0"))
                 })?;
-                let d = Duration::from_secs_f64(s);
-                Ok(Timeouts { rendezvous: d, collective: d })
+                (Duration::from_secs_f64(s), Duration::from_secs_f64(s))
             }
-            Err(_) => Ok(Timeouts { rendezvous: Duration::from_secs(300), collective: Duration::from_secs(1800) }),
-        }
+            Err(_) => (Duration::from_secs(300), Duration::from_secs(1800)),
+        };
+        let heartbeat = match std::env::var("ROBUSTCNN_DIST_HEARTBEAT_TIMEOUT") {
+            Ok(v) => match v.trim().parse::<f64>() {
+                Ok(0.0) => None,
+                Ok(s) if s >= SHORTEST_HEARTBEAT && s.is_finite() => Some(Duration::from_secs_f64(s)),
+                _ => {
+                    return Err(Error::Config(format!(
+                        "ROBUSTCNN_DIST_HEARTBEAT_TIMEOUT={v}: expected a number of seconds, at least \
+                         {SHORTEST_HEARTBEAT} (or 0 to never end a job for a silent rank)"
+                    )))
+                }
+            },
+            Err(_) => Some(Duration::from_secs(60)),
+        };
+        Ok(Timeouts { rendezvous, collective, heartbeat })
     }
 }
 
@@ -147,7 +166,7 @@ impl Dist {
         if nccl {
             group.add_nccl().map_err(|e| Error::Distributed(format!("cannot add NCCL to the process group: {e}")))?;
         }
-        let heartbeat = Heartbeat::start(l).map_err(|e| rendezvous_error(l, t.rendezvous, &e))?;
+        let heartbeat = Heartbeat::start(l, t.heartbeat).map_err(|e| rendezvous_error(l, t.rendezvous, &e))?;
         Ok(Dist {
             launch,
             nccl,
@@ -160,11 +179,11 @@ impl Dist {
         })
     }
 
-    /// Ends this rank's part: its heartbeat stops, then every rank meets once more, so that rank 0's
-    /// store outlives every use of it.
+    /// Ends this rank's part: its heartbeat stops (marked finished, so that no rank still working takes
+    /// this one for lost), then every rank meets once more, so that rank 0's store outlives every use of it.
     pub fn finish(&self) -> Result<()> {
-        if let Ok(mut h) = self.heartbeat.lock() {
-            h.take();
+        if let Some(h) = self.heartbeat.lock().ok().and_then(|mut h| h.take()) {
+            h.finish();
         }
         self.barrier()
     }
@@ -191,45 +210,66 @@ impl Dist {
         self.launch.rank == 0
     }
 
-    /// `cuda` in a job means the local rank's own GPU (`cuda:LOCAL_RANK`), which must exist.
-    /// Under NCCL, every rank must also hold a GPU no other rank uses.
+    /// `cuda` in a job means the local rank's own GPU: `cuda:LOCAL_RANK` as under torchrun, or `cuda:0`
+    /// where the launcher showed each rank only GPUs of its own (srun --gpus-per-task). Ranks never
+    /// share it; under NCCL, neither may ranks given `cuda:N` explicitly.
     pub fn local_device(&self, device: &str) -> Result<String> {
-        let device = if device == "cuda" {
-            let gpus = tch::Cuda::device_count() as usize;
-            let local = self.launch.local_rank;
-            if local >= gpus {
-                return Err(Error::Config(format!(
-                    "--device cuda: local rank {local} has no GPU of its own ({gpus} visible on this machine); \
-                     start at most {gpus} ranks per machine (torchrun --nproc-per-node {gpus})"
-                )));
-            }
-            format!("cuda:{local}")
-        } else {
-            device.to_string()
-        };
+        if device == "cuda" {
+            return self.own_gpu();
+        }
         match device.strip_prefix("cuda:").and_then(|i| i.parse::<usize>().ok()) {
-            Some(index) if self.nccl => self.check_own_gpu(&device, index)?,
+            Some(index) if self.nccl => {
+                if let Some((a, b)) = self.ranks_sharing(device, index)? {
+                    return Err(Error::Config(format!(
+                        "ranks {a} and {b} share one GPU ({device} on rank {}), which NCCL refuses: start one rank \
+                         per GPU (--device cuda), or set ROBUSTCNN_DIST_BACKEND=gloo",
+                        self.rank()
+                    )));
+                }
+            }
             _ => {}
         }
-        Ok(device)
+        Ok(device.to_string())
     }
 
-    /// Fails on every rank when two ranks would run NCCL on one GPU, which NCCL refuses with an
-    /// opaque "invalid usage" at the first collective: the ranks' GPU UUIDs are compared first.
-    fn check_own_gpu(&self, device: &str, index: usize) -> Result<()> {
+    /// `--device cuda`: this rank's GPU, told apart from the other ranks' by its UUID where this build
+    /// can read one (with NCCL); elsewhere `cuda:LOCAL_RANK`, torchrun's rule alone.
+    fn own_gpu(&self) -> Result<String> {
+        let gpus = tch::Cuda::device_count() as usize;
+        let local = self.launch.local_rank;
+        let advice = format!(
+            "start one rank per GPU (torchrun --nproc-per-node {}), or give each task its own (srun --gpus-per-task 1)",
+            gpus.max(1)
+        );
+        let none = || {
+            Error::Config(format!(
+                "--device cuda: local rank {local} has no GPU of its own ({gpus} visible to it); {advice}"
+            ))
+        };
+        let index = own_gpu_index(local, gpus).ok_or_else(none)?;
+        let device = format!("cuda:{index}");
+        if robustcnn_bridge::c10d::cuda_uuid(index).is_err() {
+            return if index == local { Ok(device) } else { Err(none()) };
+        }
+        match self.ranks_sharing(&device, index)? {
+            Some((a, b)) => Err(Error::Config(format!(
+                "--device cuda: ranks {a} and {b} would share one GPU ({device} on rank {}, {gpus} visible to it), \
+                 so one of them has no GPU of its own; {advice}",
+                self.rank()
+            ))),
+            None => Ok(device),
+        }
+    }
+
+    /// The first two ranks whose GPUs are one, when this rank runs on `device` (GPU `index`): every
+    /// rank's GPU UUID, gathered over Gloo. NCCL itself would say only "invalid usage".
+    fn ranks_sharing(&self, device: &str, index: usize) -> Result<Option<(usize, usize)>> {
         let uuid = robustcnn_bridge::c10d::cuda_uuid(index)
             .map_err(|e| Error::Config(format!("--device {device}: cannot query the GPU: {e}")))?;
         let halves = [&uuid[..8], &uuid[8..]].map(|h| i64::from_le_bytes(h.try_into().unwrap_or_default()));
         let all = self.gather(&Tensor::from_slice(&halves))?;
         let uuids: Vec<Vec<i64>> = all.iter().map(|t| Vec::<i64>::try_from(t).unwrap_or_default()).collect();
-        match first_sharing(&uuids) {
-            Some((a, b)) => Err(Error::Config(format!(
-                "ranks {a} and {b} share one GPU ({device} on rank {}), which NCCL refuses: start one rank per GPU \
-                 (--device cuda), or set ROBUSTCNN_DIST_BACKEND=gloo",
-                self.rank()
-            ))),
-            None => Ok(()),
-        }
+        Ok(first_sharing(&uuids))
     }
 
     /// A failed collective as one line naming the rank(s) that stopped, when that can be told.
@@ -395,6 +435,16 @@ impl Dist {
     }
 }
 
+/// The GPU `--device cuda` names for local rank `local` seeing `gpus`: its own index as under torchrun,
+/// else the first, which is its own only if the launcher bound GPUs per task (checked by UUID); `None` without GPUs.
+fn own_gpu_index(local: usize, gpus: usize) -> Option<usize> {
+    match gpus {
+        0 => None,
+        _ if local < gpus => Some(local),
+        _ => Some(0),
+    }
+}
+
 /// The first two ranks (in order) whose identifiers are equal, if any.
 fn first_sharing<T: PartialEq>(ids: &[T]) -> Option<(usize, usize)> {
     (0..ids.len()).find_map(|b| (0..b).find(|&a| ids[a] == ids[b]).map(|a| (a, b)))
@@ -438,7 +488,16 @@ fn rendezvous_error(l: &Launch, wait: Duration, cause: &str) -> Error {
 
 #[cfg(test)]
 mod tests {
-    use super::first_sharing;
+    use super::{first_sharing, own_gpu_index};
+
+    #[test]
+    fn cuda_is_the_local_ranks_gpu_or_the_first_of_a_task_bound_few() {
+        // torchrun --nproc-per-node 4 on four GPUs: each local rank its own index.
+        assert_eq!((0..4).map(|l| own_gpu_index(l, 4)).collect::<Vec<_>>(), [0, 1, 2, 3].map(Some));
+        // srun --gpus-per-task 1: every task sees one GPU, its own, as cuda:0.
+        assert_eq!(own_gpu_index(3, 1), Some(0));
+        assert_eq!(own_gpu_index(0, 0), None);
+    }
 
     #[test]
     fn ranks_sharing_a_gpu_are_named_in_order() {

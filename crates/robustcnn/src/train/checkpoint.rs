@@ -13,11 +13,22 @@ use tch::{nn::VarStore, Device, Kind, Tensor};
 
 const STATE_KEY: &str = "robustcnn.state";
 
+/// Held while a file is written, so that a process ending at once (a lost rank's job,
+/// docs/distributed.md) waits for the write to finish and leaves no temporary file behind.
+static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Waits until no file is being written, and keeps any new write from starting while held.
+pub fn hold_writes() -> std::sync::MutexGuard<'static, ()> {
+    WRITING.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Writes named tensors to `path` atomically.
 pub fn write_atomic(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
     let tmp = path.with_extension("safetensors.tmp");
     let cpu: Vec<(String, Tensor)> =
         tensors.iter().map(|(n, t)| (n.clone(), t.to_device(Device::Cpu).contiguous())).collect();
+    // Only now: copying from a GPU could wait on a collective that never ends.
+    let _writing = hold_writes();
     Tensor::write_safetensors(&cpu, &tmp).map_err(|e| Error::format(&tmp, format!("could not write: {e}")))?;
     std::fs::File::open(&tmp).and_then(|f| f.sync_all()).at(&tmp)?;
     std::fs::rename(&tmp, path).at(path)?;
@@ -33,6 +44,7 @@ pub fn write_atomic(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
 /// processes writing the same file at once (a suite's workers) each replace it whole.
 pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = bytes_tmp_path(path);
+    let _writing = hold_writes();
     let written = std::fs::File::create(&tmp)
         .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
         .at(&tmp)

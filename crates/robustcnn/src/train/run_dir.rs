@@ -33,6 +33,7 @@ impl MetricsWriter {
 
     pub fn write(&mut self, value: serde_json::Value) -> Result<()> {
         if let Some(file) = &mut self.file {
+            let _writing = checkpoint::hold_writes();
             writeln!(file, "{value}").and_then(|_| file.flush()).at(&self.path)?;
         }
         self.lines += 1;
