@@ -11,8 +11,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 const BEAT: Duration = Duration::from_millis(500);
-/// Added to a rank's counter when it finishes its part, so that a finished rank is never taken for a lost one.
-const DONE: i64 = 1 << 40;
 /// Set by rank 0 when it finds a rank lost; the other ranks read it and end too.
 const LOST_FLAG: &str = "heartbeat/lost";
 const LOST_LINE: &str = "heartbeat/lost-line";
@@ -22,9 +20,8 @@ const TELL_WAIT: Duration = Duration::from_secs(5);
 
 const RUNNING: u8 = 0;
 const STOP: u8 = 1;
-const FINISH: u8 = 2;
 /// Set by the beating thread as it returns.
-const ENDED: u8 = 3;
+const ENDED: u8 = 2;
 
 fn key(rank: usize) -> String {
     format!("heartbeat/{rank}")
@@ -48,7 +45,7 @@ impl Shared {
     }
 }
 
-/// This rank's heartbeat, on its own thread and store connection, until dropped or finished. With a
+/// This rank's heartbeat, on its own thread and store connection, until dropped. With a
 /// timeout, that thread also watches the job (rank 0 every counter, the others rank 0's verdict), and
 /// on the other ranks a watchdog ends the process when the store, which rank 0 hosts, stops answering.
 pub struct Heartbeat {
@@ -75,24 +72,14 @@ impl Heartbeat {
         }
         Ok(Heartbeat { shared, threads })
     }
-
-    /// Stops beating and marks this rank as finished, so that the ranks still working never take it for lost.
-    pub fn finish(mut self) {
-        self.shared.state.store(FINISH, Ordering::SeqCst);
-        self.join();
-    }
-
-    fn join(&mut self) {
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
 }
 
 impl Drop for Heartbeat {
     fn drop(&mut self) {
         let _ = self.shared.state.compare_exchange(RUNNING, STOP, Ordering::SeqCst, Ordering::SeqCst);
-        self.join();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
     }
 }
 
@@ -100,13 +87,8 @@ impl Drop for Heartbeat {
 fn beat(store: &Store, rank: usize, shared: &Shared, mut watch: Option<&mut Watch>) {
     loop {
         std::thread::sleep(BEAT);
-        match shared.state.load(Ordering::SeqCst) {
-            FINISH => {
-                let _ = store.add(&key(rank), DONE);
-                return;
-            }
-            STOP => return,
-            _ => {}
+        if shared.state.load(Ordering::SeqCst) == STOP {
+            return;
         }
         if store.add(&key(rank), 1).is_ok() {
             shared.mark_answered();
@@ -140,15 +122,15 @@ fn watch_the_store(shared: &Shared, timeout: Duration) {
 struct Watch {
     rank: usize,
     timeout: Duration,
-    /// Per rank: its counter's last value and when it last changed (`None` once the rank finished).
-    counters: Vec<Option<(i64, Instant)>>,
+    /// Per rank: its counter's last value and when it last changed.
+    counters: Vec<(i64, Instant)>,
     last_round: Instant,
 }
 
 impl Watch {
     fn new(rank: usize, world: usize, timeout: Duration) -> Watch {
         let now = Instant::now();
-        Watch { rank, timeout, counters: vec![Some((0, now)); world], last_round: now }
+        Watch { rank, timeout, counters: vec![(0, now); world], last_round: now }
     }
 
     /// One round of watching: the line to end this process with, when a rank was lost.
@@ -159,28 +141,25 @@ impl Watch {
         let now = Instant::now();
         if now - self.last_round > self.timeout / 2 {
             // This process itself was paused (suspended, or starved): nobody's silence can be told.
-            for c in self.counters.iter_mut().flatten() {
+            for c in self.counters.iter_mut() {
                 c.1 = now;
             }
         }
         self.last_round = now;
         let lost = self.lost_ranks(store, now)?;
-        let working = self.counters.iter().skip(1).filter(|c| c.is_some()).count();
-        Some(tell_the_others(store, &lost_line(&lost, self.timeout), working - lost.len()))
+        let readers = self.counters.len() - 1 - lost.len();
+        Some(tell_the_others(store, &lost_line(&lost, self.timeout), readers))
     }
 
     /// Rank 0: reads every other rank's counter; the ranks whose counter stood still for the timeout.
     fn lost_ranks(&mut self, store: &Store, now: Instant) -> Option<Vec<usize>> {
-        for (r, slot) in self.counters.iter_mut().enumerate().skip(1) {
-            match (store.add(&key(r), 0), slot.as_mut()) {
-                (Ok(v), Some(_)) if v >= DONE => *slot = None,
-                (Ok(v), Some(c)) if v != c.0 => *c = (v, now),
+        for (r, c) in self.counters.iter_mut().enumerate().skip(1) {
+            match store.add(&key(r), 0) {
+                Ok(v) if v != c.0 => *c = (v, now),
                 _ => {}
             }
         }
-        let lost: Vec<usize> = (1..self.counters.len())
-            .filter(|&r| self.counters[r].is_some_and(|(_, changed)| now - changed >= self.timeout))
-            .collect();
+        let lost: Vec<usize> = (1..self.counters.len()).filter(|&r| now - self.counters[r].1 >= self.timeout).collect();
         (!lost.is_empty()).then_some(lost)
     }
 }
@@ -240,10 +219,8 @@ pub fn stopped_ranks(store: &Store, l: &Launch) -> String {
     let Some(after) = read() else {
         return "rank 0 was lost (it hosts the job's store, which stopped answering)".into();
     };
-    let stopped: Vec<String> = (0..l.world)
-        .filter(|&r| r != l.rank && after[r] == before[r] && after[r] < DONE)
-        .map(|r| r.to_string())
-        .collect();
+    let stopped: Vec<String> =
+        (0..l.world).filter(|&r| r != l.rank && after[r] == before[r]).map(|r| r.to_string()).collect();
     match stopped.len() {
         0 => {
             "no rank has stopped (a collective timed out: a rank is far slower than the others, or the network failed)"

@@ -179,13 +179,14 @@ impl Dist {
         })
     }
 
-    /// Ends this rank's part: its heartbeat stops (marked finished, so that no rank still working takes
-    /// this one for lost), then every rank meets once more, so that rank 0's store outlives every use of it.
+    /// Ends this rank's part: every rank meets once more, still beating (so that a rank lost on the way
+    /// is named, not waited for), then the heartbeat stops.
     pub fn finish(&self) -> Result<()> {
-        if let Some(h) = self.heartbeat.lock().ok().and_then(|mut h| h.take()) {
-            h.finish();
+        self.barrier()?;
+        if let Ok(mut h) = self.heartbeat.lock() {
+            h.take();
         }
-        self.barrier()
+        Ok(())
     }
 
     /// The process group that carries the collectives on tensors of `device`: "NCCL" or "Gloo".
