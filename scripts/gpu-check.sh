@@ -204,21 +204,6 @@ dp_gpu=$gpu
 [[ $gpu == cuda ]] && dp_gpu=cuda:0
 gpus=0
 [[ $gpu == cuda ]] && gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
-# ranks N NAME COMMAND...: N ranks on this machine as torchrun would start them (without its agent,
-# which would end the others when one stops); rank r's pid and stderr in $work/NAME-r.pid and .err.
-ranks() {
-  local n=$1 name=$2 port=$((29600 + RANDOM % 300)) r status=0 pids=()
-  shift 2
-  for ((r = 0; r < n; r++)); do
-    env ${CUDA_PER_TASK:+CUDA_VISIBLE_DEVICES=$r} RANK=$r WORLD_SIZE=$n LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 \
-      MASTER_PORT=$port "$@" >>"$log" 2>"$work/$name-$r.err" &
-    pids+=($!)
-    echo $! >"$work/$name-$r.pid"
-  done
-  for r in "${pids[@]}"; do wait "$r" || status=1; done
-  cat "$work/$name"-*.err >>"$log"
-  return $status
-}
 dp_train() { # NAME BATCH LR DEVICE [LAUNCHER...]
   local name=$1 batch=$2 lr=$3 device=$4
   shift 4
@@ -278,8 +263,8 @@ if [[ $gpu == cuda ]]; then
   check "2 ranks on one GPU over NCCL are refused with one line" $? "$(grep -m1 '^error: ' <<<"$shared")"
   if [[ $gpus -ge 2 ]]; then
     # As under srun --gpus-per-task 1: each rank is shown only its own GPU, as cuda:0.
-    CUDA_PER_TASK=1 ranks 2 per-task "$bin" train --quiet --model resnet20 --dataset cifar10 --data-dir "$work/data" --steps 2 \
-      --batch-size 64 --device cuda --out "$work/dp-per-task"
+    LOCAL_RANKS_GPU_EACH=1 logged scripts/local-ranks.sh 2 "$bin" train --quiet --model resnet20 --dataset cifar10 \
+      --data-dir "$work/data" --steps 2 --batch-size 64 --device cuda --out "$work/dp-per-task"
     check "2 ranks each shown only its own GPU (srun --gpus-per-task 1) train with --device cuda" $?
   else
     # `--device cuda` is each rank's own GPU: two ranks on a one-GPU machine are one line, not a shared GPU.
@@ -294,20 +279,25 @@ fi
 # must end rank 0 within its timeout (10 s here), naming rank 1.
 lost_backend=gloo lost_device=$dp_gpu
 [[ $gpus -ge 2 ]] && lost_backend=nccl lost_device=cuda
-rm -rf "$work/dp-lost"
+rm -rf "$work/dp-lost" "$work/lost-pids"
+# local-ranks.sh rather than torchrun, whose agent would end the others as soon as one rank stops.
 ROBUSTCNN_DIST_BACKEND=$lost_backend ROBUSTCNN_DIST_HEARTBEAT_TIMEOUT=10 ROBUSTCNN_DIST_TIMEOUT=120 \
-  ranks 2 lost "$bin" train --quiet --model resnet20 --dataset cifar10 --data-dir "$work/data" --epochs 1000 \
-  --batch-size 64 --device "$lost_device" --out "$work/dp-lost" 2>/dev/null &
+  LOCAL_RANKS_PIDS="$work/lost-pids" scripts/local-ranks.sh 2 "$bin" train --quiet --model resnet20 \
+  --dataset cifar10 --data-dir "$work/data" --epochs 1000 --batch-size 64 --device "$lost_device" \
+  --out "$work/dp-lost" >>"$log" 2>"$work/lost.err" &
 lost_job=$!
 launched=$SECONDS
 until [[ -f $work/dp-lost/checkpoint.safetensors || $((SECONDS - launched)) -gt 120 ]]; do sleep 0.2; done
-kill -STOP "$(cat "$work/lost-1.pid")" 2>/dev/null
+rank0=$(cat "$work/lost-pids/rank-0.pid") rank1=$(cat "$work/lost-pids/rank-1.pid")
+kill -STOP "$rank1" 2>/dev/null
 stopped=$SECONDS
-while kill -0 "$(cat "$work/lost-0.pid")" 2>/dev/null && [[ $((SECONDS - stopped)) -lt 60 ]]; do sleep 0.2; done
+while kill -0 "$rank0" 2>/dev/null && [[ $((SECONDS - stopped)) -lt 60 ]]; do sleep 0.2; done
 ended=$((SECONDS - stopped))
-kill -9 "$(cat "$work/lost-0.pid")" "$(cat "$work/lost-1.pid")" 2>/dev/null
+kill -9 "$rank0" "$rank1" 2>/dev/null
 wait "$lost_job"
-lost_line=$(grep -m1 '^error: ' "$work/lost-0.err")
+cat "$work/lost.err" >>"$log"
+# Rank 1 is stopped, then killed: the only error line is rank 0's.
+lost_line=$(grep -m1 '^error: ' "$work/lost.err")
 grep -q 'rank 1 was lost: no heartbeat for 10 s' <<<"$lost_line" && [[ $ended -lt 40 ]]
 check "a rank stopped mid-training ($lost_backend on $lost_device) ends rank 0 within the heartbeat timeout" $? \
   "after $ended s: $lost_line"

@@ -220,7 +220,9 @@ impl Dist {
         }
         match device.strip_prefix("cuda:").and_then(|i| i.parse::<usize>().ok()) {
             Some(index) if self.nccl => {
-                if let Some((a, b)) = self.ranks_sharing(device, index)? {
+                let uuid = robustcnn_bridge::c10d::cuda_uuid(index)
+                    .map_err(|e| Error::Config(format!("--device {device}: cannot query the GPU: {e}")))?;
+                if let Some((a, b)) = self.ranks_sharing(uuid)? {
                     return Err(Error::Config(format!(
                         "ranks {a} and {b} share one GPU ({device} on rank {}), which NCCL refuses: start one rank \
                          per GPU (--device cuda), or set ROBUSTCNN_DIST_BACKEND=gloo",
@@ -249,10 +251,10 @@ impl Dist {
         };
         let index = own_gpu_index(local, gpus).ok_or_else(none)?;
         let device = format!("cuda:{index}");
-        if robustcnn_bridge::c10d::cuda_uuid(index).is_err() {
+        let Ok(uuid) = robustcnn_bridge::c10d::cuda_uuid(index) else {
             return if index == local { Ok(device) } else { Err(none()) };
-        }
-        match self.ranks_sharing(&device, index)? {
+        };
+        match self.ranks_sharing(uuid)? {
             Some((a, b)) => Err(Error::Config(format!(
                 "--device cuda: ranks {a} and {b} would share one GPU ({device} on rank {}, {gpus} visible to it), \
                  so one of them has no GPU of its own; {advice}",
@@ -262,11 +264,9 @@ impl Dist {
         }
     }
 
-    /// The first two ranks whose GPUs are one, when this rank runs on `device` (GPU `index`): every
-    /// rank's GPU UUID, gathered over Gloo. NCCL itself would say only "invalid usage".
-    fn ranks_sharing(&self, device: &str, index: usize) -> Result<Option<(usize, usize)>> {
-        let uuid = robustcnn_bridge::c10d::cuda_uuid(index)
-            .map_err(|e| Error::Config(format!("--device {device}: cannot query the GPU: {e}")))?;
+    /// The first two ranks whose GPUs are one, when this rank runs on the GPU of `uuid`: every rank's
+    /// GPU UUID, gathered over Gloo. NCCL itself would say only "invalid usage".
+    fn ranks_sharing(&self, uuid: [u8; 16]) -> Result<Option<(usize, usize)>> {
         let halves = [&uuid[..8], &uuid[8..]].map(|h| i64::from_le_bytes(h.try_into().unwrap_or_default()));
         let all = self.gather(&Tensor::from_slice(&halves))?;
         let uuids: Vec<Vec<i64>> = all.iter().map(|t| Vec::<i64>::try_from(t).unwrap_or_default()).collect();
