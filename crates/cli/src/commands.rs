@@ -621,18 +621,20 @@ fn epoch_throughput(model: &str, dataset: &str, a: &BenchArgs, device: tch::Devi
     let (start, epoch) = (find("start")?, find("epoch")?);
     let shape: Vec<i64> = start["input_shape"].as_array().into_iter().flatten().filter_map(|v| v.as_i64()).collect();
     let shape: [i64; 3] = shape.try_into().map_err(|_| anyhow::anyhow!("the start record has no input_shape"))?;
-    let step = robustcnn::bench::run(model, a.batch, shape, a.iters, (device, Precision::Fp32))?;
+    // The pure step is timed over as many steps as the epoch took, so that both rates average
+    // over windows of the same length on a machine whose speed drifts (BENCHMARKS.md).
+    let steps = epoch["step"].as_u64().context("the epoch record has no step count")? as usize;
+    let step = robustcnn::bench::train_step_rate(model, a.batch, shape, steps, (device, Precision::Fp32))?;
     let e2e = epoch["images_per_s"].as_f64().unwrap_or(f64::NAN);
     println!(
         "{model} one epoch of {dataset} ({} images, {}x{}x{}): {e2e:.1} img/s end to end, loader wait {:.2}%; \
-         pure step {:.1} img/s; ratio {:.2}",
+         pure step over the same {steps} steps {step:.1} img/s; ratio {:.2}",
         start["train_samples"],
         shape[0],
         shape[1],
         shape[2],
         100.0 * epoch["loader_wait_fraction"].as_f64().unwrap_or(f64::NAN),
-        step.train_images_per_s,
-        e2e / step.train_images_per_s
+        e2e / step
     );
     Ok(())
 }

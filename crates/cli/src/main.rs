@@ -213,7 +213,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Also train each model for one epoch on this dataset (loader, augmentation and optimizer
-    /// included) and report its throughput beside the pure step rate at the dataset's image shape.
+    /// included) and report its throughput beside the pure step rate at the dataset's image shape,
+    /// timed over as many steps as the epoch.
     #[arg(long, value_name = "DATASET")]
     pub epoch: Option<String>,
     /// Where --epoch finds its files (as for train --data-dir).

@@ -84,6 +84,31 @@ fn random_batch(batch: i64, input: [i64; 3], device: Device) -> (Tensor, Tensor)
     )
 }
 
+/// One plain training step: forward, cross-entropy, backward and the SGD update.
+fn train_step(net: &models::Network, opt: &mut Optimizer, x: &Tensor, y: &Tensor) {
+    let loss = net.forward(x, true).cross_entropy_for_logits(y);
+    opt.zero_grad();
+    // Without a job to average over, the backward pass cannot fail; fp16 may skip a step.
+    if opt.backward(&loss).unwrap_or(false) {
+        opt.step(0.01);
+    }
+}
+
+/// Training-step throughput alone (images/s over `iters` steps after 3 warm-up steps) of `model`
+/// at `batch` on random inputs of shape `input`, as in [`run`].
+pub fn train_step_rate(
+    model: &str,
+    batch: i64,
+    input: [i64; 3],
+    iters: usize,
+    (device, precision): (Device, Precision),
+) -> Result<f64> {
+    let (vs, net) = seeded_model(model, input, device, precision)?;
+    let (x, y) = random_batch(batch, input, device);
+    let mut opt = Optimizer::new(&vs, &OptimConfig::default()).with_loss_scaler(precision == Precision::Fp16);
+    Ok(timed(iters, 3, batch, device, || train_step(&net, &mut opt, &x, &y)))
+}
+
 /// Measures `model` at `batch` on random inputs of shape `input` (C, H, W) with 10 classes.
 pub fn run(
     model: &str,
@@ -94,17 +119,9 @@ pub fn run(
 ) -> Result<BenchResult> {
     let (vs, net) = seeded_model(model, input, device, precision)?;
     let (x, y) = random_batch(batch, input, device);
-    let fp16 = precision == Precision::Fp16;
-    let mut opt = Optimizer::new(&vs, &OptimConfig::default()).with_loss_scaler(fp16);
+    let mut opt = Optimizer::new(&vs, &OptimConfig::default()).with_loss_scaler(precision == Precision::Fp16);
     let warmup = 3;
-    let train = timed(iters, warmup, batch, device, || {
-        let loss = net.forward(&x, true).cross_entropy_for_logits(&y);
-        opt.zero_grad();
-        // Without a job to average over, the backward pass cannot fail; fp16 may skip a step.
-        if opt.backward(&loss).unwrap_or(false) {
-            opt.step(0.01);
-        }
-    });
+    let train = timed(iters, warmup, batch, device, || train_step(&net, &mut opt, &x, &y));
     let fwd_bwd = timed(iters, warmup, batch, device, || {
         net.forward(&x, true).cross_entropy_for_logits(&y).backward();
     });
