@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-changed=src/autocast.cpp");
+    println!("cargo:rerun-if-changed=src/bf16_products.cpp");
     println!("cargo:rerun-if-changed=src/state_dict.cpp");
     println!("cargo:rerun-if-changed=src/c10d.cpp");
     println!("cargo:rerun-if-changed=src/c10d_group.hpp");
@@ -58,6 +59,7 @@ fn main() {
         // batch norm's loops would run on one thread.
         .flag("-fopenmp")
         .file("src/autocast.cpp")
+        .file("src/bf16_products.cpp")
         .file("src/state_dict.cpp")
         .file("src/c10d.cpp")
         .file("src/grad_sync.cpp")

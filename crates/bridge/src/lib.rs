@@ -153,12 +153,7 @@ fn owned_or_message(out: *mut c_void, err: *mut c_char) -> Result<tch::Tensor, S
         // SAFETY: `out` was allocated by the bridge as an at::Tensor and is owned by nobody else.
         return Ok(unsafe { tch::Tensor::from_ptr(out as *mut torch_sys::C_tensor) });
     }
-    // SAFETY: a malloc'ed NUL-terminated message from the bridge, freed once here.
-    Err(unsafe {
-        let m = CStr::from_ptr(err).to_string_lossy().into_owned();
-        free(err as *mut c_void);
-        m
-    })
+    Err(taken_message(err))
 }
 
 extern "C" {
@@ -168,6 +163,31 @@ extern "C" {
     fn rcb_autocast_increment_nesting() -> c_int;
     fn rcb_autocast_decrement_nesting() -> c_int;
     fn rcb_autocast_clear_cache();
+}
+
+extern "C" {
+    fn rcb_bf16_products_install() -> *mut c_char;
+}
+
+/// Replaces CPU autocast's bf16 `conv2d` and `linear` with fp32 products of bf16-rounded operands,
+/// rounded to bf16, for the rest of the process (docs/precision.md, "CPUs without bf16 kernels").
+pub fn install_cpu_bf16_products() -> Result<(), String> {
+    // SAFETY: registers kernels with libtorch's dispatcher once; returns NULL or a malloc'ed message.
+    let err = unsafe { rcb_bf16_products_install() };
+    match err.is_null() {
+        true => Ok(()),
+        false => Err(taken_message(err)),
+    }
+}
+
+/// The bridge's error message `err` (malloc'ed, NUL-terminated, not NULL), freed here.
+fn taken_message(err: *mut c_char) -> String {
+    // SAFETY: a malloc'ed NUL-terminated message from the bridge, freed once here.
+    unsafe {
+        let m = CStr::from_ptr(err).to_string_lossy().into_owned();
+        free(err as *mut c_void);
+        m
+    }
 }
 
 /// c10::ScalarType codes of the reduced precisions.

@@ -438,8 +438,13 @@ fn bench_attacks(a: &BenchArgs, input: [i64; 3], (device, precision): (tch::Devi
 fn precision_line(precision: Precision, device: tch::Device) -> String {
     match (precision, device) {
         (Precision::Bf16, tch::Device::Cpu) => match robustcnn::precision::cpu_bf16_instructions().as_slice() {
-            [] => "precision bf16 (autocast); this CPU has neither AMX-BF16 nor AVX512-BF16: bf16 kernels \
-                   emulate through fp32 and run slower than fp32"
+            [] if robustcnn::precision::cpu_runs_onednn_bf16() => {
+                "precision bf16 (autocast); this CPU has neither AMX-BF16 nor AVX512-BF16: oneDNN's bf16 \
+                 kernels emulate through AVX512 fp32 and may run slower than fp32"
+                    .into()
+            }
+            [] => "precision bf16 (autocast); this CPU has no AVX512 and libtorch no bf16 kernels for it: \
+                   convolutions and linear layers run as fp32 products of bf16-rounded operands"
                 .into(),
             found => format!("precision bf16 (autocast); oneDNN's bf16 kernels use {}", found.join(", ")),
         },
