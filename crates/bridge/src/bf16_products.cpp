@@ -16,10 +16,11 @@
 #include "error_message.hpp"
 
 namespace {
-// `t` rounded to bf16 and widened back to fp32; other kinds (fp64, integers) pass as autocast's
+// `t` rounded to bf16 and widened back to fp32; other kinds (fp64, integers) pass, as autocast's
 // lower-precision policy leaves them.
 at::Tensor bf16_rounded(const at::Tensor& t) {
-  if (t.scalar_type() != at::kFloat && t.scalar_type() != at::kBFloat16) return t;
+  auto kind = t.scalar_type();
+  if (kind != at::kFloat && kind != at::kBFloat16 && kind != at::kHalf) return t;
   return t.to(at::kBFloat16).to(at::kFloat);
 }
 
