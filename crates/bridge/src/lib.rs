@@ -190,6 +190,38 @@ fn taken_message(err: *mut c_char) -> String {
     }
 }
 
+/// Whether libtorch runs CPU bf16 convolutions on oneDNN here: its own test
+/// (`mkldnn_bf16_device_check`) asks for AVX512 BW, VL and DQ, or AVX-NE-CONVERT. Elsewhere it
+/// takes a scalar reference GEMM. Other architectures are left to libtorch (reported true).
+pub fn cpu_runs_onednn_bf16() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let avx512 = std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx512dq");
+        // CPUID leaf 7, sub-leaf 1, EDX bit 5, where the CPU has leaf 7.
+        let ne_convert =
+            std::arch::x86_64::__cpuid(0).eax >= 7 && std::arch::x86_64::__cpuid_count(7, 1).edx & (1 << 5) != 0;
+        avx512 || ne_convert
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    true
+}
+
+/// Where libtorch has no fast CPU bf16 kernels ([`cpu_runs_onednn_bf16`]), autocast's bf16
+/// convolutions and linear layers become fp32 products of bf16-rounded operands, rounded to bf16:
+/// the same arithmetic, 10-15x faster (docs/precision.md, "CPUs without bf16 kernels"). Once per
+/// process, before any CPU bf16 region is entered; if libtorch refused the kernels, its own slow
+/// path stays.
+fn use_fp32_products_where_libtorch_lacks_bf16() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if !cpu_runs_onednn_bf16() {
+            let _ = install_cpu_bf16_products();
+        }
+    });
+}
+
 /// c10::ScalarType codes of the reduced precisions.
 const BFLOAT16: c_int = 15;
 const HALF: c_int = 5;
@@ -211,8 +243,12 @@ pub struct Autocast {
 }
 
 impl Autocast {
-    /// Enters an autocast region for the CPU (`cuda` false) or CUDA in `dtype`.
+    /// Enters an autocast region for the CPU (`cuda` false) or CUDA in `dtype`; the first CPU bf16
+    /// region first installs the fp32 products where this CPU needs them.
     pub fn enter(cuda: bool, dtype: Reduced) -> Autocast {
+        if !cuda && dtype == Reduced::BFloat16 {
+            use_fp32_products_where_libtorch_lacks_bf16();
+        }
         let cuda = cuda as c_int;
         let code = match dtype {
             Reduced::BFloat16 => BFLOAT16,

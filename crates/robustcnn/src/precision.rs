@@ -2,7 +2,7 @@
 //! libtorch's autocast, where convolutions and matrix products run in bfloat16 (CPU or CUDA) or float16
 //! (CUDA, training with a dynamic loss scaler) while weights, optimizer state and checkpoints stay fp32.
 use crate::error::{Error, Result};
-pub use robustcnn_bridge::{Autocast, Reduced};
+pub use robustcnn_bridge::{cpu_runs_onednn_bf16, Autocast, Reduced};
 use serde::{Deserialize, Serialize};
 use tch::Device;
 
@@ -72,12 +72,7 @@ impl Precision {
         let cuda = device != Device::Cpu;
         match self {
             Precision::Fp32 => None,
-            Precision::Bf16 => {
-                if !cuda {
-                    use_fp32_products_where_libtorch_lacks_bf16();
-                }
-                Some(Autocast::enter(cuda, Reduced::BFloat16))
-            }
+            Precision::Bf16 => Some(Autocast::enter(cuda, Reduced::BFloat16)),
             Precision::Fp16 => Some(Autocast::enter(cuda, Reduced::Float16)),
         }
     }
@@ -102,37 +97,6 @@ pub fn cpu_bf16_instructions() -> Vec<&'static str> {
     let flags: Vec<&str> =
         info.lines().find(|l| l.starts_with("flags")).map(|l| l.split_whitespace().collect()).unwrap_or_default();
     ["amx_bf16", "avx512_bf16"].into_iter().filter(|f| flags.contains(f)).collect()
-}
-
-/// Whether libtorch runs CPU bf16 convolutions on oneDNN here: its own test
-/// (`mkldnn_bf16_device_check`) asks for AVX512 BW, VL and DQ, or AVX-NE-CONVERT. Elsewhere it
-/// takes a scalar reference GEMM. Other architectures are left to libtorch (reported true).
-pub fn cpu_runs_onednn_bf16() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let avx512 = std::is_x86_feature_detected!("avx512bw")
-            && std::is_x86_feature_detected!("avx512vl")
-            && std::is_x86_feature_detected!("avx512dq");
-        // CPUID leaf 7, sub-leaf 1, EDX bit 5, where the CPU has leaf 7.
-        let ne_convert =
-            std::arch::x86_64::__cpuid(0).eax >= 7 && std::arch::x86_64::__cpuid_count(7, 1).edx & (1 << 5) != 0;
-        avx512 || ne_convert
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    true
-}
-
-/// Where libtorch has no fast CPU bf16 kernels ([`cpu_runs_onednn_bf16`]), autocast's bf16
-/// convolutions and linear layers become fp32 products of bf16-rounded operands, rounded to bf16:
-/// the same arithmetic, 15-30x faster (docs/precision.md, "CPUs without bf16 kernels"). Once per
-/// process; if libtorch refused the kernels, its own slow path stays.
-fn use_fp32_products_where_libtorch_lacks_bf16() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        if !cpu_runs_onednn_bf16() {
-            let _ = robustcnn_bridge::install_cpu_bf16_products();
-        }
-    });
 }
 
 impl TryFrom<String> for Precision {
