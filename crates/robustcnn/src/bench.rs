@@ -94,6 +94,20 @@ fn train_step(net: &models::Network, opt: &mut Optimizer, x: &Tensor, y: &Tensor
     }
 }
 
+/// The seeded `model`, a random batch of `batch` inputs of shape `input`, and the default SGD over
+/// the model's parameters (with fp16's loss scaler).
+fn model_batch_and_optimizer(
+    model: &str,
+    batch: i64,
+    input: [i64; 3],
+    (device, precision): (Device, Precision),
+) -> Result<(models::Network, Tensor, Tensor, Optimizer)> {
+    let (vs, net) = seeded_model(model, input, device, precision)?;
+    let (x, y) = random_batch(batch, input, device);
+    let opt = Optimizer::new(&vs, &OptimConfig::default()).with_loss_scaler(precision == Precision::Fp16);
+    Ok((net, x, y, opt))
+}
+
 /// Training-step throughput alone (images/s over `iters` steps after 3 warm-up steps) of `model`
 /// at `batch` on random inputs of shape `input`, as in [`run`].
 pub fn train_step_rate(
@@ -103,9 +117,7 @@ pub fn train_step_rate(
     iters: usize,
     (device, precision): (Device, Precision),
 ) -> Result<f64> {
-    let (vs, net) = seeded_model(model, input, device, precision)?;
-    let (x, y) = random_batch(batch, input, device);
-    let mut opt = Optimizer::new(&vs, &OptimConfig::default()).with_loss_scaler(precision == Precision::Fp16);
+    let (net, x, y, mut opt) = model_batch_and_optimizer(model, batch, input, (device, precision))?;
     Ok(timed(iters, 3, batch, device, || train_step(&net, &mut opt, &x, &y)))
 }
 
@@ -117,9 +129,7 @@ pub fn run(
     iters: usize,
     (device, precision): (Device, Precision),
 ) -> Result<BenchResult> {
-    let (vs, net) = seeded_model(model, input, device, precision)?;
-    let (x, y) = random_batch(batch, input, device);
-    let mut opt = Optimizer::new(&vs, &OptimConfig::default()).with_loss_scaler(precision == Precision::Fp16);
+    let (net, x, y, mut opt) = model_batch_and_optimizer(model, batch, input, (device, precision))?;
     let warmup = 3;
     let train = timed(iters, warmup, batch, device, || train_step(&net, &mut opt, &x, &y));
     let fwd_bwd = timed(iters, warmup, batch, device, || {
