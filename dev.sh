@@ -20,7 +20,9 @@ cmd="${1:-}"
 shift || true
 case "$cmd" in
   demo) build; exec target/release/robustcnn demo "$@" ;;
-  test) cargo test --release --workspace "$@" && scripts/test-python.sh ;;
+  # Test threads run side by side, each with libtorch's OpenMP team: passive waiting stops the teams
+  # spinning against each other (docs/setup.md).
+  test) OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}" cargo test --release --workspace "$@" && scripts/test-python.sh ;;
   bench) build; exec target/release/robustcnn bench "$@" ;;
   run) build; exec target/release/robustcnn "$@" ;;
   lint)

@@ -63,19 +63,21 @@ fn eval_of_a_missing_run_and_bad_bench_input() {
 
 #[test]
 fn bench_epoch_times_the_pure_step_over_the_epochs_steps_and_leaves_no_scratch_run() {
-    let tmp = tempfile::tempdir().unwrap();
-    let args = ["bench", "--models", "small-cnn", "--batch", "512", "--input", "1x28x28", "--iters", "1"];
+    let (tmp, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_cifar10(&data.path().join("cifar-10-batches-bin"));
+    let args = ["bench", "--models", "small-cnn", "--batch", "64", "--input", "3x32x32", "--iters", "1"];
     let out = Command::new(env!("CARGO_BIN_EXE_robustcnn"))
         .args(args)
-        .args(["--epoch", "fashion-mnist-mini"])
+        .args(["--epoch", "cifar10", "--data-dir"])
+        .arg(data.path())
         .env("TMPDIR", tmp.path())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    // 6,000 training images in batches of 512: 12 steps, the last one short.
-    let line = text.lines().find(|l| l.contains("one epoch of fashion-mnist-mini")).unwrap_or_default();
-    assert!(line.contains("(6000 images, 1x28x28)") && line.contains("pure step over the same 12 steps"), "{text}");
+    // The fixture's 200 training images in batches of 64: 4 steps, the last one short.
+    let line = text.lines().find(|l| l.contains("one epoch of cifar10")).unwrap_or_default();
+    assert!(line.contains("(200 images, 3x32x32)") && line.contains("pure step over the same 4 steps"), "{text}");
     let ratio: f64 = line.rsplit("ratio ").next().unwrap().trim().parse().unwrap();
     assert!(ratio.is_finite() && ratio > 0.0, "{line}");
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "the scratch run must be removed");

@@ -1,7 +1,7 @@
 //! Crash safety (RELIABILITY.md): `train`, `suite` and `corrupt --out` killed with SIGKILL at random
 //! points, and `train` while it writes a checkpoint, leave only complete files behind, and a rerun
 //! finishes with the uninterrupted run's results. ROBUSTCNN_KILL_ITERATIONS sets the number of kills
-//! per test (default 6); the `kill:` lines on stdout count them.
+//! per test (default 4); the `kill:` lines on stdout count them.
 mod common;
 use robustcnn::train::{checkpoint, LoopState, CHECKPOINT_FILE, METRICS_FILE};
 use std::path::{Path, PathBuf};
@@ -99,12 +99,12 @@ fn checkpoint_step(run: &Path) -> Option<usize> {
     Some(st.step)
 }
 
-/// 68 steps: four epochs of 17 batches (1,080 training images, 120 held out), so four checkpoints.
+/// 36 steps: four epochs of 9 batches (540 training images, 60 held out), so four checkpoints.
 const TRAIN: &[&str] = &[
     "train",
     "--quiet",
     "--steps",
-    "68",
+    "36",
     "--batch-size",
     "64",
     "--val-fraction",
@@ -112,7 +112,7 @@ const TRAIN: &[&str] = &[
     "--seed",
     "5",
     "--set",
-    "data.train_fraction=0.2",
+    "data.train_fraction=0.1",
     "--set",
     "train.log_every=5",
     "--out",
@@ -197,7 +197,7 @@ fn training_killed_while_writing_a_checkpoint_keeps_the_previous_one() {
     finish_and_compare(&killed, &straight);
 }
 
-/// Writes a tiny suite recipe (two methods, one short epoch, a small protocol) into `dir`.
+/// Writes a tiny suite recipe (two methods, two epochs of 9 batches, a small protocol) into `dir`.
 fn tiny_suite(dir: &Path) -> PathBuf {
     let recipe = dir.join("suite.toml");
     std::fs::write(
@@ -217,12 +217,12 @@ large_budget_check = false
 
 [data]
 dataset = "fashion-mnist-mini"
-train_fraction = 0.2
+train_fraction = 0.1
 val_fraction = 0.1
 batch_size = 64
 
 [train]
-steps = 34
+steps = 18
 "#,
     )
     .unwrap();

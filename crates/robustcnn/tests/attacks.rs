@@ -100,7 +100,7 @@ fn every_registered_attack_keeps_its_contract() {
 
 #[test]
 fn accuracy_falls_from_clean_to_fgsm_to_pgd_and_with_the_budget() {
-    let (p, x, y, ids) = model_and_batch(200);
+    let (p, x, y, ids) = model_and_batch(100);
     let b = AttackBatch { x: &x, y: &y, ids: &ids, seed: 0 };
     let clean = accuracy(&p.net, &x, &y);
     let mut last = clean;

@@ -8,8 +8,20 @@ use robustcnn::methods::{Role, METHODS};
 use robustcnn::train::{checkpoint, METRICS_FILE};
 use std::path::Path;
 
+/// Settings that make a method act on a short run, or keep its cost near the others'.
+fn short_run(method: &str) -> &'static [&'static str] {
+    match method {
+        // TENET acts from the first step on every step, so its update is exercised.
+        "tenet" => &["method.tenet.switch=1", "method.tenet.every=1"],
+        // Two replays and two PGD steps exercise the same code as the published 8 and 10.
+        "free-at" => &["method.adversarial.replays=2"],
+        "pgd-at" => &["method.adversarial.steps=2"],
+        _ => &[],
+    }
+}
+
 /// 162 training images (3 % of the subset, no validation split), 2 epochs of 6 batches, a log line
-/// every 2 steps; TENET acts from the first step on every step, so its update is exercised.
+/// every 2 steps, and the method's [`short_run`] settings.
 fn recipe(method: &str) -> Config {
     let sets: Vec<String> = [
         format!("method.name=\"{method}\""),
@@ -22,12 +34,7 @@ fn recipe(method: &str) -> Config {
         "train.seed=7".into(),
     ]
     .into_iter()
-    .chain(
-        (method == "tenet")
-            .then(|| ["method.tenet.switch=1".to_string(), "method.tenet.every=1".into()])
-            .into_iter()
-            .flatten(),
-    )
+    .chain(short_run(method).iter().map(|s| s.to_string()))
     .collect();
     Config::load(None, &sets).unwrap()
 }
