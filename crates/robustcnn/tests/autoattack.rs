@@ -66,7 +66,7 @@ fn fab_perturbations_are_no_larger_than_pgds_on_the_points_both_fool() {
     for (norm, eps) in [(Norm::Linf, 0.1), (Norm::L2, 3.0)] {
         let pgd = Pgd { norm, ..Pgd::linf(eps, eps / 4.0, 20, 10) };
         let pgd_adv = pgd.perturb(&p.net, &b).adv;
-        // 20 iterations instead of AutoAttack's 100: the sizes found on these points differ by under 3 %.
+        // 20 iterations instead of AutoAttack's 100: the mean sizes found here differ by under 3 %.
         let fab = Fab { iters: 20, ..Fab::untargeted(eps, norm, 1) };
         let (fab_adv, res) = fab.minimal(&p.net, &x, &y, None, x.copy());
         let (pgd_size, fab_size) = (sizes(&(&pgd_adv - &x), norm), sizes(&(&fab_adv - &x), norm));
