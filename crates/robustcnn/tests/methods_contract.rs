@@ -13,7 +13,7 @@ fn short_run(method: &str) -> &'static [&'static str] {
     match method {
         // TENET acts from the first step on every step, so its update is exercised.
         "tenet" => &["method.tenet.switch=1", "method.tenet.every=1"],
-        // Two replays and two PGD steps exercise the same code as the published 8 and 10.
+        // Two replays and two PGD steps exercise the same code as the defaults, 8 replays and 7 steps.
         "free-at" => &["method.adversarial.replays=2"],
         "pgd-at" => &["method.adversarial.steps=2"],
         _ => &[],
