@@ -32,13 +32,22 @@ fn config_from(a: &TrainArgs) -> Result<Config> {
     add("train.epochs", a.epochs.map(|v| v.to_string()));
     add("train.steps", a.steps.map(|v| v.to_string()));
     add("data.batch_size", a.batch_size.map(|v| v.to_string()));
-    add("optim.lr", a.lr.map(|v| format!("{v:?}")));
+    add("optim.lr", a.lr.map(toml_float));
     add("train.seed", a.seed.map(|v| v.to_string()));
     add("train.device", a.device.as_deref().map(quoted));
     add("train.precision", a.precision.as_deref().map(quoted));
-    add("data.val_fraction", a.val_fraction.map(|v| format!("{v:?}")));
+    add("data.val_fraction", a.val_fraction.map(toml_float));
     sets.extend(a.set.iter().cloned());
     Ok(Config::load(a.config.as_deref(), &sets)?)
+}
+
+/// A number as TOML writes it (`nan`, `inf` and `-inf` included), so the config's checks see it.
+fn toml_float(v: f64) -> String {
+    match v {
+        v if v.is_nan() => "nan".to_string(),
+        v if v.is_infinite() => if v > 0.0 { "inf" } else { "-inf" }.to_string(),
+        v => format!("{v:?}"),
+    }
 }
 
 fn print_clean(r: &CleanResult) {
@@ -106,7 +115,7 @@ pub struct WeightsArgs {
     /// cpu, cuda or cuda:N (default: the run's own).
     #[arg(long)]
     pub device: Option<String>,
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = crate::at_least_one)]
     pub batch_size: usize,
 }
 
@@ -243,7 +252,7 @@ impl RunArgs {
     }
 
     pub fn batch(&self) -> usize {
-        self.how.batch_size.max(1)
+        self.how.batch_size
     }
 }
 

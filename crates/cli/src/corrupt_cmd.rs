@@ -25,7 +25,7 @@ pub struct CorruptArgs {
     #[arg(long, default_value = "test", value_parser = ["test", "train"])]
     pub split: String,
     /// Image folders only: resize and centre-crop every image to N×N (ImageNet-C uses 224).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::at_least_one)]
     pub image_size: Option<usize>,
     /// Output directory: <corruption>.npy + labels.npy, or <corruption>/<severity>/<class>/<file>.
     #[arg(long, short)]
@@ -36,7 +36,7 @@ pub struct CorruptArgs {
     #[arg(long, default_value = "1,2,3,4,5", value_delimiter = ',')]
     pub severities: Vec<u8>,
     /// Only the first N images of the split.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::at_least_one)]
     pub limit: Option<usize>,
     #[command(flatten)]
     pub engine: EngineArgs,

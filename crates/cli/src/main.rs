@@ -13,12 +13,20 @@ mod explain_cmd;
 mod import_cmd;
 mod imported;
 mod interrupt;
-mod out_of_memory;
+mod libtorch_errors;
 mod robustbench_args;
 mod suite_cmd;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+
+/// Parses a count that must be at least 1 (a batch size, a step, a number of images).
+pub fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("expected a whole number of at least 1, got '{text}'")),
+    }
+}
 
 #[derive(Parser)]
 #[command(
@@ -118,7 +126,7 @@ pub struct TrainArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub val_fraction: Option<f64>,
     /// Stop with a resumable checkpoint after this many steps in total.
-    #[arg(long, value_name = "STEPS")]
+    #[arg(long, value_name = "STEPS", value_parser = at_least_one)]
     pub stop_after: Option<usize>,
     /// No progress bars or per-epoch lines.
     #[arg(long, short)]
@@ -236,7 +244,7 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    let result = out_of_memory::guard(|| {
+    let result = libtorch_errors::guard(|| {
         robustcnn::allocator::keep_freed_memory()?;
         run(cli.command)
     });

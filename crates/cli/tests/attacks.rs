@@ -58,6 +58,15 @@ fn eval_attack_writes_results_that_recompute_from_the_per_sample_outcomes() {
     assert!(text.contains("PGD-2"), "the per-attack steps override --steps 3: {text}");
     let e = fails(&[&base[..], &["--norm", "l1"]].concat());
     assert!(e.contains("--norm l1: expected linf or l2"), "{e}");
+    // ε = 0 is the curve's clean point: every attack, its step relative to ε, leaves the accuracy clean.
+    let text = ok(&[&base[..], &["--attack", "fgsm,pgd,apgd", "--eps", "0", "--no-sanity"]].concat());
+    let clean = text.split("clean accuracy ").nth(1).and_then(|t| t.split_whitespace().next()).unwrap();
+    let table = text.split("images/s").next().unwrap();
+    let rows: Vec<&str> = table.lines().skip_while(|l| !l.starts_with("attack ")).skip(1).collect();
+    assert_eq!(rows.len(), 4, "FGSM, PGD, APGD and the worst case: {text}");
+    assert!(rows.iter().all(|r| r.trim_end().ends_with(clean)), "every row at the clean {clean}: {text}");
+    let e = fails(&[&base[..], &["--attack", "pgd:alpha=0", "--eps", "4/255"]].concat());
+    assert!(e.contains("--attack pgd:alpha=0: the step size must be positive"), "{e}");
     // A step larger than ε is allowed, with a warning.
     let out =
         robustcnn(&[&base[..], &["--attack", "pgd", "--eps", "1/255", "--alpha", "2/255", "--no-sanity"]].concat());

@@ -128,6 +128,10 @@ const CASES: &[(&str, &str)] = &[
     ("train --model nope --out {d}/o", "unknown model 'nope' (models: small-cnn, resnet20"),
     ("train --method nope --out {d}/o", "unknown method 'nope' (methods: baseline, lfm"),
     ("train --lr -1 --out {d}/o", "with the command-line settings: optim.lr must be a positive number"),
+    ("train --lr nan --out {d}/o", "with the command-line settings: optim.lr must be a positive number"),
+    ("train --set optim.weight_decay=-0.1 --out {d}/o", "optim.weight_decay must be a number of at least 0"),
+    ("train --set optim.betas=[0.9,1.5] --out {d}/o", "optim.betas must be two numbers in [0, 1)"),
+    ("train --set optim.gamma=0 --out {d}/o", "optim.gamma must be a positive number"),
     ("train --batch-size 0 --out {d}/o", "data.batch_size must be at least 1"),
     ("train --batch-size 100000 --out {d}/o", "data.batch_size 100000 is larger than the"),
     ("train --val-fraction 1.5 --out {d}/o", "data.val_fraction must be in [0, 1)"),
@@ -231,6 +235,10 @@ const CASES: &[(&str, &str)] = &[
     ("data info nope", "unknown dataset 'nope'"),
     ("data fetch nope", "data fetch nope: nothing to download (fetchable: fashion-mnist, mnist, cifar10, cifar100, voc2012, cub200)"),
     ("bench --methods nope", "unknown method 'nope'"),
+    (
+        "bench --models small-cnn --batch 2 --iters 1 --input 1x2x2",
+        "the input images are too small for this model, whose stages shrink them below its kernels (libtorch: ",
+    ),
     ("corrupt bench --corruptions nope", "--corruptions: unknown corruption 'nope' (known: gaussian_noise"),
 ];
 
@@ -273,6 +281,12 @@ fn option_syntax_errors_are_reported_by_the_parser_with_a_pointer_to_help() {
         (&["train", "--nope"][..], "unexpected argument '--nope' found"),
         (&["eval", "attack", "run", "--attacks", "fgsm"][..], "unexpected argument '--attacks' found"),
         (&["corrupt", "--limit"][..], "a value is required for '--limit <LIMIT>'"),
+        (
+            &["corrupt", "--limit", "0"][..],
+            "invalid value '0' for '--limit <LIMIT>': expected a whole number of at least 1",
+        ),
+        (&["train", "--stop-after", "0"][..], "invalid value '0' for '--stop-after <STEPS>': expected a whole number"),
+        (&["eval", "clean", "run", "--batch-size", "0"][..], "invalid value '0' for '--batch-size <BATCH_SIZE>'"),
         (&["frobnicate"][..], "unrecognized subcommand 'frobnicate'"),
     ] {
         let out = common::robustcnn(args);

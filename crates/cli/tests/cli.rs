@@ -182,6 +182,9 @@ fn a_diverging_loss_stops_the_run_with_a_clear_message() {
     // After one: the checkpoint of the last finished epoch is kept, and resuming with a sane rate finishes.
     let stopped = robustcnn(&[&base[..], &["--stop-after", "47"]].concat());
     assert_eq!(stopped.status.code(), Some(130), "{}", String::from_utf8_lossy(&stopped.stderr));
+    // A stop at or before the run's step would train a step nobody asked for.
+    let e = fails(&["train", "--quiet", "--resume", "--out", &r, "--stop-after", "47"]);
+    assert!(e.contains(&format!("--stop-after 47: {r} is already at step 47; give a later step")), "{e}");
     let config = run.join("config.toml");
     let sane = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, sane.replace("lr = 0.1\n", "lr = 1e12\n")).unwrap();

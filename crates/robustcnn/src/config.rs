@@ -260,6 +260,28 @@ impl Config {
         if !(0.0..1.0).contains(&self.optim.label_smoothing) {
             return bad("optim.label_smoothing", "must be in [0, 1)");
         }
+        let non_negative = |v: f64| v >= 0.0 && v.is_finite();
+        if !non_negative(self.optim.weight_decay) {
+            return bad("optim.weight_decay", "must be a number of at least 0");
+        }
+        if !self.optim.betas.iter().all(|b| (0.0..1.0).contains(b)) {
+            return bad("optim.betas", "must be two numbers in [0, 1)");
+        }
+        if !(self.optim.eps > 0.0 && self.optim.eps.is_finite()) {
+            return bad("optim.eps", "must be a positive number");
+        }
+        if !non_negative(self.optim.min_lr) {
+            return bad("optim.min_lr", "must be a number of at least 0");
+        }
+        if !non_negative(self.optim.warmup_epochs) {
+            return bad("optim.warmup_epochs", "must be a number of at least 0");
+        }
+        if !(self.optim.gamma > 0.0 && self.optim.gamma.is_finite()) {
+            return bad("optim.gamma", "must be a positive number");
+        }
+        if !self.optim.milestones.iter().all(|&m| non_negative(m)) {
+            return bad("optim.milestones", "must be epochs of at least 0");
+        }
         if self.train.epochs == 0 && self.train.steps.is_none() {
             return bad("train.epochs", "must be at least 1");
         }

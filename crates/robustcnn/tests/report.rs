@@ -114,6 +114,29 @@ fn comparison_summarises_seeds_and_compares_with_the_baseline() {
 }
 
 #[test]
+fn the_mce_notes_come_only_with_the_mce_columns() {
+    let runs = vec![run("baseline", 0, 0.80, 0.40, 0.50), run("lfm", 0, 0.82, 0.30, 0.60)];
+    let mentions = |runs: &[RunResults]| {
+        let notes = compare(runs, Some("baseline")).notes;
+        (notes.iter().any(|n| n.starts_with("mCE: ")), notes.iter().any(|n| n.starts_with("rel. mCE: ")))
+    };
+    assert_eq!(mentions(&runs), (true, true));
+    // Noise corruptions only: no mCE column, so no note explaining one.
+    let noise_only: Vec<RunResults> = runs
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            let c = r.corruption.as_ref().unwrap();
+            let cells = c.cells.iter().filter(|x| x.corruption.ends_with("_noise")).cloned().collect();
+            r.corruption = Some(summarize(String::new(), "best".into(), r.clean, &[1], cells, false));
+            r
+        })
+        .collect();
+    assert!(noise_only[0].mce().is_none());
+    assert_eq!(mentions(&noise_only), (false, false));
+}
+
+#[test]
 fn markdown_and_csv_carry_the_same_numbers() {
     let runs = vec![
         run("baseline", 0, 0.80, 0.40, 0.50),

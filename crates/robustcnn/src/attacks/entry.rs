@@ -94,7 +94,9 @@ impl AttackSpec {
             None => super::parse_budget(text, "")
                 .map_err(|_| self.error(key, "expected eps/K, eps*F, a number or a fraction such as 2/255"))?,
         };
-        if !(v > 0.0 && v.is_finite()) {
+        // At ε = 0 a step relative to ε is 0: the attack leaves the images as they are.
+        let still = v == 0.0 && self.eps == 0.0 && rel.is_some();
+        if !(v > 0.0 && v.is_finite() || still) {
             return Err(self.error(key, "the step size must be positive"));
         }
         Ok(v)

@@ -21,10 +21,35 @@ pub fn read_state_dict(path: &Path) -> Result<Vec<(String, Tensor)>> {
         Ok(_) => Err(Error::format(path, format!("the pickle holds no tensors; {CONVERT}"))),
         Err(e) => Err(Error::format(
             path,
-            format!(
-                "libtorch cannot read this pickle ({}); {CONVERT}",
-                one_line(&e).chars().take(300).collect::<String>()
-            ),
+            format!("libtorch cannot read this pickle ({}); {CONVERT}", whole_sentences(&one_line(&e), 300)),
         )),
+    }
+}
+
+/// At most `limit` characters of `text`, cut after its last whole sentence when it is longer.
+fn whole_sentences(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(limit).collect();
+    match head.rfind(". ") {
+        Some(end) => head[..=end].to_string(),
+        None => format!("{head}…"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_long_libtorch_message_is_cut_after_a_whole_sentence() {
+        let miniz =
+            "PytorchStreamReader failed reading zip archive: not a ZIP archive. This is an internal miniz error. \
+                     If you are seeing this error, there is a high likelihood that your checkpoint file is corrupted.";
+        assert_eq!(
+            super::whole_sentences(miniz, 120),
+            "PytorchStreamReader failed reading zip archive: not a ZIP archive. This is an internal miniz error."
+        );
+        assert_eq!(super::whole_sentences("short", 120), "short");
+        assert_eq!(super::whole_sentences("no sentence end here at all", 10), "no sentenc…");
     }
 }

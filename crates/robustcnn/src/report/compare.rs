@@ -297,22 +297,30 @@ pub fn compare(runs: &[RunResults], baseline: Option<&str>) -> Comparison {
         })
         .collect();
     mark_best(&cols, &mut rows);
-    let mut notes = vec![
-        "Values in %, mean ± sample standard deviation over seeds; the best mean of each column is marked.".to_string(),
-        "mCE: 100 − mean accuracy over the 15 benchmark corruptions, severities pooled (CIFAR protocol, unnormalised)."
-            .to_string(),
-    ];
+    let mut notes =
+        vec!["Values in %, mean ± sample standard deviation over seeds; the best mean of each column is marked."
+            .to_string()];
+    // The mCE notes explain columns that only evaluations over the 15 benchmark corruptions have.
+    let shown = |metric: &str| cols.iter().any(|c| c.key.split_once('#').is_some_and(|(m, _)| m == metric));
+    if shown("mce") {
+        notes.push(
+            "mCE: 100 − mean accuracy over the 15 benchmark corruptions, severities pooled (CIFAR protocol, unnormalised)."
+                .to_string(),
+        );
+    }
     if let Some(b) = &baseline {
-        notes.push(format!(
-            "rel. mCE: mean over corruptions of (E_c − E_clean) / (E_c − E_clean of {b}), in %; 100 = the baseline's degradation."
-        ));
-        let base: Vec<&RunResults> = runs.iter().filter(|r| &r.method == b).collect();
-        let small = small_degradations(&base);
-        if !small.is_empty() {
+        if shown("relative_mce") {
             notes.push(format!(
-                "{b} loses under 1 point on {}: these ratios divide by a small number, so rel. mCE is noisy here.",
-                small.join(", ")
+                "rel. mCE: mean over corruptions of (E_c − E_clean) / (E_c − E_clean of {b}), in %; 100 = the baseline's degradation."
             ));
+            let base: Vec<&RunResults> = runs.iter().filter(|r| &r.method == b).collect();
+            let small = small_degradations(&base);
+            if !small.is_empty() {
+                notes.push(format!(
+                    "{b} loses under 1 point on {}: these ratios divide by a small number, so rel. mCE is noisy here.",
+                    small.join(", ")
+                ));
+            }
         }
         notes.push(format!(
             "Differences are to {b} on the same model, data and fraction; p: Welch's two-sided t-test over seeds (needs two or more seeds on both sides)."

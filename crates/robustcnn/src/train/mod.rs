@@ -141,6 +141,13 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
     if from_checkpoint {
         st = run.load_checkpoint(&p.vs, &mut opt, method.as_mut())?;
     }
+    if let Some(stop) = opts.stop_after.filter(|&s| s <= st.step) {
+        return Err(Error::Config(format!(
+            "--stop-after {stop}: {} is already at step {}; give a later step, or leave --stop-after out to finish the run",
+            run.dir.display(),
+            st.step
+        )));
+    }
     let world = dist.as_ref().map_or(1, |d| d.world());
     let mut spec = p.loader_spec();
     spec.shard = dist.as_ref().map(|d| (d.rank(), d.world()));
