@@ -197,9 +197,16 @@ check "FGSM/PGD-20 robust accuracy, CUDA against CPU, within 1 point" $? \
 # rank: with two GPUs the same step runs over NCCL too (with one, tests/cuda.rs ran NCCL's collectives in
 # a world of one). One step is compared: training at lr 0.1 multiplies rounding differences by tens at
 # every early step.
-torchrun=("$python" -m torch.distributed.run --standalone --no-python)
-gloo=(env ROBUSTCNN_DIST_BACKEND=gloo "${torchrun[@]}" --nproc-per-node 2)
-nccl=(env ROBUSTCNN_DIST_BACKEND=nccl "${torchrun[@]}" --nproc-per-node 2)
+# Two ranks through torchrun; where this python has no torch, through scripts/local-ranks.sh, which
+# gives each rank torchrun's environment.
+if "$python" -c 'import torch.distributed.run' 2>>"$log"; then
+  two_ranks=("$python" -m torch.distributed.run --standalone --no-python --nproc-per-node 2)
+else
+  two_ranks=(scripts/local-ranks.sh 2)
+  say "- launcher: scripts/local-ranks.sh 2, since $python has no torch.distributed.run (torchrun)"
+fi
+gloo=(env ROBUSTCNN_DIST_BACKEND=gloo "${two_ranks[@]}")
+nccl=(env ROBUSTCNN_DIST_BACKEND=nccl "${two_ranks[@]}")
 dp_gpu=$gpu
 [[ $gpu == cuda ]] && dp_gpu=cuda:0
 gpus=0
@@ -268,7 +275,7 @@ if [[ $gpu == cuda ]]; then
     check "2 ranks each shown only its own GPU (srun --gpus-per-task 1) train with --device cuda" $?
   else
     # `--device cuda` is each rank's own GPU: two ranks on a one-GPU machine are one line, not a shared GPU.
-    own=$("${torchrun[@]}" --nproc-per-node 2 "$bin" train --quiet --steps 1 --device cuda --out "$work/dp-own" 2>&1)
+    own=$("${two_ranks[@]}" "$bin" train --quiet --steps 1 --device cuda --out "$work/dp-own" 2>&1)
     status=$?
     echo "$own" >>"$log"
     [[ $status != 0 ]] && grep -Eq '^error: .*(would share one GPU|has no GPU of its own)' <<<"$own"

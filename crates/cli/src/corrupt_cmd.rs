@@ -95,6 +95,7 @@ pub fn run(a: &CorruptArgs) -> Result<()> {
     let names = corruption_list(&a.corruptions, "--corruptions")?;
     let severities = severity_list(&a.severities)?;
     let corruptor = a.engine.corruptor()?;
+    data::check_size(name, a.image_size.map(|n| (n, n)), "--image-size")?;
     let src = DataSource {
         data_dir: a.data_dir.clone(),
         image_size: a.image_size.map(|n| (n, n)),

@@ -47,6 +47,7 @@ impl ImportedArgs {
             )
         };
         let image_size = self.input_size.as_deref().map(parse_size).transpose()?;
+        data::check_size(dataset, image_size, "--input-size")?;
         let src =
             DataSource { data_dir: self.data_dir.clone(), image_size, fit: None, grayscale: false, on_demand: None };
         let mut sets =
@@ -59,14 +60,6 @@ impl ImportedArgs {
         let test = data::load_split(dataset, &src, "test")?;
         if test.is_empty() {
             bail!("{dataset}: the test set has no images, so there is nothing to evaluate");
-        }
-        if let Some((h, w)) = image_size.filter(|&s| s != (test.height, test.width)) {
-            bail!(
-                "--input-size {h}x{w}: {dataset}'s images are {}x{} and are not resized (--input-size sizes \
-                 image folders and the datasets decoded from image files)",
-                test.height,
-                test.width
-            )
         }
         let n = test.len().min(PROBE);
         let probe = make_batch(&test, &(0..n).collect::<Vec<_>>(), &LoaderSpec::evaluation(n), 0).images;

@@ -53,11 +53,13 @@ fn as_error(message: &str) -> anyhow::Error {
     }
 }
 
-/// Runs `command`; a libtorch error is reported as an error line. Other panics go on as panics.
+/// Runs `command`; a libtorch error in its thread is reported as an error line. Other panics, and
+/// panics in other threads (which this does not catch), go on as panics.
 pub fn guard(command: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {
     let default_hook = std::panic::take_hook();
+    let caught_here = std::thread::current().id();
     std::panic::set_hook(Box::new(move |info| {
-        if !is_libtorch_error(&text(info.payload())) {
+        if std::thread::current().id() != caught_here || !is_libtorch_error(&text(info.payload())) {
             default_hook(info);
         }
     }));

@@ -175,8 +175,8 @@ enum DataCommand {
     /// Download a dataset's official files (checksums verified).
     Fetch {
         name: String,
-        /// Where to put the files (default: the cache the tool searches).
-        #[arg(long)]
+        /// Where to put the files (default: the cache the tool searches); --data-dir as train spells it.
+        #[arg(long, visible_alias = "data-dir")]
         dir: Option<PathBuf>,
     },
 }

@@ -135,6 +135,10 @@ const CASES: &[(&str, &str)] = &[
     ("train --batch-size 0 --out {d}/o", "data.batch_size must be at least 1"),
     ("train --batch-size 100000 --out {d}/o", "data.batch_size 100000 is larger than the"),
     ("train --val-fraction 1.5 --out {d}/o", "data.val_fraction must be in [0, 1)"),
+    (
+        "train --set data.image_size=[48,48] --out {d}/o",
+        "data.image_size 48x48: fashion-mnist-mini's images are 28x28 and are not resized",
+    ),
     ("train --device tpu --out {d}/o", "--device tpu: expected cpu, cuda or cuda:N"),
     ("train --device cuda --out {d}/o", "--device cuda: libtorch sees 0 CUDA device(s)"),
     (
@@ -220,6 +224,10 @@ const CASES: &[(&str, &str)] = &[
     ),
     ("corrupt --dataset fashion-mnist-mini", "give --out DIR for the corrupted dataset"),
     (
+        "corrupt --dataset fashion-mnist-mini --image-size 64 --out {d}/o",
+        "--image-size 64x64: fashion-mnist-mini's images are 28x28 and are not resized",
+    ),
+    (
         "corrupt --dataset fashion-mnist-mini --out {d}/o --preset sized",
         "--preset: the sized preset (imagecorruptions) needs images of at least 32x32 px, as its reference does; \
          these are 28x28",
@@ -234,6 +242,7 @@ const CASES: &[(&str, &str)] = &[
     ("explain {d}/empty test:0 --out {d}/o.png", "empty: not a run directory (no config.toml)"),
     ("data info nope", "unknown dataset 'nope'"),
     ("data fetch nope", "data fetch nope: nothing to download (fetchable: fashion-mnist, mnist, cifar10, cifar100, voc2012, cub200)"),
+    ("data fetch nope --data-dir {d}/o", "data fetch nope: nothing to download (fetchable: "),
     ("bench --methods nope", "unknown method 'nope'"),
     (
         "bench --models small-cnn --batch 2 --iters 1 --input 1x2x2",

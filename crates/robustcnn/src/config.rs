@@ -290,6 +290,8 @@ impl Config {
         }
         crate::models::find(&self.model.name)?;
         crate::data::registry_find(&self.data.dataset)?;
+        crate::data::check_size(&self.data.dataset, self.data.image_size.map(|[h, w]| (h, w)), "data.image_size")
+            .map_err(|e| Error::Config(format!("{origin}: {e}")))?;
         crate::device::parse(&self.train.device)?;
         crate::methods::settings::validate(&self.method, origin)?;
         Ok(())

@@ -18,5 +18,5 @@ pub mod split;
 pub mod voc;
 
 pub use dataset::{Dataset, Splits};
-pub use registry::{find as registry_find, load, load_split, DatasetInfo, DATASETS, DEBIAN_FASHION_MNIST};
+pub use registry::{check_size, find as registry_find, load, load_split, DatasetInfo, DATASETS, DEBIAN_FASHION_MNIST};
 pub use source::{cache_base, cache_dir, DataSource};

@@ -128,6 +128,18 @@ pub fn load_split(name: &str, src: &DataSource, split: &str) -> Result<super::Da
     }
 }
 
+/// Refuses an image size for a dataset whose format fixes it (MNIST's 28, CIFAR's 32): those images
+/// are never resized. `option` is how the user gave the size.
+pub fn check_size(name: &str, size: Option<(usize, usize)>, option: &str) -> Result<()> {
+    match (find(name)?.side, size) {
+        (Some(s), Some((h, w))) if (h, w) != (s, s) => Err(Error::Config(format!(
+            "{option} {h}x{w}: {name}'s images are {s}x{s} and are not resized ({option} sizes image folders and the \
+             datasets decoded from image files)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Looks a dataset name up; the error lists the valid names.
 pub fn find(name: &str) -> Result<&'static DatasetInfo> {
     DATASETS.iter().find(|d| d.name == name).ok_or_else(|| {
