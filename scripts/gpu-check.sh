@@ -217,26 +217,35 @@ dp_train() { # NAME BATCH LR DEVICE [LAUNCHER...]
   resnet20_run "$name" "$@" -- --steps 1 --batch-size "$batch" --lr "$lr" --device "$device" \
     --set train.sync_batchnorm=true
 }
-# dp_compare RUN: "RESULT PASS|FAIL UPDATE STATS", RUN's step against dp-one's, both from dp-start.
+# dp_compare RUN: "RESULT PASS|FAIL UPDATE STATS", RUN's step against dp-one's, both from dp-start
+# (plain Python, so that the CPU rehearsal needs no torch).
 dp_compare() {
   "$python" - "$work" "$1" 2>>"$log" <<'EOF'
-import json, os, struct, sys
-import torch
+import array, json, math, os, struct, sys
 def load(run):
     raw = open(os.path.join(sys.argv[1], run, "model.safetensors"), "rb").read()
     n = struct.unpack("<Q", raw[:8])[0]
     header = json.loads(raw[8 : 8 + n])
-    spans = {k: t["data_offsets"] for k, t in header.items() if k != "__metadata__" and t["dtype"] == "F32"}
-    return {k: torch.frombuffer(bytearray(raw[8 + n + a : 8 + n + b]), dtype=torch.float32) for k, (a, b) in spans.items()}
+    out = {}
+    for k, t in header.items():
+        if k != "__metadata__" and t["dtype"] == "F32":
+            a, b = t["data_offsets"]
+            v = array.array("f")  # little-endian float32, as safetensors stores it on x86-64
+            v.frombytes(raw[8 + n + a : 8 + n + b])
+            out[k] = v
+    return out
 start, one, two = load("dp-start"), load("dp-one"), load(sys.argv[2])
 params = sorted(k for k in one if "running_" not in k)
 buffers = sorted(k for k in one if "running_" in k)
-flat = lambda w, keys: torch.cat([w[k] for k in keys])
+flat = lambda w, keys: [x for k in keys for x in w[k]]
+norm = lambda v: math.sqrt(sum(x * x for x in v))
 # The step's update (weights after it less the initial ones) of two ranks against one process's, and
 # the running statistics themselves, each as a relative difference of the whole.
-update = flat(one, params) - flat(start, params)
-du = ((flat(two, params) - flat(start, params)) - update).norm() / update.norm()
-db = (flat(two, buffers) - flat(one, buffers)).norm() / flat(one, buffers).norm()
+s, o, t = flat(start, params), flat(one, params), flat(two, params)
+update = [b - a for a, b in zip(s, o)]
+du = norm([(c - a) - u for a, c, u in zip(s, t, update)]) / norm(update)
+ob, tb = flat(one, buffers), flat(two, buffers)
+db = norm([b - a for a, b in zip(ob, tb)]) / norm(ob)
 ok = one.keys() == two.keys() and du <= 1e-2 and db <= 1e-3
 print(f"RESULT {'PASS' if ok else 'FAIL'} {du:.1e} {db:.1e}")
 EOF
@@ -352,12 +361,16 @@ EOF
 )
 say "$bench"
 say ""
-logged "$python" scripts/pytorch-crosscheck.py speed --device $gpu
-check "PyTorch's ResNet-20 timed on the same GPU" $?
-say ""
-say '```'
-say "$(grep '^PyTorch .* resnet20 batch 128' "$log")"
-say '```'
+if [[ $gpu == cpu ]] && ! "$python" -c 'import torch' 2>/dev/null; then
+  say "- SKIP PyTorch's ResNet-20 beside it: $python has no torch (a rehearsal needs none; on a GPU it is a check)"
+else
+  logged "$python" scripts/pytorch-crosscheck.py speed --device $gpu
+  check "PyTorch's ResNet-20 timed on the same GPU" $?
+  say ""
+  say '```'
+  say "$(grep '^PyTorch .* resnet20 batch 128' "$log")"
+  say '```'
+fi
 say ""
 [[ $failed == 0 ]] && say "All checks passed." || say "Some checks FAILED: log.txt has the commands and their output."
 exit $failed
