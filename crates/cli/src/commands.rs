@@ -469,6 +469,9 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
     let device = robustcnn::device::parse(&a.device)?;
     let precision = Precision::parse(&a.precision, "--precision")?;
     precision.check_device(device, "--precision")?;
+    for m in &a.models {
+        robustcnn::models::find(m)?;
+    }
     println!("{}", precision_line(precision, device));
     if a.attacks {
         return bench_attacks(a, input, (device, precision));

@@ -244,6 +244,7 @@ const CASES: &[(&str, &str)] = &[
     ("data fetch nope", "data fetch nope: nothing to download (fetchable: fashion-mnist, mnist, cifar10, cifar100, voc2012, cub200)"),
     ("data fetch nope --data-dir {d}/o", "data fetch nope: nothing to download (fetchable: "),
     ("bench --methods nope", "unknown method 'nope'"),
+    ("bench --models resnet20,nope", "unknown model 'nope' (models: small-cnn, resnet20"),
     (
         "bench --models small-cnn --batch 2 --iters 1 --input 1x2x2",
         "the input images are too small for this model, whose stages shrink them below its kernels (libtorch: ",
