@@ -91,6 +91,12 @@ fn malformed_recipes_are_one_clear_error() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("method.tenet") && e.contains("no method of the suite uses it"), "{e}");
+    // Narrowing the grid with --set keeps the recipe's own sections valid, and they still reach the runs.
+    let recipe = "[suite]\nmethods = [\"baseline\", \"tenet\"]\n[method.tenet]\nswitch = 1\n";
+    let narrowed = Suite::from_toml("recipe.toml", recipe, &["suite.methods=[\"baseline\"]".into()]).unwrap();
+    assert_eq!(narrowed.runs.iter().map(|r| r.method.as_str()).collect::<Vec<_>>(), ["baseline"]);
+    let e = Suite::from_toml("recipe.toml", recipe, &["method.lfm.probability=0.5".into()]).unwrap_err().to_string();
+    assert!(e.contains("method.lfm") && e.contains("no method of the suite uses it"), "{e}");
 }
 
 /// Records what the suite reports.

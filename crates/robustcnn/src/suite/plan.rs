@@ -85,6 +85,7 @@ impl Suite {
         let mut table: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| Error::Config(format!("{origin}: {}", one_line(&e.to_string()))))?;
+        let written_methods = listed_methods(&table);
         for o in overrides {
             apply_override(&mut table, o)?;
         }
@@ -108,7 +109,7 @@ impl Suite {
         }
         let base = Config::from_table(origin, table.clone())?;
         check_grid(&grid, origin)?;
-        check_settings_used(&grid, &method_settings, origin)?;
+        check_settings_used(&grid, &written_methods, &method_settings, origin)?;
         let models = if grid.models.is_empty() { vec![base.model.name.clone()] } else { grid.models.clone() };
         let datasets = if grid.datasets.is_empty() { vec![base.data.dataset.clone()] } else { grid.datasets.clone() };
         // Seeds before methods: a suite stopped early still has every method at its first seeds.
@@ -174,11 +175,21 @@ fn method_table(method: &str, settings: &toml::Table) -> Result<toml::Table> {
     Ok(t)
 }
 
-/// Every [method.<name>] section must belong to a method of the grid (a typo would be ignored otherwise).
-fn check_settings_used(g: &Grid, settings: &toml::Table, origin: &str) -> Result<()> {
+/// The method names a recipe table lists in suite.methods (before any override).
+fn listed_methods(table: &toml::Table) -> Vec<String> {
+    let list = table.get("suite").and_then(|s| s.get("methods")).and_then(|m| m.as_array());
+    list.into_iter().flatten().filter_map(|m| m.as_str().map(str::to_string)).collect()
+}
+
+/// Every [method.<name>] section must belong to a method of the grid or of the recipe as written
+/// (`--set suite.methods=…` may narrow the grid); a typo would be ignored otherwise.
+fn check_settings_used(g: &Grid, written: &[String], settings: &toml::Table, origin: &str) -> Result<()> {
     let mut used = Vec::new();
     for m in &g.methods {
         let parts = crate::methods::parts(m).map_err(|e| Error::Config(format!("{origin}: suite.methods: {e}")))?;
+        used.extend(parts.iter().filter_map(|p| p.section.map(|s| s.key.to_string())));
+    }
+    for parts in written.iter().filter_map(|m| crate::methods::parts(m).ok()) {
         used.extend(parts.iter().filter_map(|p| p.section.map(|s| s.key.to_string())));
     }
     match settings.keys().find(|k| !used.contains(k)) {
