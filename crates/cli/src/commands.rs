@@ -470,7 +470,13 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
     let precision = Precision::parse(&a.precision, "--precision")?;
     precision.check_device(device, "--precision")?;
     for m in &a.models {
-        robustcnn::models::find(m)?;
+        robustcnn::models::find(m).context("--models")?;
+    }
+    for m in &a.methods {
+        robustcnn::methods::parts(m).context("--methods")?;
+    }
+    if let Some(dataset) = &a.epoch {
+        robustcnn::data::registry_find(dataset).context("--epoch")?;
     }
     println!("{}", precision_line(precision, device));
     if a.attacks {
