@@ -89,6 +89,7 @@ fn plan(a: &EvalAttackArgs) -> Result<Plan> {
     let text = a.eps.as_deref().unwrap_or(default_eps);
     let budgets =
         text.split(',').map(|s| Ok((parse_budget(s, "--eps")?, s.trim().to_string()))).collect::<Result<Vec<_>>>()?;
+    robustcnn::attacks::check_distinct_budgets(&budgets, "--eps")?;
     if norm == Norm::Linf {
         for (eps, text) in &budgets {
             check_linf_budget(*eps, "--eps", text)?;
@@ -110,7 +111,12 @@ fn plan(a: &EvalAttackArgs) -> Result<Plan> {
 /// The options that set a parameter of `attack` (the PGD flags for pgd, --apgd-iters for the APGDs).
 fn shared_for(a: &EvalAttackArgs, attack: &str) -> Vec<Setting> {
     let set = |key: &str, value: &Option<String>, origin: &str| {
-        value.as_ref().map(|v| Setting { key: key.into(), value: v.clone(), origin: format!("{origin} {v}") })
+        value.as_ref().map(|v| Setting {
+            key: key.into(),
+            value: v.clone(),
+            origin: format!("{origin} {v}"),
+            default: false,
+        })
     };
     let settings = match attack {
         "pgd" => vec![
@@ -131,18 +137,23 @@ fn shared_for(a: &EvalAttackArgs, attack: &str) -> Vec<Setting> {
 /// Every attack at every budget, built before any runs, so that a bad parameter fails at once;
 /// PGD schedules that cannot work as meant are warned about.
 fn build_all(a: &EvalAttackArgs, p: &Plan, classes: i64) -> Result<Vec<(Box<dyn Attack>, String)>> {
-    let (mut out, mut warnings) = (Vec::new(), Vec::new());
+    let (mut out, mut warnings, mut labelled) = (Vec::new(), Vec::new(), Vec::new());
     for r in &p.attacks {
         let shared = shared_for(a, r.entry.name);
-        for (eps, text) in &p.budgets {
+        for (i, (eps, text)) in p.budgets.iter().enumerate() {
             let spec = r.spec(*eps, p.norm, classes, &shared)?;
-            out.push(((r.entry.build)(&spec)?, text.clone()));
+            let attack = (r.entry.build)(&spec)?;
+            if i == 0 {
+                labelled.push((r.text(), attack.label()));
+            }
+            out.push((attack, text.clone()));
             if r.entry.name == "pgd" && *eps > 0.0 {
                 let (alpha, steps) = (spec.step("alpha")?, spec.count("steps", 1, "PGD needs at least 1 step")?);
                 warnings.extend(step_warnings(*eps, text, alpha, steps));
             }
         }
     }
+    registry::check_distinct_labels(&labelled, "--attack")?;
     // Only once everything built: a refused request stays one line.
     for w in warnings {
         eprintln!("warning: PGD: {w}");

@@ -54,8 +54,30 @@ fn eval_attack_writes_results_that_recompute_from_the_per_sample_outcomes() {
     assert!(e.contains("--attack pgd:foo=1: pgd has no parameter 'foo' (it has: steps, alpha, restarts"), "{e}");
     let e = fails(&[&base[..], &["--attack", "apgd-t:targets=0"]].concat());
     assert!(e.contains("--attack apgd-t:targets=0: at least 1 target class is needed"), "{e}");
+    let e = fails(&[&base[..], &["--attack", "fab-t:targets=10"]].concat());
+    assert!(e.contains("--attack fab-t:targets=10: this dataset has 10 classes, so at most 9 targets"), "{e}");
     let text = ok(&[&base[..], &["--attack", "pgd:steps=2:alpha=eps/2", "--eps", "4/255", "--no-sanity"]].concat());
-    assert!(text.contains("PGD-2"), "the per-attack steps override --steps 3: {text}");
+    assert!(text.contains("PGD-2 α=ε/2"), "the per-attack steps override --steps 3: {text}");
+    // Every attack is one row: a repeat, or two attacks the results would label alike, are refused.
+    for (attack, want) in [
+        ("fgsm,pgd,fgsm", "--attack lists fgsm twice"),
+        ("pgd:steps=5:loss=cw,pgd:loss=cw:steps=5", "--attack lists pgd:loss=cw:steps=5 twice"),
+        ("apgd-t:iters=2,apgd-t:iters=3", "apgd-t:iters=2 and apgd-t:iters=3 would both be reported as APGD-T"),
+    ] {
+        let e = fails(&[&base[..], &["--attack", attack]].concat());
+        assert!(e.contains(want), "{attack}: {e}");
+    }
+    let e = fails(&[&base[..], &["--eps", "8/255,0.03137254901960784"]].concat());
+    assert!(e.contains("--eps lists 0.03137254901960784 twice (as 8/255)"), "{e}");
+    // Step sizes and starts other than the default are named, one label at every budget.
+    let text = ok(&[
+        &base[..],
+        &["--attack", "pgd,pgd:alpha=2/255,pgd:random_start=false", "--eps", "4/255,8/255", "--no-sanity"],
+    ]
+    .concat());
+    for row in ["PGD-3  ", "PGD-3 α=2/255  ", "PGD-3 clean start  "] {
+        assert_eq!(text.matches(row).count(), 2, "{row:?} in the accuracy and the speed table: {text}");
+    }
     let e = fails(&[&base[..], &["--norm", "l1"]].concat());
     assert!(e.contains("--norm l1: expected linf or l2"), "{e}");
     // ε = 0 is the curve's clean point: every attack, its step relative to ε, leaves the accuracy clean.

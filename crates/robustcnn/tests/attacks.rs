@@ -71,8 +71,12 @@ fn every_registered_attack_keeps_its_contract() {
     let b = AttackBatch { x: &x, y: &y, ids: &ids, seed: 3 };
     let correct = tch::no_grad(|| p.net.forward(&x, false).argmax(-1, false).eq_tensor(&y));
     assert!(correct.sum(Kind::Int64).int64_value(&[]) > 0, "the model gets some points right");
-    let short =
-        |key: &str, value: &str| Setting { key: key.into(), value: value.into(), origin: format!("test {key}") };
+    let short = |key: &str, value: &str| Setting {
+        key: key.into(),
+        value: value.into(),
+        origin: format!("test {key}"),
+        default: false,
+    };
     let cheap = [short("steps", "5"), short("iters", "5"), short("targets", "2"), short("queries", "300")];
     for entry in ATTACKS {
         for &norm in entry.norms {
@@ -95,6 +99,22 @@ fn every_registered_attack_keeps_its_contract() {
         // Every parameter's default is a value the entry accepts (built above); an unknown key is refused.
         let err = AttackRequest::parse(&format!("{}:no_such_key=1", entry.name), "--attack").err().unwrap();
         assert!(err.to_string().contains("has no parameter 'no_such_key'"), "{err}");
+    }
+}
+
+/// Targeted attacks run through as many target classes as asked, up to the other classes: a default
+/// above that is cut to them, a value the user gave is refused (the protocol records what ran).
+#[test]
+fn target_counts_are_what_was_asked_up_to_the_other_classes() {
+    let spec = |name: &str, classes: i64| {
+        AttackRequest::parse(name, "--attack").unwrap().spec(8.0 / 255.0, Norm::Linf, classes, &[]).unwrap()
+    };
+    for name in ["apgd-t", "fab-t", "autoattack"] {
+        assert_eq!(spec(&format!("{name}:targets=20"), 100).target_count().unwrap(), 20, "{name}");
+        assert_eq!(spec(name, 100).target_count().unwrap(), 9, "{name}");
+        assert_eq!(spec(name, 5).target_count().unwrap(), 4, "{name}: the default of 9 on 5 classes");
+        let e = spec(&format!("{name}:targets=10"), 10).target_count().unwrap_err().to_string();
+        assert!(e.contains(&format!("--attack {name}:targets=10: this dataset has 10 classes, so at most 9")), "{e}");
     }
 }
 

@@ -59,7 +59,7 @@ fn malformed_recipes_are_one_clear_error() {
         let sets: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         Suite::from_toml("recipe.toml", RECIPE, &sets).unwrap_err().to_string()
     };
-    let cases: [(&[&str], &str); 13] = [
+    let cases: [(&[&str], &str); 16] = [
         (&["suite.methods=[\"baseline\",\"dropin\"]"], "unknown method 'dropin'"),
         (&["suite.baseline=\"lfm\""], "suite.baseline 'lfm' is not one of suite.methods"),
         (&["suite.seeds=[1,1]"], "suite.seeds lists 1 twice"),
@@ -73,6 +73,12 @@ fn malformed_recipes_are_one_clear_error() {
             "autoattack:version=fast: expected standard, plus or rand",
         ),
         (&["evaluate.eps=[\"2\"]"], "evaluate.eps 2: an ℓ∞ budget must lie in [0, 1]"),
+        (&["evaluate.eps=[\"8/255\",\"8/255\"]"], "evaluate.eps lists 8/255 twice"),
+        (&["evaluate.attacks=[\"pgd\",\"fgsm\",\"pgd\"]"], "evaluate.attacks lists pgd twice"),
+        (
+            &["evaluate.attacks=[\"square:p_init=0.5\",\"square\"]"],
+            "evaluate.attacks: square:p_init=0.5 and square would both be reported as Square-5000",
+        ),
         (&["evaluate.corruptions=\"haze\""], "evaluate.corruptions"),
         (&["method.name=\"lfm\""], "a suite names its methods in suite.methods"),
         (&["optim.lr=-1"], "optim.lr must be a positive number"),

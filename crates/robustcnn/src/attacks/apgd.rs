@@ -80,10 +80,8 @@ fn build_t(s: &AttackSpec) -> Result<Box<dyn Attack>> {
     check_dlr_classes(s.num_classes)?;
     let iters = s.count("iters", 1, "APGD needs at least 1 iteration")?;
     let restarts = s.count("restarts", 1, "at least 1 run is needed")?;
-    let targets = s.count("targets", 1, "at least 1 target class is needed")?;
-    let mut a = Apgd::targeted(s.eps, s.norm, iters, s.num_classes);
-    a.targets = a.targets.min(targets);
-    Ok(Box::new(Apgd { restarts, ..a }))
+    let targets = s.target_count()?;
+    Ok(Box::new(Apgd { restarts, targets, ..Apgd::targeted(s.eps, s.norm, iters, s.num_classes) }))
 }
 
 fn build_pair(s: &AttackSpec) -> Result<Box<dyn Attack>> {

@@ -61,7 +61,7 @@ fn build(s: &AttackSpec) -> Result<Box<dyn Attack>> {
     }
     let settings = Settings {
         iters: s.count("iters", 1, "at least 1 iteration")?,
-        targets: s.count("targets", 1, "at least 1 target class")?,
+        targets: s.target_count()?,
         queries: s.count("queries", 1, "at least 1 query")?,
         eot: s.count("eot", 1, "at least 1 draw")?,
     };

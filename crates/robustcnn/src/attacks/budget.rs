@@ -22,6 +22,18 @@ pub fn parse_budget(s: &str, what: &str) -> Result<f64> {
     Ok(v)
 }
 
+/// Refuses a budget list that names one value twice (`8/255,0.0313725490196`): it would be attacked,
+/// and reported, twice. `budgets` pairs each value with its text; `what` names the option.
+pub fn check_distinct_budgets(budgets: &[(f64, String)], what: &str) -> Result<()> {
+    for (i, (eps, text)) in budgets.iter().enumerate() {
+        if let Some((_, first)) = budgets[..i].iter().find(|(e, _)| e == eps) {
+            let same = if first == text { String::new() } else { format!(" (as {first})") };
+            return Err(Error::Config(format!("{what} lists {text} twice{same}")));
+        }
+    }
+    Ok(())
+}
+
 /// Checks an ℓ∞ budget against the pixel range: images lie in [0, 1], so ε above 1 means nothing.
 pub fn check_linf_budget(eps: f64, what: &str, text: &str) -> Result<()> {
     if eps > 1.0 {

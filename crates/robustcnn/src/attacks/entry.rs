@@ -30,6 +30,8 @@ pub struct Setting {
     pub key: String,
     pub value: String,
     pub origin: String,
+    /// The entry's default, not a value the user gave.
+    pub default: bool,
 }
 
 /// What an attack is built with: budget, norm, the data's classes, and a value for each of its
@@ -46,7 +48,8 @@ impl AttackSpec {
     fn setting(&self, key: &str) -> &Setting {
         // Every key an entry reads is one of its params, so spec() gave it a value (the contract
         // test builds every entry); a key it does not declare reads as empty and fails to parse.
-        static UNDECLARED: Setting = Setting { key: String::new(), value: String::new(), origin: String::new() };
+        static UNDECLARED: Setting =
+            Setting { key: String::new(), value: String::new(), origin: String::new(), default: true };
         self.settings.iter().find(|s| s.key == key).unwrap_or(&UNDECLARED)
     }
 
@@ -66,6 +69,19 @@ impl AttackSpec {
             Ok(_) => Err(self.error(key, what)),
             Err(_) => Err(self.error(key, &format!("expected a whole number (at least {min})"))),
         }
+    }
+
+    /// How many target classes a targeted attack runs through: at least 1, at most the other classes.
+    /// A default above that (AutoAttack's 9 on a 5-class dataset) is cut to them; a value the user
+    /// gave is refused, so the protocol never records more targets than ran.
+    pub fn target_count(&self) -> Result<usize> {
+        let n = self.count("targets", 1, "at least 1 target class is needed")?;
+        let others = (self.num_classes as usize).saturating_sub(1);
+        if n > others && !self.setting("targets").default {
+            let what = format!("this dataset has {} classes, so at most {others} targets", self.num_classes);
+            return Err(self.error("targets", &what));
+        }
+        Ok(n.min(others).max(1))
     }
 
     pub fn flag(&self, key: &str) -> Result<bool> {

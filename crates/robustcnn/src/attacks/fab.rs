@@ -75,8 +75,7 @@ fn build_untargeted(s: &AttackSpec) -> Result<Box<dyn Attack>> {
 }
 
 fn build_targeted(s: &AttackSpec) -> Result<Box<dyn Attack>> {
-    let targets = s.count("targets", 1, "at least 1 target class is needed")?;
-    Ok(Box::new(build(s, targets.min((s.num_classes as usize).saturating_sub(1)).max(1))?))
+    Ok(Box::new(build(s, s.target_count()?)?))
 }
 
 /// Noise streams of the random starts: restart r of target k draws stream FAB + k·1000 + r.

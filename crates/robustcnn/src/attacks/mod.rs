@@ -17,7 +17,7 @@ mod square;
 
 pub use apgd::{Apgd, ApgdEnsemble};
 pub use autoattack::{AutoAttack, Version};
-pub use budget::{check_l2_budget, check_linf_budget, parse_budget, step_warnings, Budget};
+pub use budget::{check_distinct_budgets, check_l2_budget, check_linf_budget, parse_budget, step_warnings, Budget};
 pub use entry::{AttackEntry, AttackSpec, Param, Setting};
 pub use fab::Fab;
 pub use fab_projection::{l2 as fab_projection_l2, linf as fab_projection_linf};

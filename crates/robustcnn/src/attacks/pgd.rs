@@ -53,8 +53,27 @@ fn build(s: &AttackSpec) -> Result<Box<dyn Attack>> {
         restarts,
         loss,
         target,
+        alpha_text: named_step(s.text("alpha")),
         ..Pgd::linf(s.eps, alpha, steps, classes)
     }))
+}
+
+/// A step size the label names: any but ε/4 (`eps/4`, `eps*0.25`), the default. An absolute step
+/// (`2/255`) is always named, so that one attack keeps one label at every budget.
+fn named_step(text: &str) -> Option<String> {
+    let t = text.trim();
+    let factor = match t.strip_prefix("eps").or_else(|| t.strip_prefix("ε")).map(str::trim) {
+        Some(r) => match r.split_at(r.len().min(1)) {
+            ("/", k) => k.trim().parse::<f64>().ok().map(|k| 1.0 / k),
+            ("*", f) => f.trim().parse::<f64>().ok(),
+            _ => None,
+        },
+        None => None,
+    };
+    match factor {
+        Some(f) if (f - 0.25).abs() < 1e-12 => None,
+        _ => Some(t.replace("eps", "ε")),
+    }
 }
 
 const TARGET_DRAW: u64 = 0x5441_5247;
@@ -105,6 +124,8 @@ pub struct Pgd {
     pub num_classes: i64,
     /// Run the model in training mode (adversarial training, as in Madry's and Wong et al.'s code).
     pub train_mode: bool,
+    /// The step size as the user wrote it, named in the label, when it is not the default ε/4.
+    pub alpha_text: Option<String>,
 }
 
 impl Pgd {
@@ -121,6 +142,7 @@ impl Pgd {
             target: Target::Untargeted,
             num_classes,
             train_mode: false,
+            alpha_text: None,
         }
     }
 
@@ -210,6 +232,12 @@ impl Attack for Pgd {
             Target::Class(c) => s += &format!(" →{c}"),
             Target::Random => s += " →random",
             Target::LeastLikely => s += " →least-likely",
+        }
+        if let Some(alpha) = &self.alpha_text {
+            s += &format!(" α={alpha}");
+        }
+        if !self.random_start {
+            s += " clean start";
         }
         if self.restarts > 1 {
             s += &format!(" ×{}", self.restarts);

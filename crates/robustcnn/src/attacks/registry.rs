@@ -59,9 +59,26 @@ impl AttackRequest {
                 )));
             }
             let value = value.trim().to_string();
-            overrides.push(Setting { key: key.into(), origin: format!("{option} {name}:{key}={value}"), value });
+            let origin = format!("{option} {name}:{key}={value}");
+            overrides.push(Setting { key: key.into(), origin, value, default: false });
         }
         Ok(AttackRequest { entry, overrides })
+    }
+
+    /// The attack as written back: `pgd:steps=50`.
+    pub fn text(&self) -> String {
+        let parts = self.overrides.iter().map(|s| format!(":{}={}", s.key, s.value));
+        std::iter::once(self.entry.name.to_string()).chain(parts).collect()
+    }
+
+    /// The same attack with the same parameters, in whatever order they were written.
+    fn same_as(&self, other: &AttackRequest) -> bool {
+        let sorted = |r: &AttackRequest| {
+            let mut v: Vec<(String, String)> = r.overrides.iter().map(|s| (s.key.clone(), s.value.clone())).collect();
+            v.sort();
+            v
+        };
+        self.entry.name == other.entry.name && sorted(self) == sorted(other)
     }
 
     /// The spec at budget `eps`: each parameter from this request, else from `shared` (options that
@@ -84,6 +101,7 @@ impl AttackRequest {
                     key: p.key.into(),
                     value: p.default.into(),
                     origin: format!("{}'s default {}={}", self.entry.name, p.key, p.default),
+                    default: true,
                 })
             })
             .collect();
@@ -106,5 +124,29 @@ pub fn parse_list(text: &str, option: &str) -> Result<Vec<AttackRequest>> {
     if list.is_empty() {
         return Err(Error::Config(format!("{option}: name at least one attack ({})", names())));
     }
+    check_distinct(&list, option)?;
     Ok(list)
+}
+
+/// Refuses two attacks that results would list under one label (`apgd-t:iters=10` and `apgd-t`
+/// both report as APGD-T): each pairs the request as written with its built attack's label.
+pub fn check_distinct_labels(labelled: &[(String, String)], option: &str) -> Result<()> {
+    for (i, (text, label)) in labelled.iter().enumerate() {
+        if let Some((first, _)) = labelled[..i].iter().find(|(_, l)| l == label) {
+            return Err(Error::Config(format!(
+                "{option}: {first} and {text} would both be reported as {label}; evaluate them one at a time"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a list that names one attack with the same parameters twice (it would run twice).
+pub fn check_distinct(list: &[AttackRequest], option: &str) -> Result<()> {
+    for (i, r) in list.iter().enumerate() {
+        if list[..i].iter().any(|q| q.same_as(r)) {
+            return Err(Error::Config(format!("{option} lists {} twice", r.text())));
+        }
+    }
+    Ok(())
 }

@@ -138,26 +138,36 @@ impl Protocol {
         if self.limit == Some(0) {
             return bad("limit", "must be at least 1 image".into());
         }
+        let mut requests = Vec::new();
         for a in &self.attacks {
             let request = AttackRequest::parse(a, &format!("{origin}: evaluate.attacks"))?;
             if !request.entry.norms.contains(&Norm::Linf) {
                 return bad("attacks", format!("'{a}': suites evaluate ℓ∞ attacks only"));
             }
+            requests.push(request);
         }
+        attacks::registry::check_distinct(&requests, &format!("{origin}: evaluate.attacks"))?;
         if !self.attacks.is_empty() && self.eps.is_empty() {
             return bad("eps", "must list at least one budget when attacks are named".into());
         }
+        let what = format!("{origin}: evaluate.eps");
+        let mut budgets = Vec::new();
         for e in &self.eps {
-            let what = format!("{origin}: evaluate.eps");
-            attacks::check_linf_budget(parse_budget(e, &what)?, &what, e)?;
+            let eps = parse_budget(e, &what)?;
+            attacks::check_linf_budget(eps, &what, e)?;
+            budgets.push((eps, e.trim().to_string()));
         }
+        attacks::check_distinct_budgets(&budgets, &what)?;
         // Every attack's parameters are checked now, not after the training they would follow
         // (built for a dataset of many classes; the class count is checked at evaluation).
         if let Some(first) = self.eps.first() {
             let eps = parse_budget(first, "evaluate.eps")?;
+            let mut labelled = Vec::new();
             for a in &self.attacks {
-                self.attack(a, eps, 1000).map_err(|e| Error::Config(format!("{origin}: {e}")))?;
+                let attack = self.attack(a, eps, 1000).map_err(|e| Error::Config(format!("{origin}: {e}")))?;
+                labelled.push((a.trim().to_string(), attack.label()));
             }
+            attacks::registry::check_distinct_labels(&labelled, &format!("{origin}: evaluate.attacks"))?;
         }
         self.feature_specs().map_err(|e| Error::Config(format!("{origin}: {e}")))?;
         if self.pgd_steps == 0 || self.apgd_iters == 0 {
@@ -259,6 +269,7 @@ impl Protocol {
             key: key.into(),
             origin: format!("{origin} = {value}"),
             value,
+            default: false,
         };
         let shared = match request.entry.name {
             "pgd" => vec![

@@ -3,7 +3,7 @@
 //! and the model trains on them (docs/methods.md §4.3).
 use super::entry::{Build, Composition, Invalid, MethodInfo, Settings};
 use super::{Method, MethodConfig, StepContext, StepOutput};
-use crate::attacks::{Attack, AttackBatch, Budget, LossKind, Norm, Pgd, Target};
+use crate::attacks::{Attack, AttackBatch, Budget, Pgd};
 use crate::error::Result;
 use crate::models::Network;
 use crate::rng::{derive, with_torch_seed};
@@ -133,18 +133,7 @@ pub struct AttackTraining {
 
 impl Method for AttackTraining {
     fn train_step(&mut self, ctx: &mut StepContext, x: &Tensor, y: &Tensor) -> Result<StepOutput> {
-        let pgd = Pgd {
-            eps: self.eps,
-            alpha: self.alpha,
-            steps: self.steps,
-            norm: Norm::Linf,
-            random_start: true,
-            restarts: 1,
-            loss: LossKind::Ce,
-            target: Target::Untargeted,
-            num_classes: self.num_classes,
-            train_mode: self.train_mode,
-        };
+        let pgd = Pgd { train_mode: self.train_mode, ..Pgd::linf(self.eps, self.alpha, self.steps, self.num_classes) };
         let b = AttackBatch { x, y, ids: ctx.ids, seed: derive(ctx.seed, &[ATTACK_SEED, ctx.epoch as u64]) };
         let adv = with_torch_seed(ctx.seed, &[ATTACK_SEED, ctx.step as u64], || pgd.perturb(ctx.net, &b).adv);
         let logits = ctx.forward(&adv, 0);
