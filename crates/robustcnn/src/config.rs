@@ -288,6 +288,9 @@ impl Config {
         if self.train.steps == Some(0) {
             return bad("train.steps", "must be at least 1");
         }
+        if self.train.log_every == 0 {
+            return bad("train.log_every", "must be at least 1 (a step record every N steps)");
+        }
         crate::models::find(&self.model.name)?;
         crate::data::registry_find(&self.data.dataset)?;
         crate::data::check_size(&self.data.dataset, self.data.image_size.map(|[h, w]| (h, w)), "data.image_size")

@@ -41,6 +41,7 @@ fn bad_values_are_named() {
     assert!(err("[optim]\nlr = -1.0\n").contains("optim.lr must be a positive number"));
     assert!(err("[data]\nval_fraction = 1.5\n").contains("data.val_fraction must be in [0, 1)"));
     assert!(err("[data]\nbatch_size = 0\n").contains("data.batch_size must be at least 1"));
+    assert!(err("[train]\nlog_every = 0\n").contains("train.log_every must be at least 1"));
     assert!(err("[train]\ndevice = \"tpu\"\n").contains("--device tpu: expected cpu, cuda or cuda:N"));
     assert!(err("[optim]\nname = \"lion\"\n").contains("unknown variant `lion`"));
     assert!(err("[optim\n").starts_with("recipe.toml: "));

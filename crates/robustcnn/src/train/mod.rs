@@ -283,7 +283,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
             seen_this_run += n;
             st.step += 1;
             st.batch = b + 1;
-            let log_now = st.step.is_multiple_of(cfg.train.log_every.max(1));
+            let log_now = st.step.is_multiple_of(cfg.train.log_every);
             if log_now || (opts.progress && st.step.is_multiple_of(10)) {
                 let mean = loss_sum.double_value(&[]) / st.epoch_seen as f64;
                 let acc = correct.double_value(&[]) / st.epoch_seen as f64;
