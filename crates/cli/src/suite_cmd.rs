@@ -321,14 +321,19 @@ pub fn compare_cmd(a: &CompareArgs) -> Result<()> {
     if runs.is_empty() {
         bail!("none of the runs given has results to compare (train and evaluate them first)");
     }
+    report::check_distinct_runs(&runs)?;
     let baseline = a.baseline.clone().unwrap_or_else(|| "baseline".into());
     if a.baseline.is_some() && !runs.iter().any(|r| r.method == baseline) {
         bail!("--baseline {baseline}: no run of that method among those given");
     }
+    if let Some(out) = &a.out {
+        // Before the table: a folder that cannot be made is the one line of a failed command.
+        std::fs::create_dir_all(out).with_context(|| format!("--out {}: cannot create the folder", out.display()))?;
+    }
     let cmp = compare(&runs, Some(&baseline));
     print!("{}", cmp.markdown());
     if let Some(out) = &a.out {
-        report::write_all(out, "Comparison", &format!("{} runs", runs.len()), &cmp, &runs)?;
+        report::write_all(out, "Comparison", &format!("{} runs", runs.len()), &cmp, &runs).context("--out")?;
         println!("written: {} (comparison.md, .csv, .json, report.html)", out.display());
     }
     Ok(())
@@ -343,6 +348,10 @@ pub fn report_cmd(a: &ReportArgs) -> Result<()> {
     }
     if runs.is_empty() {
         bail!("{}: no finished run with results to report on", a.dir.display());
+    }
+    report::check_distinct_runs(&runs)?;
+    if let Some(b) = a.baseline.as_ref().filter(|b| !runs.iter().any(|r| &r.method == *b)) {
+        bail!("--baseline {b}: no run of that method in {}", a.dir.display());
     }
     let baseline = a
         .baseline

@@ -90,7 +90,18 @@ fn a_suite_trains_evaluates_compares_and_reruns_idempotently() {
     let table = ok(&["compare", &outs]);
     assert!(table.contains("| baseline | 2 |") && table.contains("| lfm | 2 |"), "{table}");
     assert!(fails(&["compare", &outs, "--baseline", "tenet"]).contains("--baseline tenet: no run of that method"));
+    assert!(fails(&["report", &outs, "--baseline", "tenet"]).contains("--baseline tenet: no run of that method"));
+    let out_proc = robustcnn(&["compare", &outs, "--out", "/proc/robustcnn-cmp"]);
+    let e = String::from_utf8_lossy(&out_proc.stderr);
+    assert!(e.contains("--out /proc/robustcnn-cmp: cannot create the folder") && out_proc.stdout.is_empty(), "{e}");
     let run = out.join("runs/fashion-mnist-mini/small-cnn/all/lfm/seed-0");
+    // Each run counts once: a run given twice, or a copy of one (its seed twice), is refused.
+    let e = fails(&["compare", &outs, &run.display().to_string()]);
+    assert!(e.contains("lfm/seed-0: given twice") && e.contains("counts each run once"), "{e}");
+    let copy = dir.path().join("copy");
+    assert!(std::process::Command::new("cp").arg("-r").arg(&run).arg(&copy).status().unwrap().success());
+    let e = fails(&["compare", &outs, &copy.display().to_string()]);
+    assert!(e.contains("are both lfm seed 0 (small-cnn, fashion-mnist-mini): their values would pass for two"), "{e}");
     ok(&["report", &run.display().to_string()]);
     assert!(std::fs::read_to_string(run.join("report.html")).unwrap().contains("<svg"));
     // A run trained on a GPU is compared, reported and evaluated (--device cpu) on a machine without one.
