@@ -109,11 +109,25 @@ pub fn run(a: &CorruptArgs) -> Result<()> {
         ds = ds.select(&(0..n.min(ds.len())).collect::<Vec<_>>());
     }
     corruptor.preset_for(ds.height, ds.width).map_err(|e| anyhow!("--preset: {e}"))?;
+    let manifest = serde_json::json!({
+        "layout": if name == "folder" { "folders" } else { "npy" },
+        "dataset": name,
+        "split": a.split,
+        "corruptions": names,
+        "severities": severities,
+        "images_per_severity": ds.len(),
+        "shape": [ds.height, ds.width, ds.channels],
+        "engine": a.engine.describe(&corruptor, (ds.height, ds.width)),
+        "tool": format!("robustcnn {}", env!("CARGO_PKG_VERSION")),
+    });
+    let manifest = crate::corrupt_manifest::merge_into(out, manifest)?;
     prepare_out(out)?;
     let per_corruption = (ds.len() * severities.len() * ds.height * ds.width * ds.channels) as u64;
     let to_write = names.iter().filter(|n| !out.join(format!("{n}.npy")).is_file() && !out.join(n).is_dir()).count();
     robustcnn::disk::check_space(out, per_corruption * to_write as u64, "the corrupted dataset")?;
-    let plan = Plan { corruptor: &corruptor, engine: &a.engine, names: &names, severities: &severities, out };
+    let plan = Plan { corruptor: &corruptor, engine: &a.engine, names: &names, severities: &severities, out, manifest };
+    // First, so that a folder killed at any later point is recognised as this set when rerun.
+    plan.write_manifest()?;
     let started = Instant::now();
     let written = if name == "folder" {
         let dir = a.data_dir.as_ref().context("dataset 'folder' needs --data-dir")?.join(&a.split);
@@ -148,6 +162,8 @@ struct Plan<'a> {
     names: &'a [&'static str],
     severities: &'a [u8],
     out: &'a Path,
+    /// manifest.json as written (docs/corruptions.md): the set's settings and every corruption in it.
+    manifest: serde_json::Value,
 }
 
 impl Plan<'_> {
@@ -186,7 +202,6 @@ impl Plan<'_> {
         let shape = [k * ds.len(), ds.height, ds.width, ds.channels];
         let labels: Vec<u8> = (0..k).flat_map(|_| ds.labels.iter().map(|&l| l as u8)).collect();
         npy::write(&self.out.join("labels.npy"), &[labels.len()], &labels)?;
-        self.write_manifest(ds, "npy")?;
         let pb = self.progress(ds.len() * k * self.names.len());
         let mut kept = 0;
         // One corruption is written (and synced) on a second thread while the next is computed.
@@ -226,7 +241,6 @@ impl Plan<'_> {
     /// The ImageNet-C layout, `<corruption>/<severity>/<class>/<file>.png`; each corruption is written
     /// under `<corruption>.partial` and renamed when complete, so a present folder is a finished one.
     fn write_folders(&self, ds: &Dataset, files: &[(usize, PathBuf)]) -> Result<String> {
-        self.write_manifest(ds, "folders")?;
         let pb = self.progress(ds.len() * self.severities.len() * self.names.len());
         let mut kept = 0;
         for name in self.names {
@@ -258,19 +272,13 @@ impl Plan<'_> {
     }
 
     /// manifest.json: how the files were made, for `eval corruptions --from` and for readers.
-    fn write_manifest(&self, ds: &Dataset, layout: &str) -> Result<()> {
-        let manifest = serde_json::json!({
-            "layout": layout,
-            "corruptions": self.names,
-            "severities": self.severities,
-            "images_per_severity": ds.len(),
-            "shape": [ds.height, ds.width, ds.channels],
-            "engine": self.engine.describe(self.corruptor, (ds.height, ds.width)),
-            "tool": format!("robustcnn {}", env!("CARGO_PKG_VERSION")),
-        });
-        let path = self.out.join("manifest.json");
-        std::fs::write(&path, serde_json::to_string_pretty(&manifest)?)
-            .with_context(|| format!("{}: cannot write", path.display()))
+    fn write_manifest(&self) -> Result<()> {
+        let path = self.out.join(crate::corrupt_manifest::FILE);
+        robustcnn::train::checkpoint::write_bytes_atomic(
+            &path,
+            serde_json::to_string_pretty(&self.manifest)?.as_bytes(),
+        )
+        .with_context(|| format!("{}: cannot write", path.display()))
     }
 }
 

@@ -3,6 +3,7 @@ mod bitmap_font;
 mod commands;
 mod corrupt_bench;
 mod corrupt_cmd;
+mod corrupt_manifest;
 mod distributed;
 mod engine_args;
 mod eval_attack_cmd;

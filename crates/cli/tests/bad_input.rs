@@ -224,6 +224,10 @@ const CASES: &[(&str, &str)] = &[
     ),
     ("corrupt --dataset fashion-mnist-mini", "give --out DIR for the corrupted dataset"),
     (
+        "corrupt --dataset fashion-mnist-mini --limit 2 --corruptions fog --out {run}",
+        "/run: holds other files and no manifest.json, so it is not a set `robustcnn corrupt` wrote",
+    ),
+    (
         "corrupt --dataset fashion-mnist-mini --image-size 64 --out {d}/o",
         "--image-size 64x64: fashion-mnist-mini's images are 28x28 and are not resized",
     ),

@@ -42,6 +42,26 @@ fn corrupt_writes_the_cifar10c_layout_and_eval_reads_it_back_as_generated_on_the
     // A second run keeps the finished files.
     let again = ok(&[&args[..], &["--out", &cs, "--seed", "3"]].concat());
     assert!(again.contains("(5 already there)"), "{again}");
+    // Another corruption joins the set and its manifest; other settings would mix two sets and are refused.
+    let more = ["corrupt", "--dataset", "fashion-mnist-mini", "--limit", "40", "--out", &cs];
+    ok(&[&more[..], &["--seed", "3", "--corruptions", "pixelate"]].concat());
+    let listed = json(&c.join("manifest.json"))["corruptions"].clone();
+    assert_eq!(
+        listed,
+        serde_json::json!(["gaussian_noise", "shot_noise", "impulse_noise", "fog", "glass_blur", "pixelate"])
+    );
+    for (other, want) in [
+        (&["--seed", "4"][..], "holds a set made with engine \"seed 3, preset cifar"),
+        (
+            &["--seed", "3", "--severities", "1,2"],
+            "holds a set made with severities [1,2,3,4,5] (manifest.json), not [1,2]",
+        ),
+        (&["--seed", "3", "--split", "train"], "holds a set made with split \"test\""),
+    ] {
+        let e = fails(&[&more[..], other, &["--corruptions", "speckle_noise"]].concat());
+        assert!(e.contains(want), "{other:?}: {e}");
+    }
+    assert!(!c.join("speckle_noise.npy").exists());
 
     // A short run, then its accuracy from the files equals the accuracy generated on the fly.
     let run = dir.path().join("run");
