@@ -10,6 +10,18 @@ pub const FILE: &str = "manifest.json";
 /// The manifest keys that make two sets one; `corruptions` and `tool` may differ.
 const IDENTITY: [&str; 7] = ["layout", "dataset", "split", "severities", "images_per_severity", "shape", "engine"];
 
+/// The corruptions a set's manifest lists, when `dir` has one that lists them (the released sets have none).
+pub fn listed(dir: &Path) -> Result<Option<Vec<&'static str>>> {
+    let path = dir.join(FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
+    let m: Value = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not a robustcnn manifest ({e})", path.display()))?;
+    let Some(names) = m.get("corruptions").and_then(Value::as_array) else { return Ok(None) };
+    let names: Vec<&str> = names.iter().filter_map(Value::as_str).collect();
+    let what = format!("{}: corruptions", path.display());
+    crate::engine_args::corruption_list(&names.join(","), &what).map(Some)
+}
+
 /// Checks that `out` may receive the set `new` describes, and returns `new` with the corruptions of
 /// the set already there (those whose file or folder is present) listed first.
 pub fn merge_into(out: &Path, new: Value) -> Result<Value> {

@@ -21,9 +21,10 @@ pub struct EvalCorruptionsArgs {
     /// ImageNet-C one (<corruption>/<severity>/<class>/<image>).
     #[arg(long)]
     pub from: Option<PathBuf>,
-    /// Corruptions and groups (common = the 15 of mCE, validation, all, noise, blur, weather, digital).
-    #[arg(long, default_value = "common")]
-    pub corruptions: String,
+    /// Corruptions and groups (common = the 15 of mCE, validation, all, noise, blur, weather, digital)
+    /// [default: common; with --from a set `robustcnn corrupt` wrote, the corruptions its manifest.json lists].
+    #[arg(long)]
+    pub corruptions: Option<String>,
     #[arg(long, default_value = "1,2,3,4,5", value_delimiter = ',')]
     pub severities: Vec<u8>,
     #[command(flatten)]
@@ -38,7 +39,11 @@ pub struct EvalCorruptionsArgs {
 
 pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
     let robustbench = a.robustbench.wanted()?;
-    let names = corruption_list(&a.corruptions, "--corruptions")?;
+    let names = match (&a.corruptions, &a.from) {
+        (Some(list), _) => corruption_list(list, "--corruptions")?,
+        (None, Some(dir)) => crate::corrupt_manifest::listed(dir)?.unwrap_or(corruption_list("common", "")?),
+        (None, None) => corruption_list("common", "")?,
+    };
     let severities = severity_list(&a.severities)?;
     if let Some(dir) = a.from.as_ref().filter(|d| !d.is_dir()) {
         bail!(
@@ -69,6 +74,18 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
     if a.from.is_none() {
         corruptor.preset_for(test.height, test.width).map_err(|e| anyhow!("--preset: {e}"))?;
     }
+    // A .npy set of the first N test images (corrupt --limit N) is compared with their clean accuracy.
+    let test = match &a.from {
+        Some(dir) if !corruptions::is_folder_layout(dir) => {
+            let n = corruptions::npy_set_images(dir)?;
+            if n < test.len() {
+                test.select(&(0..n).collect::<Vec<_>>())
+            } else {
+                test
+            }
+        }
+        _ => test,
+    };
     let batch = a.run_args.batch();
     let clean = evaluate(&p.net, &test, batch, p.device)?.score();
     let model = Evaluator { net: &p.net, batch, device: p.device };

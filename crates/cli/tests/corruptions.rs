@@ -71,6 +71,9 @@ fn corrupt_writes_the_cifar10c_layout_and_eval_reads_it_back_as_generated_on_the
     ok(&[&["eval", "corruptions", &r, "--limit", "40", "--seed", "3"][..], &sel].concat());
     let fly = cells(&run);
     assert_eq!(fly.len(), 10);
+    // Without --corruptions, a set's manifest says which corruptions it holds.
+    let listed = ok(&["eval", "corruptions", &r, "--limit", "40", "--from", &cs]);
+    assert!(listed.contains("pixelate") && listed.contains("glass_blur") && !listed.contains("snow"), "{listed}");
     // Without the manifest the directory looks like the published CIFAR-10-C: severities 1–5 assumed.
     std::fs::remove_file(c.join("manifest.json")).unwrap();
     let text = ok(&[&["eval", "corruptions", &r, "--limit", "40", "--from", &cs][..], &sel].concat());
@@ -78,6 +81,27 @@ fn corrupt_writes_the_cifar10c_layout_and_eval_reads_it_back_as_generated_on_the
     assert!(text.contains("mCE: needs all 15 benchmark corruptions"), "{text}");
     let report = json(&run.join("results/corruptions.json"));
     assert!(report["source"].as_str().unwrap().starts_with("from "));
+    // Without --limit, the clean accuracy is still that of the set's 40 images, and a set of the
+    // training images is refused (its clean counterpart is not the test split).
+    let clean = |t: &str| t.split("clean accuracy ").nth(1).and_then(|c| c.split(',').next()).unwrap().to_string();
+    let whole = ok(&[&["eval", "corruptions", &r, "--from", &cs][..], &sel].concat());
+    assert_eq!(clean(&whole), clean(&text), "{whole}");
+    let train_c = dir.path().join("train-c").display().to_string();
+    ok(&[
+        "corrupt",
+        "--dataset",
+        "fashion-mnist-mini",
+        "--split",
+        "train",
+        "--limit",
+        "40",
+        "--corruptions",
+        "fog",
+        "--out",
+        &train_c,
+    ]);
+    let e = fails(&["eval", "corruptions", &r, "--from", &train_c]);
+    assert!(e.contains("its labels are not those of the run's first 40 test images"), "{e}");
     assert!(report["mce_alexnet"].is_null(), "no AlexNet normalisation outside ImageNet");
     let csv = std::fs::read_to_string(run.join("results/corruptions.csv")).unwrap();
     assert!(csv.starts_with("corruption,family,severity,samples,accuracy,error\ngaussian_noise,noise,1,40,"), "{csv}");

@@ -375,38 +375,34 @@ pub fn evaluate_from_dir(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(Vec<Cell>, Vec<u8>)> {
     let npy_err = |e: corrupt::Error| Error::Config(e.to_string());
-    let stored: Vec<u8> = match std::fs::read(dir.join("manifest.json")) {
-        Ok(bytes) => {
-            serde_json::from_slice::<Manifest>(&bytes)
-                .map_err(|e| Error::format(&dir.join("manifest.json"), format!("not a robustcnn manifest: {e}")))?
-                .severities
-        }
-        Err(_) => vec![1, 2, 3, 4, 5],
-    };
+    let (stored, labels, n) = npy_set(dir)?;
     let used: Vec<u8> = keep.iter().copied().filter(|s| stored.contains(s)).collect();
     if used.is_empty() {
         return Err(Error::Config(format!("{}: holds severities {stored:?}, none of {keep:?}", dir.display())));
     }
     let labels_file = dir.join("labels.npy");
-    let labels = corrupt::npy::read(&labels_file).map_err(npy_err)?;
-    let blocks = stored.len();
-    if labels.shape.len() != 1 || labels.shape[0] % blocks != 0 {
-        return Err(Error::format(&labels_file, format!("shape {:?} is not ({blocks}·N,)", labels.shape)));
-    }
-    let n = labels.shape[0] / blocks;
-    if n == 0 {
-        return Err(Error::format(&labels_file, "holds no labels, so there is nothing to evaluate"));
-    }
     // The first `limit` images of each severity block, as for generated sets.
     let used_n = limit.map_or(n, |l| l.min(n));
-    let labels: Vec<u16> = labels.data.iter().map(|&l| l as u16).collect();
     if let Some(&bad) = labels.iter().find(|&&l| l as usize >= like.num_classes()) {
         return Err(Error::format(
             &labels_file,
             format!("label {bad} but the model has {} classes", like.num_classes()),
         ));
     }
-    let expect = [blocks * n, like.height, like.width, like.channels];
+    // The clean accuracy it is compared with is on the same test images: the set must be of them.
+    if used_n > like.len() {
+        let what = format!("{n} images per severity, the run's test split {}", like.len());
+        return Err(Error::format(&labels_file, format!("{what}: a set of another dataset or split")));
+    }
+    if labels[..used_n] != like.labels[..used_n] {
+        return Err(Error::format(
+            &labels_file,
+            format!(
+                "its labels are not those of the run's first {used_n} test images: a set of another dataset or split"
+            ),
+        ));
+    }
+    let expect = [stored.len() * n, like.height, like.width, like.channels];
     let mut cells = Vec::new();
     let total = corruptions.len() * used.len();
     for name in corruptions {
@@ -434,6 +430,36 @@ pub fn evaluate_from_dir(
         }
     }
     Ok((cells, used))
+}
+
+/// Images per severity of a -C set in the CIFAR-10-C layout (`eval corruptions --from`).
+pub fn npy_set_images(dir: &Path) -> Result<usize> {
+    Ok(npy_set(dir)?.2)
+}
+
+/// A CIFAR-10-C-layout set's severities (its manifest.json's, else 1–5), its labels and the images
+/// per severity block.
+fn npy_set(dir: &Path) -> Result<(Vec<u8>, Vec<u16>, usize)> {
+    let npy_err = |e: corrupt::Error| Error::Config(e.to_string());
+    let stored: Vec<u8> = match std::fs::read(dir.join("manifest.json")) {
+        Ok(bytes) => {
+            serde_json::from_slice::<Manifest>(&bytes)
+                .map_err(|e| Error::format(&dir.join("manifest.json"), format!("not a robustcnn manifest: {e}")))?
+                .severities
+        }
+        Err(_) => vec![1, 2, 3, 4, 5],
+    };
+    let labels_file = dir.join("labels.npy");
+    let labels = corrupt::npy::read(&labels_file).map_err(npy_err)?;
+    let blocks = stored.len();
+    if labels.shape.len() != 1 || labels.shape[0] % blocks != 0 {
+        return Err(Error::format(&labels_file, format!("shape {:?} is not ({blocks}·N,)", labels.shape)));
+    }
+    let n = labels.shape[0] / blocks;
+    if n == 0 {
+        return Err(Error::format(&labels_file, "holds no labels, so there is nothing to evaluate"));
+    }
+    Ok((stored, labels.data.iter().map(|&l| l as u16).collect(), n))
 }
 
 impl CorruptionReport {
