@@ -190,6 +190,10 @@ const CASES: &[(&str, &str)] = &[
     ("eval attack {run} --eps abc", "--eps abc: expected a non-negative number or a fraction such as 8/255"),
     ("eval attack {run} --eps -1", "--eps -1: expected a non-negative number"),
     ("eval attack {run} --attack nope", "--attack nope: unknown attack (attacks: fgsm, pgd, apgd-ce, apgd-dlr, apgd-t, apgd, fab"),
+    ("eval attack {run} --attack pgd,fgsm,pgd", "--attack lists pgd twice"),
+    ("eval attack {run} --eps 2/255,2/255", "--eps lists 2/255 twice"),
+    ("eval attack {run} --attack fab:iters=5,fab", "--attack: fab:iters=5 and fab would both be reported as FAB"),
+    ("eval attack {run} --attack apgd-t:targets=12", "--attack apgd-t:targets=12: this dataset has 10 classes, so at most 9"),
     // Suites, comparisons and reports.
     ("suite {d}/missing.toml --out {d}/o", "missing.toml: No such file or directory"),
     ("suite {d}/syntax.toml --out {d}/o", "syntax.toml: TOML parse error"),
@@ -247,6 +251,11 @@ const CASES: &[(&str, &str)] = &[
     ("data info nope", "unknown dataset 'nope'"),
     ("data fetch nope", "data fetch nope: nothing to download (fetchable: fashion-mnist, mnist, cifar10, cifar100, voc2012, cub200)"),
     ("data fetch nope --data-dir {d}/o", "data fetch nope: nothing to download (fetchable: "),
+    ("data fetch cifar10 --data-dir /proc/robustcnn", "/proc/robustcnn: cannot create the download folder"),
+    (
+        "import {run}/model.safetensors --from torchvision --arch resnet18 --dataset fashion-mnist-mini --out {d}/o",
+        "(import: --mean/--std): the images have 1 channel(s), so the normalisation needs 1 mean(s)",
+    ),
     ("bench --methods nope", "--methods: unknown method 'nope'"),
     ("bench --epoch nope", "--epoch: unknown dataset 'nope'"),
     ("bench --models resnet20,nope", "--models: unknown model 'nope' (models: small-cnn, resnet20"),

@@ -161,7 +161,8 @@ fn download(remote: &Remote, dest: &Path) -> Result<()> {
 pub fn fetch(name: &str, dir: &Path) -> Result<Vec<PathBuf>> {
     let list = remotes(name)?;
     let existed = dir.exists();
-    std::fs::create_dir_all(dir).at(dir)?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::Config(format!("{}: cannot create the download folder ({e})", dir.display())))?;
     let result = fetch_into(list, dir);
     if result.is_err() && !existed {
         // Leave no empty folder behind (remove_dir refuses a folder that holds anything).

@@ -389,6 +389,21 @@ pub fn evaluate_from_dir(
             format!("label {bad} but the model has {} classes", like.num_classes()),
         ));
     }
+    let expect = [stored.len() * n, like.height, like.width, like.channels];
+    // Every file is checked (its header and size) before any is evaluated.
+    for name in corruptions {
+        let file = dir.join(format!("{name}.npy"));
+        if !file.is_file() {
+            return Err(Error::format(&file, "missing; pass --corruptions to evaluate only the files present"));
+        }
+        let shape = corrupt::npy::read_shape(&file).map_err(npy_err)?;
+        if shape != expect {
+            return Err(Error::format(
+                &file,
+                format!("shape {shape:?}, the model and labels.npy expect {expect:?} (N×H×W×C per severity block)"),
+            ));
+        }
+    }
     // The clean accuracy it is compared with is on the same test images: the set must be of them.
     if used_n > like.len() {
         let what = format!("{n} images per severity, the run's test split {}", like.len());
@@ -402,24 +417,10 @@ pub fn evaluate_from_dir(
             ),
         ));
     }
-    let expect = [stored.len() * n, like.height, like.width, like.channels];
     let mut cells = Vec::new();
     let total = corruptions.len() * used.len();
     for name in corruptions {
-        let file = dir.join(format!("{name}.npy"));
-        if !file.is_file() {
-            return Err(Error::format(&file, "missing; pass --corruptions to evaluate only the files present"));
-        }
-        let arr = corrupt::npy::read(&file).map_err(npy_err)?;
-        if arr.shape != expect {
-            return Err(Error::format(
-                &file,
-                format!(
-                    "shape {:?}, the model and labels.npy expect {expect:?} (N×H×W×C per severity block)",
-                    arr.shape
-                ),
-            ));
-        }
+        let arr = corrupt::npy::read(&dir.join(format!("{name}.npy"))).map_err(npy_err)?;
         let len = like.height * like.width * like.channels;
         for &s in &used {
             let b = stored.iter().position(|&x| x == s).unwrap_or(0);

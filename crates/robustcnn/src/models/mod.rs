@@ -220,7 +220,8 @@ pub fn build(root: &nn::Path, name: &str, spec: &ModelSpec) -> Result<Network> {
     let c = spec.in_channels as usize;
     if spec.mean.len() != c || spec.std.len() != c || spec.std.iter().any(|&s| s <= 0.0) {
         return Err(Error::Config(format!(
-            "normalization needs {c} means and {c} positive stds, got {:?} and {:?}",
+            "model.mean/model.std (import: --mean/--std): the images have {c} channel(s), so the normalisation \
+             needs {c} mean(s) and {c} positive std(s); got {:?} and {:?}",
             spec.mean, spec.std
         )));
     }
