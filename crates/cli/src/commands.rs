@@ -210,6 +210,10 @@ impl RunArgs {
         };
         precision.check_device(o.prepared.device, "--precision")?;
         o.prepared.net.set_precision(precision);
+        check_results_folder(&o.store.dir).with_context(|| match &self.results {
+            Some(dir) => format!("--results {}", dir.display()),
+            None => "the results folder".to_string(),
+        })?;
         Ok(o)
     }
 
@@ -256,6 +260,20 @@ impl RunArgs {
     }
 }
 
+/// Checks, before an evaluation runs, that its results can be written to `dir` (created later, by
+/// the store, so that a failed evaluation leaves no empty folder behind).
+fn check_results_folder(dir: &Path) -> Result<()> {
+    let mut existing = dir;
+    while !existing.exists() {
+        existing = existing.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    }
+    if !existing.is_dir() {
+        bail!("{} is a file, not a folder", existing.display());
+    }
+    robustcnn::train::checkpoint::check_writable(existing)
+        .with_context(|| format!("cannot write in {}", existing.display()))
+}
+
 /// Prints where an evaluation's results went, and what was kept.
 pub fn print_stored(o: &Opened, stored: &store::Stored) {
     println!("{}", stored.describe(&o.store.dir));
@@ -276,6 +294,9 @@ pub fn eval_clean(a: &EvalCleanArgs) -> Result<()> {
     };
     let ds = a.run_args.limited(ds, split)?;
     let ap = ApMethod::parse(&a.ap).with_context(|| format!("--ap {}: expected all-points or 11-point", a.ap))?;
+    if ap != ApMethod::default() && !ds.is_multi_label() {
+        bail!("--ap {}: the AP definition is for multi-label runs (voc2012); this run is single-label", a.ap);
+    }
     let r = match (a.rerank, ds.retrieval.is_some()) {
         (false, _) => evaluate_with(&o.prepared.net, &ds, a.run_args.batch(), o.prepared.device, ap)?,
         (true, true) => {

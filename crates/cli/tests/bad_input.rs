@@ -155,7 +155,13 @@ const CASES: &[(&str, &str)] = &[
     ("train --out {d}/a-file/run", "a-file/run: cannot create the run directory"),
     ("train --out /proc/robustcnn-run", "/proc/robustcnn-run: cannot create the run directory"),
     ("eval clean {d}/empty", "empty: not a run directory (no config.toml)"),
-    ("eval clean {run} --weights {d}/nofile.safetensors", "nofile.safetensors: no such file"),
+    (
+        "eval clean {run} --weights {d}/nofile.safetensors",
+        "nofile.safetensors: expected best, last or a .safetensors file, and there is no file",
+    ),
+    ("eval clean {run} --weights lastt", "--weights lastt: expected best, last or a .safetensors file"),
+    ("eval clean {run} --results {run}/config.toml/r", "--results {d}/run/config.toml/r: {d}/run/config.toml is a file"),
+    ("eval clean {run} --ap 11-point", "--ap 11-point: the AP definition is for multi-label runs (voc2012)"),
     ("eval clean {run} --weights {d}/a-file", "a-file: not a readable safetensors file"),
     ("eval clean {run} --device cuda", "--device cuda: libtorch sees 0 CUDA device(s)"),
     // Corruption evaluation and -C directories.

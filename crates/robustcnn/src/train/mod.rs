@@ -454,6 +454,11 @@ impl Drop for RemoveUnlessCheckpointed {
 /// validation-selected ones, else the last), `last`, or a .safetensors file. Returns the weights' label.
 pub fn open_trained(dir: &std::path::Path, weights: &str, device: Option<&str>) -> Result<(RunDir, Prepared, String)> {
     let run = RunDir::open(dir)?;
+    if !["best", "last"].contains(&weights) && !std::path::Path::new(weights).is_file() {
+        return Err(Error::Config(format!(
+            "--weights {weights}: expected best, last or a .safetensors file, and there is no file {weights}"
+        )));
+    }
     let p = prepare(&run.read_config_on(device)?)?;
     let (file, label) = weights_file(&run.dir, weights);
     checkpoint::load_into(&p.vs, &file, &checkpoint::read(&file)?)?;
