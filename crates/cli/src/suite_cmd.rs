@@ -321,7 +321,7 @@ pub fn compare_cmd(a: &CompareArgs) -> Result<()> {
     if runs.is_empty() {
         bail!("none of the runs given has results to compare (train and evaluate them first)");
     }
-    report::check_distinct_runs(&runs)?;
+    report::check_rows(&runs)?;
     let baseline = a.baseline.clone().unwrap_or_else(|| "baseline".into());
     if a.baseline.is_some() && !runs.iter().any(|r| r.method == baseline) {
         bail!("--baseline {baseline}: no run of that method among those given");
@@ -349,7 +349,7 @@ pub fn report_cmd(a: &ReportArgs) -> Result<()> {
     if runs.is_empty() {
         bail!("{}: no finished run with results to report on", a.dir.display());
     }
-    report::check_distinct_runs(&runs)?;
+    report::check_rows(&runs)?;
     if let Some(b) = a.baseline.as_ref().filter(|b| !runs.iter().any(|r| &r.method == *b)) {
         bail!("--baseline {b}: no run of that method in {}", a.dir.display());
     }

@@ -102,6 +102,15 @@ fn a_suite_trains_evaluates_compares_and_reruns_idempotently() {
     assert!(std::process::Command::new("cp").arg("-r").arg(&run).arg(&copy).status().unwrap().success());
     let e = fails(&["compare", &outs, &copy.display().to_string()]);
     assert!(e.contains("are both lfm seed 0 (small-cnn, fashion-mnist-mini): their values would pass for two"), "{e}");
+    // A seed of another recipe is not one of the row's seeds either.
+    let cfg = std::fs::read_to_string(copy.join("config.toml")).unwrap();
+    let cfg = cfg.replace("seed = 0", "seed = 7").replace("probability = 0.15", "probability = 0.3");
+    std::fs::write(copy.join("config.toml"), cfg).unwrap();
+    let e = fails(&["compare", &outs, &copy.display().to_string()]);
+    assert!(
+        e.contains("but trained with method.lfm.probability = 0.15 and 0.3: one row's seeds share a recipe"),
+        "{e}"
+    );
     ok(&["report", &run.display().to_string()]);
     assert!(std::fs::read_to_string(run.join("report.html")).unwrap().contains("<svg"));
     // A run trained on a GPU is compared, reported and evaluated (--device cpu) on a machine without one.

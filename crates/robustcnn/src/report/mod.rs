@@ -2,6 +2,7 @@
 pub mod compare;
 pub mod html;
 pub mod results;
+mod rows;
 pub mod stats;
 pub mod table;
 
@@ -11,6 +12,7 @@ use std::path::Path;
 
 pub use compare::{compare, Comparison};
 pub use results::{find_runs, RunResults};
+pub use rows::check_rows;
 
 /// Loads the finished runs among `dirs`; the others are returned by name with the reason.
 pub fn load_runs(dirs: &[std::path::PathBuf]) -> (Vec<RunResults>, Vec<String>) {
@@ -22,37 +24,6 @@ pub fn load_runs(dirs: &[std::path::PathBuf]) -> (Vec<RunResults>, Vec<String>) 
         }
     }
     (ok, skipped)
-}
-
-/// Refuses runs a comparison would count twice: one directory given twice (directly or inside a
-/// suite given), or two runs of one row with the same seed, whose values would pass for two seeds.
-pub fn check_distinct_runs(runs: &[RunResults]) -> Result<()> {
-    let real = |r: &RunResults| std::fs::canonicalize(&r.dir).unwrap_or_else(|_| r.dir.clone());
-    for (i, r) in runs.iter().enumerate() {
-        let row = |o: &RunResults| {
-            (&o.method, &o.model, &o.dataset, o.train_fraction.to_bits(), o.seed)
-                == (&r.method, &r.model, &r.dataset, r.train_fraction.to_bits(), r.seed)
-        };
-        if let Some(o) = runs[..i].iter().find(|o| real(o) == real(r)) {
-            return Err(Error::Config(format!(
-                "{}: given twice (as {}, directly or inside a suite folder); a comparison counts each run once",
-                r.dir.display(),
-                o.dir.display()
-            )));
-        }
-        if let Some(o) = runs[..i].iter().find(|o| row(o)) {
-            return Err(Error::Config(format!(
-                "{} and {} are both {} seed {} ({}, {}): their values would pass for two seeds; compare them in separate commands",
-                o.dir.display(),
-                r.dir.display(),
-                r.method,
-                r.seed,
-                r.model,
-                r.dataset
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Writes comparison.md, comparison.csv, comparison.json and report.html into `dir`.
