@@ -17,6 +17,11 @@ const DEMO_CONFIG: &str = include_str!("../../../configs/demo.toml");
 
 /// The config file plus the shorthand flags, as `--set` overrides.
 fn config_from(a: &TrainArgs) -> Result<Config> {
+    Ok(Config::load(a.config.as_deref(), &override_sets(a))?)
+}
+
+/// The shorthand flags and `--set`s as `key=value` overrides.
+fn override_sets(a: &TrainArgs) -> Vec<String> {
     let mut sets = Vec::new();
     let mut add = |k: &str, v: Option<String>| {
         if let Some(v) = v {
@@ -38,7 +43,46 @@ fn config_from(a: &TrainArgs) -> Result<Config> {
     add("train.precision", a.precision.as_deref().map(quoted));
     add("data.val_fraction", a.val_fraction.map(toml_float));
     sets.extend(a.set.iter().cloned());
-    Ok(Config::load(a.config.as_deref(), &sets)?)
+    sets
+}
+
+/// `--resume` continues with the run's own recipe: a recipe or option that would change it is
+/// refused, not ignored (the same values, as a restarted script passes them, are fine).
+fn check_resume_options(a: &TrainArgs) -> Result<()> {
+    let sets = override_sets(a);
+    let path = a.out.join("config.toml");
+    let own_text = match std::fs::read_to_string(&path) {
+        Ok(t) if !sets.is_empty() || a.config.is_some() => t,
+        // Nothing asked, or no run there (which training itself reports).
+        _ => return Ok(()),
+    };
+    let own: toml::Table = own_text.parse().with_context(|| format!("{}: not a TOML recipe", path.display()))?;
+    let mut asked = own.clone();
+    if let Some(recipe) = &a.config {
+        let text = std::fs::read_to_string(recipe).with_context(|| format!("{}: cannot read", recipe.display()))?;
+        let t: toml::Table = text.parse().with_context(|| format!("{}: not a TOML recipe", recipe.display()))?;
+        for (key, value) in robustcnn::config::flat_keys(&t) {
+            robustcnn::config::apply_override(&mut asked, &format!("{key}={value}"))?;
+        }
+    }
+    for s in &sets {
+        robustcnn::config::apply_override(&mut asked, s)?;
+    }
+    let normal = |t: toml::Table| -> Result<std::collections::BTreeMap<String, String>> {
+        let table = toml::Table::try_from(Config::from_table("the resumed recipe", t)?)?;
+        Ok(robustcnn::config::flat_keys(&table))
+    };
+    let (own, asked) = (normal(own)?, normal(asked)?);
+    if let Some((key, value)) = asked.iter().find(|(k, v)| own.get(*k) != Some(v)) {
+        let was = own.get(key).map_or("unset".to_string(), |v| format!("{key} = {v}"));
+        bail!(
+            "--resume: {} continues with its own recipe ({was}); this command asks for {key} = {value}. \
+             Leave that option out, or start a new run (--init {} to finetune from it)",
+            a.out.display(),
+            a.out.display()
+        );
+    }
+    Ok(())
 }
 
 /// A number as TOML writes it (`nan`, `inf` and `-inf` included), so the config's checks see it.
@@ -91,6 +135,9 @@ fn print_clean(r: &CleanResult) {
 }
 
 pub fn train(a: &TrainArgs, dist: Option<std::sync::Arc<robustcnn::dist::Dist>>) -> Result<()> {
+    if a.resume {
+        check_resume_options(a)?;
+    }
     let cfg = if a.resume { Config::default() } else { config_from(a)? };
     let opts = RunOptions {
         out: a.out.clone(),

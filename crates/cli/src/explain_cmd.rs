@@ -43,6 +43,14 @@ pub fn run(a: &ExplainArgs) -> Result<()> {
     if a.out.extension().and_then(|e| e.to_str()) != Some("png") {
         bail!("--out {}: expected a .png file name", a.out.display());
     }
+    // Before the run and its data load: a test:N that is not a number, or a file that is not there.
+    match a.image.strip_prefix("test:") {
+        Some(n) => drop(n.parse::<usize>().with_context(|| format!("{}: expected test:N with N a number", a.image))?),
+        None if !std::path::Path::new(&a.image).is_file() => {
+            bail!("{}: no such image file (give a PNG or JPEG file, or test:N for the N-th test image)", a.image)
+        }
+        None => {}
+    }
     let (_run, p, _) = a.run_args.open()?;
     let (x, known) = load_image(a, &p)?;
     let x = x.to_device(p.device);

@@ -253,6 +253,7 @@ const CASES: &[(&str, &str)] = &[
     // Explain, data and bench.
     ("explain {run} {d}/not-an-image.png --out {d}/o.png", "not-an-image.png: not a readable PNG or JPEG image"),
     ("explain {run} test:999999 --out {d}/o.png", "test:999999: the test set has 1000 images (0..999)"),
+    ("explain {run} train:0 --out {d}/o.png", "train:0: no such image file (give a PNG or JPEG file, or test:N"),
     ("explain {d}/empty test:0 --out {d}/o.png", "empty: not a run directory (no config.toml)"),
     ("data info nope", "unknown dataset 'nope'"),
     ("data fetch nope", "data fetch nope: nothing to download (fetchable: fashion-mnist, mnist, cifar10, cifar100, voc2012, cub200)"),

@@ -185,6 +185,13 @@ fn a_diverging_loss_stops_the_run_with_a_clear_message() {
     // A stop at or before the run's step would train a step nobody asked for.
     let e = fails(&["train", "--quiet", "--resume", "--out", &r, "--stop-after", "47"]);
     assert!(e.contains(&format!("--stop-after 47: {r} is already at step 47; give a later step")), "{e}");
+    // A resumed run keeps its own recipe: an option that would change it is refused, not ignored.
+    let e = fails(&["train", "--quiet", "--resume", "--out", &r, "--lr", "0.01"]);
+    let want =
+        format!("--resume: {r} continues with its own recipe (optim.lr = 0.1); this command asks for optim.lr = 0.01");
+    assert!(e.contains(&want), "{e}");
+    let e = fails(&["train", "--quiet", "--resume", "--out", &r, "--set", "method.name=\"lfm\""]);
+    assert!(e.contains("(method.name = \"baseline\"); this command asks for method.name = \"lfm\""), "{e}");
     let config = run.join("config.toml");
     let sane = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, sane.replace("lr = 0.1\n", "lr = 1e12\n")).unwrap();

@@ -305,6 +305,25 @@ impl Config {
     }
 }
 
+/// A TOML table as dotted keys (`optim.lr`) and their values written as TOML.
+pub fn flat_keys(table: &toml::Table) -> std::collections::BTreeMap<String, String> {
+    fn walk(prefix: &str, v: &toml::Value, out: &mut std::collections::BTreeMap<String, String>) {
+        match v {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    walk(&if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, v, out);
+                }
+            }
+            leaf => {
+                out.insert(prefix.to_string(), leaf.to_string());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk("", &toml::Value::Table(table.clone()), &mut out);
+    out
+}
+
 /// Applies one `section.key=value` override to a TOML table.
 pub fn apply_override(table: &mut toml::Table, item: &str) -> Result<()> {
     let (key, raw) = item

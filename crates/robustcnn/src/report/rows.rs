@@ -62,22 +62,7 @@ fn recipe_difference(a: &RunResults, b: &RunResults) -> Option<(String, String, 
 /// A run's config.toml as dotted keys and their values, without the per-seed keys; None when unreadable.
 fn recipe(r: &RunResults) -> Option<BTreeMap<String, String>> {
     let table: toml::Table = std::fs::read_to_string(r.dir.join("config.toml")).ok()?.parse().ok()?;
-    let mut out = BTreeMap::new();
-    flatten("", &toml::Value::Table(table), &mut out);
+    let mut out = crate::config::flat_keys(&table);
     out.retain(|k, _| !PER_SEED.contains(&k.as_str()));
     Some(out)
-}
-
-fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) {
-    match v {
-        toml::Value::Table(t) => {
-            for (k, v) in t {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                flatten(&key, v, out);
-            }
-        }
-        leaf => {
-            out.insert(prefix.to_string(), leaf.to_string());
-        }
-    }
 }
