@@ -130,7 +130,7 @@ fn explain_draws_lfm_tenet_and_fma_for_one_image() {
     ok(&["explain", run.to_str().unwrap(), file.to_str().unwrap(), "--label", "6", "--out", out.to_str().unwrap()]);
     let r = run.to_str().unwrap();
     assert!(fails(&["explain", r, "test:99999"]).contains("test:99999: the test set has"));
-    assert!(fails(&["explain", r, "nothing.png"]).contains("nothing.png: not a readable PNG or JPEG image"));
+    assert!(fails(&["explain", r, "nothing.png"]).contains("nothing.png: no such image file"));
     assert!(fails(&["explain", r, "test:1", "--out", "x.jpg"]).contains("expected a .png file name"));
     assert!(fails(&["explain", r, "test:1", "--label", "12"]).contains("--label 12: expected a class index in 0..9"));
 }
