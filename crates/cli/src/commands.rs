@@ -1,5 +1,6 @@
 //! What each subcommand does, in terms of the library.
 use crate::interrupt::interrupt_flag;
+use crate::shorthand::Shorthand;
 use crate::{BenchArgs, DemoArgs, EvalCleanArgs, TrainArgs};
 use anyhow::{bail, Context, Result};
 use robustcnn::config::Config;
@@ -17,39 +18,43 @@ const DEMO_CONFIG: &str = include_str!("../../../configs/demo.toml");
 
 /// The config file plus the shorthand flags, as `--set` overrides.
 fn config_from(a: &TrainArgs) -> Result<Config> {
-    Ok(Config::load(a.config.as_deref(), &override_sets(a))?)
+    Ok(Config::load(a.config.as_deref(), &override_sets(a)?)?)
 }
 
 /// The shorthand flags and `--set`s as `key=value` overrides.
-fn override_sets(a: &TrainArgs) -> Vec<String> {
-    let mut sets = Vec::new();
-    let mut add = |k: &str, v: Option<String>| {
+fn override_sets(a: &TrainArgs) -> Result<Vec<String>> {
+    let mut flags = Vec::new();
+    let quoted = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    let mut text = |flag: &str, key: &str, v: Option<String>| {
         if let Some(v) = v {
-            sets.push(format!("{k}={v}"));
+            flags.push(Shorthand::new(flag, &v, key, quoted(&v)));
         }
     };
-    let quoted = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
-    add("model.name", a.model.as_deref().map(quoted));
-    add("method.name", a.method.as_deref().map(quoted));
-    add("data.dataset", a.dataset.as_deref().map(quoted));
-    add("data.data_dir", a.data_dir.as_ref().map(|d| quoted(&d.display().to_string())));
-    add("train.init", a.init.as_ref().map(|d| quoted(&d.display().to_string())));
-    add("train.epochs", a.epochs.map(|v| v.to_string()));
-    add("train.steps", a.steps.map(|v| v.to_string()));
-    add("data.batch_size", a.batch_size.map(|v| v.to_string()));
-    add("optim.lr", a.lr.map(toml_float));
-    add("train.seed", a.seed.map(|v| v.to_string()));
-    add("train.device", a.device.as_deref().map(quoted));
-    add("train.precision", a.precision.as_deref().map(quoted));
-    add("data.val_fraction", a.val_fraction.map(toml_float));
-    sets.extend(a.set.iter().cloned());
-    sets
+    text("--model", "model.name", a.model.clone());
+    text("--method", "method.name", a.method.clone());
+    text("--dataset", "data.dataset", a.dataset.clone());
+    text("--data-dir", "data.data_dir", a.data_dir.as_ref().map(|d| d.display().to_string()));
+    text("--init", "train.init", a.init.as_ref().map(|d| d.display().to_string()));
+    text("--device", "train.device", a.device.clone());
+    text("--precision", "train.precision", a.precision.clone());
+    let mut number = |flag: &str, key: &str, v: Option<String>| {
+        if let Some(v) = v {
+            flags.push(Shorthand::new(flag, &v, key, &v));
+        }
+    };
+    number("--epochs", "train.epochs", a.epochs.map(|v| v.to_string()));
+    number("--steps", "train.steps", a.steps.map(|v| v.to_string()));
+    number("--batch-size", "data.batch_size", a.batch_size.map(|v| v.to_string()));
+    number("--lr", "optim.lr", a.lr.map(toml_float));
+    number("--seed", "train.seed", a.seed.map(|v| v.to_string()));
+    number("--val-fraction", "data.val_fraction", a.val_fraction.map(toml_float));
+    crate::shorthand::merged(flags, &a.set)
 }
 
 /// `--resume` continues with the run's own recipe: a recipe or option that would change it is
 /// refused, not ignored (the same values, as a restarted script passes them, are fine).
 fn check_resume_options(a: &TrainArgs) -> Result<()> {
-    let sets = override_sets(a);
+    let sets = override_sets(a)?;
     let path = a.out.join("config.toml");
     let own_text = match std::fs::read_to_string(&path) {
         Ok(t) if !sets.is_empty() || a.config.is_some() => t,
@@ -182,6 +187,14 @@ impl ModelArgs {
     }
 }
 
+/// Prefixes an error about a model's outputs being NaN or infinite with the model it concerns.
+pub fn name_not_finite(e: anyhow::Error, model: impl FnOnce() -> String) -> anyhow::Error {
+    match e.downcast_ref::<robustcnn::Error>() {
+        Some(robustcnn::Error::NotFinite(_)) => e.context(model()),
+        _ => e,
+    }
+}
+
 /// The model an evaluation command works on (a run, or a TorchScript module with a dataset), how
 /// many images, and where the results go. Shared by `eval clean`, `eval corruptions` and `eval attack`.
 #[derive(clap::Args)]
@@ -270,6 +283,14 @@ impl RunArgs {
             bail!("--limit 0: nothing to evaluate (give at least 1 image, or leave --limit out for the whole set)");
         }
         Ok(())
+    }
+
+    /// An error about the model's outputs (NaN or infinite) names the run and weights it concerns.
+    pub fn name_model(&self, e: anyhow::Error) -> anyhow::Error {
+        name_not_finite(e, || match &self.run {
+            Some(run) => format!("{} (weights: {})", run.display(), self.how.weights),
+            None => self.source().display().to_string(),
+        })
     }
 
     /// What is evaluated, for messages: the run directory or the TorchScript file.

@@ -1,5 +1,5 @@
 //! `robustcnn explain RUN IMAGE`: what LFM, TENET and FMA do to one image, as a PNG and a JSON.
-use crate::commands::ModelArgs;
+use crate::commands::{name_not_finite, ModelArgs};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -63,7 +63,9 @@ pub fn run(a: &ExplainArgs) -> Result<()> {
         (None, Some(l)) => l,
         (None, None) => tch::no_grad(|| p.net.forward(&x, false).argmax(-1, false).int64_value(&[0])),
     };
-    let (picture, info) = robustcnn::explain::explain(&p.net, &p.cfg.method, &x, label, a.seed)?;
+    let (picture, info) = robustcnn::explain::explain(&p.net, &p.cfg.method, &x, label, a.seed).map_err(|e| {
+        name_not_finite(e.into(), || format!("{} (weights: {})", a.run_args.run.display(), a.run_args.how.weights))
+    })?;
     let json = a.out.with_extension("json");
     let tmp = a.out.with_extension("png.partial");
     picture

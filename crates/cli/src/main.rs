@@ -16,6 +16,7 @@ mod imported;
 mod interrupt;
 mod libtorch_errors;
 mod robustbench_args;
+mod shorthand;
 mod suite_cmd;
 
 use clap::{Args, Parser, Subcommand};
@@ -279,10 +280,14 @@ fn run(command: Command) -> anyhow::Result<()> {
 fn run_joined(command: Command, job: Option<std::sync::Arc<robustcnn::dist::Dist>>) -> anyhow::Result<()> {
     match command {
         Command::Train(a) => commands::train(&a, job),
-        Command::Eval(EvalCommand::Clean(a)) => commands::eval_clean(&a),
-        Command::Eval(EvalCommand::Corruptions(a)) => eval_corruptions_cmd::run(&a),
-        Command::Eval(EvalCommand::Attack(a)) => eval_attack_cmd::run(&a),
-        Command::Eval(EvalCommand::ReidAttack(a)) => eval_reid_attack_cmd::run(&a),
+        Command::Eval(EvalCommand::Clean(a)) => commands::eval_clean(&a).map_err(|e| a.run_args.name_model(e)),
+        Command::Eval(EvalCommand::Corruptions(a)) => {
+            eval_corruptions_cmd::run(&a).map_err(|e| a.run_args.name_model(e))
+        }
+        Command::Eval(EvalCommand::Attack(a)) => eval_attack_cmd::run(&a).map_err(|e| a.run_args.name_model(e)),
+        Command::Eval(EvalCommand::ReidAttack(a)) => {
+            eval_reid_attack_cmd::run(&a).map_err(|e| a.run_args.name_model(e))
+        }
         Command::Corrupt(a) => corrupt_cmd::run(&a),
         Command::Models => commands::models(),
         Command::Methods => commands::methods(),

@@ -1,6 +1,7 @@
 //! `robustcnn suite`, `compare`, `report` and `demo`: the grid of methods × seeds trained and
 //! evaluated under one protocol, the comparison table and report.html.
 use crate::interrupt::interrupt_flag;
+use crate::shorthand::Shorthand;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -65,15 +66,15 @@ pub struct ReportArgs {
 
 /// The suite recipe with the command line's overrides.
 fn load_suite(a: &SuiteArgs) -> Result<Suite> {
-    let mut sets = a.set.clone();
+    let mut flags = Vec::new();
     if let Some(f) = a.train_fraction {
-        sets.push(format!("suite.train_fractions=[{f:?}]"));
+        flags.push(Shorthand::new("--train-fraction", f, "suite.train_fractions", format!("[{f:?}]")));
     }
     if !a.seeds.is_empty() {
         let s: Vec<String> = a.seeds.iter().map(|s| s.to_string()).collect();
-        sets.push(format!("suite.seeds=[{}]", s.join(",")));
+        flags.push(Shorthand::new("--seeds", s.join(","), "suite.seeds", format!("[{}]", s.join(","))));
     }
-    let mut suite = Suite::load(&a.config, &sets)?;
+    let mut suite = Suite::load(&a.config, &crate::shorthand::merged(flags, &a.set)?)?;
     keep_methods(&mut suite, &a.methods)?;
     Ok(suite)
 }

@@ -74,6 +74,7 @@ const FILE_FIXTURES: &[(&str, &[u8])] = &[
     ("suite-unused.toml", b"[suite]\nmethods = [\"baseline\"]\n[method.lfm]\np = 0.5\n"),
     ("suite-eps.toml", b"[suite]\nmethods = [\"baseline\"]\n[evaluate]\neps = [\"eight\"]\n"),
     ("suite-key.toml", b"[suite]\nmethods = [\"baseline\"]\n[evaluate]\nlimits = 5\n"),
+    ("suite-ok.toml", b"[suite]\nmethods = [\"baseline\"]\n"),
     ("suite-sized.toml", b"[suite]\nmethods = [\"baseline\"]\n[evaluate]\npreset = \"sized\"\n"),
     ("a-file", b"x"),
 ];
@@ -129,6 +130,10 @@ const CASES: &[(&str, &str)] = &[
     ("train --method nope --out {d}/o", "unknown method 'nope' (methods: baseline, lfm"),
     ("train --lr -1 --out {d}/o", "with the command-line settings: optim.lr must be a positive number"),
     ("train --lr nan --out {d}/o", "with the command-line settings: optim.lr must be a positive number"),
+    (
+        "train --lr 0.3 --set optim.lr=0.2 --out {d}/o",
+        "--lr 0.3 and --set optim.lr=0.2 both set optim.lr, to different values; give it once",
+    ),
     ("train --set optim.weight_decay=-0.1 --out {d}/o", "optim.weight_decay must be a number of at least 0"),
     ("train --set optim.betas=[0.9,1.5] --out {d}/o", "optim.betas must be two numbers in [0, 1)"),
     ("train --set optim.gamma=0 --out {d}/o", "optim.gamma must be a positive number"),
@@ -198,6 +203,7 @@ const CASES: &[(&str, &str)] = &[
     ("eval attack {run} --attack nope", "--attack nope: unknown attack (attacks: fgsm, pgd, apgd-ce, apgd-dlr, apgd-t, apgd, fab"),
     ("eval attack {run} --attack pgd,fgsm,pgd", "--attack lists pgd twice"),
     ("eval attack {run} --eps 2/255,2/255", "--eps lists 2/255 twice"),
+    ("eval attack {run} --attack pgd:steps=5:steps=7", "--attack pgd:steps=5:steps=7: gives steps twice"),
     ("eval attack {run} --attack fab:iters=5,fab", "--attack: fab:iters=5 and fab would both be reported as FAB"),
     ("eval attack {run} --attack apgd-t:targets=12", "--attack apgd-t:targets=12: this dataset has 10 classes, so at most 9"),
     // Suites, comparisons and reports.
@@ -216,6 +222,10 @@ const CASES: &[(&str, &str)] = &[
     (
         "suite {d}/suite-key.toml --out {d}/o",
         "suite-key.toml: [evaluate]: unknown field `limits`, expected one of `weights`",
+    ),
+    (
+        "suite {d}/suite-ok.toml --seeds 1 --set suite.seeds=[2] --out {d}/o",
+        "--seeds 1 and --set suite.seeds=[2] both set suite.seeds, to different values; give it once",
     ),
     ("compare {d}/empty", "empty: holds no run directories (none with a config.toml)"),
     (

@@ -208,6 +208,47 @@ fn a_diverging_loss_stops_the_run_with_a_clear_message() {
 }
 
 #[test]
+fn a_model_whose_outputs_are_not_numbers_gets_no_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let r = run.display().to_string();
+    common::short_run(&r, "3");
+    // Batch-norm running variances below zero: evaluation (running statistics) gives NaN, training
+    // (batch statistics) does not. Argmax over NaN picked class 0, and passed for chance accuracy.
+    let poisoned = dir.path().join("poisoned.safetensors");
+    let tensors: Vec<(String, tch::Tensor)> = tch::Tensor::read_safetensors(run.join("best.safetensors"))
+        .unwrap()
+        .into_iter()
+        .map(|(k, t)| if k.ends_with("running_var") { (k, t.full_like(-1e6)) } else { (k, t) })
+        .collect();
+    tch::Tensor::write_safetensors(&tensors, &poisoned).unwrap();
+    let p = poisoned.display().to_string();
+    let named = format!("{r} (weights: {p}): the model's outputs are NaN or infinite for ");
+    let e = fails(&["eval", "clean", &r, "--weights", &p]);
+    assert!(e.contains(&format!("{named}1000 of the 1000 images (the first is image 0)")), "{e}");
+    let e = fails(&["eval", "attack", &r, "--weights", &p, "--attack", "fgsm", "--eps", "1/255", "--limit", "20"]);
+    assert!(e.contains(&format!("{named}20 of the 20 images")), "{e}");
+    let e = fails(&["eval", "corruptions", &r, "--weights", &p, "--corruptions", "fog", "--severities", "1"]);
+    assert!(e.contains(&named) && e.contains("diverged, so no score is computed from them"), "{e}");
+    let picture = dir.path().join("explain.png");
+    let e = fails(&["explain", &r, "test:0", "--weights", &p, "--out", &picture.display().to_string()]);
+    assert!(e.contains(&format!("{named}1 of the 1 images")) && !picture.exists(), "{e}");
+    // Finetuned from them: no epoch is selected by validation, and the test evaluation refuses.
+    let tuned = dir.path().join("tuned");
+    let t = tuned.display().to_string();
+    let args = ["train", "--quiet", "--init", &p, "--steps", "3", "--batch-size", "64", "--val-fraction", "0.5"];
+    let e = fails(&[&args[..], &["--out", &t]].concat());
+    let want = format!(
+        "{t}: trained, but on the test set with the last epoch (model.safetensors) weights the model's outputs are NaN"
+    );
+    assert!(e.contains(&want), "{e}");
+    let metrics = std::fs::read_to_string(tuned.join("metrics.jsonl")).unwrap();
+    let epoch: serde_json::Value = serde_json::from_str(metrics.lines().nth(1).unwrap()).unwrap();
+    assert!(epoch["val_accuracy"].is_null() && epoch["train_loss"].as_f64().unwrap().is_finite(), "{epoch}");
+    assert!(!tuned.join("best.safetensors").exists() && tuned.join("model.safetensors").is_file());
+}
+
+#[test]
 fn demo_runs_the_suite_reports_and_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().display().to_string();

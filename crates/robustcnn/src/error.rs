@@ -20,6 +20,9 @@ pub enum Error {
     /// Training diverged (NaN or infinite loss); the last good checkpoint is kept.
     #[error("{0}")]
     Diverged(String),
+    /// A model's outputs are NaN or infinite, so no score can be computed from them.
+    #[error("{0}")]
+    NotFinite(String),
     /// A distributed job lost a rank or could not form (docs/distributed.md).
     #[error("distributed: {0}")]
     Distributed(String),

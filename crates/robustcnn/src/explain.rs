@@ -230,7 +230,9 @@ pub fn explain(
     let shape = (c as usize, h as usize, w as usize);
     let size = (2 * h.max(w) as u32).max(72);
     let input = floats(x);
-    let predicted = tch::no_grad(|| net.forward(x, false).argmax(-1, false).int64_value(&[0]));
+    let logits = tch::no_grad(|| net.forward(x, false));
+    crate::eval::finite::check(crate::eval::finite::bad_rows(&logits))?;
+    let predicted = logits.argmax(-1, false).int64_value(&[0]);
     let (view, view_name) = ca_view(method, &input, shape, seed)?;
     let inputs = (
         vec![image_tile(&input, shape, size), image_tile(&view, shape, size)],

@@ -58,6 +58,9 @@ impl AttackRequest {
                     "{option} {text}: {name} has no parameter '{key}' (it has: {known})"
                 )));
             }
+            if overrides.iter().any(|s: &Setting| s.key == key) {
+                return Err(Error::Config(format!("{option} {text}: gives {key} twice; give each parameter once")));
+            }
             let value = value.trim().to_string();
             let origin = format!("{option} {name}:{key}={value}");
             overrides.push(Setting { key: key.into(), origin, value, default: false });

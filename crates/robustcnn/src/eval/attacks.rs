@@ -1,7 +1,7 @@
 //! Robust accuracy under adversarial attacks (docs/methods.md §4.3): each attack at each budget over the
 //! evaluation set, with per-sample outcomes, the measured perturbation size, and the worst case over
 //! all attacks per budget.
-use crate::attacks::{predict, Attack, AttackBatch, Norm};
+use crate::attacks::{Attack, AttackBatch, Norm};
 use crate::data::loader::{make_batch, LoaderSpec};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -111,10 +111,10 @@ impl AttackSet<'_> {
     pub fn clean_predictions(&self) -> Result<Vec<i64>> {
         let mut slots = vec![0f64; self.data.len()];
         for (indices, x, _) in self.batches() {
-            let pred = Vec::<i64>::try_from(&predict(self.net, &x).to_device(Device::Cpu)).unwrap_or_default();
-            indices.iter().zip(pred).for_each(|(&i, p)| slots[i] = p as f64 + 1.0);
+            let (pred, bad) = predict_flagged(self.net, &x);
+            put_predictions(&mut slots, &indices, &pred, &bad);
         }
-        Ok(Shard::current().sum_f64(slots)?.into_iter().map(|v| v as i64 - 1).collect())
+        merged_predictions(slots)
     }
 
     /// Runs `attack` over the set (this rank's batches, merged with the other ranks'); `progress` is
@@ -132,14 +132,14 @@ impl AttackSet<'_> {
             let b = AttackBatch { x: &x, y: &y, ids: &ids, seed: self.seed };
             let out = attack.perturb(self.net, &b);
             let adv = out.adv.detach();
-            let (pred, pert, in_range) = tch::no_grad(|| {
+            let ((pred, bad), pert, in_range) = tch::no_grad(|| {
                 let d = (&adv - &x).reshape([x.size()[0], -1]);
                 let pert = match attack.norm() {
                     Norm::Linf => d.abs().max().double_value(&[]),
                     Norm::L2 => d.norm_scalaropt_dim(2, [1i64].as_slice(), false).max().double_value(&[]),
                 };
                 let in_range = adv.min().double_value(&[]) >= 0.0 && adv.max().double_value(&[]) <= 1.0;
-                (predict(self.net, &adv), pert, in_range)
+                (predict_flagged(self.net, &adv), pert, in_range)
             });
             if !in_range || pert > attack.eps() * (1.0 + 1e-5) + 1e-6 {
                 return Err(Error::Config(format!(
@@ -167,12 +167,11 @@ impl AttackSet<'_> {
                 stage_seconds.iter_mut().zip(&s.seconds).for_each(|(total, t)| *total += t);
                 stage_names.get_or_insert(s.names);
             }
-            let pred = Vec::<i64>::try_from(&pred.to_device(Device::Cpu)).unwrap_or_default();
-            indices.iter().zip(pred).for_each(|(&i, p)| pred_slots[i] = p as f64 + 1.0);
+            put_predictions(&mut pred_slots, &indices, &pred, &bad);
             progress(indices.len());
         }
         let shard = Shard::current();
-        let predictions: Vec<i64> = shard.sum_f64(pred_slots)?.into_iter().map(|v| v as i64 - 1).collect();
+        let predictions = merged_predictions(pred_slots)?;
         let max_pert = shard.each(max_pert)?.into_iter().fold(0f64, f64::max);
         let [target_hits, disagree, targeted, restarts_seen] = <[f64; 4]>::try_from(shard.sum_f64(vec![
             target_hits as f64,
@@ -247,6 +246,28 @@ impl AttackSet<'_> {
             chance: 1.0 / classes as f64,
         })
     }
+}
+
+/// Predicted classes on `x`, and which rows of outputs are NaN or infinite.
+fn predict_flagged(net: &Network, x: &Tensor) -> (Tensor, Vec<bool>) {
+    let logits = tch::no_grad(|| net.forward(x, false));
+    (logits.argmax(-1, false), super::finite::bad_rows(&logits))
+}
+
+/// Writes a batch's predictions into their samples' slots as prediction + 1 (0: another rank's
+/// sample), NaN where the outputs were not numbers.
+fn put_predictions(slots: &mut [f64], indices: &[usize], pred: &Tensor, bad: &[bool]) {
+    let pred = Vec::<i64>::try_from(&pred.to_device(Device::Cpu)).unwrap_or_default();
+    for ((&i, p), &b) in indices.iter().zip(pred).zip(bad) {
+        slots[i] = if b { f64::NAN } else { p as f64 + 1.0 };
+    }
+}
+
+/// Every rank's slots merged into predictions; refused when any sample's outputs were not numbers.
+fn merged_predictions(slots: Vec<f64>) -> Result<Vec<i64>> {
+    let merged = Shard::current().sum_f64(slots)?;
+    super::finite::check(merged.iter().map(|v| v.is_nan()))?;
+    Ok(merged.into_iter().map(|v| v as i64 - 1).collect())
 }
 
 /// Whether each sample is classified correctly, from predictions and labels.

@@ -62,7 +62,9 @@ pub fn predict(net: &Network, ds: &Dataset, batch_size: usize, device: Device) -
             Ok(())
         })
     })?;
-    shard.sum_f32(out)
+    let merged = shard.sum_f32(out)?;
+    super::finite::check_values(&merged, k)?;
+    Ok(merged)
 }
 
 /// Metrics from probabilities (samples × classes) and labels.

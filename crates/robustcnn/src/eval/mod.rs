@@ -3,6 +3,7 @@ pub mod attack_report;
 pub mod attacks;
 pub mod clean;
 pub mod corruptions;
+pub mod finite;
 pub mod multilabel;
 pub mod multilabel_attacks;
 pub mod plot;

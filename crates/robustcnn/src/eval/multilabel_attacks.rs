@@ -90,7 +90,9 @@ impl AttackSet<'_> {
             out[chunk[0] * k..chunk[0] * k + scores.len()].copy_from_slice(&scores);
         }
         let max_pert = shard.each(max_pert)?.into_iter().fold(0f64, f64::max);
-        Ok((shard.sum_f32(out)?, max_pert))
+        let merged = shard.sum_f32(out)?;
+        super::finite::check_values(&merged, k)?;
+        Ok((merged, max_pert))
     }
 
     /// mAP of the set's images as `attack` perturbs them (clean for None).

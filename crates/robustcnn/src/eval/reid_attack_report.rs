@@ -66,15 +66,23 @@ pub fn feature_attack_specs(
     if !(momentum.is_finite() && momentum >= 0.0) {
         return Err(Error::Config(format!("momentum {momentum}: expected a non-negative number")));
     }
+    let mut budgets = Vec::with_capacity(eps.len());
+    for text in eps {
+        let value = crate::attacks::parse_budget(text, keys[1])?;
+        crate::attacks::check_linf_budget(value, keys[1], text.trim())?;
+        budgets.push((value, text.trim().to_string()));
+    }
+    crate::attacks::check_distinct_budgets(&budgets, keys[1])?;
     let mut specs = Vec::with_capacity(attacks.len() * eps.len());
-    for name in attacks {
+    for (i, name) in attacks.iter().enumerate() {
         let attack = FeatureAttack::parse(name.trim())
             .ok_or_else(|| Error::Config(format!("{} {}: expected i-fgsm or mi-fgsm", keys[0], name.trim())))?;
-        for text in eps {
-            let value = crate::attacks::parse_budget(text, keys[1])?;
-            crate::attacks::check_linf_budget(value, keys[1], text.trim())?;
-            let spec = FeatureAttackSpec { attack, eps: value, step: step_value, iters, momentum, seed };
-            specs.push((spec, text.trim().to_string()));
+        if attacks[..i].iter().any(|n| FeatureAttack::parse(n.trim()) == Some(attack)) {
+            return Err(Error::Config(format!("{} lists {} twice", keys[0], name.trim())));
+        }
+        for (value, text) in &budgets {
+            let spec = FeatureAttackSpec { attack, eps: *value, step: step_value, iters, momentum, seed };
+            specs.push((spec, text.clone()));
         }
     }
     Ok(specs)

@@ -68,6 +68,7 @@ pub fn extract(net: &Network, ds: &Dataset, batch: usize, device: Device) -> Res
         }
         Ok(())
     })?;
+    super::finite::check_values(&out, dim)?;
     Ok((out, dim))
 }
 

@@ -23,29 +23,37 @@ const PER_SEED: [&str; 9] = [
 /// suite given), two runs of one row with the same seed, or two runs of one row trained with
 /// different recipes; each would pass for seed variance.
 pub fn check_rows(runs: &[RunResults]) -> Result<()> {
-    let real = |r: &RunResults| std::fs::canonicalize(&r.dir).unwrap_or_else(|_| r.dir.clone());
+    let real: Vec<_> = runs.iter().map(|r| std::fs::canonicalize(&r.dir).unwrap_or_else(|_| r.dir.clone())).collect();
+    let recipes: Vec<_> = runs.iter().map(recipe).collect();
     let row = |r: &RunResults| (r.method.clone(), r.model.clone(), r.dataset.clone(), r.train_fraction.to_bits());
     for (i, r) in runs.iter().enumerate() {
-        if let Some(o) = runs[..i].iter().find(|o| real(o) == real(r)) {
+        if let Some(o) = (0..i).find(|&o| real[o] == real[i]) {
             return Err(Error::Config(format!(
                 "{}: given twice (as {}, directly or inside a suite folder); a comparison counts each run once",
                 r.dir.display(),
-                o.dir.display()
+                runs[o].dir.display()
             )));
         }
-        let Some(o) = runs[..i].iter().find(|o| row(o) == row(r)) else { continue };
-        let both =
-            format!("{} and {} are both {} ({}, {})", o.dir.display(), r.dir.display(), r.method, r.model, r.dataset);
         if let Some(o) = runs[..i].iter().find(|o| row(o) == row(r) && o.seed == r.seed) {
-            let both = format!("{} and {} are both {} seed {}", o.dir.display(), r.dir.display(), r.method, r.seed);
             return Err(Error::Config(format!(
-                "{both} ({}, {}): their values would pass for two seeds; compare them in separate commands",
-                r.model, r.dataset
+                "{} and {} are both {} seed {} ({}, {}): their values would pass for two seeds; compare them in separate commands",
+                o.dir.display(),
+                r.dir.display(),
+                r.method,
+                r.seed,
+                r.model,
+                r.dataset
             )));
         }
-        if let Some((key, a, b)) = recipe_difference(o, r) {
+        let Some(o) = (0..i).find(|&o| row(&runs[o]) == row(r)) else { continue };
+        if let Some((key, a, b)) = recipe_difference(&recipes[o], &recipes[i]) {
             return Err(Error::Config(format!(
-                "{both} but trained with {key} = {a} and {b}: one row's seeds share a recipe; compare them in separate commands"
+                "{} and {} are both {} ({}, {}) but trained with {key} = {a} and {b}: one row's seeds share a recipe; compare them in separate commands",
+                runs[o].dir.display(),
+                r.dir.display(),
+                r.method,
+                r.model,
+                r.dataset
             )));
         }
     }
@@ -54,8 +62,11 @@ pub fn check_rows(runs: &[RunResults]) -> Result<()> {
 
 /// The first recipe key (config.toml) two runs give different values, beyond what differs per
 /// seed. A key only one of them writes is not compared: a run of another version may lack it.
-fn recipe_difference(a: &RunResults, b: &RunResults) -> Option<(String, String, String)> {
-    let (a, b) = (recipe(a)?, recipe(b)?);
+fn recipe_difference(
+    a: &Option<BTreeMap<String, String>>,
+    b: &Option<BTreeMap<String, String>>,
+) -> Option<(String, String, String)> {
+    let (a, b) = (a.as_ref()?, b.as_ref()?);
     a.iter().find_map(|(k, va)| b.get(k).filter(|vb| *vb != va).map(|vb| (k.clone(), va.clone(), vb.clone())))
 }
 

@@ -344,7 +344,12 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
             .val
             .as_ref()
             .map(|v| in_fp32(&p.net, || evaluate(&p.net, v, cfg.data.batch_size.max(256), device)))
-            .transpose()?;
+            .transpose();
+        // An epoch whose eval-mode outputs are not numbers has no validation score and is never selected.
+        let (val, val_not_finite) = match val {
+            Err(Error::NotFinite(_)) => (None, true),
+            other => (other?, false),
+        };
         let mut line = json!({"event": "epoch", "epoch": st.epoch + 1, "step": st.step, "train_loss": train_loss,
             "train_accuracy": train_acc, "lr": schedule::lr_at(&cfg.optim, st.step.saturating_sub(1), total, spe),
             "time_s": elapsed, "images_per_s": seen_this_run / elapsed,
@@ -354,6 +359,10 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
             line["skipped_steps"] = json!(scaler.skipped);
         }
         let mut val_txt = String::new();
+        if val_not_finite {
+            line["val_accuracy"] = serde_json::Value::Null;
+            val_txt = "  val: outputs NaN or infinite (not selected)".into();
+        }
         if let Some(v) = &val {
             line["val_accuracy"] = json!(v.top1);
             line["val_loss"] = json!(v.nll);
@@ -408,7 +417,14 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         }
         None => "last epoch (model.safetensors)".to_string(),
     };
-    let test = in_fp32(&p.net, || evaluate(&p.net, &p.test, cfg.data.batch_size.max(256), device))?;
+    let test =
+        in_fp32(&p.net, || evaluate(&p.net, &p.test, cfg.data.batch_size.max(256), device)).map_err(|e| match e {
+            Error::NotFinite(why) => Error::NotFinite(format!(
+                "{}: trained, but on the test set with the {selected} weights {why}",
+                run.dir.display()
+            )),
+            e => e,
+        })?;
     if !main {
         return Ok(TrainSummary {
             run: run.dir.clone(),
