@@ -137,6 +137,7 @@ const CASES: &[(&str, &str)] = &[
     ("train --set optim.weight_decay=-0.1 --out {d}/o", "optim.weight_decay must be a number of at least 0"),
     ("train --set optim.betas=[0.9,1.5] --out {d}/o", "optim.betas must be two numbers in [0, 1)"),
     ("train --set optim.gamma=0 --out {d}/o", "optim.gamma must be a positive number"),
+    ("train --set optim.min_lr=1 --out {d}/o", "optim.min_lr must not exceed optim.lr"),
     ("train --batch-size 0 --out {d}/o", "data.batch_size must be at least 1"),
     ("train --batch-size 100000 --out {d}/o", "data.batch_size 100000 is larger than the"),
     ("train --val-fraction 1.5 --out {d}/o", "data.val_fraction must be in [0, 1)"),

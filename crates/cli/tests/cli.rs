@@ -88,10 +88,14 @@ fn train_then_eval_clean_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let r = run.display().to_string();
-    let out =
-        robustcnn(&["train", "--quiet", "--steps", "6", "--batch-size", "64", "--val-fraction", "0.5", "--out", &r]);
+    // One augmentation key set, the other left to the dataset's default (Fashion-MNIST's flip).
+    let padding = "data.augment.crop_padding=3";
+    let args = ["train", "--quiet", "--steps", "6", "--batch-size", "64", "--val-fraction", "0.5", "--set", padding];
+    let out = robustcnn(&[&args[..], &["--out", &r]].concat());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("test accuracy"));
+    let cfg = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(cfg.contains("[data.augment]\ncrop_padding = 3\nflip = true\n"), "{cfg}");
     let out = robustcnn(&["eval", "clean", &r, "--weights", "last"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value =

@@ -1,5 +1,5 @@
 //! Training configuration: TOML recipes with unknown keys rejected, overridable from the command line.
-use crate::data::augment::Augment;
+use crate::data::augment::AugmentKeys;
 pub use crate::data::augment_settings::{CaConfig, Granularity};
 use crate::data::folder::Fit;
 use crate::error::{one_line, Error, IoContext, Result};
@@ -42,8 +42,8 @@ pub struct DataConfig {
     pub batch_size: usize,
     /// Background threads preparing batches.
     pub workers: usize,
-    /// Training augmentation; the dataset's default when absent.
-    pub augment: Option<Augment>,
+    /// Training augmentation; the dataset's default for each key left out.
+    pub augment: Option<AugmentKeys>,
     /// Image folders only: [height, width] to bring images to, how, and whether to read them as gray.
     pub image_size: Option<[usize; 2]>,
     pub fit: Option<Fit>,
@@ -272,6 +272,10 @@ impl Config {
         }
         if !non_negative(self.optim.min_lr) {
             return bad("optim.min_lr", "must be a number of at least 0");
+        }
+        if self.optim.min_lr > self.optim.lr {
+            // The cosine schedule would raise the rate from optim.lr up to min_lr.
+            return bad("optim.min_lr", "must not exceed optim.lr (the cosine schedule decays from lr to min_lr)");
         }
         if !non_negative(self.optim.warmup_epochs) {
             return bad("optim.warmup_epochs", "must be a number of at least 0");

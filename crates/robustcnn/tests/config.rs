@@ -19,7 +19,7 @@ fn defaults_and_overrides() {
     .unwrap();
     assert_eq!(c.optim.lr, 0.05);
     assert_eq!(c.model.name, "resnet20");
-    assert_eq!(c.data.augment.unwrap().crop_padding, 4);
+    assert_eq!(c.data.augment.unwrap().crop_padding, Some(4));
     assert_eq!(c.optim.name, OptimName::Sgd);
     let text = c.to_toml();
     assert_eq!(Config::from_toml("round-trip", &text).unwrap(), c);

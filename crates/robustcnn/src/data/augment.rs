@@ -15,6 +15,33 @@ pub struct Augment {
     pub flip: bool,
 }
 
+/// `data.augment` as a recipe writes it: a key left out takes the dataset's default, so that
+/// `--set data.augment.crop_padding=4` alone keeps the dataset's flip.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AugmentKeys {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crop_padding: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flip: Option<bool>,
+}
+
+impl AugmentKeys {
+    /// The augmentation, each key left out taken from `default`.
+    pub fn or(self, default: Augment) -> Augment {
+        Augment {
+            crop_padding: self.crop_padding.unwrap_or(default.crop_padding),
+            flip: self.flip.unwrap_or(default.flip),
+        }
+    }
+}
+
+impl From<Augment> for AugmentKeys {
+    fn from(a: Augment) -> Self {
+        AugmentKeys { crop_padding: Some(a.crop_padding), flip: Some(a.flip) }
+    }
+}
+
 /// Draws one image's crop offset and flip; the returned map gives, for output pixel (y, x), its source
 /// pixel index (None in the zero padding).
 fn draw_crop_flip(

@@ -29,7 +29,7 @@ impl Prepared {
             batch_size: self.cfg.data.batch_size,
             shuffle: true,
             drop_last: false,
-            augment: self.cfg.data.augment,
+            augment: self.cfg.data.augment.map(|k| k.or(Augment { crop_padding: 0, flip: false })),
             seed: self.cfg.train.seed,
             workers: self.cfg.data.workers,
             extra: crate::methods::loader_augment(&self.cfg.method, self.cfg.model.mean.as_deref().unwrap_or(&[])),
@@ -83,9 +83,8 @@ pub fn resolve(cfg: &Config) -> Result<(Config, Dataset, Option<Dataset>, Datase
     let splits = data::load(&cfg.data.dataset, &src)?;
     let (train, val) = split::train_val(&splits.train, cfg.data.val_fraction, cfg.train.seed);
     let train = split::stratified_subset(&train, cfg.data.train_fraction, cfg.train.seed);
-    if cfg.data.augment.is_none() {
-        cfg.data.augment = Some(Augment { crop_padding: info.augment.0, flip: info.augment.1 });
-    }
+    let default = Augment { crop_padding: info.augment.0, flip: info.augment.1 };
+    cfg.data.augment = Some(cfg.data.augment.unwrap_or_default().or(default).into());
     crate::methods::resolve(&mut cfg.method);
     if cfg.model.mean.is_none() || cfg.model.std.is_none() {
         // A finetuning run keeps the normalisation its starting weights were trained behind.
