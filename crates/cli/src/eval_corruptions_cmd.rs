@@ -8,7 +8,9 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use robustcnn::eval::clean::evaluate;
 use robustcnn::eval::corruptions::{self, CorruptionReport, Evaluator, OnTheFly};
+use robustcnn::eval::reference_run::read_reference;
 use robustcnn::eval::{robustbench, store};
+use robustcnn::precision::Precision;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -53,7 +55,6 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
         );
     }
     let corruptor = a.engine.corruptor()?;
-    let reference = a.reference.as_deref().map(|r| CorruptionReport::read_reference(r, &severities)).transpose()?;
     if a.from.as_ref().is_some_and(|d| corruptions::is_folder_layout(d)) && a.run_args.limit.is_some() {
         bail!("--limit: applies to generated or .npy sets; an ImageNet-C folder is evaluated whole");
     }
@@ -85,6 +86,10 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
             }
         }
         _ => test,
+    };
+    let reference = match &a.reference {
+        Some(run) => Some(read_reference(run, &a.reference_setting(&names, &severities, test.len(), o.precision))?),
+        None => None,
     };
     let batch = a.run_args.batch();
     let clean = evaluate(&p.net, &test, batch, p.device)?.score();
@@ -150,15 +155,7 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
     if let (Some(r), Some(dir)) = (&reference, &a.reference) {
         report.normalize_by(r, &dir.display().to_string());
     }
-    let settings = serde_json::json!({
-        "source": match &a.from { Some(d) => d.display().to_string(), None => "on the fly".into() },
-        "corruptions": names,
-        "severities": used,
-        "preset": a.engine.preset,
-        "frost": a.engine.frost_label(),
-        "seed": a.engine.seed,
-        "reference": a.reference.as_ref().map(|r| r.display().to_string()),
-    });
+    let settings = a.settings(&names, &used);
     if !robustcnn::dist::is_main() {
         return Ok(());
     }
@@ -178,6 +175,27 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
         a.robustbench.write(&o, "corruptions", &files)?;
     }
     Ok(())
+}
+
+impl EvalCorruptionsArgs {
+    /// The protocol keys these options set, for `names` at severities `used`.
+    fn settings(&self, names: &[&str], used: &[u8]) -> serde_json::Value {
+        serde_json::json!({
+            "source": match &self.from { Some(d) => d.display().to_string(), None => "on the fly".into() },
+            "corruptions": names,
+            "severities": used,
+            "preset": self.engine.preset,
+            "frost": self.engine.frost_label(),
+            "seed": self.engine.seed,
+            "reference": self.reference.as_ref().map(|r| r.display().to_string()),
+        })
+    }
+
+    /// The setting a `--reference` run's evaluation must share with this one (`images` evaluated).
+    fn reference_setting(&self, names: &[&str], severities: &[u8], images: usize, p: Precision) -> serde_json::Value {
+        let split = serde_json::json!({"split": "test", "images": images, "limit": self.run_args.limit});
+        store::with_precision(store::with(self.settings(names, severities), split), p)
+    }
 }
 
 /// The table a user reads: accuracy per corruption and severity, pooled accuracy, and the summaries.

@@ -136,8 +136,15 @@ fn all_fifteen_give_the_cifar_mce() {
     let other = dir.path().join("other");
     let o = other.display().to_string();
     short_run(&o, "8");
+    // The reference's errors come from the same images, corrupted alike, or from nowhere.
     let e = fails(&["eval", "corruptions", &o, "--limit", "30", "--severities", "2", "--reference", &r]);
-    assert!(e.contains("evaluated at severities [3], this evaluation at [2]"), "{e}");
+    assert!(e.contains("was made like this one (the closest differs in severities ([3] there, [2] here))"), "{e}");
+    let e = fails(&["eval", "corruptions", &o, "--limit", "20", "--severities", "3", "--reference", &r]);
+    assert!(e.contains("differs in images (30 there, 20 here), limit (30 there, 20 here)); run eval"), "{e}");
+    // An evaluation kept beside the reference's primary one is found when it matches.
+    ok(&["eval", "corruptions", &r, "--limit", "20", "--severities", "3"]);
+    let small = ok(&["eval", "corruptions", &o, "--limit", "20", "--severities", "3", "--reference", &r]);
+    assert!(small.contains(&format!("mCE normalised by {r}")), "{small}");
     let e = fails(&[
         "eval",
         "corruptions",

@@ -544,33 +544,6 @@ impl CorruptionReport {
         self.per_corruption.iter().find(|p| p.corruption == c).map(|p| 1.0 - p.accuracy)
     }
 
-    /// Reads a run's results/corruptions.json to normalise other runs by (`--reference`).
-    pub fn read_reference(run: &Path, severities: &[u8]) -> Result<CorruptionReport> {
-        let path = run.join("results").join("corruptions.json");
-        let bytes = std::fs::read(&path).map_err(|e| {
-            Error::Config(format!(
-                "--reference {}: no corruption results there ({e}); run eval corruptions on it first",
-                run.display()
-            ))
-        })?;
-        let r: CorruptionReport = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::format(&path, format!("not a corruption report: {e}")))?;
-        if r.severities != severities {
-            return Err(Error::Config(format!(
-                "--reference {}: evaluated at severities {:?}, this evaluation at {severities:?}",
-                run.display(),
-                r.severities
-            )));
-        }
-        if r.mce_unnormalized.is_none() {
-            return Err(Error::Config(format!(
-                "--reference {}: its results lack some of the 15 benchmark corruptions",
-                run.display()
-            )));
-        }
-        Ok(r)
-    }
-
     /// Adds mCE and relative mCE normalised by `reference`'s errors (docs/methods.md §4.1.4).
     pub fn normalize_by(&mut self, reference: &CorruptionReport, name: &str) {
         let (own, theirs) = (|c: &str| self.corruption_error(c), |c: &str| reference.corruption_error(c));

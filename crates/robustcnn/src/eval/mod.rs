@@ -9,6 +9,7 @@ pub mod multilabel_attacks;
 pub mod plot;
 pub mod protocol;
 pub mod reference;
+pub mod reference_run;
 pub mod reid_attack_report;
 pub mod rerank;
 pub mod retrieval;

@@ -1,0 +1,121 @@
+//! `eval corruptions --reference RUN`: the reference run's corruption evaluation made under this
+//! evaluation's setting, whose errors normalise CE and mCE (docs/results.md, reference runs).
+use super::corruptions::CorruptionReport;
+use super::store::{Entry, ResultsStore};
+use crate::error::{Error, Result};
+use serde_json::Value;
+use std::path::Path;
+
+/// Protocol keys an evaluation and its reference must share: the same corrupted images, made alike.
+const SHARED: [&str; 10] =
+    ["source", "corruptions", "severities", "preset", "frost", "seed", "split", "images", "limit", "precision"];
+
+/// The reference run's corruption report evaluated under `wanted` (a protocol holding the
+/// [`SHARED`] keys); its primary evaluation when that one matches, else the latest that does.
+pub fn read_reference(run: &Path, wanted: &Value) -> Result<CorruptionReport> {
+    let store = ResultsStore::of_run(run);
+    let index = store.index()?;
+    if index.evaluations.is_empty() && store.dir.join("corruptions.json").is_file() {
+        let severities: Vec<u8> = serde_json::from_value(wanted["severities"].clone()).unwrap_or_default();
+        return read_legacy(run, &severities);
+    }
+    let mut entries: Vec<&Entry> = index.primary("corruptions").into_iter().collect();
+    entries.extend(index.evaluations.iter().rev().filter(|e| e.kind == "corruptions"));
+    let named = |what: String| Error::Config(format!("--reference {}: {what}", run.display()));
+    let Some(closest) = entries.iter().min_by_key(|e| differences(&e.protocol, wanted).len()) else {
+        return Err(named("no corruption results there; run eval corruptions on it first".into()));
+    };
+    let Some(found) = entries.iter().find(|e| differences(&e.protocol, wanted).is_empty()) else {
+        return Err(named(format!(
+            "none of its corruption evaluations was made like this one (the closest differs in {}); \
+             run eval corruptions on it with the same options",
+            differences(&closest.protocol, wanted).join(", ")
+        )));
+    };
+    let path = store.dir.join(&found.dir).join("corruptions.json");
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let report: CorruptionReport =
+        serde_json::from_slice(&bytes).map_err(|e| Error::format(&path, format!("not a corruption report: {e}")))?;
+    if report.mce_unnormalized.is_none() {
+        return Err(named("its results lack some of the 15 benchmark corruptions".into()));
+    }
+    Ok(report)
+}
+
+/// A reference run evaluated before protocols were kept: its results/corruptions.json, at the same severities.
+fn read_legacy(run: &Path, severities: &[u8]) -> Result<CorruptionReport> {
+    let path = run.join("results").join("corruptions.json");
+    let bytes = std::fs::read(&path).map_err(|e| {
+        Error::Config(format!(
+            "--reference {}: no corruption results there ({e}); run eval corruptions on it first",
+            run.display()
+        ))
+    })?;
+    let r: CorruptionReport =
+        serde_json::from_slice(&bytes).map_err(|e| Error::format(&path, format!("not a corruption report: {e}")))?;
+    if r.severities != severities {
+        return Err(Error::Config(format!(
+            "--reference {}: evaluated at severities {:?}, this evaluation at {severities:?}",
+            run.display(),
+            r.severities
+        )));
+    }
+    if r.mce_unnormalized.is_none() {
+        return Err(Error::Config(format!(
+            "--reference {}: its results lack some of the 15 benchmark corruptions",
+            run.display()
+        )));
+    }
+    Ok(r)
+}
+
+/// The shared keys on which a kept protocol differs from the wanted one, as "key (there vs here)".
+fn differences(there: &Value, here: &Value) -> Vec<String> {
+    SHARED
+        .iter()
+        .filter(|k| normal(k, &there[**k]) != normal(k, &here[**k]))
+        .map(|k| format!("{k} ({} there, {} here)", shown(k, &there[*k]), shown(k, &here[*k])))
+        .collect()
+}
+
+/// A value as compared: the corruption list as a set.
+fn normal(key: &str, v: &Value) -> Value {
+    match (key, v.as_array()) {
+        ("corruptions", Some(list)) => {
+            let mut names: Vec<String> = list.iter().map(|n| n.as_str().unwrap_or_default().to_string()).collect();
+            names.sort();
+            Value::from(names)
+        }
+        _ => v.clone(),
+    }
+}
+
+/// A value for the message: the corruption list by its length, a missing key as "none".
+fn shown(key: &str, v: &Value) -> String {
+    match (key, v) {
+        ("corruptions", Value::Array(list)) => format!("{} corruptions", list.len()),
+        (_, Value::Null) => "none".into(),
+        (_, Value::String(s)) => s.clone(),
+        _ => v.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys_that_differ_are_named_and_the_corruption_order_does_not_matter() {
+        let here = json!({"corruptions": ["fog", "snow"], "severities": [1, 2], "images": 1000, "limit": null});
+        let same = json!({"corruptions": ["snow", "fog"], "severities": [1, 2], "images": 1000, "weights": "last"});
+        assert!(differences(&same, &here).is_empty());
+        let other = json!({"corruptions": ["fog"], "severities": [1, 2], "images": 50, "limit": 50});
+        let want = [
+            "corruptions (1 corruptions there, 2 corruptions here)",
+            "images (50 there, 1000 here)",
+            "limit (50 there, none here)",
+        ];
+        assert_eq!(differences(&other, &here), want);
+    }
+}
