@@ -88,7 +88,10 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
         _ => test,
     };
     let reference = match &a.reference {
-        Some(run) => Some(read_reference(run, &a.reference_setting(&names, &severities, test.len(), o.precision))?),
+        Some(run) => {
+            let wanted = a.reference_setting(&names, &severities, test.len(), o.precision);
+            Some(read_reference(run, &p.cfg.data.dataset, &wanted)?)
+        }
         None => None,
     };
     let batch = a.run_args.batch();

@@ -141,6 +141,12 @@ fn all_fifteen_give_the_cifar_mce() {
     assert!(e.contains("was made like this one (the closest differs in severities ([3] there, [2] here))"), "{e}");
     let e = fails(&["eval", "corruptions", &o, "--limit", "20", "--severities", "3", "--reference", &r]);
     assert!(e.contains("differs in images (30 there, 20 here), limit (30 there, 20 here)); run eval"), "{e}");
+    let cifar_run = dir.path().join("cifar");
+    std::fs::create_dir_all(cifar_run.join("results")).unwrap();
+    std::fs::write(cifar_run.join("config.toml"), "[data]\ndataset = \"cifar10\"\n").unwrap();
+    let c = cifar_run.display().to_string();
+    let e = fails(&["eval", "corruptions", &o, "--limit", "20", "--severities", "3", "--reference", &c]);
+    assert!(e.contains("a run on cifar10, this one is on fashion-mnist-mini"), "{e}");
     // An evaluation kept beside the reference's primary one is found when it matches.
     ok(&["eval", "corruptions", &r, "--limit", "20", "--severities", "3"]);
     let small = ok(&["eval", "corruptions", &o, "--limit", "20", "--severities", "3", "--reference", &r]);

@@ -11,8 +11,16 @@ const SHARED: [&str; 10] =
     ["source", "corruptions", "severities", "preset", "frost", "seed", "split", "images", "limit", "precision"];
 
 /// The reference run's corruption report evaluated under `wanted` (a protocol holding the
-/// [`SHARED`] keys); its primary evaluation when that one matches, else the latest that does.
-pub fn read_reference(run: &Path, wanted: &Value) -> Result<CorruptionReport> {
+/// [`SHARED`] keys) on `dataset`; its primary evaluation when that one matches, else the latest that does.
+pub fn read_reference(run: &Path, dataset: &str, wanted: &Value) -> Result<CorruptionReport> {
+    let theirs = std::fs::read_to_string(run.join("config.toml")).ok().and_then(|t| t.parse::<toml::Table>().ok());
+    let theirs = theirs.as_ref().and_then(|t| t.get("data")?.get("dataset")?.as_str().map(str::to_string));
+    if let Some(theirs) = theirs.filter(|d| d != dataset) {
+        return Err(Error::Config(format!(
+            "--reference {}: a run on {theirs}, this one is on {dataset}; a reference is evaluated on the same images",
+            run.display()
+        )));
+    }
     let store = ResultsStore::of_run(run);
     let index = store.index()?;
     if index.evaluations.is_empty() && store.dir.join("corruptions.json").is_file() {
