@@ -127,12 +127,17 @@ fn hash(v: &Value) -> String {
     digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
-/// The protocol without the keys that name the weights.
+/// The protocol without the keys that name the weights, and with a corruption evaluation's
+/// `--reference` run blanked: the reference adds normalised numbers, never changes the accuracies, so
+/// a baseline and the runs normalised by it share their columns in a comparison.
 pub fn setting_of(protocol: &Value) -> Value {
     let mut s = protocol.clone();
     if let Some(map) = s.as_object_mut() {
         for k in WEIGHT_KEYS {
             map.remove(k);
+        }
+        if let Some(reference) = map.get_mut("reference") {
+            *reference = Value::Null;
         }
     }
     s
@@ -303,4 +308,20 @@ pub fn with(mut base: Value, more: Value) -> Value {
         b.extend(m);
     }
     base
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_setting_leaves_out_the_weights_and_the_reference_run() {
+        let with_ref = serde_json::json!({"kind": "corruptions", "weights": "best", "weights_md5": "ab", "reference": "runs/base"});
+        let without =
+            serde_json::json!({"kind": "corruptions", "weights": "last", "weights_md5": "cd", "reference": null});
+        assert_eq!(hash(&setting_of(&with_ref)), hash(&setting_of(&without)));
+        assert_ne!(hash(&with_ref), hash(&without), "the protocol itself still names them");
+        let other = serde_json::json!({"kind": "corruptions", "reference": null, "seed": 1});
+        assert_ne!(hash(&setting_of(&other)), hash(&setting_of(&without)));
+    }
 }

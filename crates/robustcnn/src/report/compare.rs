@@ -300,6 +300,14 @@ pub fn compare(runs: &[RunResults], baseline: Option<&str>) -> Comparison {
     let mut notes =
         vec!["Values in %, mean ± sample standard deviation over seeds; the best mean of each column is marked."
             .to_string()];
+    let partial = |r: &Row| r.cells.iter().flatten().any(|c| c.values.len() < r.seeds.len());
+    if rows.iter().any(partial) {
+        notes.push(
+            "A value marked (k of n seeds) is the mean of the k seeds evaluated under its column's protocol; \
+             the row's other seeds have no evaluation of it."
+                .into(),
+        );
+    }
     // The mCE notes explain columns that only evaluations over the 15 benchmark corruptions have.
     let shown = |metric: &str| cols.iter().any(|c| c.key.split_once('#').is_some_and(|(m, _)| m == metric));
     if shown("mce") {

@@ -54,8 +54,8 @@ fn table_html(cmp: &Comparison) -> String {
             .cells
             .iter()
             .map(|c| match c {
-                Some(st) if st.best => format!("<td class=\"best\">{}</td>", stat_text(st)),
-                Some(st) => format!("<td>{}</td>", stat_text(st)),
+                Some(st) if st.best => format!("<td class=\"best\">{}</td>", stat_text(st, r.seeds.len())),
+                Some(st) => format!("<td>{}</td>", stat_text(st, r.seeds.len())),
                 None => "<td>–</td>".into(),
             })
             .collect();

@@ -1,11 +1,16 @@
 //! The comparison as Markdown and CSV.
 use super::compare::{Comparison, Diff, Stat};
 
-/// "82.10 ± 0.41", or "82.10" for one seed.
-pub fn stat_text(s: &Stat) -> String {
-    match s.std {
+/// "82.10 ± 0.41", or "82.10" for one seed; "(k of n seeds)" added when only k of the row's `seeds`
+/// have a value in the column.
+pub fn stat_text(s: &Stat, seeds: usize) -> String {
+    let text = match s.std {
         Some(sd) => format!("{:.2} ± {:.2}", s.mean, sd),
         None => format!("{:.2}", s.mean),
+    };
+    match s.values.len() {
+        k if k < seeds => format!("{text} ({k} of {seeds} seeds)"),
+        _ => text,
     }
 }
 
@@ -28,8 +33,8 @@ impl Comparison {
                 .cells
                 .iter()
                 .map(|c| match c {
-                    Some(st) if st.best => format!("**{}**", stat_text(st)),
-                    Some(st) => stat_text(st),
+                    Some(st) if st.best => format!("**{}**", stat_text(st, r.seeds.len())),
+                    Some(st) => stat_text(st, r.seeds.len()),
                     None => "–".into(),
                 })
                 .collect();
@@ -88,5 +93,23 @@ impl Comparison {
             }
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_from_fewer_seeds_than_its_row_says_so() {
+        let stat = |values: Vec<f64>, std| Stat {
+            mean: values.iter().sum::<f64>() / values.len() as f64,
+            values,
+            std,
+            best: false,
+        };
+        assert_eq!(stat_text(&stat(vec![80.0, 82.0], Some(1.5)), 2), "81.00 ± 1.50");
+        assert_eq!(stat_text(&stat(vec![55.31], None), 2), "55.31 (1 of 2 seeds)");
+        assert_eq!(stat_text(&stat(vec![1.0, 2.0], Some(0.25)), 3), "1.50 ± 0.25 (2 of 3 seeds)");
     }
 }
