@@ -311,7 +311,7 @@ impl RunArgs {
     /// (and, for a TorchScript module, its dataset and normalisation).
     pub fn subject(&self, o: &Opened, kind: &str, split: &str, images: usize) -> Result<serde_json::Value> {
         let (file, weights) = &o.weights;
-        let mut subject = store::subject(kind, weights, file, split, images, self.limit)?;
+        let mut subject = store::subject(kind, weights, file, split, images, self.effective_limit(o, split))?;
         if self.imported.torchscript.is_some() {
             let more = serde_json::json!({
                 "dataset": o.prepared.cfg.data.dataset,
@@ -321,6 +321,12 @@ impl RunArgs {
             subject = store::with(subject, more);
         }
         Ok(store::with_precision(subject, o.precision))
+    }
+
+    /// `--limit` as it acts on the `split` it evaluates: None when it keeps the whole split.
+    pub fn effective_limit(&self, o: &Opened, split: &str) -> Option<usize> {
+        let full = if matches!(split, "val" | "validation") { o.prepared.val.as_ref() } else { Some(&o.prepared.test) };
+        full.map_or(self.limit, |ds| robustcnn::eval::protocol::effective_limit(ds, self.limit))
     }
 
     pub fn batch(&self) -> usize {

@@ -1,6 +1,6 @@
 //! `robustcnn eval corruptions RUN`: accuracy under the common corruptions, on the fly or from a
 //! published -C directory, with CE and mCE (docs/methods.md §4.1.4).
-use crate::commands::{print_stored, RunArgs};
+use crate::commands::{print_stored, Opened, RunArgs};
 use crate::engine_args::{corruption_list, severity_list, EngineArgs};
 use crate::robustbench_args::RobustBenchArgs;
 use anyhow::{anyhow, bail, Result};
@@ -10,7 +10,6 @@ use robustcnn::eval::clean::evaluate;
 use robustcnn::eval::corruptions::{self, CorruptionReport, Evaluator, OnTheFly};
 use robustcnn::eval::reference_run::read_reference;
 use robustcnn::eval::{robustbench, store};
-use robustcnn::precision::Precision;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -89,7 +88,7 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
     };
     let reference = match &a.reference {
         Some(run) => {
-            let wanted = a.reference_setting(&names, &severities, test.len(), o.precision);
+            let wanted = a.reference_setting(&names, &severities, test.len(), &o);
             Some(read_reference(run, &p.cfg.data.dataset, &wanted)?)
         }
         None => None,
@@ -195,9 +194,10 @@ impl EvalCorruptionsArgs {
     }
 
     /// The setting a `--reference` run's evaluation must share with this one (`images` evaluated).
-    fn reference_setting(&self, names: &[&str], severities: &[u8], images: usize, p: Precision) -> serde_json::Value {
-        let split = serde_json::json!({"split": "test", "images": images, "limit": self.run_args.limit});
-        store::with_precision(store::with(self.settings(names, severities), split), p)
+    fn reference_setting(&self, names: &[&str], severities: &[u8], images: usize, o: &Opened) -> serde_json::Value {
+        let limit = self.run_args.effective_limit(o, "test");
+        let split = serde_json::json!({"split": "test", "images": images, "limit": limit});
+        store::with_precision(store::with(self.settings(names, severities), split), o.precision)
     }
 }
 

@@ -117,6 +117,13 @@ fn results_are_never_made_from_nothing_and_never_silently_replaced() {
     );
     assert!(cmp.contains("| images | | 1000 |"), "{cmp}");
 
+    // A limit that keeps every image is the whole set's protocol, not a second one.
+    let cleans = |i: &Value| i["evaluations"].as_array().unwrap().iter().filter(|e| e["kind"] == "clean").count();
+    let before = cleans(&json(&results.join("index.json")));
+    ok(&["eval", "clean", &r, "--limit", "5000"]);
+    assert_eq!(json(&results.join("clean.json"))["protocol"]["limit"], Value::Null);
+    assert_eq!(cleans(&json(&results.join("index.json"))), before, "--limit 5000 on 1000 images is no new protocol");
+
     // A validation-split evaluation is kept too, and never takes the test set's place.
     let val = ok(&["eval", "clean", &r, "--split", "val"]);
     assert!(val.contains("the val split"), "{val}");

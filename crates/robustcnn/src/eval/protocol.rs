@@ -308,7 +308,7 @@ pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &m
     let keep = |e: store::Evaluation| if main { store.write(e).map(|_| ()) } else { Ok(()) };
     let (file, weights) = train::weights_file(&run.dir, &p.weights);
     let subject = |kind: &str| {
-        store::subject(kind, &weights, &file, "test", test.len(), p.limit)
+        store::subject(kind, &weights, &file, "test", test.len(), effective_limit(&prepared.test, p.limit))
             .map(|s| store::with_precision(s, p.precision))
     };
     progress("clean");
@@ -361,6 +361,13 @@ pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &m
 
 /// The first `limit` images of `test` (re-ID: the first `limit` queries, with the whole gallery;
 /// all without a limit); an error when that leaves none.
+/// The limit as it acts on `ds`: None when it keeps every image (or every query of a re-ID set), so
+/// that `--limit 5000` on 1,000 images is recorded as the whole set it evaluates.
+pub fn effective_limit(ds: &crate::data::Dataset, limit: Option<usize>) -> Option<usize> {
+    let n = ds.retrieval.as_ref().map_or(ds.len(), |r| r.queries);
+    limit.filter(|&l| l < n)
+}
+
 pub fn limited(test: &crate::data::Dataset, limit: Option<usize>, run: &Path) -> Result<crate::data::Dataset> {
     if limit == Some(0) {
         return Err(Error::Config(
