@@ -238,6 +238,20 @@ fn a_model_whose_outputs_are_not_numbers_gets_no_score() {
     let e = fails(&["explain", &r, "test:0", "--weights", &p, "--out", &picture.display().to_string()]);
     assert!(e.contains(&format!("{named}1 of the 1 images")) && !picture.exists(), "{e}");
     // Finetuned from them: no epoch is selected by validation, and the test evaluation refuses.
+    let e = fails(&[
+        "train",
+        "--quiet",
+        "--init",
+        &r,
+        "--model",
+        "resnet20",
+        "--out",
+        &dir.path().join("x").display().to_string(),
+    ]);
+    assert!(
+        e.contains("a small-cnn run, and this run trains resnet20; finetuning starts from weights of the same"),
+        "{e}"
+    );
     let tuned = dir.path().join("tuned");
     let t = tuned.display().to_string();
     let args = ["train", "--quiet", "--init", &p, "--steps", "3", "--batch-size", "64", "--val-fraction", "0.5"];

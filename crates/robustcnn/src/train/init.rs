@@ -21,6 +21,23 @@ fn init_file(init: &Path) -> Result<PathBuf> {
     Ok(file)
 }
 
+/// Refuses a run directory whose weights belong to another architecture than `model`: its config
+/// names its model, so the error can say so rather than report a tensor's shape.
+pub fn check_model(init: &Path, model: &str) -> Result<()> {
+    if !init.join(CONFIG_FILE).is_file() {
+        return Ok(());
+    }
+    let theirs = RunDir::open(init)?.read_config_on(Some("cpu"))?.model.name;
+    if theirs != model {
+        return Err(Error::Config(format!(
+            "train.init {}: a {theirs} run, and this run trains {model}; finetuning starts from weights of \
+             the same architecture (--model {theirs})",
+            init.display()
+        )));
+    }
+    Ok(())
+}
+
 /// The per-channel mean and std the starting weights were trained behind: a run directory's config
 /// records them exactly; a bare weights file holds them as float32 buffers, when it holds them.
 pub fn init_normalization(init: &Path) -> Result<Option<(Vec<f64>, Vec<f64>)>> {

@@ -104,6 +104,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<TrainSummary> {
         methods::bind(&mut p.cfg.method, &p.net);
         if let (Some(init), false) = (&p.cfg.train.init, from_checkpoint) {
             let model = &p.cfg.model;
+            init::check_model(init, &model.name)?;
             init::load_init(init, &p.vs, model.mean.as_deref().unwrap_or(&[]), model.std.as_deref().unwrap_or(&[]))?;
         }
         let method = methods::build(&p.cfg.method, &p.net, p.train.num_classes() as i64)?;

@@ -87,6 +87,9 @@ pub fn resolve(cfg: &Config) -> Result<(Config, Dataset, Option<Dataset>, Datase
     cfg.data.augment = Some(cfg.data.augment.unwrap_or_default().or(default).into());
     crate::methods::resolve(&mut cfg.method);
     if cfg.model.mean.is_none() || cfg.model.std.is_none() {
+        if let Some(init) = &cfg.train.init {
+            super::init::check_model(init, &cfg.model.name)?;
+        }
         // A finetuning run keeps the normalisation its starting weights were trained behind.
         let from_init = cfg.train.init.as_deref().map(super::init::init_normalization).transpose()?.flatten();
         let (m, s) = match from_init {
