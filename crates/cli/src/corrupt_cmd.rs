@@ -72,7 +72,7 @@ pub enum CorruptCommand {
         #[arg(long, default_value = "all")]
         corruptions: String,
         /// Enlarge each tile by this factor (default: so that small images show at least 96 px).
-        #[arg(long)]
+        #[arg(long, value_parser = crate::at_least_one)]
         zoom: Option<usize>,
         #[command(flatten)]
         engine: EngineArgs,

@@ -334,6 +334,10 @@ fn option_syntax_errors_are_reported_by_the_parser_with_a_pointer_to_help() {
         ),
         (&["train", "--stop-after", "0"][..], "invalid value '0' for '--stop-after <STEPS>': expected a whole number"),
         (&["eval", "clean", "run", "--batch-size", "0"][..], "invalid value '0' for '--batch-size <BATCH_SIZE>'"),
+        (
+            &["corrupt", "preview", "x.png", "--out", "y.png", "--zoom", "0"][..],
+            "invalid value '0' for '--zoom <ZOOM>'",
+        ),
         (&["frobnicate"][..], "unrecognized subcommand 'frobnicate'"),
     ] {
         let out = common::robustcnn(args);
