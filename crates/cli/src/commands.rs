@@ -66,9 +66,7 @@ fn check_resume_options(a: &TrainArgs) -> Result<()> {
     if let Some(recipe) = &a.config {
         let text = std::fs::read_to_string(recipe).with_context(|| format!("{}: cannot read", recipe.display()))?;
         let t: toml::Table = text.parse().with_context(|| format!("{}: not a TOML recipe", recipe.display()))?;
-        for (key, value) in robustcnn::config::flat_keys(&t) {
-            robustcnn::config::apply_override(&mut asked, &format!("{key}={value}"))?;
-        }
+        robustcnn::config::merge_tables(&mut asked, &t);
     }
     for s in &sets {
         robustcnn::config::apply_override(&mut asked, s)?;
@@ -169,6 +167,13 @@ pub struct WeightsArgs {
     pub device: Option<String>,
     #[arg(long, default_value_t = 256, value_parser = crate::at_least_one)]
     pub batch_size: usize,
+}
+
+impl WeightsArgs {
+    /// "RUN (weights: best)", naming the model in messages.
+    pub fn label(&self, run: &Path) -> String {
+        format!("{} (weights: {})", run.display(), self.weights)
+    }
 }
 
 /// A trained run's model: which run, which weights, on which device, in batches of what size.
@@ -288,7 +293,7 @@ impl RunArgs {
     /// An error about the model's outputs (NaN or infinite) names the run and weights it concerns.
     pub fn name_model(&self, e: anyhow::Error) -> anyhow::Error {
         name_not_finite(e, || match &self.run {
-            Some(run) => format!("{} (weights: {})", run.display(), self.how.weights),
+            Some(run) => self.how.label(run),
             None => self.source().display().to_string(),
         })
     }

@@ -63,9 +63,8 @@ pub fn run(a: &ExplainArgs) -> Result<()> {
         (None, Some(l)) => l,
         (None, None) => tch::no_grad(|| p.net.forward(&x, false).argmax(-1, false).int64_value(&[0])),
     };
-    let (picture, info) = robustcnn::explain::explain(&p.net, &p.cfg.method, &x, label, a.seed).map_err(|e| {
-        name_not_finite(e.into(), || format!("{} (weights: {})", a.run_args.run.display(), a.run_args.how.weights))
-    })?;
+    let (picture, info) = robustcnn::explain::explain(&p.net, &p.cfg.method, &x, label, a.seed)
+        .map_err(|e| name_not_finite(e.into(), || a.run_args.how.label(&a.run_args.run)))?;
     let json = a.out.with_extension("json");
     let tmp = a.out.with_extension("png.partial");
     picture

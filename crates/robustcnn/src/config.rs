@@ -328,6 +328,18 @@ pub fn flat_keys(table: &toml::Table) -> std::collections::BTreeMap<String, Stri
     out
 }
 
+/// Writes every key of `over` into `base`, section by section (a recipe laid over another).
+pub fn merge_tables(base: &mut toml::Table, over: &toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge_tables(b, o),
+            _ => {
+                base.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
 /// Applies one `section.key=value` override to a TOML table.
 pub fn apply_override(table: &mut toml::Table, item: &str) -> Result<()> {
     let (key, raw) = item

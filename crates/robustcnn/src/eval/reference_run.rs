@@ -3,6 +3,7 @@
 use super::corruptions::CorruptionReport;
 use super::store::{Entry, ResultsStore};
 use crate::error::{Error, Result};
+use crate::train::{RunDir, CONFIG_FILE};
 use serde_json::Value;
 use std::path::Path;
 
@@ -13,13 +14,14 @@ const SHARED: [&str; 10] =
 /// The reference run's corruption report evaluated under `wanted` (a protocol holding the
 /// [`SHARED`] keys) on `dataset`; its primary evaluation when that one matches, else the latest that does.
 pub fn read_reference(run: &Path, dataset: &str, wanted: &Value) -> Result<CorruptionReport> {
-    let theirs = std::fs::read_to_string(run.join("config.toml")).ok().and_then(|t| t.parse::<toml::Table>().ok());
-    let theirs = theirs.as_ref().and_then(|t| t.get("data")?.get("dataset")?.as_str().map(str::to_string));
-    if let Some(theirs) = theirs.filter(|d| d != dataset) {
-        return Err(Error::Config(format!(
-            "--reference {}: a run on {theirs}, this one is on {dataset}; a reference is evaluated on the same images",
-            run.display()
-        )));
+    if run.join(CONFIG_FILE).is_file() {
+        let theirs = RunDir::open(run)?.read_config_on(Some("cpu"))?.data.dataset;
+        if theirs != dataset {
+            return Err(Error::Config(format!(
+                "--reference {}: a run on {theirs}, this one is on {dataset}; a reference is evaluated on the same images",
+                run.display()
+            )));
+        }
     }
     let store = ResultsStore::of_run(run);
     let index = store.index()?;
@@ -29,16 +31,18 @@ pub fn read_reference(run: &Path, dataset: &str, wanted: &Value) -> Result<Corru
     }
     let mut entries: Vec<&Entry> = index.primary("corruptions").into_iter().collect();
     entries.extend(index.evaluations.iter().rev().filter(|e| e.kind == "corruptions"));
+    let ranked: Vec<(&Entry, Vec<String>)> =
+        entries.into_iter().map(|e| (e, differences(&e.protocol, wanted))).collect();
     let named = |what: String| Error::Config(format!("--reference {}: {what}", run.display()));
-    let Some(closest) = entries.iter().min_by_key(|e| differences(&e.protocol, wanted).len()) else {
-        return Err(named("no corruption results there; run eval corruptions on it first".into()));
-    };
-    let Some(found) = entries.iter().find(|e| differences(&e.protocol, wanted).is_empty()) else {
-        return Err(named(format!(
-            "none of its corruption evaluations was made like this one (the closest differs in {}); \
-             run eval corruptions on it with the same options",
-            differences(&closest.protocol, wanted).join(", ")
-        )));
+    let Some((found, _)) = ranked.iter().find(|(_, d)| d.is_empty()) else {
+        return Err(match ranked.iter().min_by_key(|(_, d)| d.len()) {
+            None => named("no corruption results there; run eval corruptions on it first".into()),
+            Some((_, closest)) => named(format!(
+                "none of its corruption evaluations was made like this one (the closest differs in {}); \
+                 run eval corruptions on it with the same options",
+                closest.join(", ")
+            )),
+        });
     };
     let path = store.dir.join(&found.dir).join("corruptions.json");
     let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;

@@ -72,7 +72,7 @@ fn recipe_difference(
 
 /// A run's config.toml as dotted keys and their values, without the per-seed keys; None when unreadable.
 fn recipe(r: &RunResults) -> Option<BTreeMap<String, String>> {
-    let table: toml::Table = std::fs::read_to_string(r.dir.join("config.toml")).ok()?.parse().ok()?;
+    let table: toml::Table = std::fs::read_to_string(r.dir.join(crate::train::CONFIG_FILE)).ok()?.parse().ok()?;
     let mut out = crate::config::flat_keys(&table);
     out.retain(|k, _| !PER_SEED.contains(&k.as_str()));
     Some(out)

@@ -7,7 +7,7 @@ mod run_dir;
 pub mod schedule;
 mod setup;
 
-pub use run_dir::{RunDir, CHECKPOINT_FILE, METRICS_FILE};
+pub use run_dir::{RunDir, CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE};
 pub use setup::{prepare, resolve, Prepared};
 
 use crate::config::Config;
