@@ -234,6 +234,24 @@ fn a_model_whose_outputs_are_not_numbers_gets_no_score() {
     assert!(e.contains(&format!("{named}20 of the 20 images")), "{e}");
     let e = fails(&["eval", "corruptions", &r, "--weights", &p, "--corruptions", "fog", "--severities", "1"]);
     assert!(e.contains(&named) && e.contains("diverged, so no score is computed from them"), "{e}");
+    // One class's logit −inf: softmax gives it a finite 0, but the logits are not finite either.
+    let minus_inf = dir.path().join("minus-inf.safetensors");
+    let tensors: Vec<(String, tch::Tensor)> =
+        tch::Tensor::read_safetensors(run.join("best.safetensors"))
+            .unwrap()
+            .into_iter()
+            .map(|(k, t)| {
+                if k == "fc2.bias" {
+                    (k, t.index_fill(0, &tch::Tensor::from(3i64), f64::NEG_INFINITY))
+                } else {
+                    (k, t)
+                }
+            })
+            .collect();
+    tch::Tensor::write_safetensors(&tensors, &minus_inf).unwrap();
+    let m = minus_inf.display().to_string();
+    let e = fails(&["eval", "clean", &r, "--weights", &m]);
+    assert!(e.contains(&format!("{r} (weights: {m}): the model's outputs are NaN or infinite for 1000 of")), "{e}");
     let picture = dir.path().join("explain.png");
     let e = fails(&["explain", &r, "test:0", "--weights", &p, "--out", &picture.display().to_string()]);
     assert!(e.contains(&format!("{named}1 of the 1 images")) && !picture.exists(), "{e}");

@@ -56,7 +56,7 @@ pub fn predict(net: &Network, ds: &Dataset, batch_size: usize, device: Device) -
             }
             let logits = net.forward(&b.to_device(device).0, false);
             let probs = if ds.is_multi_label() { logits.sigmoid() } else { logits.softmax(-1, Kind::Float) };
-            let probs = probs.to_kind(Kind::Float).to_device(Device::Cpu);
+            let probs = super::finite::poison_bad_rows(&logits, &probs).to_kind(Kind::Float).to_device(Device::Cpu);
             let rows = Vec::<f32>::try_from(&probs.flatten(0, -1)).unwrap_or_default();
             out[chunk[0] * k..chunk[0] * k + rows.len()].copy_from_slice(&rows);
             Ok(())

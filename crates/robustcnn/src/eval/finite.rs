@@ -10,6 +10,15 @@ pub fn bad_rows(outputs: &Tensor) -> Vec<bool> {
     crate::attacks::to_bools(&bad)
 }
 
+/// `outputs` with every row whose `logits` row holds NaN or ±inf set to NaN, so that a check of the
+/// outputs (softmax probabilities, sigmoids) judges the logits: softmax turns a −inf logit into a
+/// finite 0 and would hide it.
+pub fn poison_bad_rows(logits: &Tensor, outputs: &Tensor) -> Tensor {
+    let rows = logits.size().first().copied().unwrap_or(0);
+    let bad = logits.isfinite().reshape([rows, -1]).all_dim(1, true).logical_not();
+    outputs.masked_fill(&bad, f64::NAN)
+}
+
 /// Refuses outputs of which any row is flagged bad, naming how many and the first; checked after
 /// the ranks of a data-parallel job have merged their rows, so that every rank refuses together.
 pub fn check(bad: impl IntoIterator<Item = bool>) -> Result<()> {
@@ -49,5 +58,15 @@ mod tests {
             assert!(matches!(e, Error::NotFinite(_)));
             assert!(e.to_string().contains("NaN or infinite for 2 of the 3 images (the first is image 1)"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_minus_infinite_logit_poisons_its_row_of_finite_probabilities() {
+        let logits = Tensor::from_slice(&[1f32, 2.0, f32::NEG_INFINITY, 0.0]).reshape([2, 2]);
+        let probs = logits.softmax(-1, tch::Kind::Float);
+        assert!(Vec::<f32>::try_from(probs.flatten(0, -1)).unwrap().iter().all(|v| v.is_finite()));
+        let poisoned = Vec::<f32>::try_from(poison_bad_rows(&logits, &probs).flatten(0, -1)).unwrap();
+        assert!(poisoned[..2].iter().all(|v| v.is_finite()) && poisoned[2..].iter().all(|v| v.is_nan()));
+        assert!(check_values(&poisoned, 2).is_err());
     }
 }

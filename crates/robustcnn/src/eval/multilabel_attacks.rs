@@ -75,7 +75,9 @@ impl AttackSet<'_> {
             };
             let (scores, pert) = tch::no_grad(|| {
                 let pert = (&adv - &x).abs().max().double_value(&[]);
-                let s = self.net.forward(&adv, false).sigmoid().to_kind(Kind::Float).to_device(Device::Cpu);
+                let logits = self.net.forward(&adv, false);
+                let s = super::finite::poison_bad_rows(&logits, &logits.sigmoid());
+                let s = s.to_kind(Kind::Float).to_device(Device::Cpu);
                 (Vec::<f32>::try_from(&s.flatten(0, -1)).unwrap_or_default(), pert)
             });
             if let Some(a) = attack {
