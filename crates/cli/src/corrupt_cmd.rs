@@ -292,6 +292,9 @@ fn save_png(path: &Path, pixels: &[u8], h: usize, w: usize, c: usize) -> Result<
         .with_context(|| format!("{}: cannot write", path.display()))
 }
 
+/// The largest preview sheet written (about 0.8 GB of RGB).
+const MAX_SHEET_PIXELS: usize = 1 << 28;
+
 /// The preview sheet: rows are corruptions (named on the left), columns the clean image and
 /// severities 1–5 (named on top), tiles 2 px apart.
 fn preview(path: &Path, out: &Path, corruptions: &str, zoom: Option<usize>, engine: &EngineArgs) -> Result<()> {
@@ -306,17 +309,28 @@ fn preview(path: &Path, out: &Path, corruptions: &str, zoom: Option<usize>, engi
     let img = Image::new(rgb.into_raw(), h, w, 3)?;
     corruptor.preset_for(h, w).map_err(|e| anyhow!("--preset: {e}"))?;
     let z = zoom.unwrap_or_else(|| 96usize.div_ceil(h.min(w))).max(1);
-    let (gap, tw, th) = (2, w * z, h * z);
-    let (cols, rows) = (6, names.len());
+    let (gap, cols, rows) = (2, 6, names.len());
     // Labels: 5×7 glyphs, doubled where the tiles are tall enough.
-    let scale = if th >= 28 { 2 } else { 1 };
-    let label_width = names.iter().map(|n| text_width(n, scale)).max().unwrap_or(0) as usize;
-    let (left, top) = (label_width + 8 * scale as usize, 7 * scale as usize + 6);
-    let mut sheet = image::RgbImage::from_pixel(
-        (left + cols * (tw + gap) - gap) as u32,
-        (top + rows * (th + gap) - gap) as u32,
-        image::Rgb([255, 255, 255]),
-    );
+    let scale_for = |z: usize| if h * z >= 28 { 2 } else { 1 };
+    let margins = |z: usize| {
+        let label_width = names.iter().map(|n| text_width(n, scale_for(z))).max().unwrap_or(0) as usize;
+        (label_width + 8 * scale_for(z) as usize, 7 * scale_for(z) as usize + 6)
+    };
+    let size = |z: usize| {
+        let (left, top) = margins(z);
+        (left + cols * (w * z + gap) - gap, top + rows * (h * z + gap) - gap)
+    };
+    let (sw, sh) = size(z);
+    if sw.saturating_mul(sh) > MAX_SHEET_PIXELS {
+        let over = format!("the sheet would be {sw}×{sh} pixels, over {} megapixels", MAX_SHEET_PIXELS >> 20);
+        match (1..z).rev().find(|&z| size(z).0 * size(z).1 <= MAX_SHEET_PIXELS) {
+            Some(most) => bail!("--zoom {z}: {over}; give --zoom {most} or less"),
+            None => bail!("{}: {over}; give fewer --corruptions or a smaller image", path.display()),
+        }
+    }
+    let (tw, th, scale) = (w * z, h * z, scale_for(z));
+    let (left, top) = margins(z);
+    let mut sheet = image::RgbImage::from_pixel(sw as u32, sh as u32, image::Rgb([255, 255, 255]));
     let ink = image::Rgb([20, 20, 20]);
     for col in 0..cols {
         let fits = |t: &String| text_width(t, scale) as usize <= tw;

@@ -59,6 +59,10 @@ pub fn run(a: &ExplainArgs) -> Result<()> {
         (Some(l), _) if !(0..classes).contains(&l) => {
             bail!("--label {l}: expected a class index in 0..{}", classes - 1)
         }
+        (Some(l), Some(k)) if l != k => {
+            let name = |i: i64| p.test.class_names.get(i as usize).cloned().unwrap_or_else(|| i.to_string());
+            bail!("--label {l}: {} is of class {k} ({}); --label gives the class of a file image", a.image, name(k))
+        }
         (Some(l), _) => l,
         (None, Some(l)) => l,
         (None, None) => tch::no_grad(|| p.net.forward(&x, false).argmax(-1, false).int64_value(&[0])),
@@ -67,12 +71,18 @@ pub fn run(a: &ExplainArgs) -> Result<()> {
         .map_err(|e| name_not_finite(e.into(), || a.run_args.how.label(&a.run_args.run)))?;
     let json = a.out.with_extension("json");
     let tmp = a.out.with_extension("png.partial");
-    picture
+    let written = picture
         .save_with_format(&tmp, image::ImageFormat::Png)
-        .with_context(|| format!("{}: cannot write", a.out.display()))?;
-    std::fs::write(&json, serde_json::to_string_pretty(&info)?)
-        .with_context(|| format!("{}: cannot write", json.display()))?;
-    std::fs::rename(&tmp, &a.out).with_context(|| format!("{}: cannot write", a.out.display()))?;
+        .with_context(|| format!("{}: cannot write", a.out.display()))
+        .and_then(|()| {
+            std::fs::write(&json, serde_json::to_string_pretty(&info)?)
+                .with_context(|| format!("{}: cannot write", json.display()))
+        })
+        .and_then(|()| std::fs::rename(&tmp, &a.out).with_context(|| format!("{}: cannot write", a.out.display())));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
     let name = |i: i64| p.test.class_names.get(i as usize).cloned().unwrap_or_else(|| i.to_string());
     println!("class {} (predicted {})", name(info.label), name(info.predicted));
     for r in &info.rows {

@@ -59,6 +59,7 @@ fn fixtures(d: &Path) {
         w(name, bytes);
     }
     std::fs::create_dir_all(d.join("empty")).unwrap();
+    image::RgbImage::from_pixel(32, 32, image::Rgb([100, 150, 200])).save(d.join("photo-32.png")).unwrap();
 }
 
 /// Small malformed files: (name under the fixtures folder, bytes).
@@ -260,10 +261,12 @@ const CASES: &[(&str, &str)] = &[
     ("eval corruptions {run} --preset sized", "--preset: the sized preset (imagecorruptions) needs images of at least"),
     ("corrupt --dataset nope --out {d}/o", "unknown dataset 'nope'"),
     ("corrupt preview {d}/not-an-image.png --out {d}/o.png", "not-an-image.png: not a readable PNG or JPEG image"),
+    ("corrupt preview {d}/photo-32.png --zoom 100 --out {d}/o.png", "--zoom 100: the sheet would be 19430×60856 pixels, over 256 megapixels; give --zoom 47 or less"),
     ("corrupt preview {d}/nofile.png --out {d}/o.png", "nofile.png: not a readable PNG or JPEG image"),
     // Explain, data and bench.
     ("explain {run} {d}/not-an-image.png --out {d}/o.png", "not-an-image.png: not a readable PNG or JPEG image"),
     ("explain {run} test:999999 --out {d}/o.png", "test:999999: the test set has 1000 images (0..999)"),
+    ("explain {run} test:0 --label 2 --out {d}/o.png", "--label 2: test:0 is of class 9 (Ankle boot); --label gives"),
     ("explain {run} train:0 --out {d}/o.png", "train:0: no such image file (give a PNG or JPEG file, or test:N"),
     ("explain {d}/empty test:0 --out {d}/o.png", "empty: not a run directory (no config.toml)"),
     ("data info nope", "unknown dataset 'nope'"),
