@@ -55,7 +55,7 @@ pub fn corruption_list(spec: &str, option: &str) -> Result<Vec<&'static str>> {
     corrupt::select(spec).map_err(|e| anyhow::anyhow!("{option}: {e}"))
 }
 
-/// Checks a severity list: each in 1–5, no repeats.
+/// Checks a severity list (each in 1–5, no repeats) and puts it in ascending order.
 pub fn severity_list(list: &[u8]) -> Result<Vec<u8>> {
     for (i, &s) in list.iter().enumerate() {
         if !(1..=5).contains(&s) {
@@ -68,5 +68,7 @@ pub fn severity_list(list: &[u8]) -> Result<Vec<u8>> {
     if list.is_empty() {
         bail!("--severities: give at least one of 1–5");
     }
-    Ok(list.to_vec())
+    let mut sorted = list.to_vec();
+    sorted.sort_unstable();
+    Ok(sorted)
 }

@@ -74,6 +74,7 @@ const FILE_FIXTURES: &[(&str, &[u8])] = &[
     ("suite-attack.toml", b"[suite]\nmethods = [\"baseline\"]\n[evaluate]\nattacks = [\"nope\"]\n"),
     ("suite-unused.toml", b"[suite]\nmethods = [\"baseline\"]\n[method.lfm]\np = 0.5\n"),
     ("suite-eps.toml", b"[suite]\nmethods = [\"baseline\"]\n[evaluate]\neps = [\"eight\"]\n"),
+    ("suite-severities.toml", b"[suite]\nmethods = [\"baseline\"]\n[evaluate]\nseverities = [3, 1, 3]\n"),
     ("suite-key.toml", b"[suite]\nmethods = [\"baseline\"]\n[evaluate]\nlimits = 5\n"),
     ("suite-ok.toml", b"[suite]\nmethods = [\"baseline\"]\n"),
     ("suite-sized.toml", b"[suite]\nmethods = [\"baseline\"]\n[evaluate]\npreset = \"sized\"\n"),
@@ -216,6 +217,7 @@ const CASES: &[(&str, &str)] = &[
         "suite {d}/suite-attack.toml --out {d}/o",
         "suite-attack.toml: evaluate.attacks nope: unknown attack (attacks: fgsm, pgd",
     ),
+    ("suite {d}/suite-severities.toml --out {d}/o", "suite-severities.toml: evaluate.severities 3 is listed twice"),
     ("suite {d}/suite-unused.toml --out {d}/o", "suite-unused.toml: method.lfm: no method of the suite uses it"),
     (
         "suite {d}/suite-eps.toml --out {d}/o",

@@ -185,6 +185,23 @@ fn all_fifteen_give_the_cifar_mce() {
     assert!((got["relative_mce"].as_f64().unwrap() - rel_mean).abs() < 1e-9, "{got}");
     assert_eq!(got["relative_left_out"].as_array().unwrap().len(), 15 - rel.len());
     assert!(text.contains(&format!("mCE normalised by {r}: {:.1}%", 100.0 * ce)), "{text}");
+
+    // One evaluation however its options were spelt: the 15 names in reverse order and the
+    // severities are `common` at 3, so it replaces its own folder rather than adding one.
+    let index_path = run.join("results/index.json");
+    let kept = |p: &Path| json(p)["evaluations"].as_array().unwrap().len();
+    let before = kept(&index_path);
+    let reversed: Vec<&str> = corrupt::BENCHMARK.iter().rev().copied().collect();
+    ok(&["eval", "corruptions", &r, "--limit", "30", "--severities", "3", "--corruptions", &reversed.join(",")]);
+    assert_eq!(kept(&index_path), before);
+    // A protocol kept by a suite or an earlier version ("common", no reference key) still matches.
+    let mut index = json(&index_path);
+    for e in index["evaluations"].as_array_mut().unwrap().iter_mut().filter(|e| e["kind"] == "corruptions") {
+        e["protocol"]["corruptions"] = "common".into();
+        e["protocol"].as_object_mut().unwrap().remove("reference");
+    }
+    std::fs::write(&index_path, index.to_string()).unwrap();
+    ok(&["eval", "corruptions", &o, "--limit", "30", "--severities", "3", "--reference", &r]);
 }
 
 #[test]

@@ -129,6 +129,9 @@ impl Protocol {
             if self.severities.is_empty() || self.severities.iter().any(|s| !(1..=5).contains(s)) {
                 return bad("severities", "must list severities in 1–5".into());
             }
+            if let Some(s) = self.severities.iter().enumerate().find(|(i, s)| self.severities[..*i].contains(s)) {
+                return bad("severities", format!("{} is listed twice", s.1));
+            }
         }
         if self.preset != "auto" {
             if let Err(e) = Preset::parse(&self.preset) {

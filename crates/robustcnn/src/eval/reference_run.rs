@@ -1,7 +1,7 @@
 //! `eval corruptions --reference RUN`: the reference run's corruption evaluation made under this
 //! evaluation's setting, whose errors normalise CE and mCE (docs/results.md, reference runs).
 use super::corruptions::CorruptionReport;
-use super::store::{Entry, ResultsStore};
+use super::store::{canonical, Entry, ResultsStore};
 use crate::error::{Error, Result};
 use crate::train::{RunDir, CONFIG_FILE};
 use serde_json::Value;
@@ -81,25 +81,15 @@ fn read_legacy(run: &Path, severities: &[u8]) -> Result<CorruptionReport> {
     Ok(r)
 }
 
-/// The shared keys on which a kept protocol differs from the wanted one, as "key (there vs here)".
+/// The shared keys on which a kept protocol differs from the wanted one, as "key (there vs here)",
+/// each compared in its canonical form (a group such as "common" as its names, in benchmark order).
 fn differences(there: &Value, here: &Value) -> Vec<String> {
+    let (there, here) = (canonical(there), canonical(here));
     SHARED
         .iter()
-        .filter(|k| normal(k, &there[**k]) != normal(k, &here[**k]))
+        .filter(|k| there[**k] != here[**k])
         .map(|k| format!("{k} ({} there, {} here)", shown(k, &there[*k]), shown(k, &here[*k])))
         .collect()
-}
-
-/// A value as compared: the corruption list as a set.
-fn normal(key: &str, v: &Value) -> Value {
-    match (key, v.as_array()) {
-        ("corruptions", Some(list)) => {
-            let mut names: Vec<String> = list.iter().map(|n| n.as_str().unwrap_or_default().to_string()).collect();
-            names.sort();
-            Value::from(names)
-        }
-        _ => v.clone(),
-    }
 }
 
 /// A value for the message: the corruption list by its length, a missing key as "none".
@@ -120,8 +110,11 @@ mod tests {
     #[test]
     fn keys_that_differ_are_named_and_the_corruption_order_does_not_matter() {
         let here = json!({"corruptions": ["fog", "snow"], "severities": [1, 2], "images": 1000, "limit": null});
-        let same = json!({"corruptions": ["snow", "fog"], "severities": [1, 2], "images": 1000, "weights": "last"});
+        let same = json!({"corruptions": ["snow", "fog"], "severities": [2, 1], "images": 1000, "weights": "last"});
         assert!(differences(&same, &here).is_empty());
+        let common = json!({"corruptions": "common", "severities": [1, 2], "images": 1000, "limit": null});
+        let named = json!({"corruptions": corrupt::BENCHMARK.iter().rev().collect::<Vec<_>>(), "severities": [1, 2], "images": 1000});
+        assert!(differences(&common, &named).is_empty(), "a group and its names are one list");
         let other = json!({"corruptions": ["fog"], "severities": [1, 2], "images": 50, "limit": 50});
         let want = [
             "corruptions (1 corruptions there, 2 corruptions here)",

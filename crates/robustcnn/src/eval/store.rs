@@ -143,6 +143,49 @@ pub fn setting_of(protocol: &Value) -> Value {
     s
 }
 
+/// The protocol in the one form each evaluation has, whichever way its options were spelt
+/// (docs/results.md): a corruption list (a group such as "common", or names in any order) as its
+/// names in benchmark order, severities ascending, and a corruption evaluation without a
+/// `--reference` as one whose `reference` is null.
+pub fn canonical(protocol: &Value) -> Value {
+    let mut p = protocol.clone();
+    let Some(map) = p.as_object_mut() else { return p };
+    let names = match map.get("corruptions") {
+        Some(Value::String(spec)) => corrupt::select(spec).ok(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|n| n.as_str().and_then(|n| corrupt::select(n).ok()))
+            .collect::<Option<Vec<_>>>()
+            .map(|v| v.concat()),
+        _ => None,
+    };
+    if let Some(mut names) = names {
+        names.sort_by_key(|n| corrupt::ALL.iter().position(|a| a == n));
+        names.dedup();
+        map.insert("corruptions".into(), Value::from(names));
+    }
+    if let Some(Value::Array(severities)) = map.get_mut("severities") {
+        severities.sort_by_key(|s| s.as_u64());
+    }
+    if map.get("kind").and_then(Value::as_str) == Some("corruptions") {
+        map.entry("reference").or_insert(Value::Null);
+    }
+    p
+}
+
+/// The setting (a hash) of a protocol as kept in an index or a summary's `protocol` block; the
+/// block's own `id`, `setting` and `samples` are left out, and the setting is computed afresh from
+/// the canonical protocol, so evaluations kept by earlier versions compare with new ones.
+pub fn setting_id(protocol: &Value) -> String {
+    let mut p = protocol.clone();
+    if let Some(map) = p.as_object_mut() {
+        for k in ["id", "setting", "samples"] {
+            map.remove(k);
+        }
+    }
+    hash(&setting_of(&canonical(&p)))
+}
+
 /// The MD5 of a weights file, in hex: two evaluations of different weights never share a protocol.
 pub fn file_md5(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).at(path)?;
@@ -222,6 +265,7 @@ impl ResultsStore {
         let mut index = self.index()?;
         let names: Vec<&str> = eval.files.iter().map(|f| f.0).collect();
         self.adopt_legacy(&mut index, eval.kind, &names)?;
+        let eval = Evaluation { protocol: canonical(&eval.protocol), ..eval };
         let id = hash(&eval.protocol);
         let entry = Entry {
             kind: eval.kind.into(),
@@ -251,23 +295,30 @@ impl ResultsStore {
         for (name, text) in &files {
             write_bytes_atomic(&own.join(name), text.as_bytes())?;
         }
+        // The same evaluation kept by an earlier version under a protocol spelt another way.
+        let same = |e: &Entry| e.kind == eval.kind && (e.id == id || canonical(&e.protocol) == eval.protocol);
+        let superseded: Vec<String> =
+            index.evaluations.iter().filter(|e| same(e) && e.id != id).map(|e| e.dir.clone()).collect();
         let current = index.primary(eval.kind).cloned();
         // The top-level files report the test set in fp32: a validation-split or reduced-precision
         // evaluation is only kept.
         let on_test = eval.protocol["split"].as_str().is_none_or(|s| s == "test");
         let fp32 = eval.protocol.get("precision").is_none();
-        let promote = on_test && fp32 && current.as_ref().is_none_or(|c| c.id == id || eval.samples >= c.samples);
+        let promote = on_test && fp32 && current.as_ref().is_none_or(|c| same(c) || eval.samples >= c.samples);
         if promote {
             for (name, text) in &files {
                 write_bytes_atomic(&self.dir.join(name), text.as_bytes())?;
             }
             index.primary.insert(eval.kind.into(), id.clone());
         }
-        index.evaluations.retain(|e| !(e.kind == eval.kind && e.id == id));
+        index.evaluations.retain(|e| !same(e));
         index.evaluations.push(entry.clone());
         let text = serde_json::to_string_pretty(&index).unwrap_or_default();
         write_bytes_atomic(&self.dir.join(INDEX_FILE), text.as_bytes())?;
-        let displaced = current.clone().filter(|c| promote && c.id != id);
+        for dir in superseded {
+            let _ = std::fs::remove_dir_all(self.dir.join(dir));
+        }
+        let displaced = current.clone().filter(|c| promote && !same(c));
         let primary = if promote { entry.clone() } else { current.unwrap_or_else(|| entry.clone()) };
         Ok(Stored { entry, primary, displaced })
     }
@@ -323,5 +374,25 @@ mod tests {
         assert_ne!(hash(&with_ref), hash(&without), "the protocol itself still names them");
         let other = serde_json::json!({"kind": "corruptions", "reference": null, "seed": 1});
         assert_ne!(hash(&setting_of(&other)), hash(&setting_of(&without)));
+    }
+
+    #[test]
+    fn one_corruption_evaluation_has_one_protocol_however_its_options_were_spelt() {
+        let suite = serde_json::json!({"kind": "corruptions", "corruptions": "common", "severities": [1, 2, 3, 4, 5]});
+        let mut names: Vec<&str> = corrupt::BENCHMARK.to_vec();
+        names.reverse();
+        let by_hand = serde_json::json!({"kind": "corruptions", "corruptions": names, "severities": [5, 4, 3, 2, 1], "reference": null});
+        assert_eq!(canonical(&suite), canonical(&by_hand));
+        assert_eq!(canonical(&suite)["corruptions"], serde_json::json!(corrupt::BENCHMARK));
+        assert_eq!(setting_id(&suite), setting_id(&by_hand));
+        let fewer = serde_json::json!({"kind": "corruptions", "corruptions": "noise", "severities": [1, 2, 3, 4, 5]});
+        assert_ne!(setting_id(&fewer), setting_id(&suite));
+        let noise = serde_json::json!({"kind": "corruptions", "corruptions": ["impulse_noise", "gaussian_noise", "shot_noise"], "severities": [1, 2, 3, 4, 5]});
+        assert_eq!(setting_id(&fewer), setting_id(&noise));
+        // An attack protocol is left as it was, so its kept settings stay valid.
+        let attacks = serde_json::json!({"kind": "attacks", "eps": ["8/255", "2/255"], "weights": "best"});
+        assert_eq!(canonical(&attacks), attacks);
+        let block = with(suite.clone(), serde_json::json!({"id": "x", "setting": "y", "samples": 5}));
+        assert_eq!(setting_id(&block), setting_id(&suite), "a summary's block reads as its protocol");
     }
 }

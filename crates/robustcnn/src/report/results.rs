@@ -39,7 +39,8 @@ impl Provenance {
         let p = &json["protocol"];
         let text = |k: &str| p[k].as_str().unwrap_or("unrecorded").to_string();
         let samples = p["samples"].as_u64().map_or(fallback, |n| n as usize);
-        Provenance { id: text("id"), setting: text("setting"), samples, others }
+        let setting = if p["setting"].is_string() { crate::eval::store::setting_id(p) } else { text("setting") };
+        Provenance { id: text("id"), setting, samples, others }
     }
 }
 
