@@ -97,7 +97,8 @@ fn toml_float(v: f64) -> String {
     }
 }
 
-fn print_clean(r: &CleanResult) {
+/// The clean results of one split ("test" or "val"), named by it.
+fn print_clean(r: &CleanResult, split: &str) {
     if let Some(x) = &r.retrieval {
         let none = if x.queries_without_matches > 0 {
             format!("; {} queries without a true match left out", x.queries_without_matches)
@@ -124,7 +125,7 @@ fn print_clean(r: &CleanResult) {
             format!("; no positives, left out: {}", m.classes_without_positives.join(", "))
         };
         println!(
-            "test mAP {:.2}% ({ap} AP over {} classes{none})  top-1 precision {:.2}%  BCE {:.4}  ({} images)",
+            "{split} mAP {:.2}% ({ap} AP over {} classes{none})  top-1 precision {:.2}%  BCE {:.4}  ({} images)",
             100.0 * m.map,
             m.per_class_ap.iter().flatten().count(),
             100.0 * r.top1,
@@ -134,7 +135,13 @@ fn print_clean(r: &CleanResult) {
         return;
     }
     let top5 = r.top5.map_or(String::new(), |t| format!("  top-5 {:.2}%", 100.0 * t));
-    println!("test accuracy {:.2}%{top5}  NLL {:.4}  ECE {:.4}  ({} images)", 100.0 * r.top1, r.nll, r.ece, r.samples);
+    println!(
+        "{split} accuracy {:.2}%{top5}  NLL {:.4}  ECE {:.4}  ({} images)",
+        100.0 * r.top1,
+        r.nll,
+        r.ece,
+        r.samples
+    );
 }
 
 pub fn train(a: &TrainArgs, dist: Option<std::sync::Arc<robustcnn::dist::Dist>>) -> Result<()> {
@@ -151,7 +158,7 @@ pub fn train(a: &TrainArgs, dist: Option<std::sync::Arc<robustcnn::dist::Dist>>)
         dist,
     };
     let s = train::train(&cfg, &opts)?;
-    print_clean(&s.test);
+    print_clean(&s.test, "test");
     println!("weights: {}; run: {}", s.selected, s.run.display());
     Ok(())
 }
@@ -404,7 +411,7 @@ pub fn eval_clean(a: &EvalCleanArgs) -> Result<()> {
         protocol = robustcnn::eval::store::with(protocol, serde_json::json!({ "ap": a.ap }));
     }
     let stored = o.store.write(r.evaluation(&o.label, protocol))?;
-    print_clean(&r);
+    print_clean(&r, &a.split);
     print_stored(&o, &stored);
     Ok(())
 }

@@ -126,7 +126,10 @@ fn results_are_never_made_from_nothing_and_never_silently_replaced() {
 
     // A validation-split evaluation is kept too, and never takes the test set's place.
     let val = ok(&["eval", "clean", &r, "--split", "val"]);
-    assert!(val.contains("the val split"), "{val}");
+    assert!(
+        val.contains("the val split") && val.starts_with("val accuracy ") && !val.contains("test accuracy"),
+        "{val}"
+    );
     assert_eq!(json(&results.join("clean.json"))["protocol"]["split"], "test");
 
     // A bf16 evaluation is kept beside the fp32 one, with its precision in its protocol.
