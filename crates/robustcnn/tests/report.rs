@@ -1,10 +1,13 @@
 //! The comparison table and its statistics: means and deviations over seeds, relative mCE against
 //! the baseline, the best marks, Welch's test, and the Markdown / CSV renderings.
 use robustcnn::eval::corruptions::{summarize, Cell};
+use robustcnn::eval::store::{Evaluation, ResultsStore};
 use robustcnn::report::compare::{compare, relative_mce};
+use robustcnn::report::load_runs;
 use robustcnn::report::results::{AttackCell, Provenance, RunResults};
 use robustcnn::report::stats::{incomplete_beta, mean_std, student_t_two_sided, welch_p};
-use std::path::PathBuf;
+use serde_json::json;
+use std::path::{Path, PathBuf};
 
 fn close(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol
@@ -37,7 +40,7 @@ fn welch_test_matches_a_hand_computation() {
 
 /// Evaluated under setting `setting` on `samples` images.
 fn from(setting: &str, samples: usize) -> Provenance {
-    Provenance { id: format!("{setting}-id"), setting: setting.into(), samples, others: 0 }
+    Provenance { id: format!("{setting}-id"), setting: setting.into(), samples, others: 0, instead_of: None }
 }
 
 /// A run with clean accuracy `clean`, the same error `e` on every benchmark corruption, and one PGD
@@ -72,6 +75,7 @@ fn run(method: &str, seed: u64, clean: f64, e: f64, pgd: f64) -> RunResults {
         attack_clean: Some(clean),
         epochs: Vec::new(),
         explain_png: None,
+        kept_settings: Vec::new(),
     }
 }
 
@@ -184,6 +188,52 @@ fn runs_evaluated_under_two_protocols_never_share_a_column() {
     assert!(cmp.markdown().contains("| images | | 100 |"));
     // The clean column is one protocol for all three runs.
     assert_eq!(cmp.columns.iter().filter(|c| c.key.starts_with("clean#")).count(), 1);
+}
+
+/// A run folder (seed `seed`) whose clean evaluations, in the order written, are (images, limit, top-1).
+fn run_dir(root: &Path, seed: u64, evals: &[(usize, Option<usize>, f64)]) -> PathBuf {
+    let dir = root.join(format!("seed-{seed}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = format!("[data]\ndataset = \"fashion-mnist-mini\"\n[train]\nseed = {seed}\n");
+    std::fs::write(dir.join("config.toml"), config).unwrap();
+    let store = ResultsStore::of_run(&dir);
+    for &(images, limit, top1) in evals {
+        let protocol = json!({"kind": "clean", "weights": "best", "weights_md5": format!("{seed}"), "split": "test", "images": images, "limit": limit});
+        let summary = json!({"samples": images, "top1": top1}).to_string();
+        store
+            .write(Evaluation { kind: "clean", protocol, samples: images, files: vec![("clean.json", summary)] })
+            .unwrap();
+    }
+    dir
+}
+
+#[test]
+fn a_run_is_read_from_its_kept_evaluation_under_the_setting_the_others_share() {
+    let root = tempfile::tempdir().unwrap();
+    let a = run_dir(root.path(), 0, &[(500, Some(500), 0.80)]);
+    // Seed 1 was also evaluated on the whole set, which became its primary evaluation.
+    let b = run_dir(root.path(), 1, &[(500, Some(500), 0.82), (1000, None, 0.85)]);
+    let c = run_dir(root.path(), 2, &[(500, Some(500), 0.84)]);
+    let (runs, skipped) = load_runs(&[a, b.clone(), c]);
+    assert!(skipped.is_empty(), "{skipped:?}");
+    let seed1 = runs.iter().find(|r| r.seed == 1).unwrap();
+    assert_eq!((seed1.clean, seed1.clean_from.samples), (0.82, 500));
+    assert!(seed1.clean_from.instead_of.is_some());
+    let cmp = compare(&runs, None);
+    assert_eq!(cmp.columns.iter().filter(|c| c.key.starts_with("clean#")).count(), 1, "one protocol, one column");
+    let values = &cmp.rows[0].cells[0].as_ref().unwrap().values;
+    assert_eq!(values.len(), 3, "{values:?}");
+    assert!(cmp.notes.iter().any(|n| n.contains("clean from its evaluation under the setting the other runs share")));
+    // Alone, a run is read from its primary evaluation.
+    let (alone, _) = load_runs(std::slice::from_ref(&b));
+    assert_eq!((alone[0].clean, alone[0].clean_from.instead_of.as_ref()), (0.85, None));
+    // Two seeds, one re-evaluated on the whole set: the setting both keep wins the tie of primaries.
+    let (two, _) = load_runs(&[b.clone(), root.path().join("seed-0")]);
+    assert!(two.iter().all(|r| r.clean_from.samples == 500), "both read under the 500-image setting");
+    // Every run evaluated on the whole set too: their primary evaluations are compared.
+    let d = run_dir(root.path(), 3, &[(500, Some(500), 0.70), (1000, None, 0.75)]);
+    let (full, _) = load_runs(&[b, d]);
+    assert!(full.iter().all(|r| r.clean_from.samples == 1000 && r.clean_from.instead_of.is_none()));
 }
 
 #[test]

@@ -385,7 +385,14 @@ fn provenance_notes(runs: &[RunResults], cols: &[Column]) -> Vec<String> {
             ("attacks", r.attacks_from.as_ref()),
         ];
         for (kind, from) in kinds {
-            if let Some(p) = from.filter(|p| p.others > 0) {
+            if let Some((p, primary)) = from.and_then(|p| Some((p, p.instead_of.as_ref()?))) {
+                notes.push(format!(
+                    "{}: {kind} from its evaluation under the setting the other runs share (protocol {}, {} images), not its primary one (protocol {primary}); both are in results/evals.",
+                    r.dir.display(),
+                    p.id,
+                    p.samples
+                ));
+            } else if let Some(p) = from.filter(|p| p.others > 0) {
                 notes.push(format!(
                     "{}: {kind} from the most complete of its {} evaluations (protocol {}, {} images); the others are in results/evals.",
                     r.dir.display(),

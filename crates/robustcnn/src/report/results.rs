@@ -2,10 +2,11 @@
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::eval::corruptions::{Cell, CorruptionReport};
-use crate::eval::store::ResultsStore;
+use crate::eval::store::{setting_id, Index, ResultsStore};
 use crate::train::{RunDir, METRICS_FILE};
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Robust accuracy of one attack at one budget.
@@ -31,16 +32,46 @@ pub struct Provenance {
     pub samples: usize,
     /// Other evaluations of this kind kept in the run's results/evals (not used here).
     pub others: usize,
+    /// The primary evaluation's id when a kept one under the setting the compared runs share was
+    /// read in its place.
+    pub instead_of: Option<String>,
 }
 
 impl Provenance {
     /// From a summary file's "protocol" block (its image count `fallback` for unrecorded ones).
-    fn of(json: &Value, fallback: usize, others: usize) -> Provenance {
+    fn of(json: &Value, fallback: usize, others: usize, instead_of: Option<String>) -> Provenance {
         let p = &json["protocol"];
         let text = |k: &str| p[k].as_str().unwrap_or("unrecorded").to_string();
         let samples = p["samples"].as_u64().map_or(fallback, |n| n as usize);
         let setting = if p["setting"].is_string() { crate::eval::store::setting_id(p) } else { text("setting") };
-        Provenance { id: text("id"), setting, samples, others }
+        Provenance { id: text("id"), setting, samples, others, instead_of }
+    }
+}
+
+/// The setting a comparison asks every run for, per evaluation kind ("clean", "corruptions",
+/// "attacks", "reid-attacks"): a run whose primary evaluation of a kind is under another setting is
+/// read from a kept evaluation under this one when it has one (docs/results.md).
+pub type Wanted = BTreeMap<String, String>;
+
+/// The summary file `file` of `kind` to read: the primary one, or, when that is under another
+/// setting than the wanted one, the fullest kept evaluation under the wanted one, with the id of the
+/// primary it replaces.
+fn pick(results: &Path, index: &Index, kind: &str, file: &str, wanted: &Wanted) -> (PathBuf, Option<String>) {
+    let primary = results.join(file);
+    let (Some(want), Some(current)) = (wanted.get(kind), index.primary(kind)) else { return (primary, None) };
+    if setting_id(&current.protocol) == *want {
+        return (primary, None);
+    }
+    let kept = index
+        .evaluations
+        .iter()
+        .filter(|e| e.kind == kind && setting_id(&e.protocol) == *want)
+        .max_by_key(|e| (e.samples, e.written_unix))
+        .map(|e| results.join(&e.dir).join(file))
+        .filter(|p| p.is_file());
+    match kept {
+        Some(path) => (path, Some(current.id.clone())),
+        None => (primary, None),
     }
 }
 
@@ -82,6 +113,9 @@ pub struct RunResults {
     pub epochs: Vec<EpochPoint>,
     /// results/explain.png, when the evaluation drew one.
     pub explain_png: Option<PathBuf>,
+    /// (kind, setting) of every test-set fp32 evaluation the run keeps, primary or not.
+    #[serde(skip)]
+    pub kept_settings: Vec<(String, String)>,
 }
 
 fn read_json(path: &Path) -> Result<Option<Value>> {
@@ -103,17 +137,23 @@ fn text(v: &Value, key: &str, path: &Path) -> Result<String> {
 }
 
 impl RunResults {
-    /// Reads a trained run; its clean results are required, corruptions and attacks optional.
+    /// Reads a trained run's primary evaluations; its clean results are required, corruptions and
+    /// attacks optional.
     pub fn load(dir: &Path) -> Result<RunResults> {
+        RunResults::load_for(dir, &Wanted::new())
+    }
+
+    /// Reads a trained run, each kind of evaluation under the `wanted` setting where the run keeps one.
+    pub fn load_for(dir: &Path, wanted: &Wanted) -> Result<RunResults> {
         // Reports need no device: a GPU run reads the same on a machine without one.
         let cfg: Config = RunDir::open(dir)?.read_config_on(Some("cpu"))?;
         let results = dir.join("results");
-        let clean_path = results.join("clean.json");
+        let index = ResultsStore::new(&results).index().unwrap_or_default();
+        let others = |kind: &str| index.others(kind).len();
+        let (clean_path, instead) = pick(&results, &index, "clean", "clean.json", wanted);
         let clean = read_json(&clean_path)?.ok_or_else(|| {
             Error::Config(format!("{}: no results/clean.json (has the run finished?)", dir.display()))
         })?;
-        let index = ResultsStore::new(&results).index().unwrap_or_default();
-        let others = |kind: &str| index.others(kind).len();
         let clean_samples = clean["samples"].as_u64().unwrap_or(0) as usize;
         if clean_samples == 0 {
             return Err(Error::format(
@@ -139,7 +179,7 @@ impl RunResults {
             }
             .to_string(),
             retrieval_map: clean["retrieval"]["map"].as_f64(),
-            clean_from: Provenance::of(&clean, clean_samples, others("clean")),
+            clean_from: Provenance::of(&clean, clean_samples, others("clean"), instead),
             corruption: None,
             corruption_from: None,
             attacks: Vec::new(),
@@ -147,21 +187,29 @@ impl RunResults {
             attack_clean: None,
             epochs: read_epochs(&dir.join(METRICS_FILE)),
             explain_png: Some(results.join("explain.png")).filter(|p| p.is_file()),
+            kept_settings: index
+                .evaluations
+                .iter()
+                .filter(|e| {
+                    e.protocol["split"].as_str().is_none_or(|s| s == "test") && e.protocol.get("precision").is_none()
+                })
+                .map(|e| (e.kind.clone(), setting_id(&e.protocol)))
+                .collect(),
         };
-        let cpath = results.join("corruptions.json");
+        let (cpath, instead) = pick(&results, &index, "corruptions", "corruptions.json", wanted);
         // Cells of no images hold no accuracy: such a file counts as no corruption evaluation.
         if let Some(c) = read_json(&cpath)?.filter(|c| c["cells"].get(0).is_some_and(|x| x["samples"] != 0)) {
             let fallback = c["cells"][0]["samples"].as_u64().unwrap_or(0) as usize;
-            r.corruption_from = Some(Provenance::of(&c, fallback, others("corruptions")));
+            r.corruption_from = Some(Provenance::of(&c, fallback, others("corruptions"), instead));
             r.corruption = Some(
                 serde_json::from_value(c)
                     .map_err(|e| Error::format(&cpath, format!("not a corruption report: {e}")))?,
             );
         }
-        let apath = results.join("attacks.json");
+        let (apath, instead) = pick(&results, &index, "attacks", "attacks.json", wanted);
         if let Some(a) = read_json(&apath)? {
             let fallback = a["samples"].as_u64().unwrap_or(0) as usize;
-            r.attacks_from = Some(Provenance::of(&a, fallback, others("attacks")));
+            r.attacks_from = Some(Provenance::of(&a, fallback, others("attacks"), instead));
             r.attack_clean = a["clean_accuracy"].as_f64();
             for x in a["results"].as_array().into_iter().flatten().filter(|x| x["samples"].as_u64() != Some(0)) {
                 r.attacks.push(AttackCell {
@@ -174,10 +222,10 @@ impl RunResults {
                 });
             }
         }
-        let rpath = results.join("reid_attacks.json");
+        let (rpath, instead) = pick(&results, &index, "reid-attacks", "reid_attacks.json", wanted);
         if let Some(a) = read_json(&rpath)?.filter(|a| a["results"].get(0).is_some()) {
             let queries = a["queries"].as_u64().unwrap_or(0) as usize;
-            r.attacks_from = Some(Provenance::of(&a, queries, others("reid-attacks")));
+            r.attacks_from = Some(Provenance::of(&a, queries, others("reid-attacks"), instead));
             r.attack_clean = a["clean"]["rank1"].as_f64();
             for x in a["results"].as_array().into_iter().flatten() {
                 r.attacks.push(AttackCell {
@@ -191,6 +239,17 @@ impl RunResults {
             }
         }
         Ok(r)
+    }
+
+    /// The setting of each kind of evaluation this run's numbers come from.
+    pub fn settings(&self) -> Vec<(&'static str, &str)> {
+        let attacks = if self.metric == "Rank-1" { "reid-attacks" } else { "attacks" };
+        let kinds = [
+            ("clean", Some(&self.clean_from)),
+            ("corruptions", self.corruption_from.as_ref()),
+            (attacks, self.attacks_from.as_ref()),
+        ];
+        kinds.into_iter().filter_map(|(k, p)| Some((k, p?.setting.as_str()))).collect()
     }
 
     /// Clean accuracy on the images the corruptions were evaluated on: the reference of relative
