@@ -214,7 +214,7 @@ pub fn run(a: &EvalAttackArgs) -> Result<()> {
         return Ok(());
     }
     let report = AttackReport::new(label, a.seed, test.labels.clone(), clean, results, check);
-    let settings = settings(a, &p, classes)?;
+    let settings = settings(a, &p)?;
     let protocol = store::with(a.run_args.subject(&o, "attacks", "test", test.len())?, settings);
     let stored = o.store.write(report.evaluation(protocol))?;
     print_report(&report);
@@ -244,26 +244,15 @@ fn multilabel(a: &EvalAttackArgs, p: &Plan, o: &Opened, test: &Dataset, robustbe
         device: o.prepared.device,
         seed: a.seed,
     };
-    let protocol = store::with(a.run_args.subject(o, "attacks", "test", test.len())?, settings(a, p, classes)?);
+    let protocol = store::with(a.run_args.subject(o, "attacks", "test", test.len())?, settings(a, p)?);
     ml::run(o, &set, &attacks, !a.no_sanity, protocol)
 }
 
 /// What defines this attack evaluation, for its results' protocol: each attack with every
 /// parameter's value, the norm, the budgets, the seed and the large-budget check.
-fn settings(a: &EvalAttackArgs, p: &Plan, classes: i64) -> Result<serde_json::Value> {
-    let attacks = p
-        .attacks
-        .iter()
-        .map(|r| {
-            let spec = r.spec(p.budgets[0].0, p.norm, classes, &shared_for(a, r.entry.name))?;
-            let mut m = serde_json::Map::new();
-            m.insert("name".into(), r.entry.name.into());
-            for s in spec.settings {
-                m.insert(s.key, s.value.into());
-            }
-            Ok(serde_json::Value::Object(m))
-        })
-        .collect::<Result<Vec<_>>>()?;
+fn settings(a: &EvalAttackArgs, p: &Plan) -> Result<serde_json::Value> {
+    let attacks =
+        p.attacks.iter().map(|r| Ok(r.describe(p.norm, &shared_for(a, r.entry.name))?)).collect::<Result<Vec<_>>>()?;
     Ok(serde_json::json!({
         "attacks": attacks,
         "norm": a.norm,

@@ -83,6 +83,15 @@ fn a_suite_trains_evaluates_compares_and_reruns_idempotently() {
     let again = ok(&["suite", &recipe, "--out", &outs, "--set", "evaluate.eps=[\"1/255\"]"]);
     assert!(again.contains("— evaluate") && again.contains("FGSM 1/255"), "{again}");
     assert_eq!(std::fs::read_to_string(&metrics).unwrap(), before, "re-evaluation does not retrain");
+    // The same attacks by hand are the suite's evaluation: one protocol, its folder replaced.
+    let index = out.join("runs/fashion-mnist-mini/small-cnn/all/lfm/seed-1/results/index.json");
+    let attacks =
+        |i: &serde_json::Value| i["evaluations"].as_array().unwrap().iter().filter(|e| e["kind"] == "attacks").count();
+    let kept = attacks(&json(&index));
+    let by_hand = ["--attack", "fgsm,pgd", "--steps", "2", "--eps", "1/255", "--limit", "40", "--no-sanity"];
+    let lfm1 = out.join("runs/fashion-mnist-mini/small-cnn/all/lfm/seed-1").display().to_string();
+    ok(&[&["eval", "attack", &lfm1][..], &by_hand].concat());
+    assert_eq!(attacks(&json(&index)), kept, "{}", json(&index));
     // Another training recipe in the same directory is refused.
     let e = fails(&["suite", &recipe, "--out", &outs, "--set", "train.steps=5"]);
     assert!(e.contains("holds a suite trained with a different recipe"), "{e}");

@@ -34,6 +34,20 @@ pub struct Setting {
     pub default: bool,
 }
 
+/// A step size in the one form protocols record (docs/results.md): `eps*F` when relative to ε
+/// (`eps/4` and `eps*0.25` alike), else its absolute value (`2/255` as 0.00784313725490196); text
+/// that is no step size is kept as written.
+pub fn canonical_step(text: &str) -> String {
+    let setting = Setting { key: "alpha".into(), value: text.into(), origin: String::new(), default: false };
+    let spec = AttackSpec { eps: 1.0, norm: super::Norm::Linf, num_classes: 0, settings: vec![setting] };
+    let relative = text.trim().starts_with("eps") || text.trim().starts_with('ε');
+    match spec.step("alpha") {
+        Ok(f) if relative => format!("eps*{f}"),
+        Ok(v) => format!("{v}"),
+        Err(_) => text.to_string(),
+    }
+}
+
 /// What an attack is built with: budget, norm, the data's classes, and a value for each of its
 /// parameters (the default unless set).
 #[derive(Clone, Debug)]

@@ -111,6 +111,18 @@ impl AttackRequest {
         Ok(AttackSpec { eps, norm, num_classes, settings })
     }
 
+    /// The attack as an evaluation's protocol records it: its name and every parameter's value,
+    /// from this request, else `shared`, else the default, step sizes in one form (docs/results.md).
+    pub fn describe(&self, norm: Norm, shared: &[Setting]) -> Result<serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("name".into(), self.entry.name.into());
+        for s in self.spec(0.0, norm, 0, shared)?.settings {
+            let value = if s.key == "alpha" { super::entry::canonical_step(&s.value) } else { s.value };
+            m.insert(s.key, value.into());
+        }
+        Ok(serde_json::Value::Object(m))
+    }
+
     /// Builds the attack at budget `eps`.
     pub fn build(&self, eps: f64, norm: Norm, num_classes: i64, shared: &[Setting]) -> Result<Box<dyn Attack>> {
         (self.entry.build)(&self.spec(eps, norm, num_classes, shared)?)

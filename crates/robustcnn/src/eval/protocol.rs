@@ -247,41 +247,49 @@ impl Protocol {
         })
     }
 
-    /// What defines the attack evaluation, for its results' protocol.
-    fn attack_settings(&self) -> serde_json::Value {
-        serde_json::json!({
-            "attacks": self.attacks,
+    /// What defines the attack evaluation, for its results' protocol: the form `eval attack` records,
+    /// so that a run evaluated by hand with the same attacks shares the suite's setting.
+    fn attack_settings(&self) -> Result<serde_json::Value> {
+        let attacks = self
+            .attacks
+            .iter()
+            .map(|name| {
+                let request = AttackRequest::parse(name, "evaluate.attacks")?;
+                request.describe(Norm::Linf, &self.shared_settings(request.entry.name))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(serde_json::json!({
+            "attacks": attacks,
             "norm": "linf",
             "eps": self.eps,
-            "pgd_steps": self.pgd_steps,
-            "pgd_alpha": format!("{}·ε", self.pgd_alpha_fraction),
-            "pgd_restarts": 1,
-            "pgd_loss": "ce",
-            "pgd_random_start": true,
-            "apgd_iters": self.apgd_iters,
             "seed": self.attack_seed,
             "large_budget_check": self.large_budget_check,
-        })
+        }))
     }
 
     /// One attack as `evaluate.attacks` names it (checked by [`Protocol::validate`]) at budget `eps`
     /// (ℓ∞); `pgd_steps`, `pgd_alpha_fraction` and `apgd_iters` set what the name leaves to them.
     fn attack(&self, name: &str, eps: f64, classes: i64) -> Result<Box<dyn Attack>> {
         let request = AttackRequest::parse(name, "evaluate.attacks")?;
+        request.build(eps, Norm::Linf, classes, &self.shared_settings(request.entry.name))
+    }
+
+    /// The `[evaluate]` keys that set an attack's parameters: PGD's steps and step size, APGD's
+    /// iterations.
+    fn shared_settings(&self, attack: &str) -> Vec<Setting> {
         let set = |key: &str, value: String, origin: &str| Setting {
             key: key.into(),
             origin: format!("{origin} = {value}"),
             value,
             default: false,
         };
-        let shared = match request.entry.name {
+        match attack {
             "pgd" => vec![
                 set("steps", self.pgd_steps.to_string(), "evaluate.pgd_steps"),
                 set("alpha", format!("eps*{}", self.pgd_alpha_fraction), "evaluate.pgd_alpha_fraction"),
             ],
             _ => vec![set("iters", self.apgd_iters.to_string(), "evaluate.apgd_iters")],
-        };
-        request.build(eps, Norm::Linf, classes, &shared)
+        }
     }
 }
 
@@ -331,7 +339,7 @@ pub fn evaluate_run(dir: &Path, p: &Protocol, device: Option<&str>, progress: &m
     if !p.attacks.is_empty() {
         super::retrieval::refuse_for_reid(&test, "evaluate.attacks")?;
         let set = AttackSet { net, data: &test, batch: p.batch_size, device, seed: p.attack_seed };
-        let protocol = store::with(subject("attacks")?, p.attack_settings());
+        let protocol = store::with(subject("attacks")?, p.attack_settings()?);
         let evaluation = if test.is_multi_label() {
             multilabel_attack_results(p, label, &set, progress)?.evaluation(protocol)
         } else {

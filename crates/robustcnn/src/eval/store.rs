@@ -170,7 +170,55 @@ pub fn canonical(protocol: &Value) -> Value {
     if map.get("kind").and_then(Value::as_str) == Some("corruptions") {
         map.entry("reference").or_insert(Value::Null);
     }
+    if map.get("kind").and_then(Value::as_str) == Some("attacks") {
+        canonical_attacks(map);
+    }
     p
+}
+
+/// The keys suites recorded for their attacks before they wrote them as `eval attack` does.
+const SUITE_ATTACK_KEYS: [&str; 6] =
+    ["pgd_steps", "pgd_alpha", "pgd_restarts", "pgd_loss", "pgd_random_start", "apgd_iters"];
+
+/// An attack protocol's attacks as `eval attack` records them, step sizes in one form: an earlier
+/// suite's list of names with its `pgd_*` and `apgd_iters` keys is rewritten to that form.
+fn canonical_attacks(map: &mut serde_json::Map<String, Value>) {
+    use crate::attacks::entry::{canonical_step, Setting};
+    use crate::attacks::registry::AttackRequest;
+    let Some(Value::Array(list)) = map.get("attacks") else { return };
+    let key = |k: &str| map.get(k).map(|v| v.as_str().map_or(v.to_string(), str::to_string));
+    let set = |k: &str, v: Option<String>| {
+        v.map(|value| Setting { key: k.into(), value, origin: String::new(), default: false })
+    };
+    // "0.25·ε" was a suite's PGD step size relative to ε.
+    let alpha = key("pgd_alpha").map(|a| format!("eps*{}", a.trim_end_matches("·ε")));
+    let shared: Vec<Setting> = [set("steps", key("pgd_steps")), set("alpha", alpha), set("iters", key("apgd_iters"))]
+        .into_iter()
+        .flatten()
+        .collect();
+    let described: Option<Vec<Value>> = list
+        .iter()
+        .map(|a| match a {
+            Value::String(name) => {
+                AttackRequest::parse(name, "").and_then(|r| r.describe(crate::attacks::Norm::Linf, &shared)).ok()
+            }
+            Value::Object(m) => {
+                let mut m = m.clone();
+                if let Some(Value::String(step)) = m.get("alpha") {
+                    let step = canonical_step(step);
+                    m.insert("alpha".into(), step.into());
+                }
+                Some(Value::Object(m))
+            }
+            _ => None,
+        })
+        .collect();
+    if let Some(described) = described {
+        map.insert("attacks".into(), Value::from(described));
+        for k in SUITE_ATTACK_KEYS {
+            map.remove(k);
+        }
+    }
 }
 
 /// The setting (a hash) of a protocol as kept in an index or a summary's `protocol` block; the
@@ -389,10 +437,34 @@ mod tests {
         assert_ne!(setting_id(&fewer), setting_id(&suite));
         let noise = serde_json::json!({"kind": "corruptions", "corruptions": ["impulse_noise", "gaussian_noise", "shot_noise"], "severities": [1, 2, 3, 4, 5]});
         assert_eq!(setting_id(&fewer), setting_id(&noise));
-        // An attack protocol is left as it was, so its kept settings stay valid.
+        // Budgets keep their order (the results' columns follow it).
         let attacks = serde_json::json!({"kind": "attacks", "eps": ["8/255", "2/255"], "weights": "best"});
         assert_eq!(canonical(&attacks), attacks);
         let block = with(suite.clone(), serde_json::json!({"id": "x", "setting": "y", "samples": 5}));
         assert_eq!(setting_id(&block), setting_id(&suite), "a summary's block reads as its protocol");
+    }
+
+    #[test]
+    fn one_attack_evaluation_has_one_protocol_whoever_wrote_it() {
+        let by_hand = serde_json::json!({"kind": "attacks", "norm": "linf", "eps": ["2/255"], "seed": 0, "large_budget_check": false, "attacks": [
+            {"name": "fgsm"},
+            {"name": "pgd", "steps": "10", "alpha": "eps/4", "restarts": "1", "loss": "ce", "target": "none", "random_start": "true"},
+        ]});
+        let written_as = serde_json::json!({"kind": "attacks", "norm": "linf", "eps": ["2/255"], "seed": 0, "large_budget_check": false, "attacks": [
+            {"name": "fgsm"},
+            {"name": "pgd", "steps": "10", "alpha": "eps*0.25", "restarts": "1", "loss": "ce", "target": "none", "random_start": "true"},
+        ]});
+        let earlier_suite = serde_json::json!({"kind": "attacks", "norm": "linf", "eps": ["2/255"], "seed": 0, "large_budget_check": false,
+            "attacks": ["fgsm", "pgd"], "pgd_steps": 10, "pgd_alpha": "0.25·ε", "pgd_restarts": 1, "pgd_loss": "ce",
+            "pgd_random_start": true, "apgd_iters": 100});
+        assert_eq!(canonical(&by_hand), canonical(&written_as));
+        assert_eq!(canonical(&by_hand), canonical(&earlier_suite));
+        assert_eq!(canonical(&by_hand)["attacks"][1]["alpha"], "eps*0.25");
+        let twenty = serde_json::json!({"kind": "attacks", "norm": "linf", "eps": ["2/255"], "seed": 0, "large_budget_check": false,
+            "attacks": ["fgsm", "pgd"], "pgd_steps": 20, "pgd_alpha": "0.25·ε", "apgd_iters": 100});
+        assert_ne!(setting_id(&twenty), setting_id(&by_hand));
+        // A re-ID feature attack's names are not image attacks: left as they are.
+        let reid = serde_json::json!({"kind": "reid-attacks", "attacks": ["i-fgsm"], "eps": ["2/255"]});
+        assert_eq!(canonical(&reid), reid);
     }
 }
