@@ -268,6 +268,7 @@ const CASES: &[(&str, &str)] = &[
     // Explain, data and bench.
     ("explain {run} {d}/not-an-image.png --out {d}/o.png", "not-an-image.png: not a readable PNG or JPEG image"),
     ("explain {run} test:999999 --out {d}/o.png", "test:999999: the test set has 1000 images (0..999)"),
+    ("eval clean {run} --weights {d}/resnet20/model.safetensors", "resnet20/model.safetensors: weights of a resnet20 run ({d}/resnet20), and {d}/run is a small-cnn run"),
     ("explain {run} test:0 --label 2 --out {d}/o.png", "--label 2: test:0 is of class 9 (Ankle boot); --label gives"),
     ("explain {run} train:0 --out {d}/o.png", "train:0: no such image file (give a PNG or JPEG file, or test:N"),
     ("explain {d}/empty test:0 --out {d}/o.png", "empty: not a run directory (no config.toml)"),
@@ -299,6 +300,10 @@ fn every_bad_input_gives_its_one_error_line_and_leaves_nothing_behind() {
     fixtures(d);
     let run = d.join("run");
     common::short_run(&run.display().to_string(), "3");
+    // A run folder of another architecture, whose weights file has the small CNN's names but not its shapes.
+    std::fs::create_dir_all(d.join("resnet20")).unwrap();
+    std::fs::write(d.join("resnet20/config.toml"), "[model]\nname = \"resnet20\"\n").unwrap();
+    std::fs::copy(run.join("model.safetensors"), d.join("resnet20/model.safetensors")).unwrap();
     std::fs::create_dir_all(d.join("bad-checkpoint")).unwrap();
     std::fs::copy(run.join("config.toml"), d.join("bad-checkpoint/config.toml")).unwrap();
     std::fs::write(d.join("bad-checkpoint/checkpoint.safetensors"), b"junk").unwrap();

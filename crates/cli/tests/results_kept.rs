@@ -146,6 +146,19 @@ fn results_are_never_made_from_nothing_and_never_silently_replaced() {
     assert!(e.contains("train.precision fp16: float16 autocast (with its loss scaler) runs on CUDA devices"), "{e}");
     assert!(!never.exists(), "a refused precision left a run directory");
 
+    // Another run's weights evaluated in this run's folder are kept, never shown as this run's; the
+    // run's own file given by path is its best weights.
+    let other = dir.path().join("other");
+    short_run(&other.display().to_string(), "2");
+    let foreign = other.join("model.safetensors").display().to_string();
+    let clean = std::fs::read(results.join("clean.json")).unwrap();
+    let text = ok(&["eval", "clean", &r, "--weights", &foreign]);
+    assert!(text.contains("kept beside the run's own results, never in place of them"), "{text}");
+    assert_eq!(std::fs::read(results.join("clean.json")).unwrap(), clean, "another run's weights became primary");
+    let own = run.join("best.safetensors").display().to_string();
+    ok(&["eval", "clean", &r, "--weights", &own]);
+    assert_eq!(json(&results.join("clean.json"))["protocol"]["weights"], "best");
+
     // --results puts an evaluation elsewhere and leaves the run's results/ alone.
     let before = snapshot(&results);
     let elsewhere = dir.path().join("elsewhere");

@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 pub const INDEX_FILE: &str = "index.json";
 /// The folder, under results/, that holds one sub-folder per evaluation.
 pub const EVALS_DIR: &str = "evals";
+/// The `weights` of evaluations of a run's own weights (and of a TorchScript module, its own
+/// results folder's); any other is a weights file from elsewhere.
+const OWN_WEIGHTS: [&str; 3] = ["best", "last", "torchscript"];
 /// The protocol keys that name the weights; the rest is the setting shared by runs evaluated alike.
 const WEIGHT_KEYS: [&str; 2] = ["weights", "weights_md5"];
 
@@ -91,6 +94,12 @@ impl Stored {
         if let Some(precision) = self.entry.protocol["precision"].as_str() {
             return format!(
                 "results: {} (in {precision}, kept beside the fp32 results, never in place of them)",
+                here.display()
+            );
+        }
+        if let Some(file) = self.entry.protocol["weights"].as_str().filter(|w| !OWN_WEIGHTS.contains(w)) {
+            return format!(
+                "results: {} (weights {file}: kept beside the run's own results, never in place of them)",
                 here.display()
             );
         }
@@ -352,7 +361,9 @@ impl ResultsStore {
         // evaluation is only kept.
         let on_test = eval.protocol["split"].as_str().is_none_or(|s| s == "test");
         let fp32 = eval.protocol.get("precision").is_none();
-        let promote = on_test && fp32 && current.as_ref().is_none_or(|c| same(c) || eval.samples >= c.samples);
+        // compare and report show a run by its own weights, never by a file evaluated in its folder.
+        let own = eval.protocol["weights"].as_str().is_none_or(|w| OWN_WEIGHTS.contains(&w));
+        let promote = on_test && fp32 && own && current.as_ref().is_none_or(|c| same(c) || eval.samples >= c.samples);
         if promote {
             for (name, text) in &files {
                 write_bytes_atomic(&self.dir.join(name), text.as_bytes())?;

@@ -476,10 +476,30 @@ pub fn open_trained(dir: &std::path::Path, weights: &str, device: Option<&str>) 
             "--weights {weights}: expected best, last or a .safetensors file, and there is no file {weights}"
         )));
     }
-    let p = prepare(&run.read_config_on(device)?)?;
+    let cfg = run.read_config_on(device)?;
+    check_weights_model(weights, &cfg.model.name, &run.dir)?;
+    let p = prepare(&cfg)?;
     let (file, label) = weights_file(&run.dir, weights);
     checkpoint::load_into(&p.vs, &file, &checkpoint::read(&file)?)?;
     Ok((run, p, label))
+}
+
+/// Refuses a `--weights` file that lies in another run's folder trained with another architecture,
+/// naming both, where loading it would report only a tensor's shape.
+fn check_weights_model(weights: &str, model: &str, dir: &std::path::Path) -> Result<()> {
+    let Some(theirs) = std::path::Path::new(weights).parent().filter(|d| d.join(CONFIG_FILE).is_file()) else {
+        return Ok(());
+    };
+    let their_model = RunDir::open(theirs)?.read_config_on(Some("cpu"))?.model.name;
+    if their_model != model {
+        return Err(Error::Config(format!(
+            "--weights {weights}: weights of a {their_model} run ({}), and {} is a {model} run; give weights of \
+             the same architecture",
+            theirs.display(),
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Runs `f` (an evaluation) with the network in fp32, then restores its precision (docs/precision.md).
@@ -497,7 +517,19 @@ pub fn weights_file(dir: &std::path::Path, weights: &str) -> (PathBuf, String) {
     match weights {
         "best" if dir.join("best.safetensors").is_file() => (dir.join("best.safetensors"), "best".to_string()),
         "best" | "last" => (dir.join("model.safetensors"), "last".to_string()),
-        other => (PathBuf::from(other), other.to_string()),
+        other => {
+            // The run's own files, given by path, are its best or last weights.
+            let same = |name: &str| {
+                let (a, b) = (std::fs::canonicalize(other).ok(), std::fs::canonicalize(dir.join(name)).ok());
+                a.is_some() && a == b
+            };
+            let label = match (same("best.safetensors"), same("model.safetensors")) {
+                (true, _) => "best",
+                (_, true) => "last",
+                _ => other,
+            };
+            (PathBuf::from(other), label.to_string())
+        }
     }
 }
 
