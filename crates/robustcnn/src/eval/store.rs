@@ -18,8 +18,9 @@ pub const EVALS_DIR: &str = "evals";
 /// The `weights` of evaluations of a run's own weights (and of a TorchScript module, its own
 /// results folder's); any other is a weights file from elsewhere.
 const OWN_WEIGHTS: [&str; 3] = ["best", "last", "torchscript"];
-/// The protocol keys that name the weights; the rest is the setting shared by runs evaluated alike.
-const WEIGHT_KEYS: [&str; 2] = ["weights", "weights_md5"];
+/// The protocol key that names the weights themselves; the rest, which weights of a run (`best`,
+/// `last` or a file) included, is the setting shared by runs evaluated alike.
+const WEIGHT_KEY: &str = "weights_md5";
 
 /// One evaluation as the index lists it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -136,15 +137,14 @@ fn hash(v: &Value) -> String {
     digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
-/// The protocol without the keys that name the weights, and with a corruption evaluation's
+/// The protocol without the weights' MD5 (`best` and `last` stay apart: which of a run's weights is
+/// evaluated is part of how), and with a corruption evaluation's
 /// `--reference` run blanked: the reference adds normalised numbers, never changes the accuracies, so
 /// a baseline and the runs normalised by it share their columns in a comparison.
 pub fn setting_of(protocol: &Value) -> Value {
     let mut s = protocol.clone();
     if let Some(map) = s.as_object_mut() {
-        for k in WEIGHT_KEYS {
-            map.remove(k);
-        }
+        map.remove(WEIGHT_KEY);
         if let Some(reference) = map.get_mut("reference") {
             *reference = Value::Null;
         }
@@ -428,9 +428,12 @@ mod tests {
     fn the_setting_leaves_out_the_weights_and_the_reference_run() {
         let with_ref = serde_json::json!({"kind": "corruptions", "weights": "best", "weights_md5": "ab", "reference": "runs/base"});
         let without =
-            serde_json::json!({"kind": "corruptions", "weights": "last", "weights_md5": "cd", "reference": null});
+            serde_json::json!({"kind": "corruptions", "weights": "best", "weights_md5": "cd", "reference": null});
         assert_eq!(hash(&setting_of(&with_ref)), hash(&setting_of(&without)));
         assert_ne!(hash(&with_ref), hash(&without), "the protocol itself still names them");
+        let last =
+            serde_json::json!({"kind": "corruptions", "weights": "last", "weights_md5": "cd", "reference": null});
+        assert_ne!(hash(&setting_of(&last)), hash(&setting_of(&without)), "best and last weights are two settings");
         let other = serde_json::json!({"kind": "corruptions", "reference": null, "seed": 1});
         assert_ne!(hash(&setting_of(&other)), hash(&setting_of(&without)));
     }
