@@ -1,7 +1,7 @@
 //! `eval corruptions --reference RUN`: the reference run's corruption evaluation made under this
 //! evaluation's setting, whose errors normalise CE and mCE (docs/results.md, reference runs).
 use super::corruptions::CorruptionReport;
-use super::store::{canonical, Entry, ResultsStore};
+use super::store::{canonical, of_own_weights, Entry, ResultsStore};
 use crate::error::{Error, Result};
 use crate::train::{RunDir, CONFIG_FILE};
 use serde_json::Value;
@@ -30,7 +30,8 @@ pub fn read_reference(run: &Path, dataset: &str, wanted: &Value) -> Result<Corru
         return read_legacy(run, &severities);
     }
     let mut entries: Vec<&Entry> = index.primary("corruptions").into_iter().collect();
-    entries.extend(index.evaluations.iter().rev().filter(|e| e.kind == "corruptions"));
+    // The reference run's own weights: never another model's evaluation kept in its folder.
+    entries.extend(index.evaluations.iter().rev().filter(|e| e.kind == "corruptions" && of_own_weights(&e.protocol)));
     let ranked: Vec<(&Entry, Vec<String>)> =
         entries.into_iter().map(|e| (e, differences(&e.protocol, wanted))).collect();
     let named = |what: String| Error::Config(format!("--reference {}: {what}", run.display()));

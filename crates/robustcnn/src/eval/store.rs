@@ -18,6 +18,12 @@ pub const EVALS_DIR: &str = "evals";
 /// The `weights` of evaluations of a run's own weights (and of a TorchScript module, its own
 /// results folder's); any other is a weights file from elsewhere.
 const OWN_WEIGHTS: [&str; 3] = ["best", "last", "torchscript"];
+/// Whether an evaluation is of the run's own weights (or a TorchScript module's, in its own
+/// results folder), not of a weights file from elsewhere evaluated in the run's folder.
+pub fn of_own_weights(protocol: &Value) -> bool {
+    protocol["weights"].as_str().is_none_or(|w| OWN_WEIGHTS.contains(&w))
+}
+
 /// The protocol key that names the weights themselves; the rest, which weights of a run (`best`,
 /// `last` or a file) included, is the setting shared by runs evaluated alike.
 const WEIGHT_KEY: &str = "weights_md5";
@@ -98,7 +104,7 @@ impl Stored {
                 here.display()
             );
         }
-        if let Some(file) = self.entry.protocol["weights"].as_str().filter(|w| !OWN_WEIGHTS.contains(w)) {
+        if let Some(file) = self.entry.protocol["weights"].as_str().filter(|_| !of_own_weights(&self.entry.protocol)) {
             return format!(
                 "results: {} (weights {file}: kept beside the run's own results, never in place of them)",
                 here.display()
@@ -154,8 +160,9 @@ pub fn setting_of(protocol: &Value) -> Value {
 
 /// The protocol in the one form each evaluation has, whichever way its options were spelt
 /// (docs/results.md): a corruption list (a group such as "common", or names in any order) as its
-/// names in benchmark order, severities ascending, and a corruption evaluation without a
-/// `--reference` as one whose `reference` is null.
+/// names in benchmark order, severities ascending, a corruption evaluation without a
+/// `--reference` as one whose `reference` is null, and an attack evaluation's attacks as `eval
+/// attack` records them.
 pub fn canonical(protocol: &Value) -> Value {
     let mut p = protocol.clone();
     let Some(map) = p.as_object_mut() else { return p };
@@ -362,7 +369,7 @@ impl ResultsStore {
         let on_test = eval.protocol["split"].as_str().is_none_or(|s| s == "test");
         let fp32 = eval.protocol.get("precision").is_none();
         // compare and report show a run by its own weights, never by a file evaluated in its folder.
-        let own = eval.protocol["weights"].as_str().is_none_or(|w| OWN_WEIGHTS.contains(&w));
+        let own = of_own_weights(&eval.protocol);
         let promote = on_test && fp32 && own && current.as_ref().is_none_or(|c| same(c) || eval.samples >= c.samples);
         if promote {
             for (name, text) in &files {

@@ -2,7 +2,7 @@
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::eval::corruptions::{Cell, CorruptionReport};
-use crate::eval::store::{setting_id, Index, ResultsStore};
+use crate::eval::store::{of_own_weights, setting_id, Index, ResultsStore};
 use crate::train::{RunDir, METRICS_FILE};
 use serde::Serialize;
 use serde_json::Value;
@@ -65,7 +65,7 @@ fn pick(results: &Path, index: &Index, kind: &str, file: &str, wanted: &Wanted) 
     let kept = index
         .evaluations
         .iter()
-        .filter(|e| e.kind == kind && setting_id(&e.protocol) == *want)
+        .filter(|e| e.kind == kind && of_own_weights(&e.protocol) && setting_id(&e.protocol) == *want)
         .max_by_key(|e| (e.samples, e.written_unix))
         .map(|e| results.join(&e.dir).join(file))
         .filter(|p| p.is_file());
@@ -193,6 +193,7 @@ impl RunResults {
                 .filter(|e| {
                     e.protocol["split"].as_str().is_none_or(|s| s == "test") && e.protocol.get("precision").is_none()
                 })
+                .filter(|e| of_own_weights(&e.protocol))
                 .map(|e| (e.kind.clone(), setting_id(&e.protocol)))
                 .collect(),
         };

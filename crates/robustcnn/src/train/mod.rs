@@ -487,7 +487,18 @@ pub fn open_trained(dir: &std::path::Path, weights: &str, device: Option<&str>) 
 /// Refuses a `--weights` file that lies in another run's folder trained with another architecture,
 /// naming both, where loading it would report only a tensor's shape.
 fn check_weights_model(weights: &str, model: &str, dir: &std::path::Path) -> Result<()> {
-    let Some(theirs) = std::path::Path::new(weights).parent().filter(|d| d.join(CONFIG_FILE).is_file()) else {
+    if ["best", "last"].contains(&weights) {
+        return Ok(());
+    }
+    // A bare file name's folder is the working directory ("").
+    let folder = std::path::Path::new(weights).parent().map(|d| {
+        if d.as_os_str().is_empty() {
+            std::path::Path::new(".")
+        } else {
+            d
+        }
+    });
+    let Some(theirs) = folder.filter(|d| d.join(CONFIG_FILE).is_file()) else {
         return Ok(());
     };
     let their_model = RunDir::open(theirs)?.read_config_on(Some("cpu"))?.model.name;
@@ -495,7 +506,7 @@ fn check_weights_model(weights: &str, model: &str, dir: &std::path::Path) -> Res
         return Err(Error::Config(format!(
             "--weights {weights}: weights of a {their_model} run ({}), and {} is a {model} run; give weights of \
              the same architecture",
-            theirs.display(),
+            std::fs::canonicalize(theirs).unwrap_or_else(|_| theirs.to_path_buf()).display(),
             dir.display()
         )));
     }
