@@ -15,8 +15,7 @@ use std::path::{Path, PathBuf};
 pub const INDEX_FILE: &str = "index.json";
 /// The folder, under results/, that holds one sub-folder per evaluation.
 pub const EVALS_DIR: &str = "evals";
-/// The `weights` of evaluations of a run's own weights (and of a TorchScript module, its own
-/// results folder's); any other is a weights file from elsewhere.
+/// The `weights` labels [`of_own_weights`] accepts.
 const OWN_WEIGHTS: [&str; 3] = ["best", "last", "torchscript"];
 /// Whether an evaluation is of the run's own weights (or a TorchScript module's, in its own
 /// results folder), not of a weights file from elsewhere evaluated in the run's folder.
@@ -104,7 +103,8 @@ impl Stored {
                 here.display()
             );
         }
-        if let Some(file) = self.entry.protocol["weights"].as_str().filter(|_| !of_own_weights(&self.entry.protocol)) {
+        if !of_own_weights(&self.entry.protocol) {
+            let file = self.entry.protocol["weights"].as_str().unwrap_or_default();
             return format!(
                 "results: {} (weights {file}: kept beside the run's own results, never in place of them)",
                 here.display()

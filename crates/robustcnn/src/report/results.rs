@@ -43,7 +43,7 @@ impl Provenance {
         let p = &json["protocol"];
         let text = |k: &str| p[k].as_str().unwrap_or("unrecorded").to_string();
         let samples = p["samples"].as_u64().map_or(fallback, |n| n as usize);
-        let setting = if p["setting"].is_string() { crate::eval::store::setting_id(p) } else { text("setting") };
+        let setting = if p["setting"].is_string() { setting_id(p) } else { text("setting") };
         Provenance { id: text("id"), setting, samples, others, instead_of }
     }
 }
