@@ -33,8 +33,9 @@ pub struct CorruptArgs {
     /// Corruptions and groups (common, validation, all, noise, blur, weather, digital), comma-separated.
     #[arg(long, default_value = "all")]
     pub corruptions: String,
-    #[arg(long, default_value = "1,2,3,4,5", value_delimiter = ',')]
-    pub severities: Vec<u8>,
+    /// Severities: numbers and ranges in 1–5, e.g. 3 or 1,3 or 1-5.
+    #[arg(long, default_value = "1-5")]
+    pub severities: String,
     /// Only the first N images of the split.
     #[arg(long, value_parser = crate::at_least_one)]
     pub limit: Option<usize>,

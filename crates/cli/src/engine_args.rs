@@ -1,6 +1,6 @@
 //! The options that say which corruptions, at which severities, and how they are drawn: shared by
 //! `corrupt`, `corrupt preview`, `corrupt bench` and `eval corruptions`.
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use corrupt::Corruptor;
 use robustcnn::eval::corruptions;
@@ -55,20 +55,33 @@ pub fn corruption_list(spec: &str, option: &str) -> Result<Vec<&'static str>> {
     corrupt::select(spec).map_err(|e| anyhow::anyhow!("{option}: {e}"))
 }
 
-/// Checks a severity list (each in 1–5, no repeats) and puts it in ascending order.
-pub fn severity_list(list: &[u8]) -> Result<Vec<u8>> {
-    for (i, &s) in list.iter().enumerate() {
-        if !(1..=5).contains(&s) {
+/// Parses `--severities`: numbers and ranges in 1–5 ("1,3", "1-5", "2-3,5"), each once, in
+/// ascending order.
+pub fn severity_list(spec: &str) -> Result<Vec<u8>> {
+    let mut list = Vec::new();
+    for item in spec.split(',').map(str::trim) {
+        let level = |t: &str| {
+            t.trim().parse::<u8>().ok().with_context(|| {
+                format!("--severities: '{item}' is not a severity (give numbers or ranges in 1–5: 1,3 or 1-5)")
+            })
+        };
+        let (from, to) = match item.split_once('-') {
+            Some((a, b)) => (level(a)?, level(b)?),
+            None => (level(item)?, level(item)?),
+        };
+        if let Some(s) = [from, to].into_iter().find(|s| !(1..=5).contains(s)) {
             bail!("--severities: {s} is outside 1–5");
         }
+        if from > to {
+            bail!("--severities: the range {item} runs backwards (write {to}-{from})");
+        }
+        list.extend(from..=to);
+    }
+    for (i, &s) in list.iter().enumerate() {
         if list[..i].contains(&s) {
             bail!("--severities: {s} is listed twice");
         }
     }
-    if list.is_empty() {
-        bail!("--severities: give at least one of 1–5");
-    }
-    let mut sorted = list.to_vec();
-    sorted.sort_unstable();
-    Ok(sorted)
+    list.sort_unstable();
+    Ok(list)
 }

@@ -26,8 +26,9 @@ pub struct EvalCorruptionsArgs {
     /// [default: common; with --from a set `robustcnn corrupt` wrote, the corruptions its manifest.json lists].
     #[arg(long)]
     pub corruptions: Option<String>,
-    #[arg(long, default_value = "1,2,3,4,5", value_delimiter = ',')]
-    pub severities: Vec<u8>,
+    /// Severities: numbers and ranges in 1–5, e.g. 3 or 1,3 or 1-5.
+    #[arg(long, default_value = "1-5")]
+    pub severities: String,
     #[command(flatten)]
     pub engine: EngineArgs,
     /// Also normalise mCE and relative mCE by this run's corruption results (e.g. the baseline's),

@@ -102,6 +102,7 @@ fn corrupt_writes_the_cifar10c_layout_and_eval_reads_it_back_as_generated_on_the
     ]);
     let e = fails(&["eval", "corruptions", &r, "--from", &train_c]);
     assert!(e.contains("its labels are not those of the run's first 40 test images"), "{e}");
+    assert!(e.contains("(made from fashion-mnist-mini's train split, manifest.json)"), "{e}");
     assert!(report["mce_alexnet"].is_null(), "no AlexNet normalisation outside ImageNet");
     let csv = std::fs::read_to_string(run.join("results/corruptions.csv")).unwrap();
     assert!(csv.starts_with("corruption,family,severity,samples,accuracy,error\ngaussian_noise,noise,1,40,"), "{csv}");
@@ -111,6 +112,11 @@ fn corrupt_writes_the_cifar10c_layout_and_eval_reads_it_back_as_generated_on_the
     let e = fails(&["eval", "corruptions", &r, "--from", &cs, "--corruptions", "snow"]);
     assert!(e.contains("snow.npy: missing; pass --corruptions"), "{e}");
     assert!(fails(&["eval", "corruptions", &r, "--severities", "0"]).contains("--severities: 0 is outside 1–5"));
+    // Severities may be given as a range.
+    ok(&["eval", "corruptions", &r, "--corruptions", "fog", "--limit", "5", "--severities", "2-3"]);
+    let index = json(&run.join("results/index.json"));
+    let kept = index["evaluations"].as_array().unwrap();
+    assert!(kept.iter().any(|e| e["protocol"]["severities"] == serde_json::json!([2, 3])), "{index}");
     assert!(
         fails(&["eval", "corruptions", &r, "--corruptions", "fgo"]).contains("--corruptions: unknown corruption 'fgo'")
     );

@@ -155,6 +155,13 @@ fn results_are_never_made_from_nothing_and_never_silently_replaced() {
     let text = ok(&["eval", "clean", &r, "--weights", &foreign]);
     assert!(text.contains("kept beside the run's own results, never in place of them"), "{text}");
     assert_eq!(std::fs::read(results.join("clean.json")).unwrap(), clean, "another run's weights became primary");
+    // Weights in a folder whose config.toml is not a run's are evaluated; their shapes are the check.
+    let loose = dir.path().join("loose");
+    std::fs::create_dir_all(&loose).unwrap();
+    std::fs::write(loose.join("config.toml"), "not a run's config").unwrap();
+    std::fs::copy(other.join("model.safetensors"), loose.join("m.safetensors")).unwrap();
+    let text = ok(&["eval", "clean", &r, "--weights", &loose.join("m.safetensors").display().to_string()]);
+    assert!(text.contains("kept beside the run's own results"), "{text}");
     let own = run.join("best.safetensors").display().to_string();
     ok(&["eval", "clean", &r, "--weights", &own]);
     assert_eq!(json(&results.join("clean.json"))["protocol"]["weights"], "best");

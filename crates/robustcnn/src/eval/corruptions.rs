@@ -308,6 +308,23 @@ pub fn evaluate_on_the_fly(
 #[derive(Deserialize)]
 struct Manifest {
     severities: Vec<u8>,
+    #[serde(default)]
+    dataset: Option<String>,
+    #[serde(default)]
+    split: Option<String>,
+}
+
+/// ", made from DATASET's SPLIT split (manifest.json)" where the set's manifest records them, to
+/// name the set a label mismatch comes from.
+fn made_from(dir: &Path) -> String {
+    let read = std::fs::read(dir.join("manifest.json")).ok();
+    match read.and_then(|b| serde_json::from_slice::<Manifest>(&b).ok()) {
+        Some(Manifest { dataset: Some(d), split: Some(s), .. }) => {
+            format!(" (made from {d}'s {s} split, manifest.json)")
+        }
+        Some(Manifest { dataset: Some(d), .. }) => format!(" (made from {d}, manifest.json)"),
+        _ => String::new(),
+    }
 }
 
 /// Evaluates on a -C directory in the ImageNet-C layout, `<corruption>/<severity>/<class>/<image>`
@@ -407,13 +424,18 @@ pub fn evaluate_from_dir(
     // The clean accuracy it is compared with is on the same test images: the set must be of them.
     if used_n > like.len() {
         let what = format!("{n} images per severity, the run's test split {}", like.len());
-        return Err(Error::format(&labels_file, format!("{what}: a set of another dataset or split")));
+        return Err(Error::format(
+            &labels_file,
+            format!("{what}: a set of another dataset or split{}", made_from(dir)),
+        ));
     }
     if labels[..used_n] != like.labels[..used_n] {
         return Err(Error::format(
             &labels_file,
             format!(
-                "its labels are not those of the run's first {used_n} test images: a set of another dataset or split"
+                "its labels are not those of the run's first {used_n} test images: a set of another dataset or \
+                 split{}",
+                made_from(dir)
             ),
         ));
     }

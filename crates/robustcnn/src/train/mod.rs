@@ -501,7 +501,11 @@ fn check_weights_model(weights: &str, model: &str, dir: &std::path::Path) -> Res
     let Some(theirs) = folder.filter(|d| d.join(CONFIG_FILE).is_file()) else {
         return Ok(());
     };
-    let their_model = RunDir::open(theirs)?.read_config_on(Some("cpu"))?.model.name;
+    // A folder whose config.toml is not a run's says nothing of the weights: their shapes are checked on load.
+    let Some(their_model) = RunDir::open(theirs).and_then(|r| r.read_config_on(Some("cpu"))).ok().map(|c| c.model.name)
+    else {
+        return Ok(());
+    };
     if their_model != model {
         return Err(Error::Config(format!(
             "--weights {weights}: weights of a {their_model} run ({}), and {} is a {model} run; give weights of \
