@@ -190,6 +190,27 @@ fn runs_evaluated_under_two_protocols_never_share_a_column() {
     assert_eq!(cmp.columns.iter().filter(|c| c.key.starts_with("clean#")).count(), 1);
 }
 
+#[test]
+fn runs_all_read_from_their_most_complete_evaluation_share_one_note() {
+    let kept = |mut r: RunResults, others: usize| {
+        r.clean_from.others = others;
+        r
+    };
+    let runs = vec![kept(run("baseline", 0, 0.80, 0.40, 0.50), 1), kept(run("lfm", 0, 0.82, 0.30, 0.60), 1)];
+    let notes = compare(&runs, Some("baseline")).notes;
+    let about = |notes: &[String], what: &str| notes.iter().filter(|n| n.contains(what)).count();
+    assert_eq!(about(&notes, "clean from the most complete of its 2 evaluations"), 1, "{notes:?}");
+    assert!(notes
+        .iter()
+        .any(|n| n.starts_with("Every run: clean from the most complete of its 2 evaluations (100 images")));
+    // Runs that differ are each named.
+    let runs = vec![kept(run("baseline", 0, 0.80, 0.40, 0.50), 1), kept(run("lfm", 0, 0.82, 0.30, 0.60), 2)];
+    let notes = compare(&runs, Some("baseline")).notes;
+    assert_eq!(about(&notes, "Every run:"), 0, "{notes:?}");
+    assert_eq!(about(&notes, "runs/baseline/seed-0: clean from the most complete of its 2 evaluations"), 1);
+    assert_eq!(about(&notes, "runs/lfm/seed-0: clean from the most complete of its 3 evaluations"), 1);
+}
+
 /// A run folder (seed `seed`) whose clean evaluations, in the order written, are (images, limit, top-1).
 fn run_dir(root: &Path, seed: u64, evals: &[(usize, Option<usize>, f64)]) -> PathBuf {
     let dir = root.join(format!("seed-{seed}"));

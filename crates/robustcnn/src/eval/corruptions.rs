@@ -314,7 +314,7 @@ struct Manifest {
     split: Option<String>,
 }
 
-/// ", made from DATASET's SPLIT split (manifest.json)" where the set's manifest records them, to
+/// " (made from DATASET's SPLIT split, manifest.json)" where the set's manifest records them, to
 /// name the set a label mismatch comes from.
 fn made_from(dir: &Path) -> String {
     let read = std::fs::read(dir.join("manifest.json")).ok();

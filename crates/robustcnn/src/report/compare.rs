@@ -378,21 +378,36 @@ fn provenance_notes(runs: &[RunResults], cols: &[Column]) -> Vec<String> {
                 .into(),
         );
     }
-    for r in runs {
-        let kinds = [
-            ("clean", Some(&r.clean_from)),
-            ("corruptions", r.corruption_from.as_ref()),
-            ("attacks", r.attacks_from.as_ref()),
-        ];
-        for (kind, from) in kinds {
-            if let Some((p, primary)) = from.and_then(|p| Some((p, p.instead_of.as_ref()?))) {
+    fn from<'a>(r: &'a RunResults, kind: &str) -> Option<&'a super::results::Provenance> {
+        match kind {
+            "clean" => Some(&r.clean_from),
+            "corruptions" => r.corruption_from.as_ref(),
+            _ => r.attacks_from.as_ref(),
+        }
+    }
+    for kind in ["clean", "corruptions", "attacks"] {
+        // Every run read from the most complete of as many evaluations: one note, not one per run.
+        let most_complete = |r: &RunResults| {
+            from(r, kind).filter(|p| p.others > 0 && p.instead_of.is_none()).map(|p| (p.others, p.samples))
+        };
+        let first = runs.first().and_then(most_complete);
+        if runs.len() > 1 && first.is_some() && runs.iter().all(|r| most_complete(r) == first) {
+            let (others, samples) = first.unwrap_or_default();
+            notes.push(format!(
+                "Every run: {kind} from the most complete of its {} evaluations ({samples} images; each run's protocol in its results/index.json); the others are in results/evals.",
+                others + 1
+            ));
+            continue;
+        }
+        for r in runs {
+            if let Some((p, primary)) = from(r, kind).and_then(|p| Some((p, p.instead_of.as_ref()?))) {
                 notes.push(format!(
                     "{}: {kind} from its evaluation under the setting the other runs share (protocol {}, {} images), not its primary one (protocol {primary}); both are in results/evals.",
                     r.dir.display(),
                     p.id,
                     p.samples
                 ));
-            } else if let Some(p) = from.filter(|p| p.others > 0) {
+            } else if let Some(p) = from(r, kind).filter(|p| p.others > 0) {
                 notes.push(format!(
                     "{}: {kind} from the most complete of its {} evaluations (protocol {}, {} images); the others are in results/evals.",
                     r.dir.display(),
