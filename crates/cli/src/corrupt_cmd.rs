@@ -1,11 +1,11 @@
 //! `robustcnn corrupt`: writes corrupted copies of a dataset in the CIFAR-10-C or ImageNet-C layout,
 //! and `corrupt preview`: one picture of every corruption at every severity.
-use crate::bitmap_font::{draw_text, text_width};
 use crate::engine_args::{corruption_list, severity_list, EngineArgs};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 use corrupt::{npy, Corruptor, Image, ImageSet};
 use indicatif::{ProgressBar, ProgressStyle};
+use robustcnn::bitmap_font::{draw_text, text_width};
 use robustcnn::data::{self, DataSource, Dataset};
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -1,5 +1,4 @@
 //! The `robustcnn` command: a thin clap layer over the robustcnn library.
-mod bitmap_font;
 mod commands;
 mod corrupt_bench;
 mod corrupt_cmd;

@@ -117,8 +117,11 @@ fn explain_draws_lfm_tenet_and_fma_for_one_image() {
     let out = dir.path().join("x.png");
     let printed = ok(&["explain", run.to_str().unwrap(), "test:2", "--out", out.to_str().unwrap()]);
     assert!(printed.contains("TENET at stage1") && printed.contains("picture:"), "{printed}");
-    let picture = image::open(&out).unwrap();
+    let picture = image::open(&out).unwrap().to_rgb8();
     assert!(picture.width() > 300 && picture.height() > 300);
+    // Each row is drawn under its title: the first row's title is light text above the tiles.
+    let title_ink = (0..picture.width()).flat_map(|x| (4..18).map(move |y| (x, y)));
+    assert!(title_ink.filter(|&(x, y)| picture.get_pixel(x, y).0 == [230, 230, 230]).count() > 100);
     let info: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).unwrap()).unwrap();
     assert_eq!(info["rows"].as_array().unwrap().len(), 5);

@@ -70,23 +70,25 @@ fn range(v: &[f32]) -> (f32, f32) {
     v.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)))
 }
 
-/// Draws rows of tiles on one canvas.
-fn compose(rows: &[Vec<image::RgbImage>], size: u32) -> image::RgbImage {
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(1) as u32;
+/// Draws rows of tiles on one canvas, each under its title.
+fn compose(rows: &[(Vec<image::RgbImage>, Row)], size: u32) -> image::RgbImage {
+    use crate::bitmap_font::{draw_text, text_width};
+    let cols = rows.iter().map(|(t, _)| t.len()).max().unwrap_or(1) as u32;
     let step = size + TILE_GAP;
-    let mut canvas = image::RgbImage::from_pixel(
-        cols * step + TILE_GAP,
-        rows.len() as u32 * step + TILE_GAP,
-        image::Rgb([40, 40, 40]),
-    );
-    for (r, row) in rows.iter().enumerate() {
-        for (c, tile) in row.iter().enumerate() {
-            image::imageops::replace(
-                &mut canvas,
-                tile,
-                (TILE_GAP + c as u32 * step) as i64,
-                (TILE_GAP + r as u32 * step) as i64,
-            );
+    let width = cols * step + TILE_GAP;
+    // Titles twice the font's size where the longest fits, else at its size.
+    let longest = rows.iter().map(|(_, r)| text_width(&r.title, 1)).max().unwrap_or(0);
+    let scale = if 2 * longest + TILE_GAP <= width { 2 } else { 1 };
+    let strip = 7 * scale + 2 * TILE_GAP;
+    let row_height = strip + step;
+    let mut canvas =
+        image::RgbImage::from_pixel(width, rows.len() as u32 * row_height + TILE_GAP, image::Rgb([40, 40, 40]));
+    for (r, (tiles, row)) in rows.iter().enumerate() {
+        let top = r as u32 * row_height;
+        draw_text(&mut canvas, (TILE_GAP, top + TILE_GAP), &row.title, scale, image::Rgb([230, 230, 230]));
+        for (c, tile) in tiles.iter().enumerate() {
+            let (x, y) = (TILE_GAP + c as u32 * step, top + strip + TILE_GAP);
+            image::imageops::replace(&mut canvas, tile, x as i64, y as i64);
         }
     }
     canvas
@@ -243,7 +245,7 @@ pub fn explain(
     let view = Tensor::from_slice(&view).reshape([1, c, h, w]).to_device(x.device());
     let (fma, fma_mean_difference) = fma_row(net, x, &view, size);
     let all = [inputs, lfm, groups, masks, fma];
-    let picture = compose(&all.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>(), size);
+    let picture = compose(&all, size);
     let explanation = Explanation {
         label,
         predicted,

@@ -5,6 +5,7 @@
 pub mod allocator;
 pub mod attacks;
 pub mod bench;
+pub mod bitmap_font;
 pub mod config;
 pub mod data;
 pub mod device;
