@@ -76,10 +76,15 @@ fn check_resume_options(a: &TrainArgs) -> Result<()> {
         Ok(robustcnn::config::flat_keys(&table))
     };
     let (own, asked) = (normal(own)?, normal(asked)?);
-    if let Some((key, value)) = asked.iter().find(|(k, v)| own.get(*k) != Some(v)) {
-        let was = own.get(key).map_or("unset".to_string(), |v| format!("{key} = {v}"));
+    // A key only one side writes is at its default on the other (defaults are left out of a recipe).
+    let differs = own.keys().chain(asked.keys()).find(|k| own.get(*k) != asked.get(*k));
+    if let Some(key) = differs {
+        let say = |t: &std::collections::BTreeMap<String, String>| {
+            t.get(key).map_or(format!("{key} at its default"), |v| format!("{key} = {v}"))
+        };
+        let (was, value) = (say(&own), say(&asked));
         bail!(
-            "--resume: {} continues with its own recipe ({was}); this command asks for {key} = {value}. \
+            "--resume: {} continues with its own recipe ({was}); this command asks for {value}. \
              Leave that option out, or start a new run (--init {} to finetune from it)",
             a.out.display(),
             a.out.display()

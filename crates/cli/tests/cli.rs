@@ -198,6 +198,13 @@ fn a_diverging_loss_stops_the_run_with_a_clear_message() {
     assert!(e.contains("(method.name = \"baseline\"); this command asks for method.name = \"lfm\""), "{e}");
     let config = run.join("config.toml");
     let sane = std::fs::read_to_string(&config).unwrap();
+    // A setting left at its default is not written to the recipe: asking for the default on a run
+    // trained otherwise is a change too.
+    let e = fails(&["train", "--quiet", "--resume", "--out", &r, "--precision", "bf16"]);
+    assert!(e.contains("(train.precision at its default); this command asks for train.precision = \"bf16\""), "{e}");
+    std::fs::write(&config, sane.replace("[train]\n", "[train]\nprecision = \"bf16\"\n")).unwrap();
+    let e = fails(&["train", "--quiet", "--resume", "--out", &r, "--precision", "fp32"]);
+    assert!(e.contains("(train.precision = \"bf16\"); this command asks for train.precision at its default"), "{e}");
     std::fs::write(&config, sane.replace("lr = 0.1\n", "lr = 1e12\n")).unwrap();
     let resume = ["train", "--quiet", "--resume", "--out", &r];
     let e = fails(&resume);

@@ -120,6 +120,12 @@ fn a_suite_trains_evaluates_compares_and_reruns_idempotently() {
         e.contains("but trained with method.lfm.probability = 0.15 and 0.3: one row's seeds share a recipe"),
         "{e}"
     );
+    // A setting at its default is left out of a recipe: a seed trained in bf16 differs from one in fp32.
+    let cfg = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    let bf16 = cfg.replace("seed = 0", "seed = 7").replace("[train]\n", "[train]\nprecision = \"bf16\"\n");
+    std::fs::write(copy.join("config.toml"), bf16).unwrap();
+    let e = fails(&["compare", &outs, &copy.display().to_string()]);
+    assert!(e.contains("but trained with train.precision = the default and \"bf16\": one row's seeds"), "{e}");
     ok(&["report", &run.display().to_string()]);
     assert!(std::fs::read_to_string(run.join("report.html")).unwrap().contains("<svg"));
     // A run trained on a GPU is compared, reported and evaluated (--device cpu) on a machine without one.

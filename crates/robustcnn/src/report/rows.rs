@@ -61,19 +61,23 @@ pub fn check_rows(runs: &[RunResults]) -> Result<()> {
 }
 
 /// The first recipe key (config.toml) two runs give different values, beyond what differs per
-/// seed. A key only one of them writes is not compared: a run of another version may lack it.
+/// seed. Both recipes are read as this version reads them, so a key one of them leaves out (at its
+/// default, or from a version before it) holds the value training used.
 fn recipe_difference(
     a: &Option<BTreeMap<String, String>>,
     b: &Option<BTreeMap<String, String>>,
 ) -> Option<(String, String, String)> {
     let (a, b) = (a.as_ref()?, b.as_ref()?);
-    a.iter().find_map(|(k, va)| b.get(k).filter(|vb| *vb != va).map(|vb| (k.clone(), va.clone(), vb.clone())))
+    let said = |t: &BTreeMap<String, String>, k: &str| t.get(k).cloned().unwrap_or_else(|| "the default".into());
+    a.keys().chain(b.keys()).find(|k| a.get(*k) != b.get(*k)).map(|k| (k.clone(), said(a, k), said(b, k)))
 }
 
-/// A run's config.toml as dotted keys and their values, without the per-seed keys; None when unreadable.
+/// A run's config.toml as this version reads it, as dotted keys and their values (settings at their
+/// default left out), without the per-seed keys; None when unreadable.
 fn recipe(r: &RunResults) -> Option<BTreeMap<String, String>> {
     let table: toml::Table = std::fs::read_to_string(r.dir.join(crate::train::CONFIG_FILE)).ok()?.parse().ok()?;
-    let mut out = crate::config::flat_keys(&table);
+    let read: crate::config::Config = toml::Value::Table(table).try_into().ok()?;
+    let mut out = crate::config::flat_keys(&toml::Table::try_from(read).ok()?);
     out.retain(|k, _| !PER_SEED.contains(&k.as_str()));
     Some(out)
 }
