@@ -24,12 +24,12 @@ pub fn run(names: &[&str], sizes: &[usize], images: usize, full_set: bool, engin
             // Warm-up, once per severity: builds the cached frost textures and noise tables (one-time
             // costs per severity, which a dataset's thousands of images share) outside the timing.
             for s in 1..=5u8 {
-                corruptor.apply(&pics[0], name, s, &mut corrupt::rng_for(engine.seed, name, s, 0))?;
+                corruptor.apply(&pics[0], name, s, &mut corrupt::rng_for(engine.seed(), name, s, 0))?;
             }
             let t = Instant::now();
             for s in 1..=5u8 {
                 for (i, p) in pics.iter().enumerate() {
-                    corruptor.apply(p, name, s, &mut corrupt::rng_for(engine.seed, name, s, i as u64))?;
+                    corruptor.apply(p, name, s, &mut corrupt::rng_for(engine.seed(), name, s, i as u64))?;
                 }
             }
             let ms = t.elapsed().as_secs_f64() * 1e3 / (5 * images) as f64;
@@ -49,7 +49,7 @@ pub fn run(names: &[&str], sizes: &[usize], images: usize, full_set: bool, engin
             let t = Instant::now();
             for name in names {
                 for s in 1..=5u8 {
-                    corrupt::corrupt_set(&corruptor, set, name, s, engine.seed, engine.workers, &|_| {})?;
+                    corrupt::corrupt_set(&corruptor, set, name, s, engine.seed(), engine.workers, &|_| {})?;
                 }
             }
             Ok(t.elapsed().as_secs_f64())

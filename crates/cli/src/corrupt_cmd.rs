@@ -185,7 +185,7 @@ impl Plan<'_> {
         for &s in self.severities {
             let base = pb.position();
             let bytes =
-                corrupt::corrupt_set(self.corruptor, set, name, s, self.engine.seed, self.engine.workers, &|n| {
+                corrupt::corrupt_set(self.corruptor, set, name, s, self.engine.seed(), self.engine.workers, &|n| {
                     pb.set_position(base + n as u64)
                 })?;
             all.extend_from_slice(&bytes);
@@ -350,7 +350,7 @@ fn preview(path: &Path, out: &Path, corruptions: &str, zoom: Option<usize>, engi
                 img.clone()
             } else {
                 let s = col as u8;
-                corruptor.apply(&img, name, s, &mut corrupt::rng_for(engine.seed, name, s, 0))?
+                corruptor.apply(&img, name, s, &mut corrupt::rng_for(engine.seed(), name, s, 0))?
             };
             for y in 0..th {
                 for x in 0..tw {

@@ -22,6 +22,13 @@ pub fn listed(dir: &Path) -> Result<Option<Vec<&'static str>>> {
     crate::engine_args::corruption_list(&names.join(","), &what).map(Some)
 }
 
+/// How a set's images were drawn, as its manifest says (e.g. "seed 0, preset cifar, frost
+/// photographs"); None for a set without one (the released sets).
+pub fn engine(dir: &Path) -> Option<String> {
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(dir.join(FILE)).ok()?).ok()?;
+    m.get("engine")?.as_str().map(str::to_string)
+}
+
 /// Checks that `out` may receive the set `new` describes, and returns `new` with the corruptions of
 /// the set already there (those whose file or folder is present) listed first.
 pub fn merge_into(out: &Path, new: Value) -> Result<Value> {

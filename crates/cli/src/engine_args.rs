@@ -9,13 +9,13 @@ use std::path::PathBuf;
 /// How images are corrupted: shared by `corrupt`, `corrupt preview` and `eval corruptions`.
 #[derive(Args, Clone, Debug)]
 pub struct EngineArgs {
-    /// Seed of every random draw (per corruption, severity and image index).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// Seed of every random draw (per corruption, severity and image index) [default: 0]
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Parameter preset: auto (by image size: cifar up to 64 px, imagenet at 224, else sized), cifar,
-    /// imagenet, or sized (imagecorruptions).
-    #[arg(long, default_value = "auto")]
-    pub preset: String,
+    /// imagenet, or sized (imagecorruptions) [default: auto]
+    #[arg(long)]
+    pub preset: Option<String>,
     /// A directory of frost photographs (frost1.png … frost6.jpg of the reference) [default: the
     /// reference's, cached by the setup in ~/.cache/robustcnn/frost, or $ROBUSTCNN_FROST_DIR]
     #[arg(long)]
@@ -29,6 +29,29 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
+    /// --seed, 0 unless given.
+    pub fn seed(&self) -> u64 {
+        self.seed.unwrap_or(0)
+    }
+
+    /// --preset, auto unless given.
+    pub fn preset(&self) -> &str {
+        self.preset.as_deref().unwrap_or("auto")
+    }
+
+    /// The first option given that says how images are corrupted (none of which matters to images
+    /// made already).
+    pub fn given_drawing_option(&self) -> Option<&'static str> {
+        [
+            (self.seed.is_some(), "--seed"),
+            (self.preset.is_some(), "--preset"),
+            (self.frost_dir.is_some(), "--frost-dir"),
+            (self.procedural_frost, "--procedural-frost"),
+        ]
+        .into_iter()
+        .find_map(|(given, name)| given.then_some(name))
+    }
+
     /// The frost photographs in use: --frost-dir, else the default ones unless --procedural-frost.
     pub fn frost(&self) -> Option<PathBuf> {
         corruptions::frost_folder(self.frost_dir.as_deref(), self.procedural_frost)
@@ -41,12 +64,12 @@ impl EngineArgs {
 
     /// The corruptor these options describe (its description says which frost it draws).
     pub fn corruptor(&self) -> Result<Corruptor> {
-        Ok(corruptions::corruptor(&self.preset, self.frost().as_deref(), ["--preset", "--frost-dir"])?)
+        Ok(corruptions::corruptor(self.preset(), self.frost().as_deref(), ["--preset", "--frost-dir"])?)
     }
 
     /// A one-line description for results and manifests.
     pub fn describe(&self, corruptor: &Corruptor, size: (usize, usize)) -> String {
-        corruptions::describe(corruptor, self.seed, size)
+        corruptions::describe(corruptor, self.seed(), size)
     }
 }
 

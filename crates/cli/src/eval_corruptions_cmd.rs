@@ -1,6 +1,7 @@
 //! `robustcnn eval corruptions RUN`: accuracy under the common corruptions, on the fly or from a
 //! published -C directory, with CE and mCE (docs/methods.md §4.1.4).
 use crate::commands::{print_stored, Opened, RunArgs};
+use crate::corrupt_manifest;
 use crate::engine_args::{corruption_list, severity_list, EngineArgs};
 use crate::robustbench_args::RobustBenchArgs;
 use anyhow::{anyhow, bail, Result};
@@ -51,6 +52,14 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
         bail!(
             "--from {}: not a directory (expected a -C directory: <corruption>.npy and labels.npy, or \
              <corruption>/<severity>/<class>/<image>)",
+            dir.display()
+        );
+    }
+    if let (Some(dir), Some(option)) = (&a.from, a.engine.given_drawing_option()) {
+        let made =
+            corrupt_manifest::engine(dir).map_or(String::new(), |e| format!(" ({e}, as its manifest.json says)"));
+        bail!(
+            "{option}: says how corruptions are drawn on the fly; --from {} holds images already made{made}",
             dir.display()
         );
     }
@@ -124,14 +133,15 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
                 a.run_args.limit,
                 &mut progress,
             )?;
-            (cells, used, format!("from {}", dir.display()))
+            let made = corrupt_manifest::engine(dir).map_or(String::new(), |e| format!(" ({e})"));
+            (cells, used, format!("from {}{made}", dir.display()))
         }
         None => {
             let plan = OnTheFly {
                 corruptor: &corruptor,
                 corruptions: &names,
                 severities: &severities,
-                seed: a.engine.seed,
+                seed: a.engine.seed(),
                 workers: a.engine.workers,
             };
             let cells = if test.retrieval.is_some() {
@@ -183,15 +193,22 @@ pub fn run(a: &EvalCorruptionsArgs) -> Result<()> {
 impl EvalCorruptionsArgs {
     /// The protocol keys these options set, for `names` at severities `used`.
     fn settings(&self, names: &[&str], used: &[u8]) -> serde_json::Value {
-        serde_json::json!({
-            "source": match &self.from { Some(d) => d.display().to_string(), None => "on the fly".into() },
+        let drawn = match &self.from {
+            // Images made already: the set is the source (its manifest, if any, says how they were drawn).
+            Some(d) => serde_json::json!({"source": d.display().to_string()}),
+            None => serde_json::json!({
+                "source": "on the fly",
+                "preset": self.engine.preset(),
+                "frost": self.engine.frost_label(),
+                "seed": self.engine.seed(),
+            }),
+        };
+        let chosen = serde_json::json!({
             "corruptions": names,
             "severities": used,
-            "preset": self.engine.preset,
-            "frost": self.engine.frost_label(),
-            "seed": self.engine.seed,
             "reference": self.reference.as_ref().map(|r| r.display().to_string()),
-        })
+        });
+        store::with(chosen, drawn)
     }
 
     /// The setting a `--reference` run's evaluation must share with this one (`images` evaluated).

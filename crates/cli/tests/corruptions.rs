@@ -74,6 +74,14 @@ fn corrupt_writes_the_cifar10c_layout_and_eval_reads_it_back_as_generated_on_the
     // Without --corruptions, a set's manifest says which corruptions it holds.
     let listed = ok(&["eval", "corruptions", &r, "--limit", "40", "--from", &cs]);
     assert!(listed.contains("pixelate") && listed.contains("glass_blur") && !listed.contains("snow"), "{listed}");
+    // The set's images are made already: how they were drawn is the manifest's, recorded with the
+    // results; an option saying how to draw them is refused, not recorded as if it had applied.
+    let source = json(&run.join("results/corruptions.json"))["source"].as_str().unwrap().to_string();
+    assert_eq!(source, format!("from {cs} (seed 3, preset cifar, frost photographs)"));
+    let e = fails(&["eval", "corruptions", &r, "--limit", "40", "--from", &cs, "--preset", "imagenet"]);
+    assert!(e.contains(&format!("--preset: says how corruptions are drawn on the fly; --from {cs} holds images already made (seed 3, preset cifar")), "{e}");
+    let protocol = json(&run.join("results/corruptions.json"))["protocol"].clone();
+    assert!(protocol.get("seed").is_none() && protocol.get("preset").is_none(), "{protocol}");
     // Without the manifest the directory looks like the published CIFAR-10-C: severities 1–5 assumed.
     std::fs::remove_file(c.join("manifest.json")).unwrap();
     let text = ok(&[&["eval", "corruptions", &r, "--limit", "40", "--from", &cs][..], &sel].concat());

@@ -185,6 +185,13 @@ pub fn canonical(protocol: &Value) -> Value {
     }
     if map.get("kind").and_then(Value::as_str) == Some("corruptions") {
         map.entry("reference").or_insert(Value::Null);
+        // Images read from a set made already: earlier versions recorded the command's drawing
+        // options, which did not apply to them.
+        if map.get("source").and_then(Value::as_str).is_some_and(|s| s != "on the fly") {
+            for k in ["preset", "frost", "seed"] {
+                map.remove(k);
+            }
+        }
     }
     if map.get("kind").and_then(Value::as_str) == Some("attacks") {
         canonical_attacks(map);
@@ -485,6 +492,14 @@ mod tests {
             "attacks": ["fgsm", "pgd"], "pgd_steps": 20, "pgd_alpha": "0.25·ε", "apgd_iters": 100});
         assert_ne!(setting_id(&twenty), setting_id(&by_hand));
         // A re-ID feature attack's names are not image attacks: left as they are.
+        let from_set = serde_json::json!({"kind": "corruptions", "source": "/data/c", "seed": 5, "preset": "imagenet", "frost": "photographs", "reference": null});
+        assert_eq!(
+            canonical(&from_set),
+            serde_json::json!({"kind": "corruptions", "source": "/data/c", "reference": null})
+        );
+        let on_the_fly =
+            serde_json::json!({"kind": "corruptions", "source": "on the fly", "seed": 5, "reference": null});
+        assert_eq!(canonical(&on_the_fly), on_the_fly);
         let reid = serde_json::json!({"kind": "reid-attacks", "attacks": ["i-fgsm"], "eps": ["2/255"]});
         assert_eq!(canonical(&reid), reid);
     }
