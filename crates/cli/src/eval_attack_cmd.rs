@@ -100,12 +100,39 @@ fn plan(a: &EvalAttackArgs) -> Result<Plan> {
             bail!("--version {v}: only autoattack has versions; add --attack autoattack");
         }
     }
+    check_flags_apply(a, &attacks)?;
     if let Some(t) = a.target.as_deref().filter(|t| *t != "none") {
         if attacks.iter().any(|r| r.entry.name != "pgd") {
             bail!("--target {t}: only pgd takes a target (apgd-t picks its own targets); run the others separately");
         }
     }
     Ok(Plan { attacks, budgets, norm })
+}
+
+/// Refuses a PGD or APGD option when no attack asked takes it: it would be ignored, while the
+/// command line says it was used.
+fn check_flags_apply(a: &EvalAttackArgs, attacks: &[AttackRequest]) -> Result<()> {
+    let asked = attacks.iter().map(|r| r.text()).collect::<Vec<_>>().join(",");
+    let has = |names: &[&str]| attacks.iter().any(|r| names.contains(&r.entry.name));
+    let pgd = [
+        ("--steps", a.steps.as_deref()),
+        ("--alpha", a.alpha.as_deref()),
+        ("--restarts", a.restarts.as_deref()),
+        ("--loss", a.loss.as_deref()),
+        ("--no-random-start", a.no_random_start.then_some("")),
+    ];
+    if let Some((flag, v)) = pgd.into_iter().find(|(_, v)| v.is_some()).filter(|_| !has(&["pgd"])) {
+        let v = v.filter(|v| !v.is_empty()).map_or(String::new(), |v| format!(" {v}"));
+        bail!("{flag}{v}: sets PGD's schedule, and --attack {asked} has no pgd; add pgd, or leave the option out");
+    }
+    let apgd = ["apgd-ce", "apgd-dlr", "apgd-t", "apgd"];
+    if let Some(v) = a.apgd_iters.as_deref().filter(|_| !has(&apgd)) {
+        bail!(
+            "--apgd-iters {v}: sets the iterations of apgd-ce, apgd-dlr, apgd-t and apgd, and --attack {asked} has \
+             none of them (autoattack keeps its own 100)"
+        );
+    }
+    Ok(())
 }
 
 /// The options that set a parameter of `attack` (the PGD flags for pgd, --apgd-iters for the APGDs).

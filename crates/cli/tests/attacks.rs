@@ -13,8 +13,10 @@ fn eval_attack_writes_results_that_recompute_from_the_per_sample_outcomes() {
     let run = dir.path().join("run");
     let r = run.display().to_string();
     short_run(&r, "8");
-    let base = ["eval", "attack", &r, "--limit", "48", "--steps", "3", "--apgd-iters", "3"];
-    let text = ok(&[&base[..], &["--attack", "fgsm,pgd,apgd", "--eps", "2/255,0.03"]].concat());
+    let base = ["eval", "attack", &r, "--limit", "48"];
+    // Three PGD steps and APGD iterations keep the test short (the options apply only where a pgd or an apgd is asked).
+    let (steps, iters) = (["--steps", "3"], ["--apgd-iters", "3"]);
+    let text = ok(&[&base[..], &steps, &iters, &["--attack", "fgsm,pgd,apgd", "--eps", "2/255,0.03"]].concat());
     assert!(text.contains("APGD-CE + APGD-T") && text.contains("worst case") && text.contains("ε=2/255"), "{text}");
     let report = json(&run.join("results/attacks.json"));
     let results = report["results"].as_array().unwrap();
@@ -56,7 +58,8 @@ fn eval_attack_writes_results_that_recompute_from_the_per_sample_outcomes() {
     assert!(e.contains("--attack apgd-t:targets=0: at least 1 target class is needed"), "{e}");
     let e = fails(&[&base[..], &["--attack", "fab-t:targets=10"]].concat());
     assert!(e.contains("--attack fab-t:targets=10: this dataset has 10 classes, so at most 9 targets"), "{e}");
-    let text = ok(&[&base[..], &["--attack", "pgd:steps=2:alpha=eps/2", "--eps", "4/255", "--no-sanity"]].concat());
+    let text =
+        ok(&[&base[..], &steps, &["--attack", "pgd:steps=2:alpha=eps/2", "--eps", "4/255", "--no-sanity"]].concat());
     assert!(text.contains("PGD-2 α=ε/2"), "the per-attack steps override --steps 3: {text}");
     // Every attack is one row: a repeat, or two attacks the results would label alike, are refused.
     for (attack, want) in [
@@ -72,6 +75,7 @@ fn eval_attack_writes_results_that_recompute_from_the_per_sample_outcomes() {
     // Step sizes and starts other than the default are named, one label at every budget.
     let text = ok(&[
         &base[..],
+        &steps,
         &["--attack", "pgd,pgd:alpha=2/255,pgd:random_start=false", "--eps", "4/255,8/255", "--no-sanity"],
     ]
     .concat());
@@ -81,7 +85,7 @@ fn eval_attack_writes_results_that_recompute_from_the_per_sample_outcomes() {
     let e = fails(&[&base[..], &["--norm", "l1"]].concat());
     assert!(e.contains("--norm l1: expected linf or l2"), "{e}");
     // ε = 0 is the curve's clean point: every attack, its step relative to ε, leaves the accuracy clean.
-    let text = ok(&[&base[..], &["--attack", "fgsm,pgd,apgd", "--eps", "0", "--no-sanity"]].concat());
+    let text = ok(&[&base[..], &steps, &iters, &["--attack", "fgsm,pgd,apgd", "--eps", "0", "--no-sanity"]].concat());
     let clean = text.split("clean accuracy ").nth(1).and_then(|t| t.split_whitespace().next()).unwrap();
     let table = text.split("images/s").next().unwrap();
     let rows: Vec<&str> = table.lines().skip_while(|l| !l.starts_with("attack ")).skip(1).collect();
@@ -90,8 +94,9 @@ fn eval_attack_writes_results_that_recompute_from_the_per_sample_outcomes() {
     let e = fails(&[&base[..], &["--attack", "pgd:alpha=0", "--eps", "4/255"]].concat());
     assert!(e.contains("--attack pgd:alpha=0: the step size must be positive"), "{e}");
     // A step larger than ε is allowed, with a warning.
-    let out =
-        robustcnn(&[&base[..], &["--attack", "pgd", "--eps", "1/255", "--alpha", "2/255", "--no-sanity"]].concat());
+    let out = robustcnn(
+        &[&base[..], &steps, &["--attack", "pgd", "--eps", "1/255", "--alpha", "2/255", "--no-sanity"]].concat(),
+    );
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("warning: PGD: step size α=0.00784 is larger than ε=1/255"), "{err}");

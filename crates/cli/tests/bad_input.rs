@@ -176,6 +176,8 @@ const CASES: &[(&str, &str)] = &[
     ("eval corruptions {run} --corruptions nope", "--corruptions: unknown corruption 'nope' (known: gaussian_noise"),
     ("eval corruptions {run} --severities 0", "--severities: 0 is outside 1–5"),
     ("eval corruptions {run} --severities 6", "--severities: 6 is outside 1–5"),
+    ("eval attack {run} --attack fgsm --steps 20", "--steps 20: sets PGD's schedule, and --attack fgsm has no pgd; add pgd"),
+    ("eval attack {run} --attack autoattack --apgd-iters 20", "--apgd-iters 20: sets the iterations of apgd-ce, apgd-dlr, apgd-t and apgd, and --attack autoattack has none of them (autoattack keeps its own 100)"),
     ("eval corruptions {run} --severities 4-2", "--severities: the range 4-2 runs backwards (write 2-4)"),
     ("eval corruptions {run} --severities 1-3,3", "--severities: 3 is listed twice"),
     ("corrupt --dataset fashion-mnist-mini --out {d}/o --severities 1-", "--severities: '1-' is not a severity (give numbers or ranges in 1–5: 1,3 or 1-5)"),
