@@ -283,12 +283,20 @@ fn protocol_line(suite: &Suite) -> String {
     } else {
         format!("attacks {} at ℓ∞ ε {} (PGD {} steps)", p.attacks.join(", "), p.eps.join(", "), p.pgd_steps)
     };
+    // Training evaluates the whole test split, so a limited suite's clean column comes from that
+    // (the comparison reads each run's most complete clean evaluation).
+    let clean = if p.limit.is_some() {
+        " Clean accuracy from each run's most complete evaluation (its images in the table)."
+    } else {
+        ""
+    };
     format!(
-        "{} runs: {} × seeds {:?}; one training schedule; evaluated on {images} with the {} weights: clean, {corr}; {att}.",
+        "{} runs: {} × seeds {:?}; one training schedule; the {} weights evaluated on {images}: {}{corr}; {att}.{clean}",
         suite.runs.len(),
         g.methods.join(", "),
         g.seeds,
-        p.weights
+        p.weights,
+        if p.limit.is_some() { "" } else { "clean, " },
     )
 }
 

@@ -75,6 +75,9 @@ fn a_suite_trains_evaluates_compares_and_reruns_idempotently() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("test suite"), "the report has its plots");
     assert!(html.contains("data:image/png;base64,"), "LFM's explain picture is embedded");
+    // The suite evaluates 40 images; its clean column says where it comes from instead.
+    assert!(html.contains("evaluated on the first 40 test images: corruptions"), "clean is not claimed on 40 images");
+    assert!(html.contains("Clean accuracy from each run's most complete evaluation (its images in the table)."));
     // A rerun trains nothing; a changed protocol re-evaluates without retraining.
     let metrics = out.join("runs/fashion-mnist-mini/small-cnn/all/lfm/seed-1/metrics.jsonl");
     let before = std::fs::read_to_string(&metrics).unwrap();
