@@ -95,6 +95,18 @@ fn a_suite_trains_evaluates_compares_and_reruns_idempotently() {
     let lfm1 = out.join("runs/fashion-mnist-mini/small-cnn/all/lfm/seed-1").display().to_string();
     ok(&[&["eval", "attack", &lfm1][..], &by_hand].concat());
     assert_eq!(attacks(&json(&index)), kept, "{}", json(&index));
+    // With the large-budget check it is another evaluation, kept, of the same setting: one column.
+    let checked = &by_hand[..by_hand.len() - 1];
+    ok(&[&["eval", "attack", &lfm1][..], checked].concat());
+    let i = json(&index);
+    let settings: std::collections::BTreeSet<&str> = i["evaluations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "attacks" && e["protocol"]["eps"] == serde_json::json!(["1/255"]))
+        .map(|e| e["setting"].as_str().unwrap())
+        .collect();
+    assert_eq!((attacks(&i), settings.len()), (kept + 1, 1), "{i}");
     // Another training recipe in the same directory is refused.
     let e = fails(&["suite", &recipe, "--out", &outs, "--set", "train.steps=5"]);
     assert!(e.contains("holds a suite trained with a different recipe"), "{e}");

@@ -146,11 +146,14 @@ fn hash(v: &Value) -> String {
 /// The protocol without the weights' MD5 (`best` and `last` stay apart: which of a run's weights is
 /// evaluated is part of how), and with a corruption evaluation's
 /// `--reference` run blanked: the reference adds normalised numbers, never changes the accuracies, so
-/// a baseline and the runs normalised by it share their columns in a comparison.
+/// a baseline and the runs normalised by it share their columns in a comparison; nor does whether
+/// an attack evaluation ran the large-budget check (a diagnostic beside the attacks, which it
+/// leaves untouched), so a suite's evaluation and the same one by hand share theirs.
 pub fn setting_of(protocol: &Value) -> Value {
     let mut s = protocol.clone();
     if let Some(map) = s.as_object_mut() {
         map.remove(WEIGHT_KEY);
+        map.remove("large_budget_check");
         if let Some(reference) = map.get_mut("reference") {
             *reference = Value::Null;
         }
@@ -492,6 +495,10 @@ mod tests {
             "attacks": ["fgsm", "pgd"], "pgd_steps": 20, "pgd_alpha": "0.25·ε", "apgd_iters": 100});
         assert_ne!(setting_id(&twenty), setting_id(&by_hand));
         // A re-ID feature attack's names are not image attacks: left as they are.
+        let checked = serde_json::json!({"kind": "attacks", "eps": ["8/255"], "large_budget_check": true});
+        let unchecked = serde_json::json!({"kind": "attacks", "eps": ["8/255"], "large_budget_check": false});
+        assert_eq!(setting_id(&checked), setting_id(&unchecked), "the check changes no robust accuracy");
+        assert_ne!(canonical(&checked), canonical(&unchecked), "both evaluations are kept");
         let from_set = serde_json::json!({"kind": "corruptions", "source": "/data/c", "seed": 5, "preset": "imagenet", "frost": "photographs", "reference": null});
         assert_eq!(
             canonical(&from_set),
