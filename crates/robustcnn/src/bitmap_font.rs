@@ -1,10 +1,9 @@
 //! A 5×7 bitmap font for labels drawn into PNG pictures (no font files or native libraries needed):
-//! letters (capitals drawn as small letters), digits, space and `_ - . : , | ( ) /`; other characters are
-//! drawn as a box.
+//! letters, digits, space and `_ - . : , | ( ) /`; other characters are drawn as a box.
 use image::{Rgb, RgbImage};
 
 /// Each glyph: 7 rows, the 5 low bits of each a row's pixels (the highest bit is the left pixel).
-const GLYPHS: [(char, [u8; 7]); 46] = [
+const GLYPHS: [(char, [u8; 7]); 72] = [
     ('a', [0b00000, 0b00000, 0b01110, 0b00001, 0b01111, 0b10001, 0b01111]),
     ('b', [0b10000, 0b10000, 0b10110, 0b11001, 0b10001, 0b10001, 0b11110]),
     ('c', [0b00000, 0b00000, 0b01110, 0b10000, 0b10000, 0b10001, 0b01110]),
@@ -51,6 +50,32 @@ const GLYPHS: [(char, [u8; 7]); 46] = [
     ('(', [0b00010, 0b00100, 0b01000, 0b01000, 0b01000, 0b00100, 0b00010]),
     (')', [0b01000, 0b00100, 0b00010, 0b00010, 0b00010, 0b00100, 0b01000]),
     ('/', [0b00001, 0b00010, 0b00010, 0b00100, 0b01000, 0b01000, 0b10000]),
+    ('A', [0b01110, 0b10001, 0b10001, 0b11111, 0b10001, 0b10001, 0b10001]),
+    ('B', [0b11110, 0b10001, 0b10001, 0b11110, 0b10001, 0b10001, 0b11110]),
+    ('C', [0b01110, 0b10001, 0b10000, 0b10000, 0b10000, 0b10001, 0b01110]),
+    ('D', [0b11100, 0b10010, 0b10001, 0b10001, 0b10001, 0b10010, 0b11100]),
+    ('E', [0b11111, 0b10000, 0b10000, 0b11110, 0b10000, 0b10000, 0b11111]),
+    ('F', [0b11111, 0b10000, 0b10000, 0b11110, 0b10000, 0b10000, 0b10000]),
+    ('G', [0b01110, 0b10001, 0b10000, 0b10111, 0b10001, 0b10001, 0b01111]),
+    ('H', [0b10001, 0b10001, 0b10001, 0b11111, 0b10001, 0b10001, 0b10001]),
+    ('I', [0b01110, 0b00100, 0b00100, 0b00100, 0b00100, 0b00100, 0b01110]),
+    ('J', [0b00111, 0b00010, 0b00010, 0b00010, 0b00010, 0b10010, 0b01100]),
+    ('K', [0b10001, 0b10010, 0b10100, 0b11000, 0b10100, 0b10010, 0b10001]),
+    ('L', [0b10000, 0b10000, 0b10000, 0b10000, 0b10000, 0b10000, 0b11111]),
+    ('M', [0b10001, 0b11011, 0b10101, 0b10101, 0b10001, 0b10001, 0b10001]),
+    ('N', [0b10001, 0b10001, 0b11001, 0b10101, 0b10011, 0b10001, 0b10001]),
+    ('O', [0b01110, 0b10001, 0b10001, 0b10001, 0b10001, 0b10001, 0b01110]),
+    ('P', [0b11110, 0b10001, 0b10001, 0b11110, 0b10000, 0b10000, 0b10000]),
+    ('Q', [0b01110, 0b10001, 0b10001, 0b10001, 0b10101, 0b10010, 0b01101]),
+    ('R', [0b11110, 0b10001, 0b10001, 0b11110, 0b10100, 0b10010, 0b10001]),
+    ('S', [0b01111, 0b10000, 0b10000, 0b01110, 0b00001, 0b00001, 0b11110]),
+    ('T', [0b11111, 0b00100, 0b00100, 0b00100, 0b00100, 0b00100, 0b00100]),
+    ('U', [0b10001, 0b10001, 0b10001, 0b10001, 0b10001, 0b10001, 0b01110]),
+    ('V', [0b10001, 0b10001, 0b10001, 0b10001, 0b10001, 0b01010, 0b00100]),
+    ('W', [0b10001, 0b10001, 0b10001, 0b10101, 0b10101, 0b10101, 0b01010]),
+    ('X', [0b10001, 0b10001, 0b01010, 0b00100, 0b01010, 0b10001, 0b10001]),
+    ('Y', [0b10001, 0b10001, 0b01010, 0b00100, 0b00100, 0b00100, 0b00100]),
+    ('Z', [0b11111, 0b00001, 0b00010, 0b00100, 0b01000, 0b10000, 0b11111]),
 ];
 
 /// A filled box, for characters the font lacks.
@@ -65,7 +90,7 @@ pub fn text_width(text: &str, scale: u32) -> u32 {
 /// falls outside the picture is clipped.
 pub fn draw_text(img: &mut RgbImage, (x, y): (u32, u32), text: &str, scale: u32, colour: Rgb<u8>) {
     for (i, ch) in text.chars().enumerate() {
-        let rows = GLYPHS.iter().find(|(c, _)| *c == ch.to_ascii_lowercase()).map_or(&MISSING, |(_, g)| g);
+        let rows = GLYPHS.iter().find(|(c, _)| *c == ch).map_or(&MISSING, |(_, g)| g);
         let left = x + i as u32 * 6 * scale;
         for (row, bits) in rows.iter().enumerate() {
             for col in 0..5u32 {
@@ -91,9 +116,8 @@ mod tests {
 
     #[test]
     fn titles_of_pictures_are_drawn_in_glyphs_not_boxes() {
-        let text = "FMA: |F(x) - F(view)| averaged over channels, per stage; tenet_stage1 0123456789 ./";
-        let missing: String =
-            text.chars().filter(|ch| !GLYPHS.iter().any(|(c, _)| *c == ch.to_ascii_lowercase())).collect();
+        let text = "FMA: |F(x) - F(view)| averaged over channels, per stage; TENET_stage1 0123456789 ./ ABCDEGHIJKLMNOPQRSUVWXYZ";
+        let missing: String = text.chars().filter(|ch| !GLYPHS.iter().any(|(c, _)| c == ch)).collect();
         assert_eq!(missing, ";", "only the semicolon lacks a glyph");
         let mut img = RgbImage::new(text_width("a:", 1), 7);
         draw_text(&mut img, (0, 0), "a:", 1, Rgb([255, 255, 255]));
