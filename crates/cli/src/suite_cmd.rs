@@ -285,18 +285,16 @@ fn protocol_line(suite: &Suite) -> String {
     };
     // Training evaluates the whole test split, so a limited suite's clean column comes from that
     // (the comparison reads each run's most complete clean evaluation).
-    let clean = if p.limit.is_some() {
-        " Clean accuracy from each run's most complete evaluation (its images in the table)."
-    } else {
-        ""
+    let (clean, clean_note) = match p.limit {
+        Some(_) => ("", " Clean accuracy from each run's most complete evaluation (its images in the table)."),
+        None => ("clean, ", ""),
     };
     format!(
-        "{} runs: {} × seeds {:?}; one training schedule; the {} weights evaluated on {images}: {}{corr}; {att}.{clean}",
+        "{} runs: {} × seeds {:?}; one training schedule; the {} weights evaluated on {images}: {clean}{corr}; {att}.{clean_note}",
         suite.runs.len(),
         g.methods.join(", "),
         g.seeds,
         p.weights,
-        if p.limit.is_some() { "" } else { "clean, " },
     )
 }
 

@@ -494,7 +494,6 @@ mod tests {
         let twenty = serde_json::json!({"kind": "attacks", "norm": "linf", "eps": ["2/255"], "seed": 0, "large_budget_check": false,
             "attacks": ["fgsm", "pgd"], "pgd_steps": 20, "pgd_alpha": "0.25·ε", "apgd_iters": 100});
         assert_ne!(setting_id(&twenty), setting_id(&by_hand));
-        // A re-ID feature attack's names are not image attacks: left as they are.
         let checked = serde_json::json!({"kind": "attacks", "eps": ["8/255"], "large_budget_check": true});
         let unchecked = serde_json::json!({"kind": "attacks", "eps": ["8/255"], "large_budget_check": false});
         assert_eq!(setting_id(&checked), setting_id(&unchecked), "the check changes no robust accuracy");
@@ -507,6 +506,7 @@ mod tests {
         let on_the_fly =
             serde_json::json!({"kind": "corruptions", "source": "on the fly", "seed": 5, "reference": null});
         assert_eq!(canonical(&on_the_fly), on_the_fly);
+        // A re-ID feature attack's names are not image attacks: left as they are.
         let reid = serde_json::json!({"kind": "reid-attacks", "attacks": ["i-fgsm"], "eps": ["2/255"]});
         assert_eq!(canonical(&reid), reid);
     }

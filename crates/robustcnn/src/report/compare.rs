@@ -390,9 +390,8 @@ fn provenance_notes(runs: &[RunResults], cols: &[Column]) -> Vec<String> {
         let most_complete = |r: &RunResults| {
             from(r, kind).filter(|p| p.others > 0 && p.instead_of.is_none()).map(|p| (p.others, p.samples))
         };
-        let first = runs.first().and_then(most_complete);
-        if runs.len() > 1 && first.is_some() && runs.iter().all(|r| most_complete(r) == first) {
-            let (others, samples) = first.unwrap_or_default();
+        let shared = runs.first().and_then(most_complete).filter(|f| runs.iter().all(|r| most_complete(r) == Some(*f)));
+        if let Some((others, samples)) = shared.filter(|_| runs.len() > 1) {
             notes.push(format!(
                 "Every run: {kind} from the most complete of its {} evaluations ({samples} images; each run's protocol in its results/index.json); the others are in results/evals.",
                 others + 1
